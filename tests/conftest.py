@@ -1,0 +1,45 @@
+"""Shared test fixtures: offline Hugging Face, the shared data folder, tiny corpora."""
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TEXTCYCLE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (or $TEXTCYCLE_SHARED_DATA); tests that need it skip when it is absent."""
+    if not (SHARED / "yelp" / "sentiment.dev.0").is_file():
+        pytest.skip(f"shared data not found at {SHARED} (set TEXTCYCLE_SHARED_DATA)")
+    return SHARED
+
+
+NEG_WORDS = ["bad", "awful", "terrible", "rude", "cold", "slow", "dirty", "bland"]
+POS_WORDS = ["good", "great", "amazing", "friendly", "hot", "fast", "clean", "tasty"]
+NOUNS = ["food", "service", "staff", "waiter", "place", "pizza", "room", "coffee"]
+
+
+def make_sentences(words, n, seed):
+    rng = random.Random(seed)
+    return [f"the {rng.choice(NOUNS)} was {rng.choice(words)} ." if rng.random() < 0.5
+            else f"this {rng.choice(NOUNS)} is so {rng.choice(words)} !" for _ in range(n)]
+
+
+@pytest.fixture
+def tiny_text_files(tmp_path) -> dict:
+    """Two small styles of toy review sentences, written as text files."""
+    files = {}
+    for split, n in (("train", 300), ("dev", 40), ("test", 40)):
+        for s, words in ((0, NEG_WORDS), (1, POS_WORDS)):
+            p = tmp_path / f"sentiment.{split}.{s}"
+            p.write_text("\n".join(make_sentences(words, n, hash((split, s)) % 1000)) + "\n", encoding="utf-8")
+            files[f"{split}_{s}"] = str(p)
+    files["dir"] = str(tmp_path)
+    return files

@@ -1,0 +1,199 @@
+"""Atomic checkpoints in safetensors, and resume; shared by the text and image trainers.
+
+A checkpoint is a folder `step-000123/` holding:
+- `<name>.safetensors` for every model (weights only, never pickle);
+- `<name>.optim.safetensors` + `<name>.optim.json` for every optimizer or scheduler state
+  (tensors in safetensors, the rest of the nested structure as JSON);
+- `state.json`: step counters, RNG states, anything else JSON-serialisable.
+It is written to a temporary folder and renamed into place, so a run killed at any moment leaves
+either the old checkpoint or the new one, never half of one. `latest_checkpoint` finds the
+newest complete one; `prune_checkpoints` keeps the last N.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import TextcycleError
+
+STEP_DIR = re.compile(r"^step-(\d+)$")
+DONE_MARK = "state.json"
+
+
+@contextmanager
+def atomic_dir(final: str | Path):
+    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        for f in tmp.iterdir():  # make the bytes durable before the rename publishes them
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _flatten(obj: Any, prefix: str, tensors: dict) -> Any:
+    """Replace tensors in a nested structure by {"__tensor__": key}, collecting them in `tensors`."""
+    if isinstance(obj, torch.Tensor):
+        key = prefix or "t"
+        tensors[key] = obj.detach().cpu().contiguous()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[_flatten(k, f"{prefix}.k{i}", tensors), _flatten(v, f"{prefix}.{i}", tensors)]
+                             for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, (list, tuple)):
+        kind = "__list__" if isinstance(obj, list) else "__tuple__"
+        return {kind: [_flatten(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
+    return obj
+
+
+def _unflatten(obj: Any, tensors: dict) -> Any:
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__dict__" in obj:
+            return {_unflatten(k, tensors): _unflatten(v, tensors) for k, v in obj["__dict__"]}
+        if "__list__" in obj:
+            return [_unflatten(v, tensors) for v in obj["__list__"]]
+        if "__tuple__" in obj:
+            return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+    return obj
+
+
+def save_state_dict(state: Any, path_stem: str | Path) -> None:
+    """Save any nested state (optimizer, scheduler) as `<stem>.safetensors` + `<stem>.json`."""
+    tensors: dict = {}
+    skeleton = _flatten(state, "s", tensors)
+    save_file(tensors, f"{path_stem}.safetensors")
+    Path(f"{path_stem}.json").write_text(json.dumps(skeleton), encoding="utf-8")
+
+
+def load_state_dict(path_stem: str | Path) -> Any:
+    try:
+        tensors = load_file(f"{path_stem}.safetensors")
+        skeleton = json.loads(Path(f"{path_stem}.json").read_text(encoding="utf-8"))
+    except (OSError, SafetensorError, json.JSONDecodeError) as e:
+        raise TextcycleError(f"corrupt or missing checkpoint file {path_stem}: {e}") from None
+    return _unflatten(skeleton, tensors)
+
+
+def rng_state() -> dict:
+    return {
+        "python": random.getstate(),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    torch.set_rng_state(state["torch"].to(torch.uint8))
+
+
+def save_checkpoint(run_dir: str | Path, step: int, models: dict, states: dict, info: dict) -> Path:
+    """Write `run_dir/step-XXXXXX` atomically. `models`: name -> nn.Module; `states`: name ->
+    object with `state_dict()` (optimizers, schedulers, scalers); `info`: JSON-able dict."""
+    final = Path(run_dir) / f"step-{step:06d}"
+    with atomic_dir(final) as tmp:
+        for name, model in models.items():
+            sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+            save_file(_dedup_shared(sd), str(tmp / f"{name}.safetensors"))
+        for name, obj in states.items():
+            save_state_dict(obj.state_dict(), tmp / f"{name}.state")
+        save_state_dict(rng_state(), tmp / "rng.state")
+        (tmp / DONE_MARK).write_text(json.dumps({"step": step, **info}, indent=1), encoding="utf-8")
+    return final
+
+
+def _dedup_shared(sd: dict) -> dict:
+    """safetensors refuses tensors that share memory (tied embeddings): clone the repeats."""
+    seen, out = {}, {}
+    for k, v in sd.items():
+        ptr = (v.data_ptr(), v.shape, v.stride()) if v.numel() else None
+        out[k] = v.clone() if ptr is not None and ptr in seen else v
+        if ptr is not None:
+            seen[ptr] = k
+    return out
+
+
+def load_checkpoint(ckpt: str | Path, models: dict, states: dict, restore_rng: bool = True) -> dict:
+    """Load what `save_checkpoint` wrote into `models`/`states`; return its info dict."""
+    ckpt = Path(ckpt)
+    if not (ckpt / DONE_MARK).is_file():
+        raise TextcycleError(f"{ckpt} is not a complete checkpoint (no {DONE_MARK})")
+    for name, model in models.items():
+        f = ckpt / f"{name}.safetensors"
+        try:
+            sd = load_file(str(f))
+        except (OSError, SafetensorError) as e:
+            raise TextcycleError(f"corrupt or missing checkpoint file {f}: {e}") from None
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+        if unexpected or [m for m in missing if not _is_tied(model, m)]:
+            raise TextcycleError(f"{f} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for name, obj in states.items():
+        obj.load_state_dict(load_state_dict(ckpt / f"{name}.state"))
+    if restore_rng and (ckpt / "rng.state.json").exists():
+        set_rng_state(load_state_dict(ckpt / "rng.state"))
+    return json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
+
+
+def _is_tied(model, key: str) -> bool:
+    tied = getattr(model, "_tied_weights_keys", None) or {}
+    return key in tied or "lm_head" in key
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints in `run_dir`, oldest first."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    found = []
+    for p in run_dir.iterdir():
+        m = STEP_DIR.match(p.name)
+        if m and (p / DONE_MARK).is_file():
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    ckpts = list_checkpoints(run_dir)
+    return ckpts[-1] if ckpts else None
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    """Delete all but the newest `keep` complete checkpoints (and stale temporary folders)."""
+    ckpts = list_checkpoints(run_dir)
+    for p in ckpts[: max(0, len(ckpts) - keep)]:
+        shutil.rmtree(p, ignore_errors=True)

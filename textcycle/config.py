@@ -1,0 +1,228 @@
+"""Dataclass configs read from YAML files; unknown keys are errors, not silent typos.
+
+A config is a tree of dataclasses. `load_config(path, Cls)` reads YAML into it, checks each key
+against the dataclass fields and each value against the field's type, and applies `a.b=c`
+overrides from the command line. Text (`TextCycleConfig`) and image (`textcycle.image`) configs
+share this loader.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the two unpaired styles come from."""
+
+    # "yelp_shared": the Yelp folder of ../shared/data (train = Shen dev+test minus Li dev/test);
+    # "folder": sentiment.{train,dev,test}.{0,1}; "text_files": train_0/train_1 (+ dev/test);
+    # "dataset": a `datasets` dataset (local path or hub name) with text and label columns.
+    source: str = "yelp_shared"
+    path: str = "../shared/data/yelp"
+    style_names: list = field(default_factory=lambda: ["negative", "positive"])
+    language: str = "en"  # "en" (Yelp-style lowercase + tokenised) or "zh"
+    train_0: Optional[str] = None
+    train_1: Optional[str] = None
+    dev_0: Optional[str] = None
+    dev_1: Optional[str] = None
+    test_0: Optional[str] = None
+    test_1: Optional[str] = None
+    text_column: str = "text"
+    label_column: str = "label"
+    max_train_per_style: Optional[int] = None  # cap for quick runs and tests
+    max_dev_per_style: Optional[int] = 500
+    dev_fraction: float = 0.02  # held-out share when a corpus has no dev split
+    min_chars: int = 1
+    max_chars: int = 300
+    seed: int = 0
+
+
+@dataclass
+class TokenizerConfig:
+    vocab_size: int = 8000
+    model_type: str = "bpe"  # "bpe" or "unigram"
+    character_coverage: float = 1.0  # 0.9995 is the usual choice for Chinese
+    max_length: int = 40  # pieces per sentence, longer inputs are cut
+
+
+@dataclass
+class GeneratorConfig:
+    """The BART-style seq2seq generator (built from a transformers BartConfig, no pretrained weights)."""
+
+    d_model: int = 256
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    attention_heads: int = 4
+    ffn_dim: int = 1024
+    dropout: float = 0.1
+    max_position_embeddings: int = 64
+    # a local path (or hub name, for users online) of a pretrained seq2seq checkpoint to start from
+    init_from: Optional[str] = None
+    # the two generators share one embedding table (halves the checkpoint size of the embeddings)
+    share_embeddings: bool = True
+
+
+@dataclass
+class DiscriminatorConfig:
+    """The style discriminator whose probabilities are the generators' reward."""
+
+    d_model: int = 128
+    layers: int = 2
+    heads: int = 4
+    ffn_dim: int = 256
+    dropout: float = 0.1
+    lr: float = 2e-4
+
+
+@dataclass
+class TrainConfig:
+    output_dir: str = "runs/yelp"
+    seed: int = 0
+    batch_size: int = 64
+    lr: float = 5e-4
+    warmup_steps: int = 500
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    mixed_precision: str = "bf16"  # "no", "bf16", "fp16" (GPU)
+    threads: int = 0  # torch threads per process; 0 = leave torch's default
+    # phase 1: denoising autoencoding + back-translation warm start
+    warm_steps: int = 3000
+    bt_start: int = 1000  # warm-start step at which back-translation pairs join the DAE pairs
+    word_drop: float = 0.1
+    word_mask: float = 0.1
+    shuffle_window: int = 3
+    # phase 2: cycle-RL
+    rl_steps: int = 1500
+    rl_lr: float = 1e-4
+    num_samples: int = 4  # K sampled transfers per source sentence
+    baseline: str = "greedy"  # "greedy" (self-critical) or "mean" (of the K samples)
+    style_weight: float = 1.0
+    content_weight: float = 1.0
+    rl_weight: float = 1.0
+    bt_weight: float = 1.0  # supervised back-translation loss interleaved with RL
+    dae_weight: float = 0.0
+    disc_steps: int = 1  # discriminator updates per generator step
+    disc_warm_steps: int = 300  # discriminator pre-training on real sentences before RL
+    sample_temperature: float = 1.0
+    max_new_tokens: int = 32
+    # bookkeeping
+    log_every: int = 20
+    eval_every: int = 500
+    save_every: int = 250
+    keep_checkpoints: int = 2
+    eval_sentences: int = 200  # dev sentences per style scored at each evaluation
+
+
+@dataclass
+class TextCycleConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    """Return `value` converted to `tp` where that is lossless, else raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _check_type(value, args[0], where)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if tp is list or origin is list:
+        if isinstance(value, list):
+            return value
+        raise ConfigError(f"{where}: expected a list, got {value!r}")
+    return value
+
+
+def from_dict(cls, data: dict, where: str = "config"):
+    """Build dataclass `cls` from a dict, refusing unknown keys and wrong types."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = from_dict(tp, value, f"{where}.{name}")
+        else:
+            kwargs[name] = _check_type(value, tp, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `section.key=value` strings (value parsed as YAML) to a nested dict."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.lr=3e-4")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw)
+        node = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {p} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[str] | None = None):
+    """Read a YAML config into dataclass `cls` (defaults where `path` is None)."""
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+    data = apply_overrides(data, overrides or [])
+    return from_dict(cls, data, where=str(path or "config"))
+
+
+def save_config(cfg, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")

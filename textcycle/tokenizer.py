@@ -1,0 +1,125 @@
+"""A SentencePiece vocabulary shared by both styles, usable as a Hugging Face tokenizer.
+
+`train_tokenizer` trains SentencePiece (BPE by default) on the training text of both styles;
+it works on raw Chinese as well as on tokenised English, since SentencePiece needs no word
+segmentation. `TextcycleTokenizer` wraps the model as a `transformers` tokenizer
+(`encode`, batch `__call__`, `decode`, special tokens, `save_pretrained`/`from_pretrained`).
+Ids: 0 = <pad>, 1 = <unk>, 2 = <s>, 3 = </s>.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import sentencepiece as spm
+from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+
+from .errors import TextcycleError
+
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+
+class TextcycleTokenizer(SentencePieceBackend):
+    """SentencePiece tokenizer with `</s>` appended to every encoded sentence."""
+
+    model_input_names = ["input_ids", "attention_mask"]
+
+    def __init__(self, vocab_file, **kwargs):
+        kwargs.setdefault("pad_token", "<pad>")
+        kwargs.setdefault("unk_token", "<unk>")
+        kwargs.setdefault("bos_token", "<s>")
+        kwargs.setdefault("eos_token", "</s>")
+        kwargs.setdefault("legacy", True)
+        super().__init__(vocab_file=vocab_file, **kwargs)
+
+    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+        ids = list(token_ids_0) + [self.eos_token_id]
+        if token_ids_1 is not None:
+            ids += list(token_ids_1) + [self.eos_token_id]
+        return ids
+
+    def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False):
+        if already_has_special_tokens:
+            return [1 if t in (PAD_ID, BOS_ID, EOS_ID) else 0 for t in token_ids_0]
+        mask = [0] * len(token_ids_0) + [1]
+        if token_ids_1 is not None:
+            mask += [0] * len(token_ids_1) + [1]
+        return mask
+
+    # Fast paths for training: straight to SentencePiece, no Python-level trie.
+    def encode_fast(self, texts: list[str], max_length: int) -> list[list[int]]:
+        """Ids of each text with `</s>` appended, cut to `max_length` (the last id stays `</s>`)."""
+        out = []
+        for ids in self.sp_model.encode(list(texts)):
+            out.append(ids[: max_length - 1] + [EOS_ID])
+        return out
+
+    def decode_fast(self, batch: list[list[int]]) -> list[str]:
+        """Decode id lists, stopping at `</s>` and dropping pad/bos."""
+        clean = []
+        for ids in batch:
+            ids = list(ids)
+            if EOS_ID in ids:
+                ids = ids[: ids.index(EOS_ID)]
+            clean.append([i for i in ids if i > EOS_ID])
+        return self.sp_model.decode(clean)
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> "TextcycleTokenizer":
+        f = Path(path) / "tokenizer.model"
+        if not f.is_file():
+            raise TextcycleError(f"no tokenizer.model in {path}")
+        try:
+            return cls(vocab_file=str(f))
+        except Exception as e:
+            raise TextcycleError(f"{f}: not a valid SentencePiece model ({e})") from None
+
+
+def train_tokenizer(
+    sentences: list[str],
+    out_dir: str | Path,
+    vocab_size: int = 8000,
+    model_type: str = "bpe",
+    character_coverage: float = 1.0,
+    seed: int = 0,
+) -> TextcycleTokenizer:
+    """Train SentencePiece on `sentences` (both styles) and save `tokenizer.model` to `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if not sentences:
+        raise TextcycleError("cannot train a tokenizer on no sentences")
+    model = io.BytesIO()
+    kwargs = dict(
+        sentence_iterator=iter(sentences),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=character_coverage,
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        input_sentence_size=2_000_000,
+        shuffle_input_sentence=True,
+        num_threads=1,
+        minloglevel=2,
+        split_digits=True,
+        byte_fallback=False,
+        max_sentence_length=4096,
+    )
+    if model_type == "unigram":
+        kwargs["hard_vocab_limit"] = False
+    try:
+        spm.SentencePieceTrainer.train(**kwargs)
+    except RuntimeError as e:
+        msg = str(e).splitlines()[0] if str(e) else repr(e)
+        if "Vocabulary size" in msg and vocab_size > 100:
+            # small corpora (tests, tiny configs) cannot fill a big vocabulary: retry smaller
+            kwargs["vocab_size"] = max(64, vocab_size // 4)
+            kwargs["sentence_iterator"] = iter(sentences)
+            kwargs["model_writer"] = model = io.BytesIO()
+            kwargs["hard_vocab_limit"] = False
+            spm.SentencePieceTrainer.train(**kwargs)
+        else:
+            raise TextcycleError(f"SentencePiece training failed: {msg}") from None
+    (out / "tokenizer.model").write_bytes(model.getvalue())
+    tok = TextcycleTokenizer(vocab_file=str(out / "tokenizer.model"))
+    tok.save_pretrained(str(out))
+    return tok
