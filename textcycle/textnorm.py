@@ -4,22 +4,34 @@ The Yelp corpus (Shen et al.) is lowercased and tokenised: punctuation split off
 clitics split (`it 's`, `was n't`), numbers as `_num_`. Users type natural text, and human
 references are natural text too, so every system output and reference goes through
 `yelp_tokenize` before scoring, and rewrites go through `yelp_detokenize` before printing.
-Chinese text is kept as characters (SentencePiece needs no word segmentation); only width and
-whitespace are normalised.
+Chinese text is kept as characters (SentencePiece needs no word segmentation); `zh_normalize`
+folds width, punctuation, spaces and emoji into one form, and `zh_convert` converts between
+Traditional and Simplified characters (OpenCC, the optional `zh` extra).
 """
 from __future__ import annotations
 
+import functools
+import html
 import re
 import unicodedata
+
+from .errors import TextcycleError
 
 # clitics as the Yelp corpus splits them: "don't" -> "do n't", "it's" -> "it 's"
 _NT = re.compile(r"(\w)n['’`]t\b", re.IGNORECASE)
 _CLITIC = re.compile(r"(\w)['’`](s|re|ve|ll|d|m)\b", re.IGNORECASE)
-_PUNCT = re.compile(r"([.,!?;:()\"\[\]{}…~*&%$#@^+=/\\|<>])")
-_QUOTE = re.compile(r"(^|\s)['`’](?!(?:s|re|ve|ll|d|m)\b)|(?<!n)['`’](\s|$)")
-_NUM = re.compile(r"(?<![\w])\d+(?:[.,:/]\d+)*(?![\w])")
+# always split off; "/", "+", "-" stay inside words as in the corpus ("a/c", "a+", "go-to")
+_PUNCT = re.compile(r"([;!?()\[\]{}~&%$#@^=|\\<>])")
+_COMMA_COLON = re.compile(r"(?<!\d)([,:])|([,:])(?!\d)")  # "1,000" and "6:30" stay whole
+_QUOTE = re.compile(r"(^|\s)['`’](?!(?:s|re|ve|ll|d|m|em)\b)|(?<!n)['`’](\s|$)")
+_DQUOTE_OPEN = re.compile(r'(^|[\s(\[{])"')
+_PROTECT = re.compile(r"``|''|<[a-z]+>")  # PTB quotes and <unk>-style tokens are kept whole
+_NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
+# words whose final period belongs to them (the corpus keeps "dr." and "mr." whole)
+_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "mt", "ft", "prof"}
+_DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]?\.?")  # a.m. p.m. e.g. i.e. u.s.
 
 
 def clean(text: str) -> str:
@@ -28,23 +40,63 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def yelp_tokenize(text: str, numbers: bool = True) -> str:
-    """Lowercase and tokenise like the Shen et al. Yelp files.
+def _split_period(tok: str) -> str:
+    """'parts.' -> 'parts .', 'good...' -> 'good ...'; 'dr.', 'a.m.', '...' and '.' stay."""
+    if not tok.endswith(".") or len(tok) == 1:
+        return tok
+    stem = tok.rstrip(".")
+    dots = tok[len(stem):]
+    if not stem:  # "..." itself
+        return tok
+    if len(dots) > 1:  # an ellipsis glued to a word
+        return f"{stem} {dots}"
+    if stem in _ABBREVIATIONS or _DOTTED.fullmatch(tok):
+        return tok
+    return f"{stem} ."
 
-    Idempotent on text that is already in corpus form ("it 's good ." stays the same).
+
+def yelp_tokenize(text: str, numbers: bool = True) -> str:
+    """Lowercase and tokenise like the Shen et al. Yelp files (PTB-style).
+
+    Natural text ("It's great, isn't it?", "parts.", '"free"') gets the corpus form
+    ("it 's great , is n't it ?", "parts .", "`` free ''"), and text already in corpus form is
+    left unchanged (idempotent): PTB quotes `` '', "--", "w/", "a+", "go-to", "6:30", "1/2",
+    "dr." and <unk> stay whole. With `numbers`, number tokens ("5", "1,000", "5.99") become
+    `_num_` as in the corpus; "6:30", "3-4", "2nd" stay. Evaluation uses numbers=False, because
+    the test sentences and references keep their digits.
     """
     text = clean(text).lower()
     text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
-    text = text.replace("can't", "ca n't").replace("won't", "wo n't")
+    kept: list[str] = []
+
+    def _keep(m: re.Match) -> str:
+        kept.append(m.group(0))
+        return f" \ue000{chr(0xE100 + len(kept) - 1)} "
+
+    text = _DQUOTE_OPEN.sub(r"\1``", text)  # PTB quotes: "free" -> `` free ''
+    text = text.replace('"', "''")
+    text = _PROTECT.sub(_keep, text)
+    text = re.sub(r"\.{2,}", lambda m: f" {m.group(0)} ", text)  # "um...we" -> "um ... we"
+    text = re.sub(r"\bcan't\b", "ca n't", text)
+    text = re.sub(r"\bwon't\b", "wo n't", text)
+    text = re.sub(r"\bcannot\b", "can not", text)
     text = _NT.sub(r"\1 n't", text)
     text = _CLITIC.sub(r"\1 '\2", text)
     text = _PUNCT.sub(r" \1 ", text)
-    text = re.sub(r"\.\s+\.\s+\.", " ... ", text)
-    text = re.sub(r"(?<=\s)-(?=\s)|--+", " - ", text)
+    text = _COMMA_COLON.sub(lambda m: f" {m.group(1) or m.group(2)} ", text)
+    text = re.sub(r"(?<!\S)\.\s+\.\s+\.(?!\S)", " ... ", text)
+    text = re.sub(r"--+", " -- ", text)
     text = _QUOTE.sub(r"\1 ' \2", text)
-    if numbers:
-        text = _NUM.sub("_num_", text)
-    return _SPACES.sub(" ", text).strip()
+    toks = []
+    for tok in text.split():
+        if tok.startswith("\ue000") and len(tok) == 2:
+            toks.append(kept[ord(tok[1]) - 0xE100])
+            continue
+        tok = _split_period(tok)
+        if numbers:
+            tok = " ".join("_num_" if _NUMBER_TOKEN.fullmatch(t) else t for t in tok.split())
+        toks.append(tok)
+    return " ".join(toks)
 
 
 def yelp_detokenize(text: str) -> str:
@@ -61,21 +113,134 @@ def yelp_detokenize(text: str) -> str:
     return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
 
-def zh_normalize(text: str) -> str:
-    """Normalise Chinese text: NFKC folds full-width ASCII, keeps CJK punctuation's meaning."""
+# Chinese: what counts as a "wide" character (CJK ideographs, bopomofo, kana, hangul, CJK
+# punctuation, full-width forms). ASCII punctuation next to one becomes full-width.
+_WIDE_CHARS = (
+    "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
+)
+_WIDE = re.compile(f"[{_WIDE_CHARS}]")
+_EMOJI_CHARS = "\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF"
+_EMOJI = re.compile(f"[{_EMOJI_CHARS}]")
+_EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\u20e3\U0001F3FB-\U0001F3FF]")
+_EMOJI_REPEAT = re.compile(f"([{_EMOJI_CHARS}])\\1{{3,}}")
+# spaces next to CJK punctuation, curly quotes, "…", "—" or emoji carry nothing and are dropped;
+# spaces between words (Chinese or Latin) are kept: PTT-style "太鹹了吧 根本吃不下去" uses them
+_ZH_PUNCT_CHARS = "\u3000-\u303f\ufe30-\ufe4f\uff00-\uffef\u2018\u2019\u201c\u201d\u2026\u2014"
+_ZH_SPACE = re.compile(
+    f"(?<=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])\\s+|\\s+(?=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])"
+)
+_HALF_PUNCT_RUN = re.compile(r"[,!?:;()]+")
+_TO_FULL = str.maketrans({",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"})
+_DOT_RUN = re.compile(r"\.{2,}|。{2,}")
+_ONE_DOT = re.compile(r"(?<=[^\x00-\x7f])\.(?![A-Za-z0-9.])")
+_PUNCT_REPEAT = re.compile(r"([，。！？、~!?,])\1{3,}")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+
+
+def _context(s: str, start: int, end: int) -> tuple[str, str]:
+    """The nearest non-space characters left of `start` and right of `end` ("" at the ends)."""
+    return s[:start].rstrip()[-1:], s[end:].lstrip()[:1]
+
+
+def _is_wide(ch: str) -> bool:
+    return bool(ch) and bool(_WIDE.match(ch))
+
+
+def _zh_punct(text: str) -> str:
+    """ASCII punctuation in Chinese context -> full-width; ellipses -> "……"; "好." -> "好。"."""
+
+    def dots(m):
+        left, right = _context(m.string, m.start(), m.end())
+        return "……" if _is_wide(left) or _is_wide(right) or "。" in m.group() else "..."
+
+    def one_dot(m):  # a single "." right after a CJK character ends the sentence
+        left = m.string[m.start() - 1: m.start()]
+        return "。" if _is_wide(left) else "."
+
+    def run(m):
+        left, right = _context(m.string, m.start(), m.end())
+        return m.group().translate(_TO_FULL) if _is_wide(left) or _is_wide(right) else m.group()
+
+    text = _DOT_RUN.sub(dots, text)
+    text = _ONE_DOT.sub(one_dot, text)
+    text = _HALF_PUNCT_RUN.sub(run, text)
+    return _PUNCT_REPEAT.sub(r"\1\1\1", text)
+
+
+def zh_normalize(text: str, emoji: str = "keep", convert: str | None = None) -> str:
+    """Normalise Chinese (and mixed Chinese/English) text into one canonical form.
+
+    - HTML entities decoded (`&hellip;` -> `…`); control characters, byte-order marks and
+      zero-width characters dropped; NFKC folds full-width letters and digits to ASCII
+      (`ｉＰｈｏｎｅ１２` -> `iPhone12`);
+    - punctuation: ASCII `, ! ? : ; ( )` next to a CJK character becomes full-width
+      (`好吃!` -> `好吃！`), while `3.5`, `10:30` and English stay ASCII; a `.` right after a
+      CJK character becomes `。`; ellipses (`...`, `。。。`, `…`) in Chinese context become
+      `……`; runs of 4+ of the same mark are cut to 3 (`！！！！！` -> `！！！`);
+    - spaces: runs folded to one; dropped next to CJK punctuation, curly quotes, `…` and emoji
+      (`好吃 ！` -> `好吃！`); kept between words, Chinese or Latin (`太鹹了吧 根本吃不下去`,
+      `用 iPhone 12 拍`), where informal writing uses them as separators;
+    - emoji: variation selectors and skin tones dropped, runs of 4+ of the same emoji cut to 3;
+      `emoji="drop"` removes emoji altogether;
+    - `convert`: an OpenCC conversion ("t2s", "s2t", "s2tw", "tw2s", "s2twp", ...), last.
+    """
+    if emoji not in ("keep", "drop"):
+        raise ValueError(f"emoji must be 'keep' or 'drop', not {emoji!r}")
+    if "&" in text and _ENTITY.search(text):  # web-scraped reviews: "&hellip;", "&#183;"
+        text = html.unescape(text)
     text = clean(text)
     text = unicodedata.normalize("NFKC", text)
-    return _SPACES.sub(" ", text).strip()
+    text = _EMOJI_MODIFIERS.sub("", text)
+    text = _EMOJI.sub(" ", text) if emoji == "drop" else _EMOJI_REPEAT.sub(r"\1\1\1", text)
+    text = _SPACES.sub(" ", text).strip()
+    text = _zh_punct(text)
+    text = _ZH_SPACE.sub("", text)
+    if convert:
+        text = zh_convert(text, convert)
+    return text
 
 
-def normalize(text: str, language: str = "en") -> str:
-    """Bring user text into the corpus form of `language` ("en": Yelp-style, "zh": Chinese)."""
+ZH_CONVERSIONS = ("t2s", "s2t", "s2tw", "tw2s", "s2twp", "tw2sp", "s2hk", "hk2s", "t2tw", "t2hk")
+
+
+@functools.lru_cache(maxsize=None)
+def _opencc(config: str):
+    try:
+        import opencc
+    except ImportError:
+        raise TextcycleError(
+            f"Chinese conversion {config!r} needs OpenCC: pip install 'textcycle[zh]' "
+            "(the package opencc-python-reimplemented)"
+        ) from None
+    for name in (config, f"{config}.json"):
+        try:
+            return opencc.OpenCC(name)
+        except Exception:
+            continue
+    raise TextcycleError(f"unknown Chinese conversion {config!r}; use one of {', '.join(ZH_CONVERSIONS)}")
+
+
+def zh_convert(text: str, config: str | None) -> str:
+    """Traditional/Simplified conversion with OpenCC (`config` like "t2s", "s2tw"; None: unchanged)."""
+    if not config:
+        return text
+    cc = _opencc(config)
+    return cc.convert(text) if text else text
+
+
+def normalize(text: str, language: str = "en", zh_convert: str | None = None) -> str:
+    """Bring user text into the corpus form of `language` ("en": Yelp-style, "zh": Chinese).
+
+    `zh_convert` (Chinese only): an OpenCC conversion such as "t2s" or "s2tw", applied last.
+    """
     if language == "zh":
-        return zh_normalize(text)
+        return zh_normalize(text, convert=zh_convert)
     return yelp_tokenize(text)
 
 
 def denormalize(text: str, language: str = "en") -> str:
     if language == "zh":
-        return text.replace(" ", "") if re.search(r"[\u4e00-\u9fff]", text) else text
+        # as zh_normalize: no spaces next to CJK punctuation or emoji; spaces between words stay
+        return _ZH_SPACE.sub("", _SPACES.sub(" ", text)).strip()
     return yelp_detokenize(text)

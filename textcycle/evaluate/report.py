@@ -1,0 +1,74 @@
+"""Markdown tables and CSV rows for metric dicts (see `core.py`)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from .core import CONCAT_KEYS, METRIC_KEYS
+from .testset import DIRECTIONS
+
+MAIN_COLUMNS = [
+    ("style_accuracy", "ACC"),
+    ("bleu_ref4", "BLEU 4-ref"),
+    ("bleu_ref1", "BLEU 1-ref"),
+    ("self_bleu", "self-BLEU"),
+    ("perplexity", "PPL (our LM)"),
+    ("g_ref4", "G 4-ref"),
+    ("g_ref1", "G 1-ref"),
+    ("hm_ref4", "HM 4-ref"),
+    ("bleu_ref4_concat", "BLEU 4-ref (1000 concat)"),
+    ("bleu_ref1_concat", "BLEU 1-ref (1000 concat)"),
+]
+DIRECTION_COLUMNS = [
+    ("style_accuracy", "ACC"),
+    ("bleu_ref4", "BLEU 4-ref"),
+    ("bleu_ref1", "BLEU 1-ref"),
+    ("self_bleu", "self-BLEU"),
+    ("perplexity", "PPL"),
+]
+
+
+def _fmt(x, nd: int = 1) -> str:
+    return "–" if x is None else f"{x:.{nd}f}"
+
+
+def markdown_table(results: list[dict], rank: bool = False) -> str:
+    head = (["#"] if rank else []) + ["System"] + [h for _, h in MAIN_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---:"] * rank + ["---"] + ["---:"] * len(MAIN_COLUMNS)) + "|"]
+    for i, r in enumerate(results, 1):
+        cells = ([str(i)] if rank else []) + [r.get("label") or r["name"]]
+        cells += [_fmt(r.get(k), 1) for k, _ in MAIN_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_direction_table(results: list[dict]) -> str:
+    head = ["System"] + [f"{h} {d}" for k, h in DIRECTION_COLUMNS for d in DIRECTIONS]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for r in results:
+        cells = [r.get("label") or r["name"]]
+        cells += [_fmt(r[d].get(k), 1) for k, _ in DIRECTION_COLUMNS for d in DIRECTIONS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def flat_row(r: dict) -> dict:
+    row = {"name": r["name"], "label": r.get("label", r["name"]), "kind": r.get("kind", "")}
+    for k in METRIC_KEYS + CONCAT_KEYS:
+        row[k] = r.get(k)
+    for d in DIRECTIONS:
+        for k in METRIC_KEYS:
+            row[f"{d}_{k}"] = r[d].get(k)
+    row["ref4_references"] = " ".join(r.get("references", {}).get("ref4", []))
+    return row
+
+
+def to_csv(results: list[dict]) -> str:
+    rows = [flat_row(r) for r in results]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
