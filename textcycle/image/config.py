@@ -1,0 +1,97 @@
+"""The image CycleGAN's options: one dataclass tree, read from configs/*.yaml by textcycle.config.
+
+Defaults are the reference CycleGAN settings (Zhu et al. 2017, pytorch-CycleGAN-and-pix2pix):
+ResNet-9 generator with 64 filters, 70x70 PatchGAN, LSGAN, a pool of 50 fakes, cycle weight 10,
+identity weight 0.5 x cycle, Adam 2e-4 / beta1 0.5, constant then linearly decaying LR.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..config import load_config
+from ..errors import ConfigError
+
+NORMS = ("instance", "batch", "none")
+
+
+@dataclass
+class ImageDataConfig:
+    """Unaligned folders trainA/ trainB/ testA/ testB/ under `root`."""
+
+    root: str = "../shared/data/images/horse2zebra"
+    channels: int = 3  # 3: every image becomes RGB (grayscale is converted); 1: grayscale
+    load_size: int = 286  # training images are resized to load_size x load_size ...
+    crop_size: int = 256  # ... then randomly cropped; test images are resized to crop_size
+    flip: bool = True  # random horizontal flips in training
+    max_images: Optional[int] = None  # cap per domain (quick runs)
+    cache: bool = True  # keep decoded, resized images in memory (small images: much faster)
+    num_workers: int = 0
+
+
+@dataclass
+class ImageModelConfig:
+    ngf: int = 64  # generator filters in the first layer
+    n_blocks: int = 9  # residual blocks (9 for 256 px, 6 for 128 px and below)
+    n_downsampling: int = 2
+    ndf: int = 64  # discriminator filters in the first layer
+    d_layers: int = 3  # 3 = the 70x70 PatchGAN
+    g_norm: str = "instance"  # "instance", "batch" or "none"
+    d_norm: str = "instance"
+    dropout: float = 0.0  # in the generator's residual blocks
+    init_gain: float = 0.02  # weights ~ N(0, init_gain)
+
+
+@dataclass
+class ImageTrainConfig:
+    output_dir: str = "runs/image"
+    seed: int = 0
+    batch_size: int = 1  # per process
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gan_mode: str = "lsgan"  # "lsgan" or "vanilla"
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # times lambda_cycle; 0 turns the identity loss off
+    pool_size: int = 50  # 0 = no pool
+    constant_steps: int = 100000  # steps at the full LR ...
+    decay_steps: int = 100000  # ... then steps of linear decay to zero
+    threads: int = 1  # torch threads per process on CPU; 0 = leave torch's default
+    mixed_precision: str = "no"  # "no", "bf16", "fp16" (GPU)
+    log_every: int = 20
+    save_every: int = 500
+    keep_checkpoints: int = 2
+    sample_images: int = 4  # per domain, in the per-epoch sample grid
+
+
+@dataclass
+class ImageConfig:
+    data: ImageDataConfig = field(default_factory=ImageDataConfig)
+    model: ImageModelConfig = field(default_factory=ImageModelConfig)
+    train: ImageTrainConfig = field(default_factory=ImageTrainConfig)
+
+
+def validate(cfg: ImageConfig) -> ImageConfig:
+    m, t, d = cfg.model, cfg.train, cfg.data
+    for name in ("g_norm", "d_norm"):
+        if getattr(m, name) not in NORMS:
+            raise ConfigError(f"model.{name}: expected one of {', '.join(NORMS)}, got {getattr(m, name)!r}")
+    if t.gan_mode not in ("lsgan", "vanilla"):
+        raise ConfigError(f"train.gan_mode: expected lsgan or vanilla, got {t.gan_mode!r}")
+    if d.channels not in (1, 3):
+        raise ConfigError(f"data.channels: expected 1 or 3, got {d.channels}")
+    if d.crop_size > d.load_size:
+        raise ConfigError(f"data.crop_size ({d.crop_size}) is larger than data.load_size ({d.load_size})")
+    if d.crop_size % (2 ** m.n_downsampling):
+        raise ConfigError(f"data.crop_size ({d.crop_size}) must be divisible by 2**model.n_downsampling")
+    if t.lambda_identity < 0 or t.lambda_cycle < 0:
+        raise ConfigError("train.lambda_cycle and train.lambda_identity must be >= 0")
+    if t.constant_steps + t.decay_steps <= 0:
+        raise ConfigError("train.constant_steps + train.decay_steps must be > 0")
+    if t.batch_size < 1:
+        raise ConfigError("train.batch_size must be >= 1")
+    return cfg
+
+
+def load_image_config(path=None, overrides=None) -> ImageConfig:
+    return validate(load_config(path, ImageConfig, overrides))
