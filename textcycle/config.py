@@ -25,6 +25,7 @@ class DataConfig:
     # "yelp_shared": the Yelp folder of ../shared/data (train = Shen dev+test minus Li dev/test);
     # "folder": sentiment.{train,dev,test}.{0,1}; "text_files": train_0/train_1 (+ dev/test);
     # "dataset": a `datasets` dataset (local path or hub name) with text and label columns.
+    # "zh_reviews": Chinese review folders with neg.txt/pos.txt (see `paths`), split into sentences.
     source: str = "yelp_shared"
     path: str = "../shared/data/yelp"
     style_names: list = field(default_factory=lambda: ["negative", "positive"])
@@ -43,6 +44,14 @@ class DataConfig:
     min_chars: int = 1
     max_chars: int = 300
     seed: int = 0
+    # Chinese (language "zh"): an OpenCC conversion applied to every sentence ("t2s", "s2t",
+    # "s2tw", "tw2s", "s2twp", ...; needs `pip install 'textcycle[zh]'`), None = keep the script.
+    zh_convert: Optional[str] = None
+    # "zh_reviews": folders with neg.txt/pos.txt (one review per line), split into sentences;
+    # empty = [path]. Reviews are held out whole for dev and test.
+    paths: list = field(default_factory=list)
+    test_fraction: float = 0.02  # held-out test share (zh_reviews)
+    max_test_per_style: Optional[int] = 1000
 
 
 @dataclass

@@ -8,6 +8,8 @@ Sources:
 - the Yelp data in ../shared/data (`yelp_shared`), whose training split is missing: train is
   built from Shen et al.'s dev+test files minus every Li et al. dev and test sentence,
   deduplicated; Li et al.'s dev is validation and Li et al.'s test is the test set.
+- Chinese review folders with neg.txt/pos.txt (`zh_reviews`, in `textcycle.zh`): reviews split
+  into sentences, deduplicated, whole reviews held out for dev and test.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def read_lines(path: str | Path) -> list[str]:
 def _prepare(lines, cfg: DataConfig, dedup: bool) -> list[str]:
     out, seen = [], set()
     for ln in lines:
-        s = normalize(ln, cfg.language)
+        s = normalize(ln, cfg.language, zh_convert=cfg.zh_convert)
         if not (cfg.min_chars <= len(s) <= cfg.max_chars):
             continue
         if dedup:
@@ -186,11 +188,19 @@ def yelp_shared(cfg: DataConfig) -> UnpairedCorpus:
     return _finish(c, cfg)
 
 
+def zh_reviews(cfg: DataConfig) -> UnpairedCorpus:
+    """Chinese review folders (neg.txt/pos.txt) split into sentences; see `textcycle.zh`."""
+    from .zh import load_zh_reviews
+
+    return load_zh_reviews(cfg)
+
+
 LOADERS = {
     "yelp_shared": yelp_shared,
     "folder": from_folder,
     "text_files": from_text_files,
     "dataset": from_dataset,
+    "zh_reviews": zh_reviews,
 }
 
 
@@ -200,4 +210,6 @@ def load_corpus(cfg: DataConfig) -> UnpairedCorpus:
         raise TextcycleError(f"data.source {cfg.source!r} is not one of {', '.join(LOADERS)}")
     if len(cfg.style_names) != 2:
         raise TextcycleError("data.style_names must name exactly two styles")
+    if cfg.zh_convert and cfg.language != "zh":
+        raise TextcycleError("data.zh_convert is for Chinese corpora: set data.language: zh")
     return LOADERS[cfg.source](cfg)

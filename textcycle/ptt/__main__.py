@@ -1,0 +1,86 @@
+"""python -m textcycle.ptt {crawl,ingest}: build a 噓/推 corpus from PTT."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import TextcycleError
+from .crawl import crawl_board, parse_page_range
+from .ingest import IngestOptions, ingest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m textcycle.ptt",
+        description="Build a style corpus from PTT comments: 噓 (boo) -> neg.txt, 推 (push) -> pos.txt.",
+    )
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("crawl", help="download board index pages and articles (needs a network)")
+    c.add_argument("--board", required=True, help="board name as in the URL, e.g. Food, movie, Gossiping")
+    g = c.add_mutually_exclusive_group(required=True)
+    g.add_argument("--pages", help="index page range FIRST-LAST (index<N>.html), e.g. 7000-7010")
+    g.add_argument("--last", type=int, metavar="N", help="the N newest index pages")
+    c.add_argument("--out", default="data/ptt-raw", help="folder for the raw pages (default: data/ptt-raw)")
+    c.add_argument("--delay", type=float, default=1.0, help="seconds between requests (default: 1.0)")
+    c.add_argument("--retries", type=int, default=4, help="retries per page (default: 4)")
+    c.add_argument("--backoff", type=float, default=2.0,
+                   help="first retry wait in seconds, doubled on each retry (default: 2)")
+    c.add_argument("--timeout", type=float, default=20.0, help="seconds per request (default: 20)")
+    c.add_argument("--refresh-index", action="store_true", help="fetch index pages again even if on disk")
+
+    i = sub.add_parser("ingest", help="turn saved pages / JSON dumps into neg.txt and pos.txt")
+    i.add_argument("inputs", nargs="+", help="HTML/JSON files or folders (searched recursively)")
+    i.add_argument("--out", default="data/ptt", help="output folder (default: data/ptt)")
+    i.add_argument("--min-chars", type=int, default=4, help="shortest comment kept (default: 4)")
+    i.add_argument("--max-chars", type=int, default=80, help="longest comment kept (default: 80)")
+    i.add_argument("--neutral", action="store_true", help="also write neu.txt with the → comments")
+    i.add_argument("--no-join", action="store_true", help="keep continuation lines as separate comments")
+    i.add_argument("--keep-ids", action="store_true", help="do not remove user ids from the comments")
+    i.add_argument("--convert", metavar="OPENCC", help="OpenCC conversion, e.g. t2s (Simplified) or tw2s")
+    i.add_argument("--holdout", type=int, default=500,
+                   help="comments per style held out (by article) for dev and for test (default: 500)")
+    i.add_argument("--holdout-max-fraction", type=float, default=0.05,
+                   help="at most this share of a style per held-out split (default: 0.05)")
+    i.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "crawl":
+            first = last = None
+            if args.pages:
+                first, last = parse_page_range(args.pages)
+            from .crawl import urllib_fetch
+
+            report = crawl_board(
+                args.out, args.board, first=first, last=last, newest=args.last,
+                fetch=lambda url: urllib_fetch(url, timeout=args.timeout),
+                delay=args.delay, retries=args.retries, backoff=args.backoff,
+                refresh_index=args.refresh_index,
+            )
+            print(report.summary())
+            print(f"pages are in {args.out}/{args.board}/; next: python -m textcycle.ptt ingest "
+                  f"{args.out}/{args.board} --out data/ptt")
+            return 1 if report.failed else 0
+        opts = IngestOptions(
+            min_chars=args.min_chars, max_chars=args.max_chars, neutral=args.neutral,
+            join=not args.no_join, strip_user_ids=not args.keep_ids, convert=args.convert,
+            holdout=args.holdout, holdout_max_fraction=args.holdout_max_fraction, seed=args.seed,
+        )
+        stats = ingest(args.inputs, args.out, opts)
+        print(stats.summary())
+        print(f"corpus in {args.out}/")
+        return 0
+    except TextcycleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; pages saved so far are kept (run again to resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

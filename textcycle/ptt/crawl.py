@@ -1,0 +1,305 @@
+"""A polite, resumable crawler for PTT's web front end (www.ptt.cc), for users with a network.
+
+    python -m textcycle.ptt crawl --board Food --pages 7000-7010 --out data/ptt-raw
+    python -m textcycle.ptt crawl --board Food --last 20 --out data/ptt-raw
+
+It fetches the board index pages /bbs/<Board>/index<N>.html of the page range, then every
+article they link, and writes each page to disk *before* parsing it:
+
+    <out>/<Board>/index/index<N>.html     board index pages
+    <out>/<Board>/articles/M.<...>.html    article pages (the input of `ingest`)
+    <out>/<Board>/missing.txt              articles that answered 404 (deleted), not asked again
+
+Pages already on disk are not fetched again, so an interrupted crawl resumes where it stopped
+(files are written to a temporary name first and renamed, so a half-written page never counts
+as done). An index page with fewer than 20 entries (the newest page of a board, still filling)
+is fetched again on the next run.
+
+Politeness: one request at a time, at least `delay` seconds apart; the over18=1 cookie (boards
+like Gossiping ask for it); failed requests (network errors, 429, 5xx) are retried with
+exponential back-off (`backoff` * 2^attempt seconds, at most `max_backoff`, longer if the server
+sends Retry-After); after `max_failures` pages in a row fail the crawl stops.
+
+The fetch function is injectable (`fetch(url) -> str`, raising `FetchError`), and so are the
+sleep and clock functions, so tests run without a network and without waiting.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import urljoin
+
+from ..errors import TextcycleError
+from .parse import parse_index_html
+
+BASE_URL = "https://www.ptt.cc"
+USER_AGENT = "textcycle-ptt/0.1 (research corpus builder; polite crawler)"
+FULL_INDEX_PAGE = 20  # entries on a full board index page
+_BOARD = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+
+
+class FetchError(Exception):
+    """A failed request: `status` is the HTTP status, or None for a network error."""
+
+    def __init__(self, url: str, status: Optional[int] = None, reason: str = "",
+                 retry_after: Optional[float] = None):
+        super().__init__(f"{url}: {status or 'network error'} {reason}".strip())
+        self.url, self.status, self.reason, self.retry_after = url, status, reason, retry_after
+
+
+class NotFound(FetchError):
+    pass
+
+
+def urllib_fetch(url: str, timeout: float = 20.0) -> str:
+    """GET `url` with the over18=1 cookie; the page as text, or FetchError."""
+    req = urllib.request.Request(url, headers={"Cookie": "over18=1", "User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            charset = resp.headers.get_content_charset() or "utf-8"
+            return resp.read().decode(charset, errors="replace")
+    except urllib.error.HTTPError as e:
+        retry_after = None
+        try:
+            retry_after = float(e.headers.get("Retry-After")) if e.headers.get("Retry-After") else None
+        except (TypeError, ValueError):
+            pass
+        raise FetchError(url, e.code, str(e.reason), retry_after) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
+        raise FetchError(url, None, str(getattr(e, "reason", e))) from None
+
+
+def parse_page_range(spec: str) -> tuple[int, int]:
+    """"100-120" -> (100, 120); "100" -> (100, 100)."""
+    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", spec or "")
+    if not m:
+        raise TextcycleError(f"--pages {spec!r}: expected FIRST-LAST, e.g. 100-120")
+    first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+    if first < 1 or last < first:
+        raise TextcycleError(f"--pages {spec!r}: expected 1 <= FIRST <= LAST")
+    return first, last
+
+
+@dataclass
+class CrawlReport:
+    index_fetched: int = 0
+    index_cached: int = 0
+    articles_fetched: int = 0
+    articles_cached: int = 0
+    missing: int = 0  # 404 (deleted) pages, now and in earlier runs
+    deleted_entries: int = 0  # index entries without a link ("(本文已被刪除)")
+    failed: list = field(default_factory=list)  # URLs that still failed after the retries
+
+    def summary(self) -> str:
+        s = (f"index pages: {self.index_fetched} fetched, {self.index_cached} on disk; "
+             f"articles: {self.articles_fetched} fetched, {self.articles_cached} on disk, "
+             f"{self.missing} gone (404), {self.deleted_entries} deleted before listing")
+        if self.failed:
+            s += f"\nfailed after retries ({len(self.failed)}; run again to retry): " + ", ".join(self.failed[:5])
+            if len(self.failed) > 5:
+                s += ", ..."
+        return s
+
+
+class Crawler:
+    def __init__(
+        self,
+        out_dir: str | Path,
+        board: str,
+        fetch: Optional[Callable[[str], str]] = None,
+        delay: float = 1.0,
+        retries: int = 4,
+        backoff: float = 2.0,
+        max_backoff: float = 120.0,
+        max_failures: int = 5,
+        base_url: str = BASE_URL,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        log: Callable[[str], None] = print,
+    ):
+        if not _BOARD.fullmatch(board or ""):
+            raise TextcycleError(f"not a PTT board name: {board!r}")
+        if delay < 0 or retries < 0 or backoff < 0:
+            raise TextcycleError("delay, retries and backoff must not be negative")
+        self.board = board
+        self.root = Path(out_dir) / board
+        self.index_dir = self.root / "index"
+        self.article_dir = self.root / "articles"
+        self.fetch = fetch or urllib_fetch
+        self.delay, self.retries, self.backoff, self.max_backoff = delay, retries, backoff, max_backoff
+        self.max_failures = max_failures
+        self.base_url = base_url.rstrip("/")
+        self.sleep, self.clock, self.log = sleep, clock, log
+        self._next_request = 0.0
+        self._failures_in_a_row = 0
+        self.requests = 0
+        self._missing = self._read_missing()
+
+    # --- bookkeeping on disk
+    def _missing_file(self) -> Path:
+        return self.root / "missing.txt"
+
+    def _read_missing(self) -> set[str]:
+        f = self._missing_file()
+        return set(f.read_text(encoding="utf-8").split()) if f.is_file() else set()
+
+    def _mark_missing(self, url: str) -> None:
+        self._missing.add(url)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self._missing_file(), "a", encoding="utf-8") as fh:
+            fh.write(url + "\n")
+
+    @staticmethod
+    def _save(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".part{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+    # --- requests
+    def _wait_turn(self) -> None:
+        now = self.clock()
+        if now < self._next_request:
+            self.sleep(self._next_request - now)
+
+    def get(self, url: str) -> Optional[str]:
+        """The page at `url`; None if it is gone (404) or still fails after the retries."""
+        for attempt in range(self.retries + 1):
+            self._wait_turn()
+            self.requests += 1
+            try:
+                text = self.fetch(url)
+            except FetchError as e:
+                self._next_request = self.clock() + self.delay
+                if e.status == 404 or isinstance(e, NotFound):
+                    self._failures_in_a_row = 0
+                    raise NotFound(url, 404) from None
+                retryable = e.status is None or e.status == 429 or e.status >= 500
+                if not retryable or attempt == self.retries:
+                    self.log(f"failed: {e}")
+                    self._failures_in_a_row += 1
+                    if self._failures_in_a_row >= self.max_failures:
+                        raise TextcycleError(
+                            f"giving up after {self._failures_in_a_row} failed pages in a row "
+                            f"(last: {e}); pages saved so far are kept, run again to resume"
+                        ) from None
+                    return None
+                wait = min(self.max_backoff, self.backoff * (2 ** attempt))
+                if e.retry_after:
+                    wait = max(wait, min(e.retry_after, self.max_backoff))
+                self.log(f"retry {attempt + 1}/{self.retries} in {wait:.0f}s: {e}")
+                self.sleep(wait)
+                continue
+            self._next_request = self.clock() + self.delay
+            self._failures_in_a_row = 0
+            if "/ask/over18" in text and "main-content" not in text and "r-ent" not in text:
+                raise TextcycleError(f"{url}: PTT asked the over-18 question; the over18=1 cookie was not accepted")
+            return text
+        return None  # not reached
+
+    def board_url(self, page: Optional[int] = None) -> str:
+        return f"{self.base_url}/bbs/{self.board}/index{'' if page is None else page}.html"
+
+    def latest_page(self) -> int:
+        """The number of the newest index page (index.html links the one before it)."""
+        try:
+            text = self.get(self.board_url())
+        except NotFound:
+            raise TextcycleError(f"board {self.board!r} not found on {self.base_url}") from None
+        if text is None:
+            raise TextcycleError(f"could not fetch {self.board_url()}")
+        page = parse_index_html(text)
+        if page.prev_page is None:
+            return 1
+        return page.prev_page + 1
+
+    # --- the crawl
+    def _index_page(self, n: int, report: CrawlReport, refresh: bool) -> Optional[str]:
+        path = self.index_dir / f"index{n}.html"
+        url = self.board_url(n)
+        if path.is_file() and not refresh:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if len(parse_index_html(text).entries) >= FULL_INDEX_PAGE:
+                report.index_cached += 1
+                return text
+        try:
+            text = self.get(url)
+        except NotFound:  # not remembered: a page past the newest one exists later
+            self.log(f"index page {n}: not found")
+            return None
+        if text is None:
+            report.failed.append(url)
+            return None
+        self._save(path, text)
+        report.index_fetched += 1
+        return text
+
+    def crawl(self, first: int, last: int, refresh_index: bool = False) -> CrawlReport:
+        """Fetch index pages `first`..`last` and the articles they link (skipping those on disk)."""
+        if first < 1 or last < first:
+            raise TextcycleError(f"bad page range {first}-{last}")
+        report = CrawlReport()
+        for n in range(first, last + 1):
+            text = self._index_page(n, report, refresh_index)
+            if text is None:
+                continue
+            page = parse_index_html(text)
+            if page.over18_gate:
+                raise TextcycleError(f"index page {n}: PTT's over-18 question instead of the board")
+            fetched_before = report.articles_fetched
+            for entry in page.entries:
+                if not entry.href:
+                    report.deleted_entries += 1
+                    continue
+                aid = entry.article_id
+                if aid is None:
+                    continue
+                url = urljoin(self.base_url + "/", entry.href)
+                if f"/bbs/{self.board.lower()}/" not in url.lower():
+                    continue  # a link to another board (rare): not ours
+                path = self.article_dir / f"{aid}.html"
+                if path.is_file():
+                    report.articles_cached += 1
+                    continue
+                if url in self._missing:
+                    report.missing += 1
+                    continue
+                try:
+                    article = self.get(url)
+                except NotFound:
+                    self._mark_missing(url)
+                    report.missing += 1
+                    continue
+                if article is None:
+                    report.failed.append(url)
+                    continue
+                self._save(path, article)
+                report.articles_fetched += 1
+            self.log(f"index {n}: {len(page.articles)} articles "
+                     f"({report.articles_fetched - fetched_before} fetched)")
+        return report
+
+
+def crawl_board(out_dir, board, first: Optional[int] = None, last: Optional[int] = None,
+                newest: Optional[int] = None, **kwargs) -> CrawlReport:
+    """Crawl pages `first`..`last` of `board`, or the `newest` N pages."""
+    refresh = kwargs.pop("refresh_index", False)
+    c = Crawler(out_dir, board, **kwargs)
+    if newest is not None:
+        if newest < 1:
+            raise TextcycleError("--last must be at least 1")
+        latest = c.latest_page()
+        first, last = max(1, latest - newest + 1), latest
+    if first is None or last is None:
+        raise TextcycleError("give a page range (--pages FIRST-LAST) or --last N")
+    return c.crawl(first, last, refresh_index=refresh)
+
+
+__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "crawl_board", "parse_page_range",
+           "urllib_fetch"]
