@@ -1,0 +1,127 @@
+"""TextCycleModel: the two generators, the discriminator and the tokenizer as one folder.
+
+`save_pretrained(dir)` writes:
+- `config.json`        style names, language, max length, the BART config, the discriminator config
+- `tokenizer.model`    the SentencePiece vocabulary (+ `tokenizer_config.json`)
+- `generators.safetensors`  G_xy ("to_1.*") and G_yx ("to_0.*"); their shared token embedding
+                            is stored once ("shared.weight")
+- `discriminator.safetensors`
+`from_pretrained(dir)` reads it back (safetensors only, never pickle). Each generator is a plain
+`BartForConditionalGeneration`, so `model.generators[1].save_pretrained(...)` also works.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from transformers import BartConfig, BartForConditionalGeneration
+
+from .checkpoint import atomic_dir
+from .errors import TextcycleError
+from .models.discriminator import StyleDiscriminator, StyleDiscriminatorConfig
+from .models.generator import share_embeddings
+from .tokenizer import TextcycleTokenizer
+
+PACKAGE_MODELS = Path(__file__).parent / "pretrained"
+ALIASES = {"yelp": "yelp", "default": "yelp", "zh": "zh"}
+EMBED_KEYS = ("model.shared.weight", "model.encoder.embed_tokens.weight",
+              "model.decoder.embed_tokens.weight", "lm_head.weight")
+
+
+def resolve_model_path(name_or_path: str | Path | None) -> Path:
+    """A folder, or the name of a model bundled in the package ("yelp", "zh")."""
+    if name_or_path is None:
+        name_or_path = "yelp"
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    if str(name_or_path) in ALIASES:
+        bundled = PACKAGE_MODELS / ALIASES[str(name_or_path)]
+        if bundled.is_dir():
+            return bundled
+        raise TextcycleError(f"the bundled model {name_or_path!r} is not installed (no {bundled})")
+    raise TextcycleError(f"model not found: {name_or_path} (a model folder, or one of: {', '.join(ALIASES)})")
+
+
+class TextCycleModel(nn.Module):
+    """generators[t] rewrites into style t: generators[1] = G_xy (0 -> 1), generators[0] = G_yx."""
+
+    def __init__(self, generators, discriminator: StyleDiscriminator, tokenizer: TextcycleTokenizer,
+                 style_names: list, language: str = "en", max_length: int = 40):
+        super().__init__()
+        self.generators = nn.ModuleList(generators)
+        self.discriminator = discriminator
+        self.tokenizer = tokenizer
+        self.style_names = list(style_names)
+        self.language = language
+        self.max_length = max_length
+
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None) -> None:
+        path = Path(path)
+        with atomic_dir(path) as tmp:
+            g1, g0 = self.generators[1], self.generators[0]
+            tensors = {"shared.weight": g1.get_input_embeddings().weight}
+            for t, g in ((0, g0), (1, g1)):
+                for k, v in g.state_dict().items():
+                    if k not in EMBED_KEYS and not k.endswith("final_logits_bias"):
+                        tensors[f"to_{t}.{k}"] = v
+            tensors = {k: v.detach().to(dtype).contiguous().clone() for k, v in tensors.items()}
+            save_file(tensors, str(tmp / "generators.safetensors"), metadata={"format": "pt"})
+            disc = {k: v.detach().to(dtype).contiguous() for k, v in self.discriminator.state_dict().items()}
+            save_file(disc, str(tmp / "discriminator.safetensors"), metadata={"format": "pt"})
+            self.tokenizer.save_pretrained(str(tmp))
+            config = {
+                "model_type": "textcycle",
+                "style_names": self.style_names,
+                "language": self.language,
+                "max_length": self.max_length,
+                "generator": g1.config.to_dict(),
+                "discriminator": self.discriminator.config.__dict__,
+                "torch_dtype": str(dtype).replace("torch.", ""),
+            }
+            (tmp / "config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False), encoding="utf-8")
+            if card:
+                (tmp / "README.md").write_text(card, encoding="utf-8")
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None) -> "TextCycleModel":
+        path = resolve_model_path(name_or_path)
+        for f in ("config.json", "tokenizer.model", "generators.safetensors", "discriminator.safetensors"):
+            if not (path / f).is_file():
+                raise TextcycleError(f"{path} is not a textcycle model: {f} is missing")
+        try:
+            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+            gcfg = {k: v for k, v in config["generator"].items() if k not in ("transformers_version", "architectures")}
+            bart_config = BartConfig(**gcfg)
+            dcfg = StyleDiscriminatorConfig(**config["discriminator"])
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise TextcycleError(f"{path / 'config.json'} is corrupt: {e}") from None
+        try:
+            tensors = load_file(str(path / "generators.safetensors"))
+            disc_sd = load_file(str(path / "discriminator.safetensors"))
+        except (SafetensorError, OSError) as e:
+            raise TextcycleError(f"{path}: corrupt weights ({e})") from None
+        tokenizer = TextcycleTokenizer.from_dir(path)
+        gens = []
+        for t in (0, 1):
+            g = BartForConditionalGeneration(bart_config)
+            sd = {k[len(f"to_{t}."):]: v.float() for k, v in tensors.items() if k.startswith(f"to_{t}.")}
+            sd["model.shared.weight"] = tensors["shared.weight"].float()
+            missing, unexpected = g.load_state_dict(sd, strict=False)
+            bad = [m for m in missing if m not in EMBED_KEYS and not m.endswith("final_logits_bias")]
+            if bad or unexpected:
+                raise TextcycleError(f"{path}: weights do not match the config (missing {bad[:3]}, unexpected {unexpected[:3]})")
+            g.tie_weights()
+            gens.append(g.eval())
+        share_embeddings(gens[1], gens[0])
+        disc = StyleDiscriminator(dcfg)
+        try:
+            disc.load_state_dict({k: v.float() for k, v in disc_sd.items()})
+        except RuntimeError as e:
+            raise TextcycleError(f"{path}: discriminator weights do not match ({str(e).splitlines()[0]})") from None
+        return cls(gens, disc.eval(), tokenizer, config["style_names"], config.get("language", "en"),
+                   config.get("max_length", 40))

@@ -1,0 +1,146 @@
+"""The seq2seq generator: a plain `transformers` BART model built from a config.
+
+Both generators (G_xy: style 0 -> 1, G_yx: 1 -> 0) are `BartForConditionalGeneration`, so
+`save_pretrained`, `from_pretrained` and `generate()` work as users expect, and a pretrained
+seq2seq checkpoint can be used instead (`GeneratorConfig.init_from`). Decoding for training and
+rewriting uses `decode`, a short loop with a KV cache: it does what `generate()` does for greedy
+and sampling, with less per-token overhead (see bench/bench_rewrite.py for the ratio).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+from ..config import GeneratorConfig
+from ..errors import TextcycleError
+from ..tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+
+def build_generator(cfg: GeneratorConfig, vocab_size: int) -> BartForConditionalGeneration:
+    """A randomly initialised BART-style generator (or a pretrained one from `cfg.init_from`)."""
+    if cfg.init_from:
+        try:
+            model = AutoModelForSeq2SeqLM.from_pretrained(cfg.init_from)
+        except Exception as e:
+            raise TextcycleError(f"could not load generator.init_from={cfg.init_from!r}: {str(e).splitlines()[0]}") from None
+        if model.config.vocab_size != vocab_size:
+            model.resize_token_embeddings(vocab_size)
+        return model
+    config = BartConfig(
+        vocab_size=vocab_size,
+        d_model=cfg.d_model,
+        encoder_layers=cfg.encoder_layers,
+        decoder_layers=cfg.decoder_layers,
+        encoder_attention_heads=cfg.attention_heads,
+        decoder_attention_heads=cfg.attention_heads,
+        encoder_ffn_dim=cfg.ffn_dim,
+        decoder_ffn_dim=cfg.ffn_dim,
+        dropout=cfg.dropout,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        max_position_embeddings=cfg.max_position_embeddings,
+        pad_token_id=PAD_ID,
+        bos_token_id=BOS_ID,
+        eos_token_id=EOS_ID,
+        decoder_start_token_id=BOS_ID,
+        forced_bos_token_id=None,
+        forced_eos_token_id=None,
+        scale_embedding=False,
+        tie_word_embeddings=True,
+    )
+    return BartForConditionalGeneration(config)
+
+
+def share_embeddings(a: BartForConditionalGeneration, b: BartForConditionalGeneration) -> None:
+    """Make `b` use `a`'s token embedding (input and output): one table for both generators."""
+    w = a.get_input_embeddings().weight
+    b.model.shared.weight = w
+    b.model.encoder.embed_tokens.weight = w
+    b.model.decoder.embed_tokens.weight = w
+    b.lm_head.weight = w
+
+
+def shift_right(tgt: torch.Tensor) -> torch.Tensor:
+    """Decoder inputs: `<s>` followed by the target without its last token."""
+    start = torch.full_like(tgt[:, :1], BOS_ID)
+    return torch.cat([start, tgt[:, :-1]], dim=1)
+
+
+def sequence_logprobs(model, src, src_mask, tgt, normalize: bool = False) -> torch.Tensor:
+    """Sum (or mean, with `normalize`) of log p(tgt | src) per sentence; pad positions ignored.
+
+    `tgt` holds token ids ending with `</s>` then padding (PAD_ID).
+    """
+    logits = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=shift_right(tgt)).logits
+    logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+    mask = (tgt != PAD_ID).float()
+    total = (logp * mask).sum(-1)
+    return total / mask.sum(-1).clamp(min=1) if normalize else total
+
+
+def token_loss(model, src, src_mask, tgt, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean token cross-entropy of `tgt` given `src` (the supervised DAE / back-translation loss)."""
+    logits = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=shift_right(tgt)).logits
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1),
+                           ignore_index=PAD_ID, label_smoothing=label_smoothing)
+
+
+@torch.no_grad()
+def decode(
+    model,
+    src: torch.Tensor,
+    src_mask: torch.Tensor,
+    max_new_tokens: int = 32,
+    sample: bool = False,
+    temperature: float = 1.0,
+    num_samples: int = 1,
+    top_k: int = 0,
+) -> torch.Tensor:
+    """Greedy or sampled decoding with a KV cache. Returns [B * num_samples, T] ids, each row
+    ending in `</s>` (or cut at `max_new_tokens`) and padded with PAD_ID.
+
+    Rows for the same source are adjacent (source i -> rows i*K .. i*K+K-1).
+    """
+    was_training = model.training
+    model.eval()
+    if num_samples > 1:
+        src = src.repeat_interleave(num_samples, 0)
+        src_mask = src_mask.repeat_interleave(num_samples, 0)
+    enc = model.get_encoder()(input_ids=src, attention_mask=src_mask).last_hidden_state
+    dec = model.get_decoder()
+    n = src.size(0)
+    cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+    token = torch.full((n, 1), BOS_ID, dtype=torch.long, device=src.device)
+    done = torch.zeros(n, dtype=torch.bool, device=src.device)
+    out = []
+    for _ in range(max_new_tokens):
+        h = dec(input_ids=token, encoder_hidden_states=enc, encoder_attention_mask=src_mask,
+                cache=cache, use_cache=True).last_hidden_state
+        logits = model.lm_head(h[:, -1]).float()
+        logits[:, PAD_ID] = -float("inf")
+        logits[:, BOS_ID] = -float("inf")
+        if sample:
+            logits = logits / max(temperature, 1e-5)
+            if top_k > 0:
+                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, -float("inf"))
+            nxt = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
+        else:
+            nxt = logits.argmax(-1)
+        nxt = torch.where(done, torch.full_like(nxt, PAD_ID), nxt)
+        out.append(nxt)
+        done = done | (nxt == EOS_ID)
+        if bool(done.all()):
+            break
+        token = nxt.unsqueeze(1)
+    ids = torch.stack(out, 1)
+    # rows cut at max_new_tokens get a final </s> so every row is a complete sentence
+    unfinished = ~done
+    if bool(unfinished.any()):
+        ids = torch.cat([ids, torch.full((n, 1), PAD_ID, dtype=torch.long, device=ids.device)], 1)
+        ids[unfinished, -1] = EOS_ID
+    if was_training:
+        model.train()
+    return ids

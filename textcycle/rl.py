@@ -1,0 +1,116 @@
+"""Rewards, baselines, the REINFORCE loss, and the warm-start noise: pure functions.
+
+These are the parts of the method most likely to be subtly wrong, so they live here as small
+functions over tensors and lists, each with a test on hand-computed numbers
+(tests/test_rl.py).
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+
+import torch
+
+
+# ---------------------------------------------------------------- rewards
+
+def combine_rewards(style: torch.Tensor, content: torch.Tensor, style_weight: float = 1.0,
+                    content_weight: float = 1.0) -> torch.Tensor:
+    """Weighted harmonic mean of a style reward and a content reward, both in [0, 1].
+
+    (1 + b^2) s c / (b^2 s + c) with b^2 = content_weight / style_weight. A harmonic mean is
+    small whenever either part is small, so a fluent copy in the wrong style (s ~ 0) earns
+    about nothing, and so does a sentence in the right style that lost the content (c ~ 0).
+    """
+    b2 = content_weight / style_weight
+    num = (1 + b2) * style * content
+    den = (b2 * style + content).clamp(min=1e-8)
+    return num / den
+
+
+def content_reward(recon_logprob_mean: torch.Tensor) -> torch.Tensor:
+    """Back-translation content reward: the per-token probability (geometric mean) with which
+    the other generator reconstructs the source from the sample, exp(mean log p) in (0, 1]."""
+    return recon_logprob_mean.clamp(max=0).exp()
+
+
+def mean_baseline(rewards: torch.Tensor, k: int) -> torch.Tensor:
+    """Baseline for each of K samples: the mean reward of the *other* K-1 samples of the same
+    source (leave-one-out keeps the gradient estimate unbiased). `rewards` is [B*K], rows of
+    one source adjacent."""
+    r = rewards.view(-1, k)
+    if k == 1:
+        return torch.zeros_like(rewards)
+    loo = (r.sum(1, keepdim=True) - r) / (k - 1)
+    return loo.reshape(-1)
+
+
+def reinforce_loss(logprob_sum: torch.Tensor, rewards: torch.Tensor, baseline: torch.Tensor) -> torch.Tensor:
+    """-mean((r - b) * log p(sample)); the advantage carries no gradient."""
+    adv = (rewards - baseline).detach()
+    return -(adv * logprob_sum).mean()
+
+
+# ---------------------------------------------------------------- warm-start noise
+
+def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, ratio: float = 4.0,
+                  min_count: int = 5, max_size: int = 2000) -> tuple[list[str], list[str]]:
+    """Style-marker words of each style by salience (Li et al. 2018):
+    (count in style s + smoothing) / (count in the other style + smoothing) >= `ratio`.
+
+    Counts are relative (scaled by corpus size) so an unbalanced corpus does not favour the
+    bigger style. Returns (markers of style 0, markers of style 1), most salient first.
+    """
+    c0, c1 = Counter(), Counter()
+    for s in sents0:
+        c0.update(set(s.split()))
+    for s in sents1:
+        c1.update(set(s.split()))
+    scale = len(sents0) / max(1, len(sents1))
+    out = []
+    for mine, other, sc in ((c0, c1, 1 / scale), (c1, c0, scale)):
+        scored = []
+        for w, n in mine.items():
+            if n < min_count or not any(ch.isalpha() for ch in w):
+                continue
+            sal = (n + smoothing) / (other.get(w, 0) * sc + smoothing)
+            if sal >= ratio:
+                scored.append((sal * math.log(n), w))
+        scored.sort(reverse=True)
+        out.append([w for _, w in scored[:max_size]])
+    return out[0], out[1]
+
+
+def noise_words(words: list[str], rng: random.Random, drop: float, mask: float, shuffle_window: int,
+                mask_token: str = "<unk>") -> list[str]:
+    """Denoising-autoencoder noise: drop words, mask words, shuffle within a local window."""
+    kept = [w for w in words if rng.random() >= drop] or words[:1]
+    kept = [mask_token if rng.random() < mask else w for w in kept]
+    if shuffle_window > 1:
+        keys = [i + rng.uniform(0, shuffle_window) for i in range(len(kept))]
+        kept = [w for _, w in sorted(zip(keys, kept), key=lambda t: t[0])]
+    return kept
+
+
+def swap_markers(words: list[str], own: set, other: list[str], rng: random.Random,
+                 p_swap: float = 0.7, p_drop: float = 0.3) -> list[str]:
+    """Replace the style markers of a sentence by markers of the other style (or drop them).
+
+    Applied to a real sentence y of style t, the result looks like a sentence of the other style
+    with y's content; the pair (noised -> y) teaches the generator into style t to put t's
+    markers in place of the source's. The lexicon comes from unpaired counts only.
+    """
+    out = []
+    for w in words:
+        if w in own:
+            r = rng.random()
+            if r < p_swap and other:
+                out.append(rng.choice(other))
+            elif r < p_swap + p_drop:
+                continue
+            else:
+                out.append(w)
+        else:
+            out.append(w)
+    return out or words
