@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install textcycle with its dependencies.
 # torch is pinned to 2.13.0 first (a CPU build here), and kept pinned by constraints.txt.
+# Re-installs when pyproject.toml or constraints.txt changed since the last install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import textcycle, torch, transformers, sacrebleu, pytest" 2>/dev/null; then
+stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
+   ! .venv/bin/python -c "import torch, transformers, sacrebleu, pytest, textcycle.cli" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test,zh]"
+  echo "$stamp" > .venv/.textcycle-stamp
 fi

@@ -115,6 +115,7 @@ class Trainer:
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=dc.lr, betas=(0.9, 0.98))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self.lr_factor)
         self.step = 0
+        self.started, self.seconds_before = time.time(), 0.0
         self.best_g = -1.0
         self.history: list[dict] = []
         self.writer = None
@@ -335,7 +336,7 @@ class Trainer:
     def save(self) -> None:
         if self.acc.is_main_process:
             st = self.rng.getstate()
-            info = {"best_g": self.best_g, "history": self.history[-2000:],
+            info = {"best_g": self.best_g, "history": self.history[-2000:], "train_seconds": self.train_seconds(),
                     "data_rng": [st[0], list(st[1]), st[2]]}
             save_checkpoint(self.out / "checkpoints", self.step,
                             {"gen0": self.gens[0], "gen1": self.gens[1], "disc": self.disc},
@@ -352,6 +353,7 @@ class Trainer:
         if self.cfg.generator.share_embeddings:
             share_embeddings(self.gens[1], self.gens[0])
         self.step = info["step"]
+        self.seconds_before = info.get("train_seconds", 0.0)
         self.best_g = info.get("best_g", -1.0)
         self.history = info.get("history", [])
         if self.acc.is_main_process and "data_rng" in info:
@@ -360,6 +362,10 @@ class Trainer:
         else:  # other processes: a fresh stream that depends on the step, so no batch repeats
             self.rng = random.Random(f"{self.cfg.train.seed}-{self.acc.process_index}-{self.step}")
         return True
+
+    def train_seconds(self) -> float:
+        """Wall time spent training, over all resumed runs."""
+        return self.seconds_before + time.time() - self.started
 
     # ------------------------------------------------------------ loop
     def log(self, logs: dict) -> None:
@@ -396,6 +402,10 @@ class Trainer:
         bar.close()
         if self.acc.is_main_process:
             self.model().save_pretrained(self.out / "final")
+            summary = {"steps": self.step, "warm_steps": tc.warm_steps, "rl_steps": tc.rl_steps,
+                       "processes": self.acc.num_processes, "device": str(self.device),
+                       "train_seconds": round(self.train_seconds(), 1), "best_dev_G": self.best_g}
+            (self.out / "train_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
             from .plots import plot_history
 
             plot_history(self.history, self.out / "curves.png")
@@ -447,15 +457,16 @@ def main(argv=None) -> int:
         if accelerator.is_main_process:
             out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, out / "config.yaml")
+        if not args.resume and latest_checkpoint(out / "checkpoints") is not None:
+            raise TextcycleError(f"{out} already has checkpoints: pass --resume to continue, or pick another output dir")
         trainer = Trainer(cfg, accelerator)
         if args.resume:
             if trainer.resume():
                 accelerator.print(f"resumed from step {trainer.step}")
             else:
                 accelerator.print("no checkpoint found; starting from scratch")
-        elif latest_checkpoint(out / "checkpoints") is not None:
-            raise TextcycleError(f"{out} already has checkpoints: pass --resume to continue, or pick another output dir")
         accelerator.print(trainer.corpus.summary())
+        accelerator.print(f"{accelerator.num_processes} process(es) on {accelerator.device}")
         trainer.run()
         accelerator.print(f"done: {trainer.step} steps; model in {out / 'final'} (best by dev G in {out / 'best'})")
         return 0

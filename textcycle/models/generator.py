@@ -8,6 +8,8 @@ and sampling, with less per-token overhead (see bench/bench_rewrite.py for the r
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
@@ -115,9 +117,11 @@ def decode(
     token = torch.full((n, 1), BOS_ID, dtype=torch.long, device=src.device)
     done = torch.zeros(n, dtype=torch.bool, device=src.device)
     out = []
+    # transformers renamed `past_key_values` to `cache`; pass the cache under the name this version takes
+    cache_arg = "cache" if "cache" in inspect.signature(dec.forward).parameters else "past_key_values"
     for _ in range(max_new_tokens):
         h = dec(input_ids=token, encoder_hidden_states=enc, encoder_attention_mask=src_mask,
-                cache=cache, use_cache=True).last_hidden_state
+                use_cache=True, **{cache_arg: cache}).last_hidden_state
         logits = model.lm_head(h[:, -1]).float()
         logits[:, PAD_ID] = -float("inf")
         logits[:, BOS_ID] = -float("inf")
