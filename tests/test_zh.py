@@ -276,3 +276,28 @@ def test_zh_reviews_on_shared_data(shared_data):
         assert not set(c.test[s]) & set(c.train[s])
         assert all(4 <= len(x) <= 60 for x in c.train[s][:2000])
     assert not set(c.train[0]) & set(c.train[1])
+
+
+def test_evaluation_classifier_on_chinese_characters(tmp_path):
+    """The fastText-style evaluation classifier with character features (no word segmentation)."""
+    import random
+
+    from textcycle.evaluate.classifier import ClassifierConfig, StyleClassifier, train_classifier
+
+    rng = random.Random(0)
+    things = ["服務", "餐點", "房間", "老闆", "咖啡", "價格"]
+    neg = ["太差", "很爛", "難吃", "不推薦", "很髒"]
+    pos = ["很好", "超棒", "好吃", "推薦", "乾淨"]
+
+    def make(words, n):
+        return [f"這家店的{rng.choice(things)}{rng.choice(words)}。" for _ in range(n)]
+
+    train = [make(neg, 200), make(pos, 200)]
+    cfg = ClassifierConfig(tokenization="zh_chars", epochs=5, min_count=1, buckets=1024, dim=16)
+    clf = train_classifier(train, cfg, log=lambda m: None)
+    assert clf.tokens("服務 很好！", normalized=True) == ["服", "務", "很", "好", "！"]
+    assert clf.accuracy(make(neg, 50), 0) >= 95 and clf.accuracy(make(pos, 50), 1) >= 95
+    clf.save(tmp_path / "clf")
+    again = StyleClassifier.load(tmp_path / "clf")
+    assert again.cfg.tokenization == "zh_chars"
+    assert again.predict(["老闆超棒"]) == clf.predict(["老闆超棒"])

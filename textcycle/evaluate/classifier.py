@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import TextcycleError
-from ..textnorm import yelp_tokenize
+from ..textnorm import yelp_tokenize, zh_normalize
 
 UNK = "<unk>"
 BOS, EOS = "<s>", "</s>"
@@ -50,7 +50,7 @@ class ClassifierConfig:
     dropout: float = 0.0
     seed: int = 0
     labels: list = field(default_factory=lambda: ["negative", "positive"])
-    tokenization: str = "yelp_tokenize(numbers=True)"
+    tokenization: str = "yelp_tokenize(numbers=True)"  # or "zh_chars": characters of zh_normalize'd text
 
 
 class FastText(nn.Module):
@@ -80,8 +80,14 @@ class StyleClassifier:
         self.model.eval()
 
     # ---- features -------------------------------------------------------------------------
+    def tokens(self, text: str, normalized: bool = False) -> list[str]:
+        """Words (English, Yelp form) or characters (Chinese, `tokenization: zh_chars`)."""
+        if self.cfg.tokenization == "zh_chars":
+            return [c for c in (text if normalized else zh_normalize(text)) if not c.isspace()]
+        return (text if normalized else yelp_tokenize(text)).split()
+
     def features(self, text: str, normalized: bool = False) -> list[int]:
-        toks = (text if normalized else yelp_tokenize(text)).split()
+        toks = self.tokens(text, normalized)
         unk = self.word_id[UNK]
         ids = [self.word_id.get(t, unk) for t in toks]
         padded = [BOS] + toks + [EOS]
@@ -155,8 +161,8 @@ class StyleClassifier:
         return clf
 
 
-def build_vocab(sentences: list[str], min_count: int, max_vocab: int) -> list[str]:
-    counts = Counter(w for s in sentences for w in s.split())
+def build_vocab(sentences: list[str], min_count: int, max_vocab: int, split=str.split) -> list[str]:
+    counts = Counter(w for s in sentences for w in split(s))
     words = [w for w, c in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if c >= min_count]
     return [UNK] + [w for w in words if w != UNK][: max_vocab - 1]
 
@@ -178,7 +184,9 @@ def train_classifier(
         raise TextcycleError("classifier training needs sentences of both styles")
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    vocab = build_vocab(train[0] + train[1], cfg.min_count, cfg.max_vocab)
+    splitter = StyleClassifier(cfg, [UNK], FastText(1, 1))  # only its tokenisation is used
+    vocab = build_vocab(train[0] + train[1], cfg.min_count, cfg.max_vocab,
+                        split=lambda s: splitter.tokens(s, normalized=True))
     clf = StyleClassifier(cfg, vocab)
     data = [(clf.features(s, normalized=True), y) for y in (0, 1) for s in train[y]]
     n0, n1 = len(train[0]), len(train[1])
