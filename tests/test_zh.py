@@ -293,7 +293,7 @@ def test_evaluation_classifier_on_chinese_characters(tmp_path):
         return [f"這家店的{rng.choice(things)}{rng.choice(words)}。" for _ in range(n)]
 
     train = [make(neg, 200), make(pos, 200)]
-    cfg = ClassifierConfig(tokenization="zh_chars", epochs=5, min_count=1, buckets=1024, dim=16)
+    cfg = ClassifierConfig(tokenization="zh_chars", epochs=10, min_count=1, buckets=1024, dim=16, batch_size=16, lr=0.05)
     clf = train_classifier(train, cfg, log=lambda m: None)
     assert clf.tokens("服務 很好！", normalized=True) == ["服", "務", "很", "好", "！"]
     assert clf.accuracy(make(neg, 50), 0) >= 95 and clf.accuracy(make(pos, 50), 1) >= 95
