@@ -128,6 +128,9 @@ class TrainConfig:
     save_every: int = 250
     keep_checkpoints: int = 2
     eval_sentences: int = 200  # dev sentences per style scored at each evaluation
+    # evaluation classifier for dev style accuracy: a folder, or None = the bundled Yelp one for
+    # Yelp and the discriminator otherwise
+    eval_classifier: Optional[str] = None
 
 
 @dataclass

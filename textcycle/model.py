@@ -51,7 +51,7 @@ class TextCycleModel(nn.Module):
     """generators[t] rewrites into style t: generators[1] = G_xy (0 -> 1), generators[0] = G_yx."""
 
     def __init__(self, generators, discriminator: StyleDiscriminator, tokenizer: TextcycleTokenizer,
-                 style_names: list, language: str = "en", max_length: int = 40):
+                 style_names: list, language: str = "en", max_length: int = 40, script: str | None = None):
         super().__init__()
         self.generators = nn.ModuleList(generators)
         self.discriminator = discriminator
@@ -59,6 +59,7 @@ class TextCycleModel(nn.Module):
         self.style_names = list(style_names)
         self.language = language
         self.max_length = max_length
+        self.script = script  # Chinese: "simplified" / "traditional", the training text's script
 
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None) -> None:
         path = Path(path)
@@ -79,6 +80,7 @@ class TextCycleModel(nn.Module):
                 "style_names": self.style_names,
                 "language": self.language,
                 "max_length": self.max_length,
+                "script": self.script,
                 "generator": g1.config.to_dict(),
                 "discriminator": self.discriminator.config.__dict__,
                 "torch_dtype": str(dtype).replace("torch.", ""),
@@ -123,5 +125,10 @@ class TextCycleModel(nn.Module):
             disc.load_state_dict({k: v.float() for k, v in disc_sd.items()})
         except RuntimeError as e:
             raise TextcycleError(f"{path}: discriminator weights do not match ({str(e).splitlines()[0]})") from None
-        return cls(gens, disc.eval(), tokenizer, config["style_names"], config.get("language", "en"),
-                   config.get("max_length", 40))
+        language, script = config.get("language", "en"), config.get("script")
+        if language == "zh" and script is None:  # older folders: the vocabulary tells the script
+            from .textnorm import zh_script
+            sp = tokenizer.sp_model
+            script = zh_script([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+        return cls(gens, disc.eval(), tokenizer, config["style_names"], language,
+                   config.get("max_length", 40), script)

@@ -23,7 +23,7 @@ import torch
 from .errors import TextcycleError
 from .model import TextCycleModel
 from .models.generator import decode
-from .textnorm import clean, denormalize, normalize
+from .textnorm import clean, denormalize, normalize, script_conversions, zh_convert
 from .tokenizer import PAD_ID
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -128,8 +128,12 @@ class Rewriter:
 
         # every input becomes one or more pieces in corpus form
         pieces, owner = [], []
+        back = [None] * len(texts)  # Chinese: conversion of the output back into the input's script
         for i, text in enumerate(texts):
-            norm = normalize(clean(text or ""), self.language)
+            into = None
+            if self.language == "zh":
+                into, back[i] = script_conversions(clean(text or ""), self.model.script)
+            norm = normalize(clean(text or ""), self.language, zh_convert=into)
             for p in _chunks(norm, self.max_words):
                 pieces.append(p)
                 owner.append(i)
@@ -159,7 +163,7 @@ class Rewriter:
             norm_out = " ".join(outs[k] for k in mine)
             out = _restore_numbers(norm_out, text or "") if mine else ""
             if not corpus_form:
-                out = denormalize(out, self.language)
+                out = zh_convert(denormalize(out, self.language), back[i])
             if not details:
                 results.append(out)
                 continue

@@ -229,6 +229,34 @@ def zh_convert(text: str, config: str | None) -> str:
     return cc.convert(text) if text else text
 
 
+def zh_script(texts, sample: int = 5000) -> str | None:
+    """"traditional" or "simplified": the script most of `texts` is written in (characters that
+    OpenCC's t2s changes count as Traditional, those s2t changes as Simplified); None without
+    OpenCC or without script-specific characters."""
+    try:
+        t2s, s2t = _opencc("t2s"), _opencc("s2t")
+    except TextcycleError:
+        return None
+    text = "".join(list(texts)[:sample])
+    trad = sum(a != b for a, b in zip(text, t2s.convert(text)))
+    simp = sum(a != b for a, b in zip(text, s2t.convert(text)))
+    if trad == simp == 0:
+        return None
+    return "traditional" if trad > simp else "simplified"
+
+
+def script_conversions(text: str, model_script: str | None) -> tuple[str | None, str | None]:
+    """(into the model's script, back into the user's) OpenCC conversions for one input, or
+    (None, None) when the input already matches the model, is ambiguous, or OpenCC is missing.
+    Taiwan's forms are used for Traditional output."""
+    if model_script not in ("simplified", "traditional"):
+        return None, None
+    mine = zh_script([text])
+    if mine is None or mine == model_script:
+        return None, None
+    return ("t2s", "s2tw") if model_script == "simplified" else ("s2tw", "tw2s")
+
+
 def normalize(text: str, language: str = "en", zh_convert: str | None = None) -> str:
     """Bring user text into the corpus form of `language` ("en": Yelp-style, "zh": Chinese).
 

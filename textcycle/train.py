@@ -44,7 +44,8 @@ from .models.discriminator import GENERATED, StyleDiscriminator, StyleDiscrimina
 from .models.generator import build_generator, decode, sequence_logprobs, share_embeddings, token_loss
 from .rl import (combine_rewards, content_reward, mean_baseline, noise_words, reinforce_loss,
                  style_lexicon, swap_markers)
-from .tokenizer import PAD_ID, TextcycleTokenizer, train_tokenizer
+from .textnorm import zh_script
+from .tokenizer import EOS_ID, PAD_ID, UNK_ID, TextcycleTokenizer, train_tokenizer
 
 
 def pad_batch(seqs: list[list[int]], device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +92,16 @@ class Trainer:
         self.tok = TextcycleTokenizer.from_dir(tok_dir)
         L = cfg.tokenizer.max_length
         self.train_ids = [self.tok.encode_fast(corpus.train[s], L) for s in (0, 1)]
-        lex = style_lexicon(corpus.train[0], corpus.train[1])
+        # Noise and marker swaps work on words; Chinese has no spaces, so there the units are the
+        # tokenizer's pieces (ids), which BPE makes into frequent words such as 服务 or 不错.
+        self.piece_units = cfg.data.language == "zh"
+        if self.piece_units:
+            sp = self.tok.sp_model
+            lex = style_lexicon(*(
+                [" ".join(p) for p in sp.encode(corpus.train[s], out_type=str)] for s in (0, 1)))
+            lex = tuple([sp.piece_to_id(w) for w in side] for side in lex)
+        else:
+            lex = style_lexicon(corpus.train[0], corpus.train[1])
         self.lex_set = [set(lex[0]), set(lex[1])]
         self.lex = lex
 
@@ -143,6 +153,12 @@ class Trainer:
 
     def noised(self, ids: list[int], style: int) -> list[int]:
         tc = self.cfg.train
+        if self.piece_units:
+            pieces = [i for i in ids if i != EOS_ID]
+            pieces = swap_markers(pieces, self.lex_set[style], self.lex[1 - style], self.rng)
+            pieces = noise_words(pieces, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window,
+                                 mask_token=UNK_ID)
+            return pieces[: self.cfg.tokenizer.max_length - 1] + [EOS_ID]
         words = self.tok.decode_fast([ids])[0].split()
         words = swap_markers(words, self.lex_set[style], self.lex[1 - style], self.rng)
         words = noise_words(words, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window)
@@ -274,14 +290,14 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
     def _load_eval_classifier(self):
         """The independent evaluation classifier, where one exists for this corpus."""
-        if self.cfg.data.source != "yelp_shared":
-            return None  # the bundled classifier only knows Yelp sentiment
-        from .errors import TextcycleError
         from .evaluate.classifier import StyleClassifier
         from .evaluate.paths import DEFAULT_CLASSIFIER
 
+        path = self.cfg.train.eval_classifier
+        if path is None and self.cfg.data.source != "yelp_shared":
+            return None  # the bundled classifier only knows Yelp sentiment
         try:
-            return StyleClassifier.load(DEFAULT_CLASSIFIER)
+            return StyleClassifier.load(path or DEFAULT_CLASSIFIER)
         except TextcycleError as e:
             print(f"warning: {e}; dev accuracy falls back to the discriminator")
             return None
@@ -330,8 +346,10 @@ class Trainer:
 
     # ------------------------------------------------------------ checkpoints
     def model(self) -> TextCycleModel:
+        script = zh_script(self.corpus.train[0][:2500] + self.corpus.train[1][:2500]) \
+            if self.cfg.data.language == "zh" else None
         return TextCycleModel(self.gens, self.disc, self.tok, self.corpus.style_names,
-                              self.cfg.data.language, self.cfg.tokenizer.max_length)
+                              self.cfg.data.language, self.cfg.tokenizer.max_length, script)
 
     def save(self) -> None:
         if self.acc.is_main_process:
