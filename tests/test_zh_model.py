@@ -98,3 +98,73 @@ def test_script_detection_and_conversions():
     assert script_conversions("这家店的服务很差", "simplified") == (None, None)
     assert script_conversions("很好", "simplified") == (None, None)
     assert script_conversions("這家店", None) == (None, None)
+
+
+# ------------------------------------------------------------------ evaluation on a config's test split
+
+class WordClassifier:
+    """Stands in for the evaluation classifier: positive iff a positive phrase is present."""
+
+    def predict(self, texts):
+        return [int(any(p in t for p in POS)) for t in texts]
+
+
+def test_split_scores_copy_input_is_the_floor():
+    from textcycle.evaluate.split_eval import score_outputs
+
+    src = [["這家店服務很差", "早餐很難吃"], ["這家店服務很好", "早餐很好吃"]]
+    copy = score_outputs(src, src, WordClassifier(), language="zh", name="copy")
+    assert copy["style_accuracy"] == 0.0 and copy["self_bleu"] == 100.0 and copy["g_self"] == 0.0
+    swapped = [["這家店服務很好", "早餐很好吃"], ["這家店服務很差", "早餐很難吃"]]
+    ours = score_outputs(src, swapped, WordClassifier(), language="zh")
+    assert ours["style_accuracy"] == 100.0 and ours["neg2pos"]["style_accuracy"] == 100.0
+    assert 0 < ours["self_bleu"] < 100
+    assert ours["g_self"] == pytest.approx((100 * ours["self_bleu"]) ** 0.5, abs=0.01)
+
+
+def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
+    from textcycle.evaluate import split_eval, train_classifier
+
+    cfg_file = tmp_path / "zh.yaml"
+    data = zh_trainer.cfg.data.path
+    text = Path(TINY).read_text(encoding="utf-8").replace("tests/data-not-set", str(data))
+    cfg_file.write_text(text.replace("  style_names:", "  language: zh\n  style_names:"), encoding="utf-8")
+    zh_trainer.model().save_pretrained(tmp_path / "model")
+    assert train_classifier.main(["--config", str(cfg_file), "--out", str(tmp_path / "clf"), "--epochs", "10",
+                                  "--dim", "16", "--buckets", "1024", "--lr", "0.05"]) == 0
+    out = tmp_path / "eval"
+    assert split_eval.main(["--config", str(cfg_file), "--model", str(tmp_path / "model"), "--out", str(out),
+                            "--classifier", str(tmp_path / "clf"), "--samples", "3"]) == 0
+    n2p = (out / "neg2pos.txt").read_text(encoding="utf-8").splitlines()
+    assert len(n2p) == 40
+    scores = __import__("json").loads((out / "scores.json").read_text(encoding="utf-8"))
+    assert scores["copy_input"]["self_bleu"] == 100.0
+    assert scores["copy_input"]["style_accuracy"] <= 10  # the classifier knows this toy corpus
+    assert "negative -> positive" in (out / "samples.md").read_text(encoding="utf-8")
+    # a bad path is one clear line, exit 2
+    assert split_eval.main(["--config", str(cfg_file), "--model", str(tmp_path / "nope"), "--out", str(out),
+                            "--classifier", str(tmp_path / "clf")]) == 2
+
+
+def test_bundle_with_config_writes_a_chinese_model_card(zh_trainer, tmp_path):
+    from textcycle import bundle
+    from textcycle.evaluate import train_classifier
+    from textcycle.rewrite import Rewriter
+
+    cfg_file = tmp_path / "zh.yaml"
+    text = Path(TINY).read_text(encoding="utf-8").replace("tests/data-not-set", str(zh_trainer.cfg.data.path))
+    cfg_file.write_text(text.replace("  style_names:", "  language: zh\n  style_names:"), encoding="utf-8")
+    run = tmp_path / "run"
+    zh_trainer.model().save_pretrained(run / "best")
+    assert train_classifier.main(["--config", str(cfg_file), "--out", str(tmp_path / "clf"), "--epochs", "10",
+                                  "--dim", "16", "--buckets", "1024", "--lr", "0.05"]) == 0
+    into = tmp_path / "bundled"
+    assert bundle.main([str(run), "--config", str(cfg_file), "--classifier", str(tmp_path / "clf"),
+                        "--outputs", str(tmp_path / "outputs"), "--into", str(into),
+                        "--command", "python -m textcycle.train --config zh.yaml"]) == 0
+    card = (into / "README.md").read_text(encoding="utf-8")
+    assert "language: zh" in card and "copy input" in card and "python -m textcycle.train --config zh.yaml" in card
+    samples = card.split("## Twenty sample rewrites")[1].split("## Limitations")[0]
+    assert len([ln for ln in samples.splitlines() if ln.startswith("| ") and "source" not in ln]) == 40
+    assert "negative -> positive" in card and "positive -> negative" in card
+    assert isinstance(Rewriter.from_pretrained(into).rewrite("這家店服務很差"), str)

@@ -116,7 +116,12 @@ def train_tokenizer(
             kwargs["sentence_iterator"] = iter(sentences)
             kwargs["model_writer"] = model = io.BytesIO()
             kwargs["hard_vocab_limit"] = False
-            spm.SentencePieceTrainer.train(**kwargs)
+            try:
+                spm.SentencePieceTrainer.train(**kwargs)
+            except RuntimeError as e2:
+                msg2 = str(e2).splitlines()[0] if str(e2) else repr(e2)
+                raise TextcycleError(f"SentencePiece training failed: {msg2} (vocabulary size {vocab_size}; "
+                                     "for Chinese use a character_coverage below 1, e.g. 0.9995)") from None
         else:
             raise TextcycleError(f"SentencePiece training failed: {msg}") from None
     (out / "tokenizer.model").write_bytes(model.getvalue())

@@ -2,7 +2,7 @@
 
 The model is built from a `transformers` GPT2Config (no pretrained weights) on a SentencePiece
 BPE vocabulary trained on the same training sentences. A sentence is brought into the corpus
-form (`yelp_tokenize`, numbers as `_num_`), encoded as `<s> pieces </s>`, and scored on
+form (`textnorm.normalize` of its language; Yelp: `yelp_tokenize`, numbers as `_num_`), encoded as `<s> pieces </s>`, and scored on
 predicting every piece and the final `</s>`. Perplexity = exp(total negative log-likelihood /
 number of predicted tokens), pooled over the sentences given. It is a per-SentencePiece-token
 perplexity of this particular model: comparable between systems scored with the same model,
@@ -27,7 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import TextcycleError
-from ..textnorm import yelp_tokenize
+from ..textnorm import normalize
 from ..tokenizer import BOS_ID, EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
 
 
@@ -51,6 +51,8 @@ class LMConfig:
     eval_every: int = 500
     bf16: str = "auto"  # "auto": bf16 autocast only where the CPU has fast bf16 (AVX512/AMX)
     seed: int = 0
+    language: str = "en"  # how raw text is brought into corpus form before scoring ("en", "zh")
+    character_coverage: float = 1.0  # SentencePiece; Chinese needs < 1 (thousands of rare characters)
 
 
 def fast_bf16() -> bool:
@@ -68,6 +70,7 @@ def build_model(cfg: LMConfig, vocab_size: int):
         attn_pdrop=cfg.dropout, bos_token_id=BOS_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
         tie_word_embeddings=True,
     )
+    gcfg.textcycle_language = cfg.language  # saved in config.json: how to normalise raw text
     return GPT2LMHeadModel(gcfg)
 
 
@@ -78,10 +81,11 @@ class LanguageModel:
         self.model = model.eval()
         self.tok = tokenizer
         self.max_length = min(max_length, model.config.n_positions)
+        self.language = getattr(model.config, "textcycle_language", "en")
 
     def encode(self, texts: list[str], normalized: bool = False) -> list[list[int]]:
         if not normalized:
-            texts = [yelp_tokenize(t) for t in texts]
+            texts = [normalize(t, self.language) for t in texts]
         return [[BOS_ID] + ids for ids in self.tok.encode_fast(texts, self.max_length - 1)]
 
     @torch.no_grad()
@@ -176,7 +180,8 @@ def train_lm(sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = N
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     out = Path(out_dir)
-    tok = train_tokenizer(sentences, out, vocab_size=cfg.vocab_size, model_type="bpe", seed=cfg.seed)
+    tok = train_tokenizer(sentences, out, vocab_size=cfg.vocab_size, model_type="bpe",
+                          character_coverage=cfg.character_coverage, seed=cfg.seed)
     vocab_size = tok.sp_model.get_piece_size()
     model = build_model(cfg, vocab_size)
     lm = LanguageModel(model, tok, cfg.max_length)

@@ -2,6 +2,8 @@
 
     python -m textcycle.evaluate.train_lm --data ../shared/data/yelp \
         --out textcycle/pretrained/yelp-eval/lm
+    python -m textcycle.evaluate.train_lm --config configs/zh-reviews.yaml \
+        --out textcycle/pretrained/zh-eval/lm      # any corpus config (train split only)
 
 Training data: `load_corpus(DataConfig(path=--data)).train` only, both styles. Li et al. dev
 is used to report perplexity during training; the test sources and references only afterwards,
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     d = LMConfig()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA, help="Yelp data folder (default %(default)s)")
+    ap.add_argument("--config", default=None,
+                    help="a textcycle config: train on its corpus (data section) instead of --data")
     ap.add_argument("--out", default=str(DEFAULT_LM), help="output folder (default: the bundled one)")
     ap.add_argument("--steps", type=int, default=d.steps)
     ap.add_argument("--max-minutes", type=float, default=d.max_minutes)
@@ -48,9 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         torch.set_num_threads(max(1, args.threads))
-        corpus = load_corpus(DataConfig(path=args.data, max_train_per_style=args.max_train_per_style))
-        ts = load_testset(args.data)
-        cfg = LMConfig(steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size,
+        if args.config:
+            from ..config import TextCycleConfig, load_config
+
+            full = load_config(args.config, TextCycleConfig)
+            data = full.data
+            data.max_train_per_style = args.max_train_per_style
+            ts = None
+            coverage = full.tokenizer.character_coverage
+        else:
+            data = DataConfig(path=args.data, max_train_per_style=args.max_train_per_style)
+            ts = load_testset(args.data)
+            coverage = 1.0
+        corpus = load_corpus(data)
+        cfg = LMConfig(language=data.language, character_coverage=coverage, steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size,
                        vocab_size=args.vocab_size, n_embd=args.n_embd, n_layer=args.n_layer,
                        n_inner=args.n_inner, lr=args.lr, eval_every=args.eval_every,
                        bf16=args.bf16, seed=args.seed)
@@ -62,12 +77,19 @@ def main(argv: list[str] | None = None) -> int:
                                 dev=corpus.dev[0] + corpus.dev[1], log=lambda m: print(m, flush=True))
             lm.save(tmp)
             lm = LanguageModel.load(tmp)  # report what was saved (fp16 weights)
-            metrics = {
-                "perplexity_li_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
-                "perplexity_li_test_sources": round(lm.perplexity(ts.sources[0] + ts.sources[1]), 2),
-                "perplexity_li_reference": round(lm.perplexity(ts.li_refs[0] + ts.li_refs[1]), 2),
-                "training": {"data": str(args.data), "torch_threads": torch.get_num_threads(), **info},
-            }
+            if ts is not None:
+                metrics = {
+                    "perplexity_li_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
+                    "perplexity_li_test_sources": round(lm.perplexity(ts.sources[0] + ts.sources[1]), 2),
+                    "perplexity_li_reference": round(lm.perplexity(ts.li_refs[0] + ts.li_refs[1]), 2),
+                }
+            else:
+                metrics = {
+                    "perplexity_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
+                    "perplexity_test": round(lm.perplexity(corpus.test[0] + corpus.test[1], normalized=True), 2),
+                }
+            metrics["training"] = {"data": str(args.config or args.data), "torch_threads": torch.get_num_threads(),
+                                   **info}
             lm.save(tmp, metrics)
             if out.exists():
                 shutil.rmtree(out)
