@@ -168,3 +168,10 @@ def test_bundle_with_config_writes_a_chinese_model_card(zh_trainer, tmp_path):
     assert len([ln for ln in samples.splitlines() if ln.startswith("| ") and "source" not in ln]) == 40
     assert "negative -> positive" in card and "positive -> negative" in card
     assert isinstance(Rewriter.from_pretrained(into).rewrite("這家店服務很差"), str)
+
+
+def test_dev_self_bleu_of_a_copy_is_100_in_chinese(zh_trainer, monkeypatch):
+    # corpus-form Chinese has no spaces: whitespace tokenisation would score any copy as ~0
+    monkeypatch.setattr(zh_trainer, "transfer", lambda sents, to, bs=128: list(sents))
+    res = zh_trainer.evaluate()
+    assert res["dev/self_bleu"] == pytest.approx(100.0)

@@ -334,7 +334,9 @@ class Trainer:
                 pred = self.disc(ids)[:, :2].argmax(-1).tolist()
                 judge = "discriminator"
             acc = 100.0 * sum(int(p) == 1 - s for p in pred) / len(pred)
-            bleu = sacrebleu.corpus_bleu(hyp, [src], tokenize="none", force=True).score
+            # corpus form is tokenised for English; Chinese has no spaces, so sacrebleu's zh tokenizer
+            tokenize = "zh" if self.cfg.data.language == "zh" else "none"
+            bleu = sacrebleu.corpus_bleu(hyp, [src], tokenize=tokenize, force=True).score
             res[f"dev/acc_to{1 - s}"], res[f"dev/self_bleu_to{1 - s}"] = acc, bleu
             accs.append(acc)
             bleus.append(bleu)
