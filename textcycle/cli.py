@@ -15,6 +15,8 @@ COMMANDS = {
     "evaluate": ("textcycle.evaluate.__main__", "score system outputs; --leaderboard"),
     "train-classifier": ("textcycle.evaluate.train_classifier", "retrain the evaluation classifier"),
     "train-lm": ("textcycle.evaluate.train_lm", "retrain the perplexity language model"),
+    "evaluate-split": ("textcycle.evaluate.split_eval", "score a model on a config's own test split (no references)"),
+    "bundle": ("textcycle.bundle", "test-set outputs, scores, fp16 copy and model card of a run"),
     "ptt": ("textcycle.ptt.__main__", "parse / crawl PTT push and boo comments"),
     "image-train": ("textcycle.image.train", "train the image CycleGAN"),
     "image-translate": ("textcycle.image.translate", "translate images with a trained CycleGAN"),
