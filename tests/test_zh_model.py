@@ -175,3 +175,17 @@ def test_dev_self_bleu_of_a_copy_is_100_in_chinese(zh_trainer, monkeypatch):
     monkeypatch.setattr(zh_trainer, "transfer", lambda sents, to, bs=128: list(sents))
     res = zh_trainer.evaluate()
     assert res["dev/self_bleu"] == pytest.approx(100.0)
+
+
+def test_long_chinese_input_is_split_not_truncated(zh_trainer):
+    from textcycle.rewrite import Rewriter, _zh_chunks
+
+    text = "這家店的服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好，我們等了一個多小時才上菜。下次不會再來了！" * 3
+    chunks = _zh_chunks(text, 16)
+    assert "".join(chunks) == text and max(map(len, chunks)) <= 16
+    rw = Rewriter(zh_trainer.model())
+    seen = []
+    rw._transfer = lambda normalized, to, *a: (seen.extend(normalized), list(normalized))[1]
+    out = rw.rewrite(text, to="positive")
+    assert len(seen) >= 6 and max(map(len, seen)) <= rw.max_words
+    assert out == text  # the echoed pieces join back without spaces or losses

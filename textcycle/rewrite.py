@@ -43,6 +43,36 @@ def _chunks(normalized: str, max_words: int) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
+_ZH_SENTENCE = re.compile(r"[^。！？!?；;…\n]+[。！？!?；;…]*[”」』）)]*|[。！？!?；;…]+")
+_ZH_CLAUSE = re.compile(r"[^，,、]+[，,、]*|[，,、]+")
+
+
+def _zh_chunks(normalized: str, max_chars: int) -> list[str]:
+    """Chinese has no spaces: split after sentence ends, a long sentence after commas, and a
+    clause longer than `max_chars` every `max_chars` characters. Nothing is dropped: the pieces
+    concatenate back to the input."""
+    pieces = []
+    for sent in _ZH_SENTENCE.findall(normalized):
+        if len(sent) <= max_chars:
+            pieces.append(sent)
+            continue
+        cur = ""
+        for clause in _ZH_CLAUSE.findall(sent):
+            while len(clause) > max_chars:
+                if cur:
+                    pieces.append(cur)
+                    cur = ""
+                pieces.append(clause[:max_chars])
+                clause = clause[max_chars:]
+            if cur and len(cur) + len(clause) > max_chars:
+                pieces.append(cur)
+                cur = ""
+            cur += clause
+        if cur:
+            pieces.append(cur)
+    return [p for p in pieces if p.strip()]
+
+
 def _restore_numbers(rewrite: str, source: str) -> str:
     """The corpus writes numbers as `_num_`: put the source's numbers back, in order."""
     numbers = _NUMBER.findall(source)
@@ -134,7 +164,8 @@ class Rewriter:
             if self.language == "zh":
                 into, back[i] = script_conversions(clean(text or ""), self.model.script)
             norm = normalize(clean(text or ""), self.language, zh_convert=into)
-            for p in _chunks(norm, self.max_words):
+            chunks = _zh_chunks(norm, self.max_words) if self.language == "zh" else _chunks(norm, self.max_words)
+            for p in chunks:
                 pieces.append(p)
                 owner.append(i)
         detected = [None] * len(texts)
@@ -160,7 +191,7 @@ class Rewriter:
         results = []
         for i, text in enumerate(texts):
             mine = [k for k, o in enumerate(owner) if o == i]
-            norm_out = " ".join(outs[k] for k in mine)
+            norm_out = ("" if self.language == "zh" else " ").join(outs[k] for k in mine)
             out = _restore_numbers(norm_out, text or "") if mine else ""
             if not corpus_form:
                 out = zh_convert(denormalize(out, self.language), back[i])
