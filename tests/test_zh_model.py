@@ -189,3 +189,32 @@ def test_long_chinese_input_is_split_not_truncated(zh_trainer):
     out = rw.rewrite(text, to="positive")
     assert len(seen) >= 6 and max(map(len, seen)) <= rw.max_words
     assert out == text  # the echoed pieces join back without spaces or losses
+
+
+def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
+    import torch
+
+    from textcycle.rewrite import Rewriter
+    from textcycle.textnorm import normalize
+
+    rw = Rewriter(zh_trainer.model())
+    src = [normalize(t, "zh") for t in ("這家店服務很差", "早餐很難吃啦")]
+    torch.manual_seed(0)
+    texts, scores = rw.candidates(src, 1, 4)
+    assert len(texts) == 2 and all(len(t) == 4 for t in texts) and scores.shape == (2, 4)
+    assert ((scores >= 0) & (scores <= 1)).all()
+    greedy = rw._transfer(src, 1, 1, False, 1.0)
+    assert [t[0] for t in texts] == greedy  # column 0 is the greedy rewrite
+    torch.manual_seed(0)
+    picked = rw._transfer(src, 1, 1, False, 1.0, rerank=4)
+    assert picked == [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
+    with pytest.raises(Exception, match="rerank"):
+        rw.rewrite("很好", rerank=0)
+
+
+def test_chinese_outputs_get_full_width_punctuation_back():
+    from textcycle.textnorm import decoded_to_corpus_form
+
+    # what SentencePiece's NFKC decoding gives for "非常好用，而且实惠！"
+    assert decoded_to_corpus_form(["非常好用,而且实惠!"], "zh") == ["非常好用，而且实惠！"]
+    assert decoded_to_corpus_form(["good , cheap !"], "en") == ["good , cheap !"]

@@ -22,8 +22,10 @@ import torch
 
 from .errors import TextcycleError
 from .model import TextCycleModel
-from .models.generator import decode
-from .textnorm import clean, denormalize, normalize, script_conversions, zh_convert
+from .models.generator import decode, sequence_logprobs
+from .rl import combine_rewards, content_reward
+from .textnorm import (clean, decoded_to_corpus_form, denormalize, normalize, script_conversions,
+                       zh_convert)
 from .tokenizer import PAD_ID
 
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -129,7 +131,11 @@ class Rewriter:
         return torch.softmax(self.model.discriminator(ids)[:, :2].float(), -1).cpu()
 
     @torch.no_grad()
-    def _transfer(self, normalized: list[str], to: int, beam: int, sample: bool, temperature: float) -> list[str]:
+    def _transfer(self, normalized: list[str], to: int, beam: int, sample: bool, temperature: float,
+                  rerank: int = 1) -> list[str]:
+        if rerank > 1:
+            texts, scores = self.candidates(normalized, to, rerank, temperature)
+            return [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
         g = self.model.generators[to]
         ids, mask = self._ids(normalized)
         max_new = self.model.max_length + 8
@@ -140,20 +146,50 @@ class Rewriter:
         else:
             out = decode(g, ids, mask, max_new, sample=sample, temperature=temperature)
         rows = [[int(t) for t in row if t != PAD_ID] for row in out.cpu()]
-        return self.tokenizer.decode_fast(rows)
+        return decoded_to_corpus_form(self.tokenizer.decode_fast(rows), self.language)
+
+    @torch.no_grad()
+    def candidates(self, normalized: list[str], to: int, n: int, temperature: float = 1.0):
+        """The greedy rewrite plus n - 1 samples per input, each scored with the training reward:
+        harmonic mean of the discriminator's p(target style) and the other generator's per-token
+        probability of reconstructing the input (so neither a copy nor a content-free sentence in
+        the target style scores well). Returns (texts [B][n], scores [B, n]); column 0 is greedy."""
+        g, back = self.model.generators[to], self.model.generators[1 - to]
+        ids, mask = self._ids(normalized)
+        max_new = self.model.max_length + 8
+        rows = [decode(g, ids, mask, max_new)]
+        if n > 1:
+            rows.append(decode(g, ids, mask, max_new, sample=True, temperature=temperature, num_samples=n - 1))
+        B = ids.size(0)
+        T = max(r.size(1) for r in rows)
+        rows = [torch.nn.functional.pad(r, (0, T - r.size(1)), value=PAD_ID) for r in rows]
+        cand = torch.cat([rows[0].view(B, 1, T)] + ([rows[1].view(B, n - 1, T)] if n > 1 else []), 1).view(B * n, T)
+        cand_mask = (cand != PAD_ID).long()
+        style = torch.softmax(self.model.discriminator(cand)[:, :2].float(), -1)[:, to]
+        src = ids.repeat_interleave(n, 0)
+        recon = sequence_logprobs(back, cand, cand_mask, src, normalize=True)
+        scores = combine_rewards(style, content_reward(recon)).view(B, n)
+        texts = self.tokenizer.decode_fast([[int(t) for t in row if t != PAD_ID] for row in cand.cpu()])
+        texts = decoded_to_corpus_form(texts, self.language)
+        return [texts[b * n:(b + 1) * n] for b in range(B)], scores.cpu()
 
     # ------------------------------------------------------------ API
     def rewrite(self, texts: list[str] | str, to: str | int | None = None, beam: int = 1, sample: bool = False,
-                temperature: float = 1.0, batch_size: int = 64, details: bool = False, corpus_form: bool = False):
+                temperature: float = 1.0, batch_size: int = 64, details: bool = False, corpus_form: bool = False,
+                rerank: int = 1):
         """Rewrite each text into style `to` (a name from the model's config or 0/1); without
         `to`, into the style opposite to the one the discriminator sees. Returns strings, or
         with `details`, dicts with source, detected style, target style, rewrite and the
         discriminator's probability that the rewrite is in the target style. `corpus_form`
-        returns the rewrite in the corpus's own form (Yelp: lowercased, tokenised), for scoring."""
+        returns the rewrite in the corpus's own form (Yelp: lowercased, tokenised), for scoring.
+        `rerank` N > 1: the best of the greedy rewrite and N - 1 samples by the training reward
+        (style x reconstruction, see `candidates`)."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         if beam < 1:
             raise TextcycleError("--beam must be at least 1")
+        if rerank < 1:
+            raise TextcycleError("--rerank must be at least 1")
         target = None if to is None else self.style_index(to)
 
         # every input becomes one or more pieces in corpus form
@@ -184,7 +220,7 @@ class Rewriter:
             idx = [k for k, p in enumerate(pieces) if targets[owner[k]] == t]
             for b in range(0, len(idx), batch_size):
                 chunk = idx[b:b + batch_size]
-                hyps = self._transfer([pieces[k] for k in chunk], t, beam, sample, temperature)
+                hyps = self._transfer([pieces[k] for k in chunk], t, beam, sample, temperature, rerank)
                 probs = self.style_probs(hyps)[:, t].tolist() if hyps else []
                 for k, h, pr in zip(chunk, hyps, probs):
                     outs[k], probs_out[k] = h, pr
@@ -232,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
     p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--rerank", type=int, default=1, metavar="N",
+                   help="pick the best of greedy + N-1 samples by style x reconstruction (default 1: off)")
     p.add_argument("--json", action="store_true", help="one JSON object per line: source, detected style, "
                                                        "rewrite, its style probability")
     p.add_argument("--seed", type=int, default=0, help="random seed for --sample")
@@ -255,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             if not clean(t or ""):
                 print(f"warning: input {n} is empty; its output line is empty", file=sys.stderr)
         results = rewriter.rewrite(texts, to=args.to, beam=args.beam, sample=args.sample,
-                                   temperature=args.temperature, details=args.json)
+                                   temperature=args.temperature, details=args.json, rerank=args.rerank)
         out = sys.stdout
         for r in results:
             out.write((json.dumps(r, ensure_ascii=False) if args.json else r) + "\n")

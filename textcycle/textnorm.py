@@ -257,6 +257,13 @@ def script_conversions(text: str, model_script: str | None) -> tuple[str | None,
     return ("t2s", "s2tw") if model_script == "simplified" else ("s2tw", "tw2s")
 
 
+def decoded_to_corpus_form(texts: list[str], language: str) -> list[str]:
+    """SentencePiece's NFKC normalisation turns full-width punctuation into ASCII ("，" -> ","):
+    for Chinese, model outputs get the corpus form back (as the sources have it), so BLEU against
+    a source is not penalised for every comma. English decodes to corpus form already."""
+    return [zh_normalize(t) for t in texts] if language == "zh" else list(texts)
+
+
 def normalize(text: str, language: str = "en", zh_convert: str | None = None) -> str:
     """Bring user text into the corpus form of `language` ("en": Yelp-style, "zh": Chinese).
 

@@ -44,7 +44,7 @@ from .models.discriminator import GENERATED, StyleDiscriminator, StyleDiscrimina
 from .models.generator import build_generator, decode, sequence_logprobs, share_embeddings, token_loss
 from .rl import (combine_rewards, content_reward, mean_baseline, noise_words, reinforce_loss,
                  style_lexicon, swap_markers)
-from .textnorm import zh_script
+from .textnorm import decoded_to_corpus_form, zh_script
 from .tokenizer import EOS_ID, PAD_ID, UNK_ID, TextcycleTokenizer, train_tokenizer
 
 
@@ -312,7 +312,7 @@ class Trainer:
             with self.autocast():
                 y = decode(g, x, m, self.cfg.train.max_new_tokens)
             out += self.tok.decode_fast(trim(y))
-        return out
+        return decoded_to_corpus_form(out, self.cfg.data.language)
 
     @torch.no_grad()
     def evaluate(self) -> dict:

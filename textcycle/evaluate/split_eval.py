@@ -96,16 +96,22 @@ def samples_table(sources, outputs, style_names, n: int = 20, seed: int = 0, lan
     return "\n".join(lines).rstrip() + "\n"
 
 
-def rewrite_test_split(model_path: str | Path, sources: list[list[str]], batch_size: int = 64) -> list[list[str]]:
-    """Greedy rewrites of each style's test sentences into the other style, in corpus form."""
+def rewrite_test_split(model_path: str | Path, sources: list[list[str]], batch_size: int = 64,
+                       rerank: int = 1, seed: int = 0) -> list[list[str]]:
+    """Rewrites (greedy, or reward-reranked with `rerank` > 1) of each style's test sentences
+    into the other style, in corpus form."""
+    import torch
+
     from ..rewrite import Rewriter
 
+    torch.manual_seed(seed)
     rw = Rewriter.from_pretrained(model_path)
-    return [rw.rewrite(sources[s], to=1 - s, corpus_form=True, batch_size=batch_size) for s in (0, 1)]
+    return [rw.rewrite(sources[s], to=1 - s, corpus_form=True, batch_size=batch_size, rerank=rerank)
+            for s in (0, 1)]
 
 
 def evaluate_model(config: str, model: str, out: str | Path, classifier: str, lm: str | None = None,
-                   samples: int = 20, log=print) -> dict:
+                   samples: int = 20, log=print, rerank: int = 1) -> dict:
     """Rewrite the config's test split with `model`, score it beside copy-input, write files."""
     from ..config import TextCycleConfig, load_config
     from ..corpus import load_corpus
@@ -120,15 +126,16 @@ def evaluate_model(config: str, model: str, out: str | Path, classifier: str, lm
     clf = StyleClassifier.load(classifier)
     lmodel = LanguageModel.load(lm) if lm else None
     log(f"rewriting {len(sources[0])} + {len(sources[1])} test sentences with {model}")
-    outputs = rewrite_test_split(model, sources)
+    outputs = rewrite_test_split(model, sources, rerank=rerank)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for s, d in enumerate(DIRECTIONS):
         (out / f"{d}.txt").write_text("\n".join(outputs[s]) + "\n", encoding="utf-8")
     lang = cfg.data.language
-    ours = score_outputs(sources, outputs, clf, lmodel, lang, name="textcycle")
+    name = "textcycle" if rerank == 1 else f"textcycle (rerank {rerank})"
+    ours = score_outputs(sources, outputs, clf, lmodel, lang, name=name)
     copy = score_outputs(sources, sources, clf, lmodel, lang, name="copy input")
-    result = {"config": str(config), "model": str(model), "classifier": str(classifier), "lm": lm,
+    result = {"config": str(config), "model": str(model), "classifier": str(classifier), "lm": lm, "rerank": rerank,
               "style_names": list(corpus.style_names), "ours": ours, "copy_input": copy}
     (out / "scores.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "samples.md").write_text(samples_table(sources, outputs, corpus.style_names, samples, language=lang),
@@ -145,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classifier", required=True, help="evaluation classifier folder for this corpus")
     ap.add_argument("--lm", default=None, help="evaluation LM folder for this corpus (perplexity)")
     ap.add_argument("--samples", type=int, default=20, help="sample rewrites per direction (default 20)")
+    ap.add_argument("--rerank", type=int, default=1, metavar="N",
+                    help="decode as `rewrite --rerank N` (best of greedy + N-1 samples; default 1: greedy)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     try:
@@ -152,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(max(1, args.threads))
         res = evaluate_model(args.config, args.model, args.out, args.classifier, args.lm, args.samples,
-                             log=lambda m: print(m, file=sys.stderr, flush=True))
+                             log=lambda m: print(m, file=sys.stderr, flush=True), rerank=args.rerank)
     except TextcycleError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
