@@ -30,10 +30,11 @@ FIELDS = (("style_accuracy", "ACC"), ("bleu_ref4", "BLEU 4-ref"), ("bleu_ref1", 
           ("self_bleu", "self-BLEU"), ("perplexity", "PPL"), ("g_ref4", "G 4-ref"))
 
 
-def write_outputs(rw: Rewriter, sources: list[list[str]], out: Path) -> tuple[list[str], list[str]]:
+def write_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1) -> tuple[list[str], list[str]]:
     out.mkdir(parents=True, exist_ok=True)
-    n2p = rw.rewrite(sources[0], to=1, corpus_form=True)
-    p2n = rw.rewrite(sources[1], to=0, corpus_form=True)
+    torch.manual_seed(0)  # reranking samples candidates: fixed seed, reproducible files
+    n2p = rw.rewrite(sources[0], to=1, corpus_form=True, rerank=rerank)
+    p2n = rw.rewrite(sources[1], to=0, corpus_form=True, rerank=rerank)
     (out / "neg2pos.txt").write_text("\n".join(n2p) + "\n", encoding="utf-8")
     (out / "pos2neg.txt").write_text("\n".join(p2n) + "\n", encoding="utf-8")
     return n2p, p2n
@@ -191,7 +192,8 @@ def bundle_corpus(args) -> int:
     classifier = args.classifier or cfg.train.eval_classifier
     if not classifier:
         raise TextcycleError("give --classifier (or train.eval_classifier in the config)")
-    result = evaluate_model(args.config, str(run / args.checkpoint), args.outputs, classifier, args.lm)
+    result = evaluate_model(args.config, str(run / args.checkpoint), args.outputs, classifier, args.lm,
+                            rerank=args.rerank)
     print(split_table([result["copy_input"], result["ours"]], result["style_names"]))
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
@@ -212,7 +214,7 @@ def bundle_corpus(args) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.bundle", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a training output dir (with best/ or final/)")
-    p.add_argument("--checkpoint", default="best", choices=["best", "final"])
+    p.add_argument("--checkpoint", default="best", help="model folder inside RUN (best, final, or e.g. yelp with RUN = textcycle/pretrained)")
     p.add_argument("--data", default="../shared/data/yelp")
     p.add_argument("--outputs", required=True, help="where to write neg2pos.txt / pos2neg.txt")
     p.add_argument("--into", help="write the fp16 model + card here (e.g. textcycle/pretrained/yelp)")
@@ -222,6 +224,8 @@ def main(argv=None) -> int:
                                     "its own test split (self-BLEU, ACC, PPL) instead of the Yelp leaderboard")
     p.add_argument("--classifier", help="with --config: evaluation classifier (default: train.eval_classifier)")
     p.add_argument("--lm", help="with --config: evaluation LM folder for perplexity")
+    p.add_argument("--rerank", type=int, default=1, metavar="N",
+                   help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy")
     args = p.parse_args(argv)
     try:
         if args.config:
@@ -234,7 +238,7 @@ def main(argv=None) -> int:
         run = Path(args.run)
         rw = Rewriter.from_pretrained(run / args.checkpoint)
         ts = load_testset(args.data)
-        n2p, p2n = write_outputs(rw, ts.sources, Path(args.outputs))
+        n2p, p2n = write_outputs(rw, ts.sources, Path(args.outputs), args.rerank)
         scores = evaluate_system(n2p, p2n, data_dir=args.data, name="textcycle")
         (Path(args.outputs) / "scores.json").write_text(json.dumps(scores, indent=1) + "\n")
         print(scores_table(scores))
