@@ -104,6 +104,8 @@ class Trainer:
             lex = style_lexicon(corpus.train[0], corpus.train[1])
         self.lex_set = [set(lex[0]), set(lex[1])]
         self.lex = lex
+        # the script of the training text, recorded in saved models so the rewriter can convert
+        self.script = zh_script(corpus.train[0][:2500] + corpus.train[1][:2500]) if self.piece_units else None
 
         vocab = len(self.tok)
         self.gens = [build_generator(cfg.generator, vocab), build_generator(cfg.generator, vocab)]
@@ -348,10 +350,8 @@ class Trainer:
 
     # ------------------------------------------------------------ checkpoints
     def model(self) -> TextCycleModel:
-        script = zh_script(self.corpus.train[0][:2500] + self.corpus.train[1][:2500]) \
-            if self.cfg.data.language == "zh" else None
         return TextCycleModel(self.gens, self.disc, self.tok, self.corpus.style_names,
-                              self.cfg.data.language, self.cfg.tokenizer.max_length, script)
+                              self.cfg.data.language, self.cfg.tokenizer.max_length, self.script)
 
     def save(self) -> None:
         if self.acc.is_main_process:
