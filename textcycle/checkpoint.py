@@ -12,12 +12,9 @@ newest complete one; `prune_checkpoints` keeps the last N.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +23,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import TextcycleError
+from .files import atomic_dir, stale_temporaries
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 DONE_MARK = "state.json"
-
-
-@contextmanager
-def atomic_dir(final: str | Path):
-    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-        for f in tmp.iterdir():  # make the bytes durable before the rename publishes them
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file via a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _flatten(obj: Any, prefix: str, tensors: dict) -> Any:
@@ -153,6 +118,12 @@ def load_checkpoint(ckpt: str | Path, models: dict, states: dict, restore_rng: b
     ckpt = Path(ckpt)
     if not (ckpt / DONE_MARK).is_file():
         raise TextcycleError(f"{ckpt} is not a complete checkpoint (no {DONE_MARK})")
+    try:
+        info = json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or not isinstance(info.get("step"), int):
+            raise ValueError("no step number")
+    except (ValueError, UnicodeDecodeError, OSError) as e:
+        raise TextcycleError(f"corrupt checkpoint file {ckpt / DONE_MARK}: {e}") from None
     for name, model in models.items():
         f = ckpt / f"{name}.safetensors"
         try:
@@ -166,7 +137,28 @@ def load_checkpoint(ckpt: str | Path, models: dict, states: dict, restore_rng: b
         obj.load_state_dict(load_state_dict(ckpt / f"{name}.state"))
     if restore_rng and (ckpt / "rng.state.json").exists():
         set_rng_state(load_state_dict(ckpt / "rng.state"))
-    return json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
+    return info
+
+
+def resume_latest(run_dir: str | Path, models: dict, states: dict, log=print) -> tuple[Path, dict] | None:
+    """Load the newest checkpoint that is intact; a corrupt newer one is reported and skipped
+    (a disk error or a kill of an older, non-atomic writer must not block the whole run).
+    Returns (checkpoint folder, info) or None when there is none."""
+    ckpts = list_checkpoints(run_dir)
+    errors = []
+    for ckpt in reversed(ckpts):
+        try:
+            info = load_checkpoint(ckpt, models, states)
+        except TextcycleError as e:
+            errors.append(str(e))
+            log(f"warning: {e}; trying an older checkpoint")
+            continue
+        if errors:
+            log(f"warning: resumed from {ckpt.name}, the newest intact checkpoint")
+        return ckpt, info
+    if errors:
+        raise TextcycleError(f"no intact checkpoint in {run_dir}: {errors[0]}")
+    return None
 
 
 def _is_tied(model, key: str) -> bool:
@@ -193,7 +185,18 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
-    """Delete all but the newest `keep` complete checkpoints (and stale temporary folders)."""
+    """Delete all but the newest `keep` (at least 1) complete checkpoints, and the temporary
+    folders a killed save left behind (`.step-N.tmp-*`)."""
+    if keep < 1:
+        raise TextcycleError(f"keep_checkpoints must be at least 1, got {keep}")
     ckpts = list_checkpoints(run_dir)
     for p in ckpts[: max(0, len(ckpts) - keep)]:
         shutil.rmtree(p, ignore_errors=True)
+    remove_stale_temporaries(run_dir)
+
+
+def remove_stale_temporaries(folder: str | Path) -> None:
+    """Temporary folders of saves that a kill interrupted: never complete, so never needed.
+    Only call where no other process of the same run is saving (the main process)."""
+    for p in stale_temporaries(folder):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)

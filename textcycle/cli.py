@@ -6,7 +6,9 @@
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 import sys
 
 COMMANDS = {
@@ -25,6 +27,34 @@ COMMANDS = {
 }
 
 
+def entry_point(main):
+    """Wrap a command's `main(argv)`: a `TextcycleError` becomes one line on stderr and exit
+    status 2, Ctrl-C exit 130 with a word, and a closed stdout (`| head -1`) a quiet stop.
+    Every command uses it, so no command ends in a traceback for a problem a user can fix."""
+    from .errors import TextcycleError
+
+    @functools.wraps(main)
+    def run(argv=None) -> int:
+        try:
+            return main(argv) or 0
+        except TextcycleError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"interrupted{getattr(main, 'interrupt_note', '')}", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # the reader went away: stop writing, and keep Python from complaining at exit
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except OSError:
+                pass
+            return 0
+
+    return run
+
+
 def usage() -> str:
     rows = "\n".join(f"  {name:<17}{help_}" for name, (_, help_) in COMMANDS.items())
     return f"usage: textcycle COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n`textcycle COMMAND --help` for each."
@@ -32,7 +62,10 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         print(usage())
         return 0
     name, rest = argv[0], argv[1:]

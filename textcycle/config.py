@@ -236,5 +236,18 @@ def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[st
     return from_dict(cls, data, where=str(path or "config"))
 
 
+def config_yaml(cfg) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
 def save_config(cfg, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+    from .files import atomic_write_text
+
+    atomic_write_text(path, config_yaml(cfg))
+
+
+def add_config_arguments(parser, required: bool = True) -> None:
+    """`--config FILE` and `-o/--set KEY=VALUE` (repeatable): the same on every command."""
+    parser.add_argument("--config", required=required, help="YAML config (see configs/)")
+    parser.add_argument("-o", "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override a config value, e.g. -o train.batch_size=32 (repeatable)")

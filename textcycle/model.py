@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import BartConfig, BartForConditionalGeneration
 
-from .checkpoint import atomic_dir
+from .files import atomic_dir
 from .errors import TextcycleError
 from .models.discriminator import StyleDiscriminator, StyleDiscriminatorConfig
 from .models.generator import share_embeddings

@@ -1,43 +1,58 @@
-"""A PNG of the training curves (TensorBoard has the same scalars, live)."""
+"""Training curves as a PNG, for the text and the image trainer alike (TensorBoard has the same
+scalars, live). A run passes its history (one dict per logged step) and its panel layout."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+TEXT_PANELS = {
+    "warm-start losses": ("warm/",),
+    "RL: reward, style acc., content": ("rl/reward", "rl/style_acc", "rl/content"),
+    "RL: back-translation loss": ("rl/bt",),
+    "discriminator loss": ("disc/",),
+    "dev (acc %, self-BLEU, G)": ("dev/acc", "dev/self_bleu", "dev/G"),
+}
+IMAGE_PANELS = {
+    "adversarial losses": ("D_A", "D_B", "G_AB", "G_BA"),
+    "cycle / identity losses (weighted)": ("cycle_", "idt_"),
+}
 
-def plot_history(history: list[dict], path: str | Path) -> None:
-    """One panel per metric family (losses, rewards, dev metrics), x = step."""
+
+def plot_curves(history: list[dict], path: str | Path, panels: dict[str, tuple[str, ...]]) -> None:
+    """One panel per entry of `panels` (title -> key prefixes), x = step; written atomically.
+    Per-direction dev keys (`dev/acc_to0`, ...) are left to TensorBoard to keep panels readable."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = {
-        "warm-start losses": ("warm/",),
-        "RL: reward, style acc., content": ("rl/reward", "rl/style_acc", "rl/content"),
-        "RL: back-translation loss": ("rl/bt",),
-        "discriminator loss": ("disc/",),
-        "dev (acc %, self-BLEU, G)": ("dev/acc", "dev/self_bleu", "dev/G"),
-    }
-    series: dict[str, dict[str, list]] = {g: {} for g in groups}
+    series: dict[str, dict[str, tuple[list, list]]] = {p: {} for p in panels}
     for row in history:
         for k, v in row.items():
-            if not isinstance(v, (int, float)) or k == "step":
+            if k == "step" or isinstance(v, bool) or not isinstance(v, (int, float)):
                 continue
-            for g, prefixes in groups.items():
-                if k.startswith(prefixes) and not k.startswith("dev/acc_to") and not k.startswith("dev/self_bleu_to"):
-                    xs, ys = series[g].setdefault(k, ([], []))
+            if k.startswith(("dev/acc_to", "dev/self_bleu_to")):
+                continue
+            for title, prefixes in panels.items():
+                if k.startswith(prefixes):
+                    xs, ys = series[title].setdefault(k, ([], []))
                     xs.append(row["step"])
                     ys.append(v)
-    used = [g for g in groups if series[g]]
-    fig, axes = plt.subplots(len(used) or 1, 1, figsize=(8, 2.6 * max(1, len(used))), squeeze=False)
-    for ax, g in zip(axes[:, 0], used):
-        for k, (xs, ys) in sorted(series[g].items()):
+    used = [p for p in panels if series[p]]
+    if not used:
+        return
+    fig, axes = plt.subplots(len(used), 1, figsize=(8, 2.6 * len(used)), squeeze=False)
+    for ax, title in zip(axes[:, 0], used):
+        for k, (xs, ys) in sorted(series[title].items()):
             ax.plot(xs, ys, label=k, linewidth=1)
-        ax.set_title(g, fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=90)
     plt.close(fig)
+    os.replace(tmp, path)

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ..checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from .core import Evaluator
 from .report import markdown_direction_table, markdown_table, to_csv
 from .testset import read_system_dir

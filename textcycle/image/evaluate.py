@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from ..errors import TextcycleError
 from .data import ImageFolder, list_images, normalize
 

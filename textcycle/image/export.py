@@ -10,7 +10,8 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..checkpoint import atomic_dir, latest_checkpoint
+from ..checkpoint import latest_checkpoint
+from ..files import atomic_dir
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from .config import ImageConfig, validate

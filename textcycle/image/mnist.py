@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from ..errors import TextcycleError
 from .evaluate import predict, psnr, train_classifier
 from .export import load_generators

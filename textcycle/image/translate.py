@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from ..errors import TextcycleError
 from .data import list_images, load_batch, to_pil
 from .export import load_generators
