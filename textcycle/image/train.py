@@ -21,8 +21,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..checkpoint import (atomic_write_text, latest_checkpoint, list_checkpoints, load_checkpoint,
-                          prune_checkpoints, save_checkpoint)
+from ..checkpoint import (latest_checkpoint, list_checkpoints, load_checkpoint, prune_checkpoints,
+                          save_checkpoint)
+from ..files import atomic_write_text
 from ..config import to_dict
 from ..errors import TextcycleError
 from .config import ImageConfig, load_image_config
