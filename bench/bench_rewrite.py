@@ -24,7 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from textcycle.models.generator import decode  # noqa: E402
+from textcycle.networks import decode  # noqa: E402
 from textcycle.rewrite import Rewriter  # noqa: E402
 from textcycle.textnorm import normalize  # noqa: E402
 

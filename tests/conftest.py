@@ -32,14 +32,20 @@ def make_sentences(words, n, seed):
             else f"this {rng.choice(NOUNS)} is so {rng.choice(words)} !" for _ in range(n)]
 
 
+def toy_seed(split_index: int, style: int) -> int:
+    """A fixed seed per split and style: the toy corpora are the same in every test run
+    (`hash()` of a tuple with a string is randomised per process)."""
+    return 1000 + 10 * split_index + style
+
+
 @pytest.fixture
 def tiny_text_files(tmp_path) -> dict:
     """Two small styles of toy review sentences, written as text files."""
     files = {}
-    for split, n in (("train", 300), ("dev", 40), ("test", 40)):
+    for k, (split, n) in enumerate((("train", 300), ("dev", 40), ("test", 40))):
         for s, words in ((0, NEG_WORDS), (1, POS_WORDS)):
             p = tmp_path / f"sentiment.{split}.{s}"
-            p.write_text("\n".join(make_sentences(words, n, hash((split, s)) % 1000)) + "\n", encoding="utf-8")
+            p.write_text("\n".join(make_sentences(words, n, toy_seed(k, s))) + "\n", encoding="utf-8")
             files[f"{split}_{s}"] = str(p)
     files["dir"] = str(tmp_path)
     return files

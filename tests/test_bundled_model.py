@@ -8,7 +8,7 @@ import pytest
 
 from textcycle.evaluate.classifier import StyleClassifier
 from textcycle.evaluate.paths import DEFAULT_CLASSIFIER
-from textcycle.model import PACKAGE_MODELS
+from textcycle.model_folder import PACKAGE_MODELS
 from textcycle.rewrite import Rewriter
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from textcycle.evaluate.classifier import StyleClassifier
-from textcycle.model import PACKAGE_MODELS
+from textcycle.model_folder import PACKAGE_MODELS
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = PACKAGE_MODELS / "zh"

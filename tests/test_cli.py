@@ -13,7 +13,10 @@ def test_every_subcommand_has_a_main(name):
 
 
 def test_help_and_unknown_command(capsys):
-    assert main([]) == 0
+    # no command is a usage error (exit 2, usage on stderr), --help is not
+    assert main([]) == 2
+    assert "rewrite" in capsys.readouterr().err
+    assert main(["--help"]) == 0
     assert "rewrite" in capsys.readouterr().out
     assert main(["no-such-command"]) == 2
     assert "unknown command" in capsys.readouterr().err

@@ -5,8 +5,8 @@ import random
 import pytest
 import torch
 
-from textcycle.rl import (combine_rewards, content_reward, mean_baseline, noise_words, reinforce_loss,
-                          style_lexicon, swap_markers)
+from textcycle.reward import combine_rewards, content_reward
+from textcycle.rl import mean_baseline, noise_words, reinforce_loss, style_lexicon, swap_markers
 
 
 def test_harmonic_mean_reward():

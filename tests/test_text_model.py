@@ -77,7 +77,7 @@ def test_history_has_both_phases(trained):
 
 def test_save_load_roundtrip_gives_same_outputs(trained, tmp_path):
     from textcycle.model import TextCycleModel
-    from textcycle.models.generator import decode
+    from textcycle.networks import decode
 
     m = TextCycleModel.from_pretrained(trained / "final")
     m.save_pretrained(tmp_path / "copy")
@@ -131,20 +131,33 @@ def test_rewriter_api(trained):
 
 
 def test_long_input_is_split_not_truncated(trained):
-    from textcycle.rewrite import Rewriter, _chunks
+    from textcycle.rewrite import Rewriter
+    from textcycle.textnorm import model_pieces
 
-    assert _chunks("a b c d e f g", 3) == ["a b c", "d e f", "g"]
-    assert _chunks("good food . bad service !", 10) == ["good food .", "bad service !"]
+    assert model_pieces("a b c d e f g", "en", 3) == ["a b c", "d e f", "g"]
+    assert model_pieces("good food . bad service !", "en", 10) == ["good food .", "bad service !"]
     rw = Rewriter.from_pretrained(trained / "final")
     out = rw.rewrite("the food was bad . " * 200, to="positive")
     assert len(out.split()) > 40  # every piece was rewritten
 
 
 def test_numbers_come_back():
-    from textcycle.rewrite import _restore_numbers
+    from textcycle.textnorm import number_tokens, restore_numbers
 
-    assert _restore_numbers("waited _num_ minutes for _num_ pizzas", "waited 45 minutes for 2 pizzas") == \
+    assert restore_numbers("waited _num_ minutes for _num_ pizzas", number_tokens("waited 45 minutes for 2 pizzas")) == \
         "waited 45 minutes for 2 pizzas"
+
+
+def test_numbers_use_the_corpus_number_pattern():
+    # bug: the rewriter had its own pattern that counted "6:30" as a number, so "6:30" went where "20" belongs
+    from textcycle.textnorm import number_tokens, restore_numbers, yelp_tokenize
+
+    src = "we arrived at 6:30 and paid 20 dollars for cold food ."
+    assert yelp_tokenize(src) == "we arrived at 6:30 and paid _num_ dollars for cold food ."
+    assert number_tokens(src) == ["20"]
+    assert restore_numbers("we arrived at 6:30 and paid _num_ dollars for warm food .", number_tokens(src)) == \
+        "we arrived at 6:30 and paid 20 dollars for warm food ."
+    assert number_tokens("$1,000 for 2.5 hours , 3-4 people , the 2nd time") == ["1,000", "2.5"]
 
 
 def test_rewrite_cli_order_json_and_stdin(trained):
@@ -229,7 +242,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
 def test_own_decode_matches_generate_greedy(trained):
     """textcycle's KV-cache loop must give exactly what transformers' generate() gives."""
     from textcycle.model import TextCycleModel
-    from textcycle.models.generator import decode
+    from textcycle.networks import decode
     from textcycle.tokenizer import PAD_ID
 
     m = TextCycleModel.from_pretrained(trained / "final")

@@ -7,13 +7,11 @@ import pytest
 
 from textcycle import textnorm
 from textcycle.config import DataConfig, load_config
-from textcycle.corpus import LOADERS, load_corpus
+from textcycle.data import (LOADERS, ReviewStats, load_corpus, load_zh_reviews, main as zh_main,
+                            review_to_sentences, split_sentences)
+from textcycle.evaluate.bleu import zh_bleu, zh_sentence_bleu
 from textcycle.errors import TextcycleError
 from textcycle.textnorm import denormalize, normalize, zh_convert, zh_normalize
-from textcycle.zh import (
-    ReviewStats, load_zh_reviews, main as zh_main, review_to_sentences, split_sentences,
-    zh_bleu, zh_sentence_bleu,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 

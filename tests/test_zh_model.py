@@ -35,19 +35,19 @@ def zh_trainer(tmp_path_factory):
     from accelerate import Accelerator
 
     from textcycle.config import TextCycleConfig, load_config
-    from textcycle.train import Trainer
+    from textcycle.train import TrainingRun
 
     root = tmp_path_factory.mktemp("zh")
     data = write_corpus(root / "data")
     cfg = load_config(TINY, TextCycleConfig, overrides=[f"data.path={data}", "data.language=zh",
                                                        f"train.output_dir={root / 'run'}"])
-    return Trainer(cfg, Accelerator(cpu=True))
+    return TrainingRun(cfg, Accelerator(cpu=True))
 
 
 def test_chinese_noise_works_on_pieces_not_the_whole_sentence(zh_trainer):
-    t = zh_trainer
+    t = zh_trainer.method
     assert t.piece_units
-    ids = t.train_ids[0][0]
+    ids = zh_trainer.train_ids[0][0]
     kept = []
     for _ in range(50):
         out = t.noised(ids, 0)
@@ -133,7 +133,11 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     assert train_classifier.main(["--config", str(cfg_file), "--out", str(tmp_path / "clf"), "--epochs", "10",
                                   "--dim", "16", "--buckets", "1024", "--lr", "0.05"]) == 0
     out = tmp_path / "eval"
-    assert split_eval.main(["--config", str(cfg_file), "--model", str(tmp_path / "model"), "--out", str(out),
+    from textcycle import bundle
+
+    assert bundle.main([str(tmp_path), "--checkpoint", "model", "--config", str(cfg_file), "--outputs", str(out),
+                        "--classifier", str(tmp_path / "clf"), "--engine", "torch"]) == 0
+    assert split_eval.main(["--config", str(cfg_file), "--outputs", str(out),
                             "--classifier", str(tmp_path / "clf"), "--samples", "3"]) == 0
     n2p = (out / "neg2pos.txt").read_text(encoding="utf-8").splitlines()
     assert len(n2p) == 40
@@ -142,7 +146,7 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     assert scores["copy_input"]["style_accuracy"] <= 10  # the classifier knows this toy corpus
     assert "negative -> positive" in (out / "samples.md").read_text(encoding="utf-8")
     # a bad path is one clear line, exit 2
-    assert split_eval.main(["--config", str(cfg_file), "--model", str(tmp_path / "nope"), "--out", str(out),
+    assert split_eval.main(["--config", str(cfg_file), "--outputs", str(tmp_path / "nope"),
                             "--classifier", str(tmp_path / "clf")]) == 2
 
 
@@ -178,10 +182,11 @@ def test_dev_self_bleu_of_a_copy_is_100_in_chinese(zh_trainer, monkeypatch):
 
 
 def test_long_chinese_input_is_split_not_truncated(zh_trainer):
-    from textcycle.rewrite import Rewriter, _zh_chunks
+    from textcycle.rewrite import Rewriter
+    from textcycle.textnorm import model_pieces
 
     text = "這家店的服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好，我們等了一個多小時才上菜。下次不會再來了！" * 3
-    chunks = _zh_chunks(text, 16)
+    chunks = model_pieces(text, "zh", 16)
     assert "".join(chunks) == text and max(map(len, chunks)) <= 16
     rw = Rewriter(zh_trainer.model())
     seen = []

@@ -11,7 +11,7 @@ _LAZY = {
     "Rewriter": "textcycle.rewrite",
     "TextCycleModel": "textcycle.model",
     "TextcycleTokenizer": "textcycle.tokenizer",
-    "load_corpus": "textcycle.corpus",
+    "load_corpus": "textcycle.data",
     "load_config": "textcycle.config",
     "TextCycleConfig": "textcycle.config",
     "TextcycleError": "textcycle.errors",

@@ -16,13 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import sys
 from pathlib import Path
 
 import torch
 
+from .cli import entry_point
 from .errors import TextcycleError
+from .evaluate.report import samples_table, scores_table
+from .evaluate.testset import DIRECTIONS
+from .files import atomic_write_text
 from .model import TextCycleModel
 from .rewrite import Rewriter
 
@@ -30,33 +33,16 @@ FIELDS = (("style_accuracy", "ACC"), ("bleu_ref4", "BLEU 4-ref"), ("bleu_ref1", 
           ("self_bleu", "self-BLEU"), ("perplexity", "PPL"), ("g_ref4", "G 4-ref"))
 
 
-def write_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1) -> tuple[list[str], list[str]]:
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)  # reranking samples candidates: fixed seed, reproducible files
-    n2p = rw.rewrite(sources[0], to=1, corpus_form=True, rerank=rerank)
-    p2n = rw.rewrite(sources[1], to=0, corpus_form=True, rerank=rerank)
-    (out / "neg2pos.txt").write_text("\n".join(n2p) + "\n", encoding="utf-8")
-    (out / "pos2neg.txt").write_text("\n".join(p2n) + "\n", encoding="utf-8")
-    return n2p, p2n
+SELF_FIELDS_NOTE = "ACC, self-BLEU, PPL and G = sqrt(ACC x self-BLEU) beside copy-input"
 
 
-def scores_table(r: dict) -> str:
-    head = "| | " + " | ".join(name for _, name in FIELDS) + " |"
-    rows = [head, "|---|" + "---:|" * len(FIELDS)]
-    for label, d in (("neg -> pos", r["neg2pos"]), ("pos -> neg", r["pos2neg"]), ("**both (average)**", r)):
-        vals = [d.get(k) for k, _ in FIELDS]
-        rows.append(f"| {label} | " + " | ".join("–" if v is None else f"{v:.1f}" for v in vals) + " |")
-    return "\n".join(rows)
-
-
-def samples_table(sources, n2p, p2n, n: int = 10, seed: int = 0) -> str:
-    rng = random.Random(seed)
-    rows = ["| direction | source | rewrite |", "|---|---|---|"]
-    for label, src, hyp in (("neg -> pos", sources[0], n2p), ("pos -> neg", sources[1], p2n)):
-        for i in sorted(rng.sample(range(len(src)), n)):
-            cell = [x.replace("|", "\\|") for x in (src[i], hyp[i])]
-            rows.append(f"| {label} | {cell[0]} | {cell[1]} |")
-    return "\n".join(rows)
+def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1) -> list[list[str]]:
+    """Rewrites of each style's test sentences into the other style (greedy, or reward-reranked),
+    in corpus form, as `neg2pos.txt` / `pos2neg.txt` (the published systems' layout)."""
+    outputs = [rw.rewrite(sources[s], to=1 - s, corpus_form=True, rerank=rerank, seed=0) for s in (0, 1)]
+    for s, d in enumerate(DIRECTIONS):
+        atomic_write_text(out / f"{d}.txt", "\n".join(outputs[s]) + "\n")
+    return outputs
 
 
 def model_card(run: Path, scores: dict, samples: str, summary: dict, command: str) -> str:
@@ -97,7 +83,7 @@ Greedy decoding. ACC from the project's evaluation classifier (never the trainin
 BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's small LM. Command:
 `python -m textcycle.evaluate --leaderboard --data ../shared/data/yelp --ours {summary.get('outputs', 'DIR')}`
 
-{scores_table(scores)}
+{scores_table([scores], FIELDS)}
 
 ## Twenty sample rewrites (a fixed random draw, good and bad alike)
 
@@ -120,7 +106,7 @@ def corpus_model_card(run: Path, result: dict, samples: str, summary: dict, comm
                       classifier_metrics: dict) -> str:
     """Model card for a corpus without human rewrites (e.g. Chinese reviews): the test split's
     scores beside copy-input, and twenty sample rewrites per direction."""
-    from .evaluate.split_eval import scores_table as split_table
+    from .evaluate.split_eval import SELF_FIELDS
 
     cfg = (run / "config.yaml").read_text(encoding="utf-8") if (run / "config.yaml").is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
@@ -165,7 +151,7 @@ the train split only; its own accuracy on the test sources: {test.get('neg', '?'
 {test.get('pos', '?')}% {b}; review labels are noisy at sentence level); PPL under the
 project's Chinese LM. Greedy decoding. Command: `{eval_command}`
 
-{split_table([result['copy_input'], ours], result['style_names'])}
+{scores_table([result['copy_input'], ours], SELF_FIELDS, result['style_names'])}
 
 ## Twenty sample rewrites per direction (a fixed random draw, good and bad alike)
 
@@ -183,34 +169,36 @@ content. It knows the domains of its training reviews (shopping, delivery food, 
 
 
 def bundle_corpus(args) -> int:
-    """--config mode: score on the config's own test split and bundle with a card."""
-    from .config import TextCycleConfig, load_config
-    from .evaluate.split_eval import evaluate_model, scores_table as split_table
+    """--config mode: rewrite the config's own test split, score it (the split's ruler), bundle."""
+    from .evaluate.split_eval import SELF_FIELDS, evaluate_outputs, test_split
 
     run = Path(args.run)
-    cfg = load_config(args.config, TextCycleConfig)
+    cfg, _, sources = test_split(args.config)
     classifier = args.classifier or cfg.train.eval_classifier
     if not classifier:
         raise TextcycleError("give --classifier (or train.eval_classifier in the config)")
-    result = evaluate_model(args.config, str(run / args.checkpoint), args.outputs, classifier, args.lm,
-                            rerank=args.rerank)
-    print(split_table([result["copy_input"], result["ours"]], result["style_names"]))
+    rw = Rewriter.from_pretrained(run / args.checkpoint, engine=args.engine)
+    write_test_outputs(rw, sources, Path(args.outputs), args.rerank)
+    name = "textcycle" if args.rerank == 1 else f"textcycle (rerank {args.rerank})"
+    result = evaluate_outputs(args.config, args.outputs, classifier, args.lm, name=name)
+    print(scores_table([result["copy_input"], result["ours"]], SELF_FIELDS, result["style_names"]))
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, checkpoint=args.checkpoint)
-        eval_cmd = (f"python -m textcycle.evaluate.split_eval --config {args.config} --model {run / args.checkpoint} "
-                    f"--out {args.outputs} --classifier {classifier}" + (f" --lm {args.lm}" if args.lm else ""))
+        eval_cmd = (f"python -m textcycle.evaluate.split_eval --config {args.config} --outputs {args.outputs} "
+                    f"--classifier {classifier}" + (f" --lm {args.lm}" if args.lm else ""))
         mfile = Path(classifier) / "metrics.json"
         metrics = json.loads(mfile.read_text()) if mfile.is_file() else {}
         samples = (Path(args.outputs) / "samples.md").read_text(encoding="utf-8")
         card = corpus_model_card(run, result, samples, summary, args.command, eval_cmd, metrics)
         model = TextCycleModel.from_pretrained(run / args.checkpoint)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
-        size = sum(f.stat().st_size for f in Path(args.into).iterdir()) / 2 ** 20
+        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2 ** 20
         print(f"bundled into {args.into} ({size:.1f} MiB)")
     return 0
 
 
+@entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.bundle", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a training output dir (with best/ or final/)")
@@ -226,34 +214,32 @@ def main(argv=None) -> int:
     p.add_argument("--lm", help="with --config: evaluation LM folder for perplexity")
     p.add_argument("--rerank", type=int, default=1, metavar="N",
                    help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy")
+    p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="rewriting engine")
     args = p.parse_args(argv)
-    try:
-        if args.config:
-            torch.set_num_threads(2)
-            return bundle_corpus(args)
-        from .evaluate.core import evaluate_system
-        from .evaluate.testset import load_testset
-
+    if args.config:
         torch.set_num_threads(2)
-        run = Path(args.run)
-        rw = Rewriter.from_pretrained(run / args.checkpoint)
-        ts = load_testset(args.data)
-        n2p, p2n = write_outputs(rw, ts.sources, Path(args.outputs), args.rerank)
-        scores = evaluate_system(n2p, p2n, data_dir=args.data, name="textcycle")
-        (Path(args.outputs) / "scores.json").write_text(json.dumps(scores, indent=1) + "\n")
-        print(scores_table(scores))
-        if args.into:
-            summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
-            summary.update(machine=args.machine, outputs=args.outputs)
-            card = model_card(run, scores, samples_table(ts.sources, n2p, p2n), summary, args.command)
-            model = TextCycleModel.from_pretrained(run / args.checkpoint)
-            model.save_pretrained(args.into, dtype=torch.float16, card=card)
-            size = sum(f.stat().st_size for f in Path(args.into).iterdir()) / 2 ** 20
-            print(f"bundled into {args.into} ({size:.1f} MiB)")
-        return 0
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return bundle_corpus(args)
+    from .evaluate.core import evaluate_system
+    from .evaluate.testset import load_testset
+
+    torch.set_num_threads(2)
+    run = Path(args.run)
+    rw = Rewriter.from_pretrained(run / args.checkpoint, engine=args.engine)
+    ts = load_testset(args.data)
+    n2p, p2n = write_test_outputs(rw, ts.sources, Path(args.outputs), args.rerank)
+    scores = evaluate_system(n2p, p2n, data_dir=args.data, name="textcycle")
+    atomic_write_text(Path(args.outputs) / "scores.json", json.dumps(scores, indent=1) + "\n")
+    print(scores_table([scores], FIELDS))
+    if args.into:
+        summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
+        summary.update(machine=args.machine, outputs=args.outputs)
+        card = model_card(run, scores, samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10),
+                          summary, args.command)
+        model = TextCycleModel.from_pretrained(run / args.checkpoint)
+        model.save_pretrained(args.into, dtype=torch.float16, card=card)
+        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2 ** 20
+        print(f"bundled into {args.into} ({size:.1f} MiB)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ COMMANDS = {
     "evaluate": ("textcycle.evaluate.__main__", "score system outputs; --leaderboard"),
     "train-classifier": ("textcycle.evaluate.train_classifier", "retrain the evaluation classifier"),
     "train-lm": ("textcycle.evaluate.train_lm", "retrain the perplexity language model"),
-    "evaluate-split": ("textcycle.evaluate.split_eval", "score a model on a config's own test split (no references)"),
+    "evaluate-split": ("textcycle.evaluate.split_eval", "score rewrites of a config's own test split (no references)"),
     "bundle": ("textcycle.bundle", "test-set outputs, scores, fp16 copy and model card of a run"),
+    "data": ("textcycle.data", "load the corpus a config names and print its sizes"),
     "ptt": ("textcycle.ptt.__main__", "parse / crawl PTT push and boo comments"),
     "image-train": ("textcycle.image.train", "train the image CycleGAN"),
     "image-translate": ("textcycle.image.translate", "translate images with a trained CycleGAN"),
@@ -41,7 +42,7 @@ def entry_point(main):
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print(f"interrupted{getattr(main, 'interrupt_note', '')}", file=sys.stderr)
+            print(f"interrupted{getattr(run, 'interrupt_note', '')}", file=sys.stderr)
             return 130
         except BrokenPipeError:
             # the reader went away: stop writing, and keep Python from complaining at exit

@@ -98,9 +98,8 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 5e-4
     warmup_steps: int = 500
-    grad_accum: int = 1
     max_grad_norm: float = 1.0
-    mixed_precision: str = "bf16"  # "no", "bf16", "fp16" (GPU)
+    mixed_precision: str = "no"  # "no", "bf16", "fp16" (GPU); measure bf16 on a CPU first
     threads: int = 0  # torch threads per process; 0 = leave torch's default
     # phase 1: denoising autoencoding + back-translation warm start
     warm_steps: int = 3000
@@ -119,7 +118,6 @@ class TrainConfig:
     bt_weight: float = 1.0  # supervised back-translation loss interleaved with RL
     dae_weight: float = 0.0
     disc_steps: int = 1  # discriminator updates per generator step
-    disc_warm_steps: int = 300  # discriminator pre-training on real sentences before RL
     sample_temperature: float = 1.0
     max_new_tokens: int = 32
     # bookkeeping
@@ -140,6 +138,93 @@ class TextCycleConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# allowed values of the text config: (section.key, low, high) for numbers, inclusive
+_RANGES = [
+    ("tokenizer.vocab_size", 16, 1_000_000), ("tokenizer.max_length", 2, 4096),
+    ("tokenizer.character_coverage", 0.5, 1.0),
+    ("generator.d_model", 8, 8192), ("generator.encoder_layers", 1, 64), ("generator.decoder_layers", 1, 64),
+    ("generator.attention_heads", 1, 128), ("generator.ffn_dim", 8, 65536), ("generator.dropout", 0.0, 0.9),
+    ("generator.max_position_embeddings", 8, 8192),
+    ("discriminator.d_model", 8, 8192), ("discriminator.layers", 1, 64), ("discriminator.heads", 1, 128),
+    ("discriminator.ffn_dim", 8, 65536), ("discriminator.dropout", 0.0, 0.9), ("discriminator.lr", 1e-8, 1.0),
+    ("train.batch_size", 1, 1_000_000), ("train.lr", 1e-8, 1.0), ("train.rl_lr", 0.0, 1.0),
+    ("train.warmup_steps", 0, 10**9), ("train.max_grad_norm", 1e-6, 1e6), ("train.threads", 0, 1024),
+    ("train.warm_steps", 0, 10**9), ("train.bt_start", 0, 10**9), ("train.rl_steps", 0, 10**9),
+    ("train.word_drop", 0.0, 0.9), ("train.word_mask", 0.0, 0.9), ("train.shuffle_window", 0, 100),
+    ("train.num_samples", 1, 1024), ("train.style_weight", 1e-6, 1e6), ("train.content_weight", 1e-6, 1e6),
+    ("train.rl_weight", 0.0, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.dae_weight", 0.0, 1e6),
+    ("train.disc_steps", 0, 100), ("train.sample_temperature", 1e-3, 100.0), ("train.max_new_tokens", 1, 4096),
+    ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9), ("train.save_every", 1, 10**9),
+    ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),
+    ("data.dev_fraction", 0.0, 0.9), ("data.test_fraction", 0.0, 0.9), ("data.min_chars", 0, 10**6),
+    ("data.max_chars", 1, 10**7),
+]
+_CHOICES = [
+    ("data.language", ("en", "zh")), ("tokenizer.model_type", ("bpe", "unigram")),
+    ("train.mixed_precision", ("no", "bf16", "fp16")), ("train.baseline", ("greedy", "mean")),
+]
+
+
+def validate_text_config(cfg: "TextCycleConfig") -> "TextCycleConfig":
+    """Every value in its allowed range, checked at load time, so a run never fails (or, worse,
+    runs) on a bad value after an hour of training. The message names the allowed range."""
+    import math
+
+    def get(key):
+        section, name = key.split(".")
+        return getattr(getattr(cfg, section), name)
+
+    for key, lo, hi in _RANGES:
+        v = get(key)
+        if v is None:
+            continue
+        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
+            raise ConfigError(f"{key} = {v!r} is out of range: allowed {lo} to {hi}")
+    for key, allowed in _CHOICES:
+        if get(key) not in allowed:
+            raise ConfigError(f"{key} = {get(key)!r}: allowed {', '.join(allowed)}")
+    for key in ("data.max_train_per_style", "data.max_dev_per_style", "data.max_test_per_style"):
+        if get(key) is not None and get(key) < 1:
+            raise ConfigError(f"{key} = {get(key)!r}: allowed null (no cap) or at least 1")
+    if cfg.generator.d_model % cfg.generator.attention_heads:
+        raise ConfigError(f"generator.d_model ({cfg.generator.d_model}) must be divisible by "
+                          f"generator.attention_heads ({cfg.generator.attention_heads})")
+    if cfg.discriminator.d_model % cfg.discriminator.heads:
+        raise ConfigError(f"discriminator.d_model ({cfg.discriminator.d_model}) must be divisible by "
+                          f"discriminator.heads ({cfg.discriminator.heads})")
+    if cfg.tokenizer.max_length > cfg.generator.max_position_embeddings:
+        raise ConfigError(f"tokenizer.max_length ({cfg.tokenizer.max_length}) exceeds "
+                          f"generator.max_position_embeddings ({cfg.generator.max_position_embeddings})")
+    if cfg.train.warm_steps + cfg.train.rl_steps < 1:
+        raise ConfigError("train.warm_steps + train.rl_steps must be at least 1")
+    if cfg.train.rl_steps > 0 and cfg.train.batch_size < cfg.train.num_samples:
+        raise ConfigError(f"train.batch_size ({cfg.train.batch_size}) must be at least train.num_samples "
+                          f"({cfg.train.num_samples}): each RL step rewrites batch_size / num_samples sources")
+    if cfg.data.min_chars > cfg.data.max_chars:
+        raise ConfigError(f"data.min_chars ({cfg.data.min_chars}) is above data.max_chars ({cfg.data.max_chars})")
+    return cfg
+
+
+# keys that fix the shape of the networks: a resumed run must not change them
+ARCHITECTURE_KEYS = ("tokenizer.vocab_size", "tokenizer.model_type", "tokenizer.character_coverage",
+                     "tokenizer.max_length", "generator.d_model", "generator.encoder_layers",
+                     "generator.decoder_layers", "generator.attention_heads", "generator.ffn_dim",
+                     "generator.max_position_embeddings", "generator.share_embeddings", "generator.init_from",
+                     "discriminator.d_model", "discriminator.layers", "discriminator.heads",
+                     "discriminator.ffn_dim", "data.language")
+
+
+def architecture_changes(old: dict, new: dict) -> list[str]:
+    """`key: old -> new` for every architecture key that differs between two config dicts."""
+    out = []
+    for key in ARCHITECTURE_KEYS:
+        section, name = key.split(".")
+        a, b = (old.get(section) or {}).get(name), (new.get(section) or {}).get(name)
+        if a != b:
+            out.append(f"{key}: {a!r} -> {b!r}")
+    return out
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:

@@ -21,37 +21,21 @@ from safetensors.torch import load_file, save_file
 from transformers import BartConfig, BartForConditionalGeneration
 
 from .files import atomic_dir
+from .model_folder import read_model_info, resolve_model_path
 from .errors import TextcycleError
-from .models.discriminator import StyleDiscriminator, StyleDiscriminatorConfig
-from .models.generator import share_embeddings
+from .networks import StyleDiscriminator, StyleDiscriminatorConfig, share_embeddings
 from .tokenizer import TextcycleTokenizer
 
-PACKAGE_MODELS = Path(__file__).parent / "pretrained"
-ALIASES = {"yelp": "yelp", "default": "yelp", "zh": "zh"}
 EMBED_KEYS = ("model.shared.weight", "model.encoder.embed_tokens.weight",
               "model.decoder.embed_tokens.weight", "lm_head.weight")
-
-
-def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A folder, or the name of a model bundled in the package ("yelp", "zh")."""
-    if name_or_path is None:
-        name_or_path = "yelp"
-    p = Path(name_or_path)
-    if p.is_dir():
-        return p
-    if str(name_or_path) in ALIASES:
-        bundled = PACKAGE_MODELS / ALIASES[str(name_or_path)]
-        if bundled.is_dir():
-            return bundled
-        raise TextcycleError(f"the bundled model {name_or_path!r} is not installed (no {bundled})")
-    raise TextcycleError(f"model not found: {name_or_path} (a model folder, or one of: {', '.join(ALIASES)})")
 
 
 class TextCycleModel(nn.Module):
     """generators[t] rewrites into style t: generators[1] = G_xy (0 -> 1), generators[0] = G_yx."""
 
     def __init__(self, generators, discriminator: StyleDiscriminator, tokenizer: TextcycleTokenizer,
-                 style_names: list, language: str = "en", max_length: int = 40, script: str | None = None):
+                 style_names: list, language: str = "en", max_length: int = 40, script: str | None = None,
+                 reward: dict | None = None):
         super().__init__()
         self.generators = nn.ModuleList(generators)
         self.discriminator = discriminator
@@ -60,6 +44,8 @@ class TextCycleModel(nn.Module):
         self.language = language
         self.max_length = max_length
         self.script = script  # Chinese: "simplified" / "traditional", the training text's script
+        # the training reward's weights, so `--rerank` scores candidates as training did
+        self.reward = {"style_weight": 1.0, "content_weight": 1.0, **(reward or {})}
 
     def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None) -> None:
         path = Path(path)
@@ -81,6 +67,7 @@ class TextCycleModel(nn.Module):
                 "language": self.language,
                 "max_length": self.max_length,
                 "script": self.script,
+                "reward": self.reward,
                 "generator": g1.config.to_dict(),
                 "discriminator": self.discriminator.config.__dict__,
                 "torch_dtype": str(dtype).replace("torch.", ""),
@@ -92,16 +79,10 @@ class TextCycleModel(nn.Module):
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None) -> "TextCycleModel":
         path = resolve_model_path(name_or_path)
-        for f in ("config.json", "tokenizer.model", "generators.safetensors", "discriminator.safetensors"):
+        for f in ("tokenizer.model", "generators.safetensors", "discriminator.safetensors"):
             if not (path / f).is_file():
                 raise TextcycleError(f"{path} is not a textcycle model: {f} is missing")
-        try:
-            config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-            gcfg = {k: v for k, v in config["generator"].items() if k not in ("transformers_version", "architectures")}
-            bart_config = BartConfig(**gcfg)
-            dcfg = StyleDiscriminatorConfig(**config["discriminator"])
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
-            raise TextcycleError(f"{path / 'config.json'} is corrupt: {e}") from None
+        config, bart_config, dcfg = read_model_config(path)
         try:
             tensors = load_file(str(path / "generators.safetensors"))
             disc_sd = load_file(str(path / "discriminator.safetensors"))
@@ -113,7 +94,11 @@ class TextCycleModel(nn.Module):
             g = BartForConditionalGeneration(bart_config)
             sd = {k[len(f"to_{t}."):]: v.float() for k, v in tensors.items() if k.startswith(f"to_{t}.")}
             sd["model.shared.weight"] = tensors["shared.weight"].float()
-            missing, unexpected = g.load_state_dict(sd, strict=False)
+            try:
+                missing, unexpected = g.load_state_dict(sd, strict=False)
+            except RuntimeError as e:  # a size mismatch: config.json was edited, or belongs elsewhere
+                raise TextcycleError(f"{path}: generator weights do not match config.json "
+                                     f"({_first_mismatch(e)})") from None
             bad = [m for m in missing if m not in EMBED_KEYS and not m.endswith("final_logits_bias")]
             if bad or unexpected:
                 raise TextcycleError(f"{path}: weights do not match the config (missing {bad[:3]}, unexpected {unexpected[:3]})")
@@ -124,11 +109,38 @@ class TextCycleModel(nn.Module):
         try:
             disc.load_state_dict({k: v.float() for k, v in disc_sd.items()})
         except RuntimeError as e:
-            raise TextcycleError(f"{path}: discriminator weights do not match ({str(e).splitlines()[0]})") from None
-        language, script = config.get("language", "en"), config.get("script")
+            raise TextcycleError(f"{path}: discriminator weights do not match config.json ({_first_mismatch(e)})") from None
+        language, script = config["language"], config["script"]
         if language == "zh" and script is None:  # older folders: the vocabulary tells the script
             from .textnorm import zh_script
             sp = tokenizer.sp_model
             script = zh_script([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+        if tokenizer.sp_model.get_piece_size() != bart_config.vocab_size:
+            raise TextcycleError(f"{path}: tokenizer.model has {tokenizer.sp_model.get_piece_size()} pieces but "
+                                 f"config.json says vocab_size {bart_config.vocab_size}")
         return cls(gens, disc.eval(), tokenizer, config["style_names"], language,
-                   config.get("max_length", 40), script)
+                   config["max_length"], script, config["reward"])
+
+
+def _first_mismatch(e: Exception) -> str:
+    """The first informative line of torch's load_state_dict error (it lists every tensor)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln or "Missing" in ln]
+    return (lines[0] if lines else str(e).splitlines()[0])[:200]
+
+
+def read_model_config(path: Path):
+    """config.json of a model folder, checked: (the dict, the BART config, the discriminator
+    config). Every wrong field is a one-line TextcycleError, never a traceback later on."""
+    config = read_model_info(path)
+    f = path / "config.json"
+    try:
+        gcfg = {k: v for k, v in config["generator"].items() if k not in ("transformers_version", "architectures")}
+        bart_config = BartConfig(**gcfg)
+        dcfg = StyleDiscriminatorConfig(**config["discriminator"])
+    except (TypeError, ValueError) as e:
+        raise TextcycleError(f"{f}: bad generator or discriminator settings ({e})") from None
+    for name, v in (("generator.vocab_size", bart_config.vocab_size), ("generator.d_model", bart_config.d_model),
+                    ("discriminator.d_model", dcfg.d_model), ("discriminator.vocab_size", dcfg.vocab_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise TextcycleError(f"{f}: {name} must be a positive integer, got {v!r}")
+    return config, bart_config, dcfg

@@ -9,99 +9,109 @@ One output line per input, in order. Without `--to` the direction comes from the
 discriminator (its style guess for the input); style names come from the model's config.
 Natural text goes in and comes out: the corpus form (Yelp: lowercased and tokenised) is made
 and undone inside. Python: `Rewriter.from_pretrained("yelp").rewrite([...], to="positive")`.
+
+The Rewriter does the text handling; an engine does the networks, in token ids (see
+`textcycle.torch_engine` for the interface). This module imports neither torch nor transformers.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import math
 import sys
+import unicodedata
 from pathlib import Path
 
-import torch
+import numpy as np
 
+from .cli import entry_point
 from .errors import TextcycleError
-from .model import TextCycleModel
-from .models.generator import decode, sequence_logprobs
-from .rl import combine_rewards, content_reward
-from .textnorm import (clean, decoded_to_corpus_form, denormalize, normalize, script_conversions,
-                       zh_convert)
-from .tokenizer import PAD_ID
+from .files import split_lines
+from .model_folder import read_model_info, resolve_model_path
+from .reward import training_reward
+from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces, normalize, number_tokens,
+                       opencc_available, restore_numbers, script_conversions, zh_convert)
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-
-
-def _chunks(normalized: str, max_words: int) -> list[str]:
-    """A long input split into pieces the model can take: at sentence ends, then every
-    `max_words` words (the model was trained on single sentences)."""
-    pieces = []
-    for sent in _SENTENCE_END.split(normalized):
-        words = sent.split(" ") if " " in sent else [sent]
-        if len(words) <= max_words:
-            pieces.append(sent)
-        else:
-            pieces += [" ".join(words[i:i + max_words]) for i in range(0, len(words), max_words)]
-    return [p for p in pieces if p.strip()]
+EOS_ID, LAST_SPECIAL = 3, 3  # SentencePiece ids: 0 <pad>, 1 <unk>, 2 <s>, 3 </s>
+UNK_ID = 1
+MAX_BEAM, MAX_RERANK = 16, 64
+# an input is "unreadable" for a model when at least this share of its pieces are unknown, or
+# (English models) of its letters are outside the Latin script
+UNREADABLE_SHARE = 0.5
 
 
-_ZH_SENTENCE = re.compile(r"[^。！？!?；;…\n]+[。！？!?；;…]*[”」』）)]*|[。！？!?；;…]+")
-_ZH_CLAUSE = re.compile(r"[^，,、]+[，,、]*|[，,、]+")
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
 
 
-def _zh_chunks(normalized: str, max_chars: int) -> list[str]:
-    """Chinese has no spaces: split after sentence ends, a long sentence after commas, and a
-    clause longer than `max_chars` every `max_chars` characters. Nothing is dropped: the pieces
-    concatenate back to the input."""
-    pieces = []
-    for sent in _ZH_SENTENCE.findall(normalized):
-        if len(sent) <= max_chars:
-            pieces.append(sent)
-            continue
-        cur = ""
-        for clause in _ZH_CLAUSE.findall(sent):
-            while len(clause) > max_chars:
-                if cur:
-                    pieces.append(cur)
-                    cur = ""
-                pieces.append(clause[:max_chars])
-                clause = clause[max_chars:]
-            if cur and len(cur) + len(clause) > max_chars:
-                pieces.append(cur)
-                cur = ""
-            cur += clause
-        if cur:
-            pieces.append(cur)
-    return [p for p in pieces if p.strip()]
-
-
-def _restore_numbers(rewrite: str, source: str) -> str:
-    """The corpus writes numbers as `_num_`: put the source's numbers back, in order."""
-    numbers = _NUMBER.findall(source)
-    out = []
-    for tok in rewrite.split(" "):
-        if tok == "_num_":
-            tok = numbers.pop(0) if numbers else "some"
-        out.append(tok)
-    return " ".join(out)
+def _latin_share(text: str) -> float:
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return 1.0
+    return sum("LATIN" in unicodedata.name(ch, "") for ch in letters) / len(letters)
 
 
 class Rewriter:
-    """A loaded model plus the text handling around it."""
+    """A model's text handling (normalising, splitting, numbers, scripts) around an engine."""
 
-    def __init__(self, model: TextCycleModel, device: str | torch.device = "cpu"):
-        self.model = model.to(device).eval()
-        self.device = torch.device(device)
-        self.tokenizer = model.tokenizer
-        self.style_names = list(model.style_names)
-        self.language = model.language
+    def __init__(self, model=None, *, engine=None, info: dict | None = None, sp=None, warn=_warn):
+        """`Rewriter(text_cycle_model)` wraps an in-memory model with the torch engine;
+        `from_pretrained` is the usual way in."""
+        if model is not None:
+            from .torch_engine import TorchEngine
+
+            engine = TorchEngine(model)
+            info = {"style_names": list(model.style_names), "language": model.language,
+                    "max_length": model.max_length, "script": model.script, "reward": dict(model.reward)}
+            sp = model.tokenizer.sp_model
+        self.engine, self.sp, self.warn = engine, sp, warn
+        self.style_names = list(info["style_names"])
+        self.language = info["language"]
+        self.max_length = info["max_length"]
+        self.script = info.get("script")
+        self.reward = info.get("reward") or {"style_weight": 1.0, "content_weight": 1.0}
         # words per piece: the model's token budget, leaving room for sub-word splits
-        self.max_words = max(4, int(model.max_length * (1.0 if self.language == "zh" else 0.75)))
+        self.max_words = max(4, int(self.max_length * (1.0 if self.language == "zh" else 0.75)))
+        self._warned_opencc = False
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None, device: str = "cpu") -> "Rewriter":
-        """A model folder, or a bundled model name ("yelp" is the default)."""
-        return cls(TextCycleModel.from_pretrained(name_or_path), device)
+    def from_pretrained(cls, name_or_path: str | Path | None = None, engine: str = "auto", threads: int = 2,
+                        device: str = "cpu", warn=_warn) -> "Rewriter":
+        """A model folder, a run folder or a bundled name ("yelp" is the default). `engine`:
+        "ct2" (CTranslate2), "torch", or "auto" (CTranslate2 where the folder has a copy)."""
+        import sentencepiece as spm
+
+        if engine not in ("auto", "ct2", "torch"):
+            raise TextcycleError(f"unknown engine {engine!r}: use auto, ct2 or torch")
+        path = resolve_model_path(name_or_path)
+        info = read_model_info(path)
+        use_ct2 = engine == "ct2"
+        if engine == "auto":
+            from .engine import has_ctranslate2
+
+            use_ct2 = has_ctranslate2(path)
+            if not use_ct2:
+                warn(f"{path} has no CTranslate2 copy; using the slower torch engine "
+                     "(add one with: python -m textcycle.ct2_export " + str(path) + ")")
+        if use_ct2:
+            from .engine import CT2Engine
+
+            eng = CT2Engine.from_folder(path, threads=threads)
+        else:
+            from .model import TextCycleModel
+            from .torch_engine import TorchEngine
+
+            eng = TorchEngine(TextCycleModel.from_pretrained(path), device, threads=threads)
+        tok = path / "tokenizer.model"
+        try:
+            sp = spm.SentencePieceProcessor(model_file=str(tok))
+        except (OSError, RuntimeError) as e:
+            raise TextcycleError(f"{tok}: not a valid SentencePiece model ({str(e).splitlines()[0]})") from None
+        return cls(engine=eng, info=info, sp=sp, warn=warn)
+
+    @property
+    def engine_name(self) -> str:
+        return self.engine.name
 
     # ------------------------------------------------------------ helpers
     def style_index(self, style: str | int) -> int:
@@ -115,195 +125,258 @@ class Rewriter:
                 return names.index(style.lower())
         raise TextcycleError(f"unknown style {style!r}: this model knows {', '.join(self.style_names)} (or 0, 1)")
 
-    def _ids(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        seqs = self.tokenizer.encode_fast(texts, self.model.max_length)
-        n = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), n), PAD_ID, dtype=torch.long)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        return ids.to(self.device), (ids != PAD_ID).long().to(self.device)
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Ids of each text with `</s>`, cut to the model's max length (as training did)."""
+        return [ids[: self.max_length - 1] + [EOS_ID] for ids in self.sp.encode(list(texts))]
 
-    @torch.no_grad()
-    def style_probs(self, normalized: list[str]) -> torch.Tensor:
+    def decode(self, rows: list[list[int]]) -> list[str]:
+        """Corpus-form text of id lists (stops at `</s>`, drops special ids)."""
+        clean_rows = []
+        for ids in rows:
+            ids = list(ids)
+            if EOS_ID in ids:
+                ids = ids[: ids.index(EOS_ID)]
+            clean_rows.append([i for i in ids if i > LAST_SPECIAL])
+        return decoded_to_corpus_form(self.sp.decode(clean_rows), self.language)
+
+    def style_probs(self, normalized: list[str]) -> np.ndarray:
         """[n, 2] p(style 0), p(style 1) from the model's discriminator (its 'generated' class
-        left out and the two styles renormalised)."""
-        ids, _ = self._ids(normalized)
-        return torch.softmax(self.model.discriminator(ids)[:, :2].float(), -1).cpu()
+        left out and the two styles renormalised): the style a text is detected as."""
+        logits = self.engine.style_logits(self.encode(normalized)).astype(np.float64)[:, :2]
+        z = np.exp(logits - logits.max(-1, keepdims=True))
+        return z / z.sum(-1, keepdims=True)
 
-    @torch.no_grad()
+    def unreadable(self, normalized: str, raw: str) -> str | None:
+        """Why the model cannot read an input (mostly unknown pieces, or another script), or None."""
+        ids = self.sp.encode(normalized)
+        if ids and sum(i == UNK_ID for i in ids) / len(ids) >= UNREADABLE_SHARE:
+            return "most of it is unknown to the model's vocabulary"
+        if self.language == "en" and _latin_share(raw) < 1 - UNREADABLE_SHARE:
+            return "it is not in the Latin script this English model was trained on"
+        if self.language == "zh" and not any("CJK" in unicodedata.name(ch, "") for ch in raw):
+            if any(ch.isalpha() for ch in raw):
+                return "it has no Chinese characters"
+        return None
+
     def _transfer(self, normalized: list[str], to: int, beam: int, sample: bool, temperature: float,
                   rerank: int = 1) -> list[str]:
         if rerank > 1:
             texts, scores = self.candidates(normalized, to, rerank, temperature)
             return [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
-        g = self.model.generators[to]
-        ids, mask = self._ids(normalized)
-        max_new = self.model.max_length + 8
-        if beam > 1:
-            out = g.generate(input_ids=ids, attention_mask=mask, num_beams=beam, max_new_tokens=max_new,
-                             do_sample=False, early_stopping=True)
-            out = out[:, 1:]  # generate() starts with the decoder start token
-        else:
-            out = decode(g, ids, mask, max_new, sample=sample, temperature=temperature)
-        rows = [[int(t) for t in row if t != PAD_ID] for row in out.cpu()]
-        return decoded_to_corpus_form(self.tokenizer.decode_fast(rows), self.language)
+        rows = self.engine.generate(self.encode(normalized), to, beam=beam, sample=sample, temperature=temperature)
+        return self.decode([r[0] for r in rows])
 
-    @torch.no_grad()
     def candidates(self, normalized: list[str], to: int, n: int, temperature: float = 1.0):
-        """The greedy rewrite plus n - 1 samples per input, each scored with the training reward:
-        harmonic mean of the discriminator's p(target style) and the other generator's per-token
-        probability of reconstructing the input (so neither a copy nor a content-free sentence in
-        the target style scores well). Returns (texts [B][n], scores [B, n]); column 0 is greedy."""
-        g, back = self.model.generators[to], self.model.generators[1 - to]
-        ids, mask = self._ids(normalized)
-        max_new = self.model.max_length + 8
-        rows = [decode(g, ids, mask, max_new)]
-        if n > 1:
-            rows.append(decode(g, ids, mask, max_new, sample=True, temperature=temperature, num_samples=n - 1))
-        B = ids.size(0)
-        T = max(r.size(1) for r in rows)
-        rows = [torch.nn.functional.pad(r, (0, T - r.size(1)), value=PAD_ID) for r in rows]
-        cand = torch.cat([rows[0].view(B, 1, T)] + ([rows[1].view(B, n - 1, T)] if n > 1 else []), 1).view(B * n, T)
-        cand_mask = (cand != PAD_ID).long()
-        style = torch.softmax(self.model.discriminator(cand)[:, :2].float(), -1)[:, to]
-        src = ids.repeat_interleave(n, 0)
-        recon = sequence_logprobs(back, cand, cand_mask, src, normalize=True)
-        scores = combine_rewards(style, content_reward(recon)).view(B, n)
-        texts = self.tokenizer.decode_fast([[int(t) for t in row if t != PAD_ID] for row in cand.cpu()])
-        texts = decoded_to_corpus_form(texts, self.language)
-        return [texts[b * n:(b + 1) * n] for b in range(B)], scores.cpu()
+        """The greedy rewrite plus n - 1 samples per input, each scored with the training reward
+        (`reward.training_reward`: the discriminator's 3-way p(target style) and the other
+        generator's per-token probability of reconstructing the input, weighted as in training).
+        Returns (texts [B][n], scores [B, n]); column 0 is greedy."""
+        src = self.encode(normalized)
+        greedy = self.engine.generate(src, to)
+        samples = self.engine.generate(src, to, sample=True, temperature=temperature,
+                                       num_hypotheses=n - 1) if n > 1 else [[] for _ in src]
+        cands = [g[:1] + s for g, s in zip(greedy, samples)]
+        flat = [c for row in cands for c in row]
+        logits = self.engine.style_logits(flat)
+        recon = self.engine.logprobs(flat, [s for s, row in zip(src, cands) for _ in row], 1 - to)
+        scores = training_reward(logits, recon, to, self.reward["style_weight"], self.reward["content_weight"])
+        texts = self.decode(flat)
+        B = len(src)
+        return [texts[b * n:(b + 1) * n] for b in range(B)], np.asarray(scores).reshape(B, n)
 
     # ------------------------------------------------------------ API
     def rewrite(self, texts: list[str] | str, to: str | int | None = None, beam: int = 1, sample: bool = False,
                 temperature: float = 1.0, batch_size: int = 64, details: bool = False, corpus_form: bool = False,
-                rerank: int = 1):
+                rerank: int = 1, seed: int | None = None):
         """Rewrite each text into style `to` (a name from the model's config or 0/1); without
         `to`, into the style opposite to the one the discriminator sees. Returns strings, or
         with `details`, dicts with source, detected style, target style, rewrite and the
         discriminator's probability that the rewrite is in the target style. `corpus_form`
         returns the rewrite in the corpus's own form (Yelp: lowercased, tokenised), for scoring.
-        `rerank` N > 1: the best of the greedy rewrite and N - 1 samples by the training reward
-        (style x reconstruction, see `candidates`)."""
+        `rerank` N > 1: the best of the greedy rewrite and N - 1 samples by the training reward.
+        An input the model cannot read (another script, mostly unknown pieces) comes back
+        unchanged with a warning (`unchanged` in the details)."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
-        if beam < 1:
-            raise TextcycleError("--beam must be at least 1")
-        if rerank < 1:
-            raise TextcycleError("--rerank must be at least 1")
+        check_decoding(beam, sample, temperature, rerank)
+        if batch_size < 1:
+            raise TextcycleError("batch size must be at least 1")
         target = None if to is None else self.style_index(to)
+        if seed is not None:
+            self.engine.set_seed(seed)
 
         # every input becomes one or more pieces in corpus form
         pieces, owner = [], []
         back = [None] * len(texts)  # Chinese: conversion of the output back into the input's script
+        skipped: dict[int, str] = {}
         for i, text in enumerate(texts):
+            raw = clean(text or "")
             into = None
-            if self.language == "zh":
-                into, back[i] = script_conversions(clean(text or ""), self.model.script)
-            norm = normalize(clean(text or ""), self.language, zh_convert=into)
-            chunks = _zh_chunks(norm, self.max_words) if self.language == "zh" else _chunks(norm, self.max_words)
-            for p in chunks:
+            if self.language == "zh" and raw:
+                self._check_opencc()
+                into, back[i] = script_conversions(raw, self.script)
+            norm = normalize(raw, self.language, zh_convert=into)
+            if raw:
+                why = self.unreadable(norm, raw)
+                if why:
+                    skipped[i] = why
+                    self.warn(f"input {i + 1} is returned unchanged: {why}")
+                    continue
+            for p in model_pieces(norm, self.language, self.max_words):
                 pieces.append(p)
                 owner.append(i)
         detected = [None] * len(texts)
-        per_input_probs: list[list[torch.Tensor]] = [[] for _ in texts]
-        outs = [""] * len(pieces)
-        probs_out = [0.0] * len(pieces)
+        per_input: list[list[np.ndarray]] = [[] for _ in texts]
         for b in range(0, len(pieces), batch_size):
-            batch = pieces[b:b + batch_size]
-            for j, p in enumerate(self.style_probs(batch)):
-                per_input_probs[owner[b + j]].append(p)
-        for i, ps in enumerate(per_input_probs):
+            for j, p in enumerate(self.style_probs(pieces[b:b + batch_size])):
+                per_input[owner[b + j]].append(p)
+        for i, ps in enumerate(per_input):
             if ps:
-                detected[i] = int(torch.stack(ps).mean(0).argmax())
+                detected[i] = int(np.mean(ps, axis=0).argmax())
         targets = [target if target is not None else (None if d is None else 1 - d) for d in detected]
+        outs, probs_out = [""] * len(pieces), [0.0] * len(pieces)
         for t in (0, 1):
-            idx = [k for k, p in enumerate(pieces) if targets[owner[k]] == t]
+            idx = [k for k in range(len(pieces)) if targets[owner[k]] == t]
             for b in range(0, len(idx), batch_size):
                 chunk = idx[b:b + batch_size]
                 hyps = self._transfer([pieces[k] for k in chunk], t, beam, sample, temperature, rerank)
                 probs = self.style_probs(hyps)[:, t].tolist() if hyps else []
                 for k, h, pr in zip(chunk, hyps, probs):
                     outs[k], probs_out[k] = h, pr
+        mine_of: list[list[int]] = [[] for _ in texts]
+        for k, o in enumerate(owner):
+            mine_of[o].append(k)
         results = []
         for i, text in enumerate(texts):
-            mine = [k for k, o in enumerate(owner) if o == i]
-            norm_out = ("" if self.language == "zh" else " ").join(outs[k] for k in mine)
-            out = _restore_numbers(norm_out, text or "") if mine else ""
-            if not corpus_form:
-                out = zh_convert(denormalize(out, self.language), back[i])
+            mine = mine_of[i]
+            if i in skipped:
+                out = clean(text or "")
+            else:
+                norm_out = ("" if self.language == "zh" else " ").join(outs[k] for k in mine)
+                if self.language == "en" and mine:
+                    norm_out = restore_numbers(norm_out, number_tokens(text or ""))
+                out = norm_out if mine else ""
+                if not corpus_form:
+                    out = zh_convert(denormalize(out, self.language), back[i])
             if not details:
                 results.append(out)
                 continue
-            results.append({
+            row = {
                 "source": text,
                 "detected_style": None if detected[i] is None else self.style_names[detected[i]],
                 "target_style": None if targets[i] is None else self.style_names[targets[i]],
                 "rewrite": out,
                 "style_probability": round(sum(probs_out[k] for k in mine) / len(mine), 4) if mine else None,
-            })
+            }
+            if i in skipped:
+                row.update(unchanged=True, reason=skipped[i])
+            results.append(row)
         return results[0] if single else results
+
+    def _check_opencc(self) -> None:
+        if not self._warned_opencc and not opencc_available():
+            self._warned_opencc = True
+            self.warn("OpenCC is not installed, so Traditional/Simplified input is not converted "
+                      "(pip install 'textcycle[zh]')")
+
+
+def check_decoding(beam: int, sample: bool, temperature: float, rerank: int) -> None:
+    """Decoding options in range, and no combination where one option would silently lose."""
+    if not 1 <= beam <= MAX_BEAM:
+        raise TextcycleError(f"--beam must be from 1 to {MAX_BEAM}, got {beam}")
+    if not 1 <= rerank <= MAX_RERANK:
+        raise TextcycleError(f"--rerank must be from 1 to {MAX_RERANK}, got {rerank}")
+    if not (math.isfinite(temperature) and 0 < temperature <= 100):
+        raise TextcycleError(f"--temperature must be a number above 0 and at most 100, got {temperature}")
+    if beam > 1 and sample:
+        raise TextcycleError("--beam and --sample do not combine: beam search is deterministic")
+    if beam > 1 and rerank > 1:
+        raise TextcycleError("--beam and --rerank do not combine: --rerank scores greedy + sampled candidates")
+    if sample and rerank > 1:
+        raise TextcycleError("--sample and --rerank do not combine: --rerank already samples its candidates")
 
 
 # ---------------------------------------------------------------- command line
 
-def _read_stdin() -> list[str]:
-    data = sys.stdin.buffer.read()
+def _decode_bytes(data: bytes, where: str) -> str:
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        print(f"warning: stdin is not valid UTF-8 (line {line}, byte {e.start}); "
-              "undecodable bytes replaced", file=sys.stderr)
-        text = data.decode("utf-8", errors="replace")
-    return text.splitlines()
+        _warn(f"{where} is not valid UTF-8 (line {line}, byte {e.start}); undecodable bytes replaced")
+        return data.decode("utf-8", errors="replace")
+
+
+def _argument_text(arg: str, n: int) -> str:
+    """Python hands undecodable argv bytes over as lone surrogates: replace them, with a warning."""
+    if any("\udc80" <= ch <= "\udcff" for ch in arg):
+        return _decode_bytes(arg.encode("utf-8", "surrogateescape"), f"argument {n}")
+    return arg
+
+
+def read_inputs(args_texts: list[str]) -> list[str]:
+    """The command line's sentences, "-" standing for every line of stdin (split on "\\n" only,
+    so a form feed or U+2028 inside a line never makes two outputs of one input)."""
+    texts: list[str] = []
+    for n, t in enumerate(args_texts, 1):
+        if t == "-":
+            texts += split_lines(_decode_bytes(sys.stdin.buffer.read(), "stdin"))
+        else:
+            texts.append(_argument_text(t, n))
+    return texts
+
+
+def json_line(obj) -> str:
+    """One JSON object on one line, also for readers that split on U+2028/U+2029/U+0085."""
+    s = json.dumps(obj, ensure_ascii=False)
+    return s.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\u0085", "\\u0085")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m textcycle.rewrite", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("texts", nargs="*", help='sentences to rewrite, or "-" to read lines from stdin')
-    p.add_argument("--model", default="yelp", help="model folder or bundled name (default: yelp)")
+    p.add_argument("--model", default="yelp", help="bundled name (yelp, zh), model folder or run folder "
+                                                   "(default: yelp; ./yelp for a folder of that name)")
     p.add_argument("--to", help="target style name (see the model's config) or 0/1; default: the opposite "
                                 "of the detected style")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--beam", type=int, default=1, help=f"beam size, 1-{MAX_BEAM} (default 1: greedy)")
     p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (above 0)")
     p.add_argument("--rerank", type=int, default=1, metavar="N",
-                   help="pick the best of greedy + N-1 samples by style x reconstruction (default 1: off)")
+                   help="pick the best of greedy + N-1 samples by the training reward (default 1: off)")
     p.add_argument("--json", action="store_true", help="one JSON object per line: source, detected style, "
                                                        "rewrite, its style probability")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --sample")
+    p.add_argument("--seed", type=int, default=0, help="random seed for --sample and --rerank")
+    p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"),
+                   help="auto (default): CTranslate2 where the model folder has a copy, else torch")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per engine call (default 64)")
     return p
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if not args.texts:
-            raise TextcycleError('nothing to rewrite: give sentences as arguments, or "-" to read stdin')
-        texts: list[str] = []
-        for t in args.texts:
-            texts += _read_stdin() if t == "-" else [t]
-        torch.manual_seed(args.seed)
-        torch.set_num_threads(min(2, torch.get_num_threads()))
-        rewriter = Rewriter.from_pretrained(args.model)
-        if args.to is not None:
-            rewriter.style_index(args.to)  # a bad name fails before any work
-        for n, t in enumerate(texts, 1):
-            if not clean(t or ""):
-                print(f"warning: input {n} is empty; its output line is empty", file=sys.stderr)
-        results = rewriter.rewrite(texts, to=args.to, beam=args.beam, sample=args.sample,
-                                   temperature=args.temperature, details=args.json, rerank=args.rerank)
-        out = sys.stdout
-        for r in results:
-            out.write((json.dumps(r, ensure_ascii=False) if args.json else r) + "\n")
-        out.flush()
-        return 0
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    if not args.texts:
+        raise TextcycleError('nothing to rewrite: give sentences as arguments, or "-" to read stdin')
+    check_decoding(args.beam, args.sample, args.temperature, args.rerank)
+    if args.threads < 1:
+        raise TextcycleError("--threads must be at least 1")
+    texts = read_inputs(args.texts)
+    rewriter = Rewriter.from_pretrained(args.model, engine=args.engine, threads=args.threads)
+    if args.to is not None:
+        rewriter.style_index(args.to)  # a bad name fails before any work
+    for n, t in enumerate(texts, 1):
+        if not clean(t or ""):
+            _warn(f"input {n} is empty; its output line is empty")
+    results = rewriter.rewrite(texts, to=args.to, beam=args.beam, sample=args.sample, temperature=args.temperature,
+                               details=args.json, rerank=args.rerank, seed=args.seed, batch_size=args.batch_size)
+    out = sys.stdout
+    for r in results:
+        out.write((json_line(r) if args.json else r) + "\n")
+    out.flush()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Rewards, baselines, the REINFORCE loss, and the warm-start noise: pure functions.
+"""Baselines, the REINFORCE loss, and the warm-start noise: pure functions.
 
 These are the parts of the method most likely to be subtly wrong, so they live here as small
 functions over tensors and lists, each with a test on hand-computed numbers
@@ -13,27 +13,8 @@ from collections import Counter
 import torch
 
 
-# ---------------------------------------------------------------- rewards
-
-def combine_rewards(style: torch.Tensor, content: torch.Tensor, style_weight: float = 1.0,
-                    content_weight: float = 1.0) -> torch.Tensor:
-    """Weighted harmonic mean of a style reward and a content reward, both in [0, 1].
-
-    (1 + b^2) s c / (b^2 s + c) with b^2 = content_weight / style_weight. A harmonic mean is
-    small whenever either part is small, so a fluent copy in the wrong style (s ~ 0) earns
-    about nothing, and so does a sentence in the right style that lost the content (c ~ 0).
-    """
-    b2 = content_weight / style_weight
-    num = (1 + b2) * style * content
-    den = (b2 * style + content).clamp(min=1e-8)
-    return num / den
-
-
-def content_reward(recon_logprob_mean: torch.Tensor) -> torch.Tensor:
-    """Back-translation content reward: the per-token probability (geometric mean) with which
-    the other generator reconstructs the source from the sample, exp(mean log p) in (0, 1]."""
-    return recon_logprob_mean.clamp(max=0).exp()
-
+# ---------------------------------------------------------------- baselines and the policy gradient
+# (the reward itself, shared with the rewriter, is `textcycle.reward`)
 
 def mean_baseline(rewards: torch.Tensor, k: int) -> torch.Tensor:
     """Baseline for each of K samples: the mean reward of the *other* K-1 samples of the same

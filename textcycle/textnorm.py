@@ -26,7 +26,8 @@ _COMMA_COLON = re.compile(r"(?<!\d)([,:])|([,:])(?!\d)")  # "1,000" and "6:30" s
 _QUOTE = re.compile(r"(^|\s)['`’](?!(?:s|re|ve|ll|d|m|em)\b)|(?<!n)['`’](\s|$)")
 _DQUOTE_OPEN = re.compile(r'(^|[\s(\[{])"')
 _PROTECT = re.compile(r"``|''|<[a-z]+>")  # PTB quotes and <unk>-style tokens are kept whole
-_NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
+# a number token of the corpus ("5", "1,000", "5.99"); "6:30", "3-4", "2nd" are not numbers here
+NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
 # words whose final period belongs to them (the corpus keeps "dr." and "mr." whole)
@@ -94,9 +95,23 @@ def yelp_tokenize(text: str, numbers: bool = True) -> str:
             continue
         tok = _split_period(tok)
         if numbers:
-            tok = " ".join("_num_" if _NUMBER_TOKEN.fullmatch(t) else t for t in tok.split())
+            tok = " ".join("_num_" if NUMBER_TOKEN.fullmatch(t) else t for t in tok.split())
         toks.append(tok)
     return " ".join(toks)
+
+
+def number_tokens(text: str) -> list[str]:
+    """The numbers of natural `text` that the corpus form writes as `_num_`, in order (the same
+    tokenisation and the same `NUMBER_TOKEN` as `yelp_tokenize`, so "6:30" is not one)."""
+    return [t for t in yelp_tokenize(text, numbers=False).split() if NUMBER_TOKEN.fullmatch(t)]
+
+
+def restore_numbers(rewrite: str, numbers: list[str]) -> str:
+    """Put the source's numbers back into a corpus-form rewrite, in order, one per `_num_`
+    ("some" once they run out)."""
+    numbers = list(numbers)
+    return " ".join((numbers.pop(0) if numbers else "some") if tok == "_num_" else tok
+                    for tok in rewrite.split(" "))
 
 
 def yelp_detokenize(text: str) -> str:
@@ -221,6 +236,15 @@ def _opencc(config: str):
     raise TextcycleError(f"unknown Chinese conversion {config!r}; use one of {', '.join(ZH_CONVERSIONS)}")
 
 
+def opencc_available() -> bool:
+    """Whether OpenCC (the `zh` extra) can be imported: without it scripts are not converted."""
+    try:
+        _opencc("t2s")
+        return True
+    except TextcycleError:
+        return False
+
+
 def zh_convert(text: str, config: str | None) -> str:
     """Traditional/Simplified conversion with OpenCC (`config` like "t2s", "s2tw"; None: unchanged)."""
     if not config:
@@ -255,6 +279,59 @@ def script_conversions(text: str, model_script: str | None) -> tuple[str | None,
     if mine is None or mine == model_script:
         return None, None
     return ("t2s", "s2tw") if model_script == "simplified" else ("s2tw", "tw2s")
+
+
+# ---------------------------------------------------------------- sentences
+
+# Chinese sentence ends: 。！？!? ；; and ellipses, with closing quotes/brackets kept on the sentence
+_ZH_END = "。！？!?；;…"
+_ZH_SENTENCE = re.compile(rf"[^{_ZH_END}\n]*(?:[{_ZH_END}]+[”’」』）)\]》〉\"']*|\n|$)")
+_ZH_CLAUSE = re.compile(r"[^，,、]*(?:[，,、]+|$)")
+_EN_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def zh_sentences(text: str) -> list[str]:
+    """Chinese text cut after 。！？!?；; … (closing quotes stay with their sentence) and line
+    breaks. Nothing is dropped: the pieces concatenate back to `text`."""
+    return [m.group() for m in _ZH_SENTENCE.finditer(text) if m.group()]
+
+
+def zh_clause_groups(sentence: str, max_chars: int, hard_limit: bool) -> list[str]:
+    """A long Chinese sentence cut after commas (，,、) into groups of at most `max_chars`;
+    the groups concatenate back to the sentence. A clause longer than `max_chars` stays whole,
+    or with `hard_limit` is cut every `max_chars` characters. Without `hard_limit` a group's
+    trailing comma does not count (the corpus loader strips it)."""
+    out, cur = [], ""
+    for clause in (c for c in _ZH_CLAUSE.findall(sentence) if c):
+        size = len(clause) if hard_limit else len(clause.rstrip("，,、"))
+        if cur and len(cur) + size > max_chars:
+            out.append(cur)
+            cur = ""
+        while hard_limit and len(clause) > max_chars:
+            if cur:
+                out.append(cur)
+                cur = ""
+            out.append(clause[:max_chars])
+            clause = clause[max_chars:]
+        cur += clause
+    if cur:
+        out.append(cur)
+    return out
+
+
+def model_pieces(normalized: str, language: str, max_units: int) -> list[str]:
+    """Corpus-form text cut into pieces a model trained on single sentences can take: at
+    sentence ends, then (English) every `max_units` words or (Chinese, no spaces) after commas
+    with at most `max_units` characters. Chinese pieces concatenate back to the input."""
+    pieces = []
+    if language == "zh":
+        for sent in zh_sentences(normalized):
+            pieces += zh_clause_groups(sent, max_units, hard_limit=True) if len(sent) > max_units else [sent]
+    else:
+        for sent in _EN_SENTENCE_END.split(normalized):
+            words = sent.split(" ")
+            pieces += [" ".join(words[i:i + max_units]) for i in range(0, len(words), max_units)]
+    return [p for p in pieces if p.strip()]
 
 
 def decoded_to_corpus_form(texts: list[str], language: str) -> list[str]:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli import entry_point
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .paths import DEFAULT_DATA
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
@@ -48,29 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("give at least one SYSTEM_DIR, or --leaderboard")
     if args.systems and args.leaderboard:
         ap.error("with --leaderboard, pass our folders with --ours")
-    from ..errors import TextcycleError
-
-    try:
-        return _run(args)
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return _run(args)
 
 
 def _run(args) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from .core import Evaluator
     from .report import markdown_direction_table, markdown_table
-    from .testset import read_system_dir
+    from .testset import read_system_dir, unique_names
 
     ev = Evaluator(args.data, args.classifier, args.lm, use_lm=not args.no_lm)
     inputs = []
-    for d in args.systems:  # read and check every folder before loading any model (fast errors)
+    # read and check every folder before loading any model (fast errors)
+    for d, name in zip(args.systems, unique_names(args.systems)):
         n2p, p2n = read_system_dir(d, ev.ts)
-        name = Path(d).resolve().name if Path(d).name in ("", ".", "..") else Path(d).name
         inputs.append((name, n2p, p2n))
     import torch
 
@@ -94,11 +88,7 @@ def _run(args) -> int:
                 print()
                 print(markdown_direction_table(results))
         return 0
-    names = [n for n, _, _ in inputs]
-    results = []
-    for name, n2p, p2n in inputs:
-        label = name if names.count(name) == 1 else str(Path(name))
-        results.append(ev.score(n2p, p2n, name=label))
+    results = [ev.score(n2p, p2n, name=name) for name, n2p, p2n in inputs]
     if args.json:
         print(json.dumps({r["name"]: r for r in results} if len(results) > 1 else results[0], indent=1))
     else:

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..files import atomic_write_text
 from .core import Evaluator
 from .report import markdown_direction_table, markdown_table, to_csv
-from .testset import read_system_dir
+from .testset import read_system_dir, unique_names
 
 HUMAN_LABEL = "Human: Li ref (BLEU 4-ref column = vs the 3 other refs)"
 
@@ -33,10 +33,9 @@ def run_leaderboard(ev: Evaluator, ours: list[str | Path] = (), log=print) -> li
         jobs.append((p.name, "published", n2p, p2n, {}))
     jobs.append(("Copy input", "baseline", ts.sources[0], ts.sources[1], {}))
     jobs.append(("Human", "human", ts.refs4[0][0], ts.refs4[1][0], {"ref4": (1, 2, 3), "ref1": False}))
-    for d in ours:
-        p = Path(d)
-        n2p, p2n = read_system_dir(p, ts)  # fails early, before any scoring
-        jobs.append((f"ours: {p.name or p.resolve().name}", "ours", n2p, p2n, {}))
+    for d, name in zip(ours, unique_names([str(d) for d in ours])):
+        n2p, p2n = read_system_dir(Path(d), ts)  # fails early, before any scoring
+        jobs.append((f"ours: {name}", "ours", n2p, p2n, {}))
     ev.load_models()
     results = []
     for name, kind, n2p, p2n, kw in jobs:

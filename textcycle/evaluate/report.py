@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 
 from .core import CONCAT_KEYS, METRIC_KEYS
 from .testset import DIRECTIONS
@@ -51,6 +52,32 @@ def markdown_direction_table(results: list[dict]) -> str:
         cells += [_fmt(r[d].get(k), 1) for k, _ in DIRECTION_COLUMNS for d in DIRECTIONS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def scores_table(rows: list[dict], fields, style_names=("negative", "positive")) -> str:
+    """One line per system and direction (and both): `fields` = ((key, header), ...)."""
+    a, b = style_names
+    head = ["system", "direction"] + [h for _, h in fields]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(fields)]
+    for r in rows:
+        for label, d in ((f"{a} -> {b}", r[DIRECTIONS[0]]), (f"{b} -> {a}", r[DIRECTIONS[1]]), ("**both**", r)):
+            lines.append(f"| {r['name']} | {label} | " + " | ".join(_fmt(d.get(k)) for k, _ in fields) + " |")
+    return "\n".join(lines)
+
+
+def samples_table(sources, outputs, style_names, n: int = 20, seed: int = 0, language: str = "en") -> str:
+    """`n` rewrites per direction, a fixed random draw (good and bad alike), as natural text."""
+    from ..textnorm import denormalize
+
+    rng = random.Random(seed)
+    lines = []
+    for s in (0, 1):
+        lines += [f"**{style_names[s]} -> {style_names[1 - s]}**", "", "| source | rewrite |", "|---|---|"]
+        for i in sorted(rng.sample(range(len(sources[s])), min(n, len(sources[s])))):
+            cells = [denormalize(x, language).replace("|", "\\|") for x in (sources[s][i], outputs[s][i])]
+            lines.append(f"| {cells[0]} | {cells[1]} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def flat_row(r: dict) -> dict:

@@ -1,39 +1,36 @@
-"""Score a model on any corpus config's own test split, where no human rewrites exist.
+"""Score rewrites of any corpus config's own test split, where no human rewrites exist.
 
     python -m textcycle.evaluate.split_eval --config configs/zh-reviews.yaml \
-        --model runs/zh-reviews/best --out results/ours/textcycle-zh \
+        --outputs results/ours/textcycle-zh \
         --classifier textcycle/pretrained/zh-eval/classifier --lm textcycle/pretrained/zh-eval/lm
+
+The outputs come from `python -m textcycle.bundle RUN --config ... --outputs DIR` (which rewrites
+the split and then calls this scorer); the ruler itself never runs a model.
 
 Without references the content figure is self-BLEU (BLEU against the source; sacrebleu's `zh`
 tokenizer for Chinese, the Yelp normal form otherwise), next to style accuracy from the
 evaluation classifier (trained on the train split only, never the training discriminator),
 perplexity under the evaluation LM, and G = sqrt(ACC x self-BLEU). Copying the input is scored in
 the same run as the floor: its self-BLEU is 100 and its accuracy is the classifier's error rate.
-Rewrites are written in corpus form to `--out` (`neg2pos.txt`, `pos2neg.txt`: style 0 -> 1 and
-1 -> 0, aligned with the test split), with `scores.json` and `samples.md`.
+The outputs folder holds rewrites in corpus form (`neg2pos.txt`, `pos2neg.txt`: style 0 -> 1 and
+1 -> 0, aligned with the test split); `scores.json` and `samples.md` are written beside them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import random
 import sys
 from pathlib import Path
 
+from ..cli import entry_point
 from ..errors import TextcycleError
-from .bleu import bleu_normalize, corpus_bleu, g_score
+from ..files import atomic_write_text, read_lines
+from .bleu import g_score, self_bleu
+from .report import samples_table, scores_table
+from .testset import DIRECTIONS, check_lines
 
 KEYS = ("style_accuracy", "self_bleu", "perplexity", "g_self")
-DIRECTIONS = ("neg2pos", "pos2neg")  # style 0 -> 1, style 1 -> 0 (the published systems' file names)
-
-
-def self_bleu(hyps: list[str], sources: list[str], language: str) -> float:
-    if language == "zh":
-        from ..zh import zh_bleu
-
-        return zh_bleu(hyps, sources)
-    return corpus_bleu([bleu_normalize(h) for h in hyps], [[bleu_normalize(s) for s in sources]])
 
 
 def score_outputs(sources: list[list[str]], outputs: list[list[str]], classifier, lm=None,
@@ -70,103 +67,72 @@ def score_outputs(sources: list[list[str]], outputs: list[list[str]], classifier
     return out
 
 
-def scores_table(rows: list[dict], style_names=("negative", "positive")) -> str:
-    a, b = style_names
-    head = ["system", "direction", "ACC", "self-BLEU", "PPL", "G (ACC, self-BLEU)"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        for label, d in ((f"{a} -> {b}", r["neg2pos"]), (f"{b} -> {a}", r["pos2neg"]), ("**both**", r)):
-            vals = ["–" if d[k] is None else f"{d[k]:.1f}" for k in KEYS]
-            lines.append(f"| {r['name']} | {label} | " + " | ".join(vals) + " |")
-    return "\n".join(lines)
+SELF_FIELDS = (("style_accuracy", "ACC"), ("self_bleu", "self-BLEU"), ("perplexity", "PPL"),
+               ("g_self", "G (ACC, self-BLEU)"))
 
 
-def samples_table(sources, outputs, style_names, n: int = 20, seed: int = 0, language: str = "en") -> str:
-    """`n` rewrites per direction, a fixed random draw (good and bad alike)."""
-    from ..textnorm import denormalize
-
-    rng = random.Random(seed)
-    lines = []
-    for s in (0, 1):
-        lines += [f"**{style_names[s]} -> {style_names[1 - s]}**", "", "| source | rewrite |", "|---|---|"]
-        for i in sorted(rng.sample(range(len(sources[s])), min(n, len(sources[s])))):
-            cells = [denormalize(x, language).replace("|", "\\|") for x in (sources[s][i], outputs[s][i])]
-            lines.append(f"| {cells[0]} | {cells[1]} |")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def rewrite_test_split(model_path: str | Path, sources: list[list[str]], batch_size: int = 64,
-                       rerank: int = 1, seed: int = 0) -> list[list[str]]:
-    """Rewrites (greedy, or reward-reranked with `rerank` > 1) of each style's test sentences
-    into the other style, in corpus form."""
-    import torch
-
-    from ..rewrite import Rewriter
-
-    torch.manual_seed(seed)
-    rw = Rewriter.from_pretrained(model_path)
-    return [rw.rewrite(sources[s], to=1 - s, corpus_form=True, batch_size=batch_size, rerank=rerank)
-            for s in (0, 1)]
-
-
-def evaluate_model(config: str, model: str, out: str | Path, classifier: str, lm: str | None = None,
-                   samples: int = 20, log=print, rerank: int = 1) -> dict:
-    """Rewrite the config's test split with `model`, score it beside copy-input, write files."""
+def test_split(config: str | Path):
+    """(the config, its corpus, the test sources per style) for a config with a test split."""
     from ..config import TextCycleConfig, load_config
-    from ..corpus import load_corpus
-    from .classifier import StyleClassifier
-    from .lm import LanguageModel
+    from ..data import load_corpus
 
     cfg = load_config(config, TextCycleConfig)
     corpus = load_corpus(cfg.data)
     sources = [list(corpus.test[0]), list(corpus.test[1])]
     if not sources[0] or not sources[1]:
         raise TextcycleError(f"{config}: the corpus has no test split for both styles")
+    return cfg, corpus, sources
+
+
+def read_outputs(folder: str | Path, sources: list[list[str]]) -> list[list[str]]:
+    """`neg2pos.txt` and `pos2neg.txt` of a folder, one line per test sentence."""
+    out = []
+    for s, d in enumerate(DIRECTIONS):
+        f = Path(folder) / f"{d}.txt"
+        out.append(check_lines(read_lines(f), f, len(sources[s])))
+    return out
+
+
+def evaluate_outputs(config: str, outputs_dir: str | Path, classifier: str, lm: str | None = None,
+                     samples: int = 20, name: str = "textcycle") -> dict:
+    """Score the rewrites in `outputs_dir` beside copy-input; write scores.json and samples.md there."""
+    from .classifier import StyleClassifier
+    from .lm import LanguageModel
+
+    cfg, corpus, sources = test_split(config)
+    outputs = read_outputs(outputs_dir, sources)
     clf = StyleClassifier.load(classifier)
     lmodel = LanguageModel.load(lm) if lm else None
-    log(f"rewriting {len(sources[0])} + {len(sources[1])} test sentences with {model}")
-    outputs = rewrite_test_split(model, sources, rerank=rerank)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    for s, d in enumerate(DIRECTIONS):
-        (out / f"{d}.txt").write_text("\n".join(outputs[s]) + "\n", encoding="utf-8")
     lang = cfg.data.language
-    name = "textcycle" if rerank == 1 else f"textcycle (rerank {rerank})"
     ours = score_outputs(sources, outputs, clf, lmodel, lang, name=name)
     copy = score_outputs(sources, sources, clf, lmodel, lang, name="copy input")
-    result = {"config": str(config), "model": str(model), "classifier": str(classifier), "lm": lm, "rerank": rerank,
+    result = {"config": str(config), "outputs": str(outputs_dir), "classifier": str(classifier), "lm": lm,
               "style_names": list(corpus.style_names), "ours": ours, "copy_input": copy}
-    (out / "scores.json").write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / "samples.md").write_text(samples_table(sources, outputs, corpus.style_names, samples, language=lang),
-                                    encoding="utf-8")
+    out = Path(outputs_dir)
+    atomic_write_text(out / "scores.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    atomic_write_text(out / "samples.md", samples_table(sources, outputs, corpus.style_names, samples, language=lang))
     return result
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m textcycle.evaluate.split_eval",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", required=True, help="the training config (its data section names the corpus)")
-    ap.add_argument("--model", required=True, help="model folder (e.g. runs/zh-reviews/best) or bundled name")
-    ap.add_argument("--out", required=True, help="folder for neg2pos.txt, pos2neg.txt, scores.json, samples.md")
+    ap.add_argument("--outputs", required=True, help="folder with neg2pos.txt and pos2neg.txt (scores.json and "
+                                                     "samples.md are written there)")
     ap.add_argument("--classifier", required=True, help="evaluation classifier folder for this corpus")
     ap.add_argument("--lm", default=None, help="evaluation LM folder for this corpus (perplexity)")
     ap.add_argument("--samples", type=int, default=20, help="sample rewrites per direction (default 20)")
-    ap.add_argument("--rerank", type=int, default=1, metavar="N",
-                    help="decode as `rewrite --rerank N` (best of greedy + N-1 samples; default 1: greedy)")
+    ap.add_argument("--name", default="textcycle", help="the system's name in the table")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(max(1, args.threads))
-        res = evaluate_model(args.config, args.model, args.out, args.classifier, args.lm, args.samples,
-                             log=lambda m: print(m, file=sys.stderr, flush=True), rerank=args.rerank)
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(scores_table([res["copy_input"], res["ours"]], res["style_names"]))
-    print(f"\nwrote {args.out}/{{neg2pos.txt,pos2neg.txt,scores.json,samples.md}}", file=sys.stderr)
+    torch.set_num_threads(max(1, args.threads))
+    res = evaluate_outputs(args.config, args.outputs, args.classifier, args.lm, args.samples, args.name)
+    print(scores_table([res["copy_input"], res["ours"]], SELF_FIELDS, res["style_names"]))
+    print(f"\nwrote {args.outputs}/{{scores.json,samples.md}}", file=sys.stderr)
     return 0
 
 

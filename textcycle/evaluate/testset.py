@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..corpus import read_lines
+from ..files import read_lines
 from ..errors import TextcycleError
 
 DIRECTIONS = ("neg2pos", "pos2neg")  # direction d rewrites source style d into style 1 - d
@@ -77,3 +77,17 @@ def read_system_dir(path: str | Path, testset: YelpTestSet) -> tuple[list[str], 
         f = p / f"{d}.txt"
         out.append(check_lines(read_lines(f), f, len(testset.sources[s])))
     return out[0], out[1]
+
+
+def unique_names(dirs: list[str]) -> list[str]:
+    """A name per system folder: its basename, or where basenames clash the shortest trailing
+    part of the path that tells them apart (`runs/a/best`, `runs/b/best` -> `a/best`, `b/best`)."""
+    parts = [Path(d).resolve().parts for d in dirs]
+    names = []
+    for i, p in enumerate(parts):
+        for k in range(1, len(p) + 1):
+            tail = p[-k:]
+            if all(q[-k:] != tail for j, q in enumerate(parts) if j != i):
+                break
+        names.append("/".join(tail))
+    return names

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from ..cli import entry_point
 from ..config import DataConfig
-from ..corpus import load_corpus
+from ..data import load_corpus
 from ..errors import TextcycleError
 from .classifier import ClassifierConfig, StyleClassifier, train_classifier
 from .paths import DEFAULT_CLASSIFIER, DEFAULT_DATA
@@ -78,6 +79,7 @@ def train_for_config(args) -> int:
     return 0
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA, help="Yelp data folder (default %(default)s)")
@@ -95,36 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="do not train: print the accuracies of the classifier in --out")
     args = ap.parse_args(argv)
-    try:
-        torch.set_num_threads(max(1, args.threads))
-        if args.config:
-            return train_for_config(args)
-        if args.report_only:
-            clf = StyleClassifier.load(args.out)
-            print(json.dumps(classifier_report(clf, load_testset(args.data)), indent=1))
-            return 0
-        t0 = time.time()
-        corpus = load_corpus(DataConfig(path=args.data, max_train_per_style=args.max_train_per_style))
-        ts = load_testset(args.data)
-        print(f"training sentences: {len(corpus.train[0]):,} negative, {len(corpus.train[1]):,} positive", flush=True)
-        cfg = ClassifierConfig(dim=args.dim, buckets=args.buckets, epochs=args.epochs, lr=args.lr, seed=args.seed)
-        clf = train_classifier(corpus.train, cfg, dev=corpus.dev, log=lambda m: print(m, flush=True))
-        clf.save(args.out)
-        clf = StyleClassifier.load(args.out)  # report what was saved (fp16 weights)
-        metrics = classifier_report(clf, ts, corpus.dev)
-        metrics["training"] = {
-            "data": str(args.data),
-            "train_sentences": [len(corpus.train[0]), len(corpus.train[1])],
-            "seconds": round(time.time() - t0, 1),
-            "torch_threads": torch.get_num_threads(),
-        }
-        clf.save(args.out, metrics)
-        print(json.dumps(metrics, indent=1))
-        size = sum(f.stat().st_size for f in Path(args.out).iterdir())
-        print(f"saved to {args.out} ({size / 1e6:.1f} MB)")
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    torch.set_num_threads(max(1, args.threads))
+    if args.config:
+        return train_for_config(args)
+    if args.report_only:
+        clf = StyleClassifier.load(args.out)
+        print(json.dumps(classifier_report(clf, load_testset(args.data)), indent=1))
+        return 0
+    t0 = time.time()
+    corpus = load_corpus(DataConfig(path=args.data, max_train_per_style=args.max_train_per_style))
+    ts = load_testset(args.data)
+    print(f"training sentences: {len(corpus.train[0]):,} negative, {len(corpus.train[1]):,} positive", flush=True)
+    cfg = ClassifierConfig(dim=args.dim, buckets=args.buckets, epochs=args.epochs, lr=args.lr, seed=args.seed)
+    clf = train_classifier(corpus.train, cfg, dev=corpus.dev, log=lambda m: print(m, flush=True))
+    clf.save(args.out)
+    clf = StyleClassifier.load(args.out)  # report what was saved (fp16 weights)
+    metrics = classifier_report(clf, ts, corpus.dev)
+    metrics["training"] = {
+        "data": str(args.data),
+        "train_sentences": [len(corpus.train[0]), len(corpus.train[1])],
+        "seconds": round(time.time() - t0, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
+    clf.save(args.out, metrics)
+    print(json.dumps(metrics, indent=1))
+    size = sum(f.stat().st_size for f in Path(args.out).iterdir())
+    print(f"saved to {args.out} ({size / 1e6:.1f} MB)")
     return 0
 
 

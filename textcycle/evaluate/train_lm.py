@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..cli import entry_point
 from ..config import DataConfig
-from ..corpus import load_corpus
+from ..files import atomic_dir
+from ..data import load_corpus
 from ..errors import TextcycleError
 from .lm import LanguageModel, LMConfig, train_lm
 from .paths import DEFAULT_DATA, DEFAULT_LM
 from .testset import load_testset
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     d = LMConfig()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -50,60 +51,47 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-train-per-style", type=int, default=None, help="cap for quick runs")
     args = ap.parse_args(argv)
-    try:
-        torch.set_num_threads(max(1, args.threads))
-        if args.config:
-            from ..config import TextCycleConfig, load_config
+    torch.set_num_threads(max(1, args.threads))
+    if args.config:
+        from ..config import TextCycleConfig, load_config
 
-            full = load_config(args.config, TextCycleConfig)
-            data = full.data
-            data.max_train_per_style = args.max_train_per_style
-            ts = None
-            coverage = full.tokenizer.character_coverage
+        full = load_config(args.config, TextCycleConfig)
+        data = full.data
+        data.max_train_per_style = args.max_train_per_style
+        ts = None
+        coverage = full.tokenizer.character_coverage
+    else:
+        data = DataConfig(path=args.data, max_train_per_style=args.max_train_per_style)
+        ts = load_testset(args.data)
+        coverage = 1.0
+    corpus = load_corpus(data)
+    cfg = LMConfig(language=data.language, character_coverage=coverage, steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size,
+                   vocab_size=args.vocab_size, n_embd=args.n_embd, n_layer=args.n_layer,
+                   n_inner=args.n_inner, lr=args.lr, eval_every=args.eval_every,
+                   bf16=args.bf16, seed=args.seed)
+    out = Path(args.out)
+    with atomic_dir(out) as tmp:
+        lm, info = train_lm(corpus.train[0] + corpus.train[1], tmp, cfg,
+                            dev=corpus.dev[0] + corpus.dev[1], log=lambda m: print(m, flush=True))
+        lm.save(tmp)
+        lm = LanguageModel.load(tmp)  # report what was saved (fp16 weights)
+        if ts is not None:
+            metrics = {
+                "perplexity_li_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
+                "perplexity_li_test_sources": round(lm.perplexity(ts.sources[0] + ts.sources[1]), 2),
+                "perplexity_li_reference": round(lm.perplexity(ts.li_refs[0] + ts.li_refs[1]), 2),
+            }
         else:
-            data = DataConfig(path=args.data, max_train_per_style=args.max_train_per_style)
-            ts = load_testset(args.data)
-            coverage = 1.0
-        corpus = load_corpus(data)
-        cfg = LMConfig(language=data.language, character_coverage=coverage, steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size,
-                       vocab_size=args.vocab_size, n_embd=args.n_embd, n_layer=args.n_layer,
-                       n_inner=args.n_inner, lr=args.lr, eval_every=args.eval_every,
-                       bf16=args.bf16, seed=args.seed)
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
-            lm, info = train_lm(corpus.train[0] + corpus.train[1], tmp, cfg,
-                                dev=corpus.dev[0] + corpus.dev[1], log=lambda m: print(m, flush=True))
-            lm.save(tmp)
-            lm = LanguageModel.load(tmp)  # report what was saved (fp16 weights)
-            if ts is not None:
-                metrics = {
-                    "perplexity_li_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
-                    "perplexity_li_test_sources": round(lm.perplexity(ts.sources[0] + ts.sources[1]), 2),
-                    "perplexity_li_reference": round(lm.perplexity(ts.li_refs[0] + ts.li_refs[1]), 2),
-                }
-            else:
-                metrics = {
-                    "perplexity_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
-                    "perplexity_test": round(lm.perplexity(corpus.test[0] + corpus.test[1], normalized=True), 2),
-                }
-            metrics["training"] = {"data": str(args.config or args.data), "torch_threads": torch.get_num_threads(),
-                                   **info}
-            lm.save(tmp, metrics)
-            if out.exists():
-                shutil.rmtree(out)
-            tmp.rename(out)
-            out.chmod(0o755)  # mkdtemp made it private
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-        print(json.dumps({k: v for k, v in metrics.items() if k != "training"}, indent=1))
-        size = sum(f.stat().st_size for f in out.iterdir())
-        print(f"saved to {out} ({size / 1e6:.1f} MB)")
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+            metrics = {
+                "perplexity_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
+                "perplexity_test": round(lm.perplexity(corpus.test[0] + corpus.test[1], normalized=True), 2),
+            }
+        metrics["training"] = {"data": str(args.config or args.data), "torch_threads": torch.get_num_threads(),
+                               **info}
+        lm.save(tmp, metrics)
+    print(json.dumps({k: v for k, v in metrics.items() if k != "training"}, indent=1))
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"saved to {out} ({size / 1e6:.1f} MB)")
     return 0
 
 

@@ -1,24 +1,37 @@
-"""The seq2seq generator: a plain `transformers` BART model built from a config.
+"""The text networks: the two seq2seq generators and the style discriminator (nn.Modules only).
 
-Both generators (G_xy: style 0 -> 1, G_yx: 1 -> 0) are `BartForConditionalGeneration`, so
-`save_pretrained`, `from_pretrained` and `generate()` work as users expect, and a pretrained
-seq2seq checkpoint can be used instead (`GeneratorConfig.init_from`). Decoding for training and
-rewriting uses `decode`, a short loop with a KV cache: it does what `generate()` does for greedy
-and sampling, with less per-token overhead (see bench/bench_rewrite.py for the ratio).
+- Generators: plain `transformers` BART models built from a config, so `save_pretrained`,
+  `from_pretrained` and `generate()` work as users expect, and a pretrained seq2seq checkpoint
+  can be used instead (`GeneratorConfig.init_from`). Training and rewriting decode with `decode`,
+  a short loop with a KV cache that does what `generate()` does for greedy and sampling with
+  less per-token overhead (bench/bench_rewrite.py has the ratio).
+- Discriminator: a small Transformer encoder over {style 0, style 1, generated}, trained in
+  turns with the generators on real sentences of both styles and on the generators' samples.
+  p(target style | sentence) is the style reward: low both for a sentence in the wrong style
+  and for one that looks generated. It is the *training* reward model; the evaluation
+  classifier in `textcycle.evaluate` is separate.
+
+The saved model folder (both generators, the discriminator, the tokenizer) is `textcycle.model`.
 """
 from __future__ import annotations
 
 import inspect
+import math
+from dataclasses import dataclass
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-from ..config import GeneratorConfig
-from ..errors import TextcycleError
-from ..tokenizer import BOS_ID, EOS_ID, PAD_ID
+from .config import GeneratorConfig
+from .errors import TextcycleError
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
+GENERATED = 2  # the discriminator's third class
+
+# ---------------------------------------------------------------- generators
 
 def build_generator(cfg: GeneratorConfig, vocab_size: int) -> BartForConditionalGeneration:
     """A randomly initialised BART-style generator (or a pretrained one from `cfg.init_from`)."""
@@ -148,3 +161,58 @@ def decode(
     if was_training:
         model.train()
     return ids
+
+
+# ---------------------------------------------------------------- discriminator
+
+@dataclass
+class StyleDiscriminatorConfig:
+    vocab_size: int = 8000
+    d_model: int = 128
+    layers: int = 2
+    heads: int = 4
+    ffn_dim: int = 256
+    dropout: float = 0.1
+    max_length: int = 64
+    num_classes: int = 3
+
+
+class StyleDiscriminator(nn.Module):
+    def __init__(self, config: StyleDiscriminatorConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.d_model, padding_idx=PAD_ID)
+        self.pos = nn.Embedding(config.max_length, config.d_model)
+        layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.ffn_dim, config.dropout,
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(config.d_model)
+        self.head = nn.Linear(config.d_model, config.num_classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits [B, num_classes] for token ids [B, T] (PAD_ID = padding)."""
+        ids = ids[:, : self.config.max_length]
+        pad = ids == PAD_ID
+        pos = torch.arange(ids.size(1), device=ids.device)
+        h = self.embed(ids) * math.sqrt(self.config.d_model) + self.pos(pos)
+        h = self.encoder(h, src_key_padding_mask=pad)
+        h = self.norm(h)
+        keep = (~pad).unsqueeze(-1).to(h.dtype)
+        pooled = (h * keep).sum(1) / keep.sum(1).clamp(min=1)  # mean over real tokens
+        return self.head(pooled)
+
+
+# ---------------------------------------------------------------- batches of token ids
+
+def pad_batch(seqs: list[list[int]], device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists -> (ids [B, T] padded with PAD_ID, attention mask [B, T])."""
+    n = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), n), PAD_ID, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return ids.to(device), (ids != PAD_ID).long().to(device)
+
+
+def trim(ids: torch.Tensor) -> list[list[int]]:
+    """Rows of a padded id tensor as lists without padding."""
+    return [[int(t) for t in row if t != PAD_ID] for row in ids.cpu()]

@@ -1,0 +1,62 @@
+"""The torch rewriting engine: a loaded `TextCycleModel` behind the engine interface.
+
+`textcycle.rewrite.Rewriter` does all text handling and talks to an engine in token ids only:
+- `style_logits(ids)`       the discriminator's logits [n, 3] (style 0, style 1, generated);
+- `generate(ids, to, ...)`  rewrites into style `to`: greedy, beam, or samples;
+- `logprobs(src, tgt, g)`   mean log p(tgt | src) per pair under generator g (the content reward).
+Inputs are id lists ending in `</s>`; outputs are numpy arrays and id lists ending in `</s>`.
+The CTranslate2 engine (`textcycle.ct2_engine`) has the same methods and no torch. This one is
+the reference (`--engine torch`) and the fallback for folders without a CTranslate2 copy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .model import TextCycleModel
+from .networks import decode, pad_batch, sequence_logprobs, trim
+
+ENGINE_NAME = "torch"
+
+
+class TorchEngine:
+    name = ENGINE_NAME
+
+    def __init__(self, model: TextCycleModel, device: str | torch.device = "cpu", threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.max_new_tokens = model.max_length + 8
+
+    def set_seed(self, seed: int) -> None:
+        torch.manual_seed(seed)
+
+    @torch.no_grad()
+    def style_logits(self, ids: list[list[int]]) -> np.ndarray:
+        x, _ = pad_batch(ids, self.device)
+        return self.model.discriminator(x).float().cpu().numpy()
+
+    @torch.no_grad()
+    def generate(self, ids: list[list[int]], to: int, beam: int = 1, sample: bool = False,
+                 temperature: float = 1.0, num_hypotheses: int = 1) -> list[list[list[int]]]:
+        """Per source, `num_hypotheses` rewrites (samples when `sample`, else the beam's best)."""
+        g = self.model.generators[to]
+        x, m = pad_batch(ids, self.device)
+        if beam > 1:
+            out = g.generate(input_ids=x, attention_mask=m, num_beams=beam, num_return_sequences=num_hypotheses,
+                             max_new_tokens=self.max_new_tokens, do_sample=False, early_stopping=True)
+            out = out[:, 1:]  # generate() starts with the decoder start token
+        else:
+            out = decode(g, x, m, self.max_new_tokens, sample=sample, temperature=temperature,
+                         num_samples=num_hypotheses)
+        rows = trim(out)
+        k = num_hypotheses
+        return [rows[i * k:(i + 1) * k] for i in range(len(ids))]
+
+    @torch.no_grad()
+    def logprobs(self, src: list[list[int]], tgt: list[list[int]], generator: int) -> np.ndarray:
+        """Mean log p(tgt_i | src_i) per token under generators[generator]."""
+        x, m = pad_batch(src, self.device)
+        y, _ = pad_batch(tgt, self.device)
+        return sequence_logprobs(self.model.generators[generator], x, m, y, normalize=True).float().cpu().numpy()
