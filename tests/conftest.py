@@ -49,3 +49,11 @@ def tiny_text_files(tmp_path) -> dict:
             files[f"{split}_{s}"] = str(p)
     files["dir"] = str(tmp_path)
     return files
+
+
+@pytest.fixture(scope="session")
+def bundled_sp():
+    """The bundled Yelp model's SentencePiece vocabulary (for tests with a stand-in engine)."""
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_file=str(REPO / "textcycle" / "pretrained" / "yelp" / "tokenizer.model"))

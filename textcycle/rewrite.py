@@ -187,7 +187,7 @@ class Rewriter:
     # ------------------------------------------------------------ API
     def rewrite(self, texts: list[str] | str, to: str | int | None = None, beam: int = 1, sample: bool = False,
                 temperature: float = 1.0, batch_size: int = 64, details: bool = False, corpus_form: bool = False,
-                rerank: int = 1, seed: int | None = None):
+                rerank: int = 1, seed: int | None = None, number_from: int = 1):
         """Rewrite each text into style `to` (a name from the model's config or 0/1); without
         `to`, into the style opposite to the one the discriminator sees. Returns strings, or
         with `details`, dicts with source, detected style, target style, rewrite and the
@@ -195,7 +195,8 @@ class Rewriter:
         returns the rewrite in the corpus's own form (Yelp: lowercased, tokenised), for scoring.
         `rerank` N > 1: the best of the greedy rewrite and N - 1 samples by the training reward.
         An input the model cannot read (another script, mostly unknown pieces) comes back
-        unchanged with a warning (`unchanged` in the details)."""
+        unchanged with a warning (`unchanged` in the details); warnings count inputs from
+        `number_from`."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         check_decoding(beam, sample, temperature, rerank)
@@ -220,7 +221,7 @@ class Rewriter:
                 why = self.unreadable(norm, raw)
                 if why:
                     skipped[i] = why
-                    self.warn(f"input {i + 1} is returned unchanged: {why}")
+                    self.warn(f"input {i + number_from} is returned unchanged: {why}")
                     continue
             for p in model_pieces(norm, self.language, self.max_words):
                 pieces.append(p)
@@ -302,8 +303,7 @@ def _decode_bytes(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        _warn(f"{where} is not valid UTF-8 (line {line}, byte {e.start}); undecodable bytes replaced")
+        _warn(f"{where} is not valid UTF-8 (byte {e.start}); undecodable bytes replaced")
         return data.decode("utf-8", errors="replace")
 
 
@@ -314,16 +314,33 @@ def _argument_text(arg: str, n: int) -> str:
     return arg
 
 
-def read_inputs(args_texts: list[str]) -> list[str]:
-    """The command line's sentences, "-" standing for every line of stdin (split on "\\n" only,
-    so a form feed or U+2028 inside a line never makes two outputs of one input)."""
-    texts: list[str] = []
+def iter_inputs(args_texts: list[str]):
+    """The command line's sentences, "-" standing for every line of stdin, read as a stream.
+    Lines split on "\\n" only ("\\r\\n" accepted), so a form feed or U+2028 inside a line never
+    makes two outputs of one input; undecodable bytes are replaced with a warning."""
     for n, t in enumerate(args_texts, 1):
-        if t == "-":
-            texts += split_lines(_decode_bytes(sys.stdin.buffer.read(), "stdin"))
-        else:
-            texts.append(_argument_text(t, n))
-    return texts
+        if t != "-":
+            yield _argument_text(t, n)
+            continue
+        for k, raw in enumerate(sys.stdin.buffer, 1):
+            if raw.endswith(b"\n"):
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            yield _decode_bytes(raw, f"stdin line {k}")
+
+
+def read_inputs(args_texts: list[str]) -> list[str]:
+    return list(iter_inputs(args_texts))
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for x in items:
+        chunk.append(x)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def json_line(obj) -> str:
@@ -352,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): CTranslate2 where the model folder has a copy, else torch")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--batch-size", type=int, default=64, help="sentences per engine call (default 64)")
+    p.add_argument("--chunk-lines", type=int, default=2048,
+                   help="input lines read, rewritten and written at a time (bounded memory on huge files)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -363,19 +383,31 @@ def main(argv: list[str] | None = None) -> int:
     check_decoding(args.beam, args.sample, args.temperature, args.rerank)
     if args.threads < 1:
         raise TextcycleError("--threads must be at least 1")
-    texts = read_inputs(args.texts)
+    if args.batch_size < 1 or args.chunk_lines < 1:
+        raise TextcycleError("--batch-size and --chunk-lines must be at least 1")
     rewriter = Rewriter.from_pretrained(args.model, engine=args.engine, threads=args.threads)
     if args.to is not None:
         rewriter.style_index(args.to)  # a bad name fails before any work
-    for n, t in enumerate(texts, 1):
-        if not clean(t or ""):
-            _warn(f"input {n} is empty; its output line is empty")
-    results = rewriter.rewrite(texts, to=args.to, beam=args.beam, sample=args.sample, temperature=args.temperature,
-                               details=args.json, rerank=args.rerank, seed=args.seed, batch_size=args.batch_size)
-    out = sys.stdout
-    for r in results:
-        out.write((json_line(r) if args.json else r) + "\n")
-    out.flush()
+    bar = None
+    if "-" in args.texts and not args.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(unit=" sent", desc="rewrite", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+    out, n = sys.stdout, 0
+    for chunk in _chunks(iter_inputs(args.texts), args.chunk_lines):
+        for k, t in enumerate(chunk, n + 1):
+            if not clean(t or ""):
+                _warn(f"input {k} is empty; its output line is empty")
+        results = rewriter.rewrite(chunk, to=args.to, beam=args.beam, sample=args.sample,
+                                   temperature=args.temperature, details=args.json, rerank=args.rerank,
+                                   seed=args.seed + n, batch_size=args.batch_size, number_from=n + 1)
+        out.write("".join((json_line(r) if args.json else r) + "\n" for r in results))
+        out.flush()
+        n += len(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
     return 0
 
 

@@ -1,0 +1,138 @@
+"""The Rewriter's text handling (with a stand-in engine) and the rewrite command's contract:
+one output line per input line, clean errors, no input changed."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from textcycle.errors import TextcycleError
+from textcycle.rewrite import Rewriter, check_decoding, json_line
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+INFO = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
+
+
+class EchoEngine:
+    """Copies its input; calls every input negative."""
+    name = "echo"
+
+    def __init__(self):
+        self.calls = []
+
+    def set_seed(self, seed):
+        pass
+
+    def style_logits(self, ids):
+        return np.array([[2.0, 0.0, 0.0]] * len(ids))
+
+    def generate(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+        self.calls.append(len(ids))
+        return [[list(s) for _ in range(num_hypotheses)] for s in ids]
+
+    def logprobs(self, src, tgt, generator):
+        return np.zeros(len(src))
+
+
+@pytest.fixture
+def echo(bundled_sp):
+    return Rewriter(engine=EchoEngine(), info=INFO, sp=bundled_sp, warn=lambda m: None)
+
+
+def rewrite_cli(*args, stdin=b""):
+    return subprocess.run([sys.executable, "-m", "textcycle.rewrite", *args], input=stdin, cwd=REPO, env=ENV,
+                          capture_output=True, timeout=300)
+
+
+def test_numbers_come_back_in_their_places(echo):
+    # bug: "6:30" was taken for a number and put where "20" belongs
+    out = echo.rewrite("we arrived at 6:30 and paid 20 dollars for cold food .")
+    assert out == "We arrived at 6:30 and paid 20 dollars for cold food."
+
+
+def test_direction_and_details(echo):
+    d = echo.rewrite("the food was cold", details=True)
+    assert d["detected_style"] == "negative" and d["target_style"] == "positive"
+    assert d["rewrite"] == "The food was cold" and 0 <= d["style_probability"] <= 1
+
+
+def test_unreadable_input_comes_back_unchanged_with_a_flag(bundled_sp):
+    warnings = []
+    rw = Rewriter(engine=EchoEngine(), info=INFO, sp=bundled_sp, warn=warnings.append)
+    rows = rw.rewrite(["這家店的服務很差", "Очень плохо", "😡😡😡", "the food was cold"], details=True)
+    for r in rows[:3]:
+        assert r["unchanged"] is True and r["rewrite"] == r["source"] and r["reason"]
+    assert "unchanged" not in rows[3]
+    assert len(warnings) == 3 and all("unchanged" in w for w in warnings)
+
+
+def test_decoding_options_are_bounded_and_combinations_refused(echo):
+    for kw, msg in (({"beam": 1000}, "--beam"), ({"beam": 0}, "--beam"), ({"rerank": 0}, "--rerank"),
+                    ({"temperature": float("nan"), "sample": True}, "temperature"),
+                    ({"temperature": float("inf"), "sample": True}, "temperature"),
+                    ({"temperature": 0.0, "sample": True}, "temperature"),
+                    ({"temperature": -1.0}, "temperature"),
+                    ({"beam": 4, "sample": True}, "do not combine"), ({"beam": 4, "rerank": 4}, "do not combine"),
+                    ({"sample": True, "rerank": 4}, "do not combine")):
+        with pytest.raises(TextcycleError, match=msg):
+            echo.rewrite("the food was cold", **kw)
+    check_decoding(4, False, 1.0, 1)  # a plain beam is fine
+
+
+def test_json_lines_escape_line_separators():
+    line = json_line({"rewrite": "a\u2028b\u2029c\u0085d"})
+    assert len(line.splitlines()) == 1 and json.loads(line)["rewrite"] == "a\u2028b\u2029c\u0085d"
+
+
+def test_missing_opencc_is_said_once(monkeypatch, bundled_sp):
+    from textcycle import rewrite as rewrite_module
+
+    monkeypatch.setattr(rewrite_module, "opencc_available", lambda: False)
+    warnings = []
+    rw = Rewriter(engine=EchoEngine(), info={**INFO, "language": "zh", "script": "simplified"}, sp=bundled_sp,
+                  warn=warnings.append)
+    rw.rewrite(["這家店的服務很差", "服務很好"])
+    assert sum("OpenCC" in w for w in warnings) == 1
+
+
+def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
+    from textcycle.model_folder import PACKAGE_MODELS, resolve_model_path
+
+    (tmp_path / "yelp").mkdir()  # a stray folder named like the bundled model
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_path("yelp") == PACKAGE_MODELS / "yelp"
+    assert resolve_model_path("./yelp") == Path("./yelp")
+    run = tmp_path / "run"
+    (run / "final").mkdir(parents=True)
+    (run / "final" / "config.json").write_text("{}")
+    assert resolve_model_path(run) == run / "final"  # a run folder stands for its model
+
+
+def test_cli_keeps_one_output_line_per_input_line():
+    # bug: str.splitlines() split on form feeds, \x1c-\x1e, U+0085, U+2028, U+2029 too
+    stdin = "the service\x0cwas slow\nthe staff\u2028was rude\nfood\x1cwas\x1dcold\x1e\n\u0085odd\u2029line\r\n".encode()
+    r = rewrite_cli("--engine", "torch", "--quiet", "-", stdin=stdin)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().count("\n") == 4
+    r = rewrite_cli("--engine", "torch", "--quiet", "--json", "-", stdin=stdin)
+    rows = [json.loads(x) for x in r.stdout.decode().split("\n")[:-1]]
+    assert len(rows) == 4 and rows[1]["source"] == "the staff\u2028was rude"
+
+
+def test_cli_bad_arguments_are_one_line_errors():
+    # invalid UTF-8 in an argument, a closed stdout, bad decoding options: no traceback
+    r = subprocess.run([sys.executable, "-m", "textcycle.rewrite", "--engine", "torch",
+                        os.fsdecode(b"food \xff\xfe cold")], cwd=REPO, env=ENV, capture_output=True, timeout=300)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr and b"not valid UTF-8" in r.stderr
+    assert r.stdout.count(b"\n") == 1
+    p = subprocess.run(f"{sys.executable} -m textcycle.rewrite --engine torch --quiet - | head -1",
+                       shell=True, input=b"the food was cold\n" * 300, cwd=REPO, env=ENV, capture_output=True,
+                       timeout=300)
+    assert b"Traceback" not in p.stderr and b"BrokenPipe" not in p.stderr and p.stdout.count(b"\n") == 1
+    for args in (["--beam", "1000", "x"], ["--sample", "--temperature", "nan", "x"], ["--rerank", "4", "--beam", "2", "x"]):
+        r = rewrite_cli(*args)
+        assert r.returncode == 2 and b"Traceback" not in r.stderr and len(r.stderr.decode().strip().splitlines()) == 1
