@@ -57,3 +57,28 @@ def bundled_sp():
     import sentencepiece as spm
 
     return spm.SentencePieceProcessor(model_file=str(REPO / "textcycle" / "pretrained" / "yelp" / "tokenizer.model"))
+
+
+TINY_CONFIG = str(REPO / "configs" / "tiny.yaml")
+
+
+def write_corpus(root: Path) -> Path:
+    """Toy negative/positive review sentences as a `folder` corpus (train, dev, test)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", 300), ("dev", 40), ("test", 40)):
+        for s, words in ((0, NEG_WORDS), (1, POS_WORDS)):
+            lines = make_sentences(words, n, seed=10 * s + len(split))
+            (root / f"sentiment.{split}.{s}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Path:
+    """One tiny training run (in-process, configs/tiny.yaml), shared by every test that needs a model."""
+    from textcycle.train import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    data = write_corpus(root / "data")
+    out = root / "run"
+    assert main(["--config", TINY_CONFIG, "-o", f"data.path={data}", "-o", f"train.output_dir={out}"]) == 0
+    return out

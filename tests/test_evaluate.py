@@ -26,7 +26,7 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASET
 
 from textcycle.errors import TextcycleError  # noqa: E402
 from textcycle.evaluate import Evaluator, corpus_bleu, evaluate_system, g_score, harmonic_mean  # noqa: E402
-from textcycle.evaluate.bleu import bleu_normalize  # noqa: E402
+from textcycle.evaluate.bleu import bleu_normalize, zh_bleu, zh_sentence_bleu  # noqa: E402
 from textcycle.evaluate.testset import load_testset  # noqa: E402
 from textcycle.textnorm import yelp_tokenize  # noqa: E402
 
@@ -361,3 +361,50 @@ def test_leaderboard_scores_16_systems_copy_and_human(shared_data, tmp_path):
     assert all(r["perplexity"] and r["perplexity"] > 1 for r in res.values())
     md = (out / "leaderboard.md").read_text()
     assert "| 1 |" in md and "DualRL" in md
+
+
+# -------------------------------------------------------------------------------------------
+# Chinese: BLEU and the classifier with character features
+# -------------------------------------------------------------------------------------------
+def test_zh_bleu():
+    hyps = ["我很喜欢这家店", "送餐太慢了"]
+    assert zh_bleu(hyps, hyps) == pytest.approx(100.0)
+    assert zh_bleu(["我很 喜欢 这家店"], ["我很喜欢这家店"]) == pytest.approx(100.0)  # spaces ignored
+    one = zh_bleu(hyps, ["我很喜欢这家餐厅", "送餐很快"])
+    multi = zh_bleu(hyps, [["我很喜欢这家餐厅", "我很喜欢这家店"], ["送餐很快"]])
+    assert 0 < one < multi <= 100
+    assert zh_sentence_bleu("我很喜欢这家店", "我很喜欢这家店") == pytest.approx(100.0)
+    assert zh_sentence_bleu("完全不同", ["我很喜欢这家店"]) < 10
+    with pytest.raises(TextcycleError, match="2 hypotheses but 1 references"):
+        zh_bleu(hyps, ["x"])
+
+
+@needs_opencc
+def test_zh_bleu_with_conversion():
+    assert zh_bleu(["這家店的服務很好"], ["这家店的服务很好"]) < 50
+    assert zh_bleu(["這家店的服務很好"], ["这家店的服务很好"], convert="t2s") == pytest.approx(100.0)
+
+
+def test_evaluation_classifier_on_chinese_characters(tmp_path):
+    """The fastText-style evaluation classifier with character features (no word segmentation)."""
+    import random
+
+    from textcycle.evaluate.classifier import ClassifierConfig, StyleClassifier, train_classifier
+
+    rng = random.Random(0)
+    things = ["服務", "餐點", "房間", "老闆", "咖啡", "價格"]
+    neg = ["太差", "很爛", "難吃", "不推薦", "很髒"]
+    pos = ["很好", "超棒", "好吃", "推薦", "乾淨"]
+
+    def make(words, n):
+        return [f"這家店的{rng.choice(things)}{rng.choice(words)}。" for _ in range(n)]
+
+    train = [make(neg, 200), make(pos, 200)]
+    cfg = ClassifierConfig(tokenization="zh_chars", epochs=10, min_count=1, buckets=1024, dim=16, batch_size=16, lr=0.05)
+    clf = train_classifier(train, cfg, log=lambda m: None)
+    assert clf.tokens("服務 很好！", normalized=True) == ["服", "務", "很", "好", "！"]
+    assert clf.accuracy(make(neg, 50), 0) >= 95 and clf.accuracy(make(pos, 50), 1) >= 95
+    clf.save(tmp_path / "clf")
+    again = StyleClassifier.load(tmp_path / "clf")
+    assert again.cfg.tokenization == "zh_chars"
+    assert again.predict(["老闆超棒"]) == clf.predict(["老闆超棒"])

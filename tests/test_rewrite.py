@@ -136,3 +136,70 @@ def test_cli_bad_arguments_are_one_line_errors():
     for args in (["--beam", "1000", "x"], ["--sample", "--temperature", "nan", "x"], ["--rerank", "4", "--beam", "2", "x"]):
         r = rewrite_cli(*args)
         assert r.returncode == 2 and b"Traceback" not in r.stderr and len(r.stderr.decode().strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------ with a tiny trained model
+
+def test_rewriter_api(trained):
+    from textcycle.rewrite import Rewriter
+
+    rw = Rewriter.from_pretrained(trained / "final")
+    assert rw.style_names == ["negative", "positive"]
+    outs = rw.rewrite(["The food was bad.", "The staff is so great!"], to="positive")
+    assert len(outs) == 2 and all(isinstance(o, str) for o in outs)
+    d = rw.rewrite("the pizza was cold .", details=True)
+    assert set(d) == {"source", "detected_style", "target_style", "rewrite", "style_probability"}
+    assert d["target_style"] != d["detected_style"]
+    assert 0.0 <= d["style_probability"] <= 1.0
+    beam = rw.rewrite(["the room was dirty ."], to=1, beam=3)
+    assert len(beam) == 1
+    with pytest.raises(TextcycleError, match="unknown style"):
+        rw.rewrite(["x"], to="formal")
+
+
+def test_long_input_is_split_not_truncated(trained):
+    from textcycle.rewrite import Rewriter
+    from textcycle.textnorm import model_pieces
+
+    assert model_pieces("a b c d e f g", "en", 3) == ["a b c", "d e f", "g"]
+    assert model_pieces("good food . bad service !", "en", 10) == ["good food .", "bad service !"]
+    rw = Rewriter.from_pretrained(trained / "final")
+    out = rw.rewrite("the food was bad . " * 200, to="positive")
+    assert len(out.split()) > 40  # every piece was rewritten
+
+
+def test_rewrite_cli_order_json_and_stdin(trained):
+    r = rewrite_cli("--model", str(trained / "final"), "the food was bad .", "the staff is so great !")
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(r.stdout.decode().splitlines()) == 2
+    r = rewrite_cli("--model", str(trained / "final"), "--json", "-", stdin="the room was dirty .\nthis coffee is so tasty !\n".encode())
+    rows = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert [x["source"] for x in rows] == ["the room was dirty .", "this coffee is so tasty !"]
+
+
+def test_rewrite_cli_bad_input(trained):
+    weird = ["", "   ", "x" * 5000, "great food 😀🍕", "這家店的服務很差", "c'est très bon"]
+    r = rewrite_cli("--model", str(trained / "final"), *weird)
+    assert r.returncode == 0, r.stderr.decode()
+    assert len(r.stdout.decode("utf-8").split("\n")) - 1 == len(weird)
+    assert "empty" in r.stderr.decode()
+    r = rewrite_cli("--model", str(trained / "final"), "-", stdin=b"the food was bad .\n\xff\xfe broken\n")
+    assert r.returncode == 0 and len(r.stdout.decode().splitlines()) == 2
+    assert "not valid UTF-8" in r.stderr.decode()
+
+
+def test_rewrite_cli_missing_and_corrupt_model(trained, tmp_path):
+    r = rewrite_cli("--model", str(tmp_path / "nope"), "hello")
+    assert r.returncode == 2 and b"model not found" in r.stderr and b"Traceback" not in r.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in (trained / "final").iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    (bad / "generators.safetensors").write_bytes(b"\x00" * 100)
+    r = rewrite_cli("--model", str(bad), "hello")
+    assert r.returncode == 2 and b"corrupt" in r.stderr and b"Traceback" not in r.stderr
+    (bad / "config.json").write_text("{not json")
+    r = rewrite_cli("--model", str(bad), "hello")
+    assert r.returncode == 2 and b"Traceback" not in r.stderr
+    r = rewrite_cli("--model", str(trained / "final"), "--to", "formal", "hello")
+    assert r.returncode == 2 and b"unknown style" in r.stderr

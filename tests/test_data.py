@@ -1,17 +1,15 @@
-"""Chinese text: normalisation, OpenCC conversion, sentence splitting, the review loader, BLEU."""
+"""Corpora (textcycle.data): the loaders, Chinese sentence splitting and the review loader,
+`python -m textcycle.data`, and the configs that name them."""
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from textcycle import textnorm
 from textcycle.config import DataConfig, load_config
-from textcycle.data import (LOADERS, ReviewStats, load_corpus, load_zh_reviews, main as zh_main,
+from textcycle.data import (LOADERS, ReviewStats, load_corpus, load_zh_reviews, main as data_main,
                             review_to_sentences, split_sentences)
-from textcycle.evaluate.bleu import zh_bleu, zh_sentence_bleu
 from textcycle.errors import TextcycleError
-from textcycle.textnorm import denormalize, normalize, zh_convert, zh_normalize
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,74 +27,6 @@ needs_opencc = pytest.mark.skipif(
     reason="opencc-python-reimplemented not installed (pip install 'textcycle[zh]')",
 )
 
-
-# --- zh_normalize -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("raw, expected", [
-    ("好吃!!!!!下次再來", "好吃！！！下次再來"),            # ASCII ! in Chinese context, run cut to 3
-    ("ｉＰｈｏｎｅ１２ 很好用 ，推！", "iPhone12 很好用，推！"),  # full-width letters/digits folded
-    ("用 iPhone 12 Pro 拍的", "用 iPhone 12 Pro 拍的"),       # spaces between words stay
-    ("太鹹了吧   根本吃不下去", "太鹹了吧 根本吃不下去"),      # PTT-style separator folded to one
-    ("价格12.5元,还行", "价格12.5元，还行"),                  # decimals stay, comma widened
-    ("设施非常陈旧.建议改善.", "设施非常陈旧。建议改善。"),      # "." after CJK ends the sentence
-    ("10:30 送到,太慢了...", "10:30 送到，太慢了……"),          # time stays, ellipsis
-    ("。。。无语", "……无语"),
-    ("原因:送餐慢;态度差", "原因：送餐慢；态度差"),
-    ("(附图)很好", "（附图）很好"),
-    ("great, really good!", "great, really good!"),          # English untouched
-    ("他说 “好” 。", "他说“好”。"),                           # no spaces next to CJK punctuation
-    ("\ufeff\u3000全形空白\u200b测试\u3000", "全形空白 测试"),  # BOM, ideographic space, zero width
-    ("好吃 😋😋😋😋😋 ❤️", "好吃😋😋😋❤"),                      # emoji kept, VS16 dropped, run cut
-    ("太好了&hellip;&#183;", "太好了……·"),                   # HTML entities of scraped reviews
-    ("A，B", "A,B"),                                         # full-width comma between Latin letters
-    ("", ""),
-])
-def test_zh_normalize(raw, expected):
-    assert zh_normalize(raw) == expected
-    assert zh_normalize(expected) == expected  # idempotent
-
-
-def test_zh_normalize_emoji_drop_and_bad_option():
-    assert zh_normalize("好吃 😋👍🏽 推", emoji="drop") == "好吃 推"
-    with pytest.raises(ValueError):
-        zh_normalize("x", emoji="maybe")
-
-
-def test_normalize_dispatch_and_denormalize():
-    assert normalize("好吃!", "zh") == "好吃！"
-    assert normalize("Good!", "en") == "good !"
-    assert denormalize("真的  很扯 ！ XD", "zh") == "真的 很扯！XD"
-    assert denormalize("iPhone 12 很好", "zh") == "iPhone 12 很好"
-
-
-# --- OpenCC -------------------------------------------------------------------------------------
-
-@needs_opencc
-def test_zh_convert_directions():
-    assert zh_convert("這個軟體很好用", "t2s") == "这个软体很好用"
-    assert zh_convert("这个软件很好用", "s2t") == "這個軟件很好用"
-    assert zh_convert("这个软件很好用", "s2twp") == "這個軟體很好用"  # Taiwan phrases
-    assert zh_convert("这个", None) == "这个"
-    assert normalize("這個軟體很好用!", "zh", zh_convert="t2s") == "这个软体很好用！"
-
-
-@needs_opencc
-def test_zh_convert_unknown():
-    with pytest.raises(TextcycleError, match="unknown Chinese conversion"):
-        zh_convert("x", "t2klingon")
-
-
-def test_zh_convert_without_opencc(monkeypatch):
-    textnorm._opencc.cache_clear()
-    monkeypatch.setitem(sys.modules, "opencc", None)  # import fails
-    try:
-        with pytest.raises(TextcycleError, match=r"textcycle\[zh\]"):
-            zh_convert("这个", "s2t")
-    finally:
-        textnorm._opencc.cache_clear()
-
-
-# --- sentence splitting -------------------------------------------------------------------------
 
 def test_split_sentences():
     assert split_sentences("太慢了！下次不点了。") == ["太慢了！", "下次不点了。"]
@@ -121,8 +51,6 @@ def test_review_to_sentences_mixed_input():
     out = review_to_sentences("手机不错,屏幕很清楚.电池一般 http://t.cn/abc 客服:还行!\n第二行也好")
     assert out == ["手机不错，屏幕很清楚。", "电池一般 客服：还行！", "第二行也好"]
 
-
-# --- the zh_reviews loader ----------------------------------------------------------------------
 
 def write_folder(root: Path, neg: list, pos: list) -> Path:
     root.mkdir(parents=True, exist_ok=True)
@@ -218,39 +146,16 @@ def test_zh_cli(tmp_path, capsys):
     a = write_folder(tmp_path / "a", make_reviews("负", ["太差了"], 20), make_reviews("正", ["很好"], 20))
     cfg_file = tmp_path / "zh.yaml"
     cfg_file.write_text(f"data:\n  source: zh_reviews\n  paths: [{a}]\n  language: zh\n", encoding="utf-8")
-    assert zh_main(["--config", str(cfg_file), "--write", str(tmp_path / "out")]) == 0
+    assert data_main(["--config", str(cfg_file), "--write", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "train" in out and "duplicates" in out
     assert (tmp_path / "out" / "sentiment.test.1").is_file()
     c = load_corpus(DataConfig(source="folder", path=str(tmp_path / "out"), language="zh"))
     assert c.train[0]
-    assert zh_main(["--config", str(cfg_file), "-o", f"data.paths=[{tmp_path / 'nope'}]"]) == 2
+    assert data_main(["--config", str(cfg_file), "-o", f"data.paths=[{tmp_path / 'nope'}]"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: data folder not found") and len(err.strip().splitlines()) == 1
 
-
-# --- BLEU ---------------------------------------------------------------------------------------
-
-def test_zh_bleu():
-    hyps = ["我很喜欢这家店", "送餐太慢了"]
-    assert zh_bleu(hyps, hyps) == pytest.approx(100.0)
-    assert zh_bleu(["我很 喜欢 这家店"], ["我很喜欢这家店"]) == pytest.approx(100.0)  # spaces ignored
-    one = zh_bleu(hyps, ["我很喜欢这家餐厅", "送餐很快"])
-    multi = zh_bleu(hyps, [["我很喜欢这家餐厅", "我很喜欢这家店"], ["送餐很快"]])
-    assert 0 < one < multi <= 100
-    assert zh_sentence_bleu("我很喜欢这家店", "我很喜欢这家店") == pytest.approx(100.0)
-    assert zh_sentence_bleu("完全不同", ["我很喜欢这家店"]) < 10
-    with pytest.raises(TextcycleError, match="2 hypotheses but 1 references"):
-        zh_bleu(hyps, ["x"])
-
-
-@needs_opencc
-def test_zh_bleu_with_conversion():
-    assert zh_bleu(["這家店的服務很好"], ["这家店的服务很好"]) < 50
-    assert zh_bleu(["這家店的服務很好"], ["这家店的服务很好"], convert="t2s") == pytest.approx(100.0)
-
-
-# --- configs ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["zh-reviews.yaml", "ptt.yaml"])
 def test_configs_load(name):
@@ -274,28 +179,3 @@ def test_zh_reviews_on_shared_data(shared_data):
         assert not set(c.test[s]) & set(c.train[s])
         assert all(4 <= len(x) <= 60 for x in c.train[s][:2000])
     assert not set(c.train[0]) & set(c.train[1])
-
-
-def test_evaluation_classifier_on_chinese_characters(tmp_path):
-    """The fastText-style evaluation classifier with character features (no word segmentation)."""
-    import random
-
-    from textcycle.evaluate.classifier import ClassifierConfig, StyleClassifier, train_classifier
-
-    rng = random.Random(0)
-    things = ["服務", "餐點", "房間", "老闆", "咖啡", "價格"]
-    neg = ["太差", "很爛", "難吃", "不推薦", "很髒"]
-    pos = ["很好", "超棒", "好吃", "推薦", "乾淨"]
-
-    def make(words, n):
-        return [f"這家店的{rng.choice(things)}{rng.choice(words)}。" for _ in range(n)]
-
-    train = [make(neg, 200), make(pos, 200)]
-    cfg = ClassifierConfig(tokenization="zh_chars", epochs=10, min_count=1, buckets=1024, dim=16, batch_size=16, lr=0.05)
-    clf = train_classifier(train, cfg, log=lambda m: None)
-    assert clf.tokens("服務 很好！", normalized=True) == ["服", "務", "很", "好", "！"]
-    assert clf.accuracy(make(neg, 50), 0) >= 95 and clf.accuracy(make(pos, 50), 1) >= 95
-    clf.save(tmp_path / "clf")
-    again = StyleClassifier.load(tmp_path / "clf")
-    assert again.cfg.tokenization == "zh_chars"
-    assert again.predict(["老闆超棒"]) == clf.predict(["老闆超棒"])

@@ -1,0 +1,54 @@
+"""Configs (textcycle.config): YAML into dataclasses, overrides, validation with the allowed
+range in the message, and the architecture check of a resumed run."""
+from pathlib import Path
+
+import pytest
+
+from textcycle.config import (TextCycleConfig, architecture_changes, load_config, save_config, to_dict,
+                              validate_text_config)
+from textcycle.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_yaml_overrides_and_round_trip(tmp_path):
+    cfg = load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, ["train.rl_steps=3", "data.style_names=[a, b]"])
+    assert cfg.train.rl_steps == 3 and cfg.data.style_names == ["a", "b"]
+    save_config(cfg, tmp_path / "c.yaml")
+    assert to_dict(load_config(tmp_path / "c.yaml", TextCycleConfig)) == to_dict(cfg)
+
+
+@pytest.mark.parametrize("override, msg", [
+    ("train.no_such=1", "unknown key"), ("train.lr=abc", "expected a number"),
+    ("train.steps", "expected key=value"), ("train=3", "expected a mapping"),
+])
+def test_bad_keys_and_types(override, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, [override])
+
+
+def test_every_shipped_text_config_validates():
+    for name in ("tiny", "yelp", "zh-reviews", "ptt"):
+        validate_text_config(load_config(REPO / "configs" / f"{name}.yaml", TextCycleConfig))
+
+
+@pytest.mark.parametrize("override, msg", [
+    ("train.batch_size=0", "allowed 1"), ("train.sample_temperature=.nan", "out of range"),
+    ("train.baseline=foo", "allowed greedy, mean"), ("generator.attention_heads=3", "divisible"),
+    ("tokenizer.max_length=100", "max_position_embeddings"), ("train.rl_steps=0", None),
+])
+def test_validation(override, msg):
+    cfg = load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, [override])
+    if msg is None:
+        validate_text_config(cfg)
+    else:
+        with pytest.raises(ConfigError, match=msg):
+            validate_text_config(cfg)
+
+
+def test_architecture_changes_names_the_keys():
+    a = to_dict(TextCycleConfig())
+    b = to_dict(TextCycleConfig())
+    b["generator"]["d_model"] = 128
+    b["train"]["lr"] = 1.0  # not an architecture key
+    assert architecture_changes(a, b) == ["generator.d_model: 256 -> 128"]
