@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
+from ..cli import entry_point
 from ..errors import TextcycleError
 from .crawl import crawl_board, parse_page_range
-from .ingest import IngestOptions, ingest
+from .ingest import IngestOptions, printable_path, ingest
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line, like every other error of the command (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="python -m textcycle.ptt",
         description="Build a style corpus from PTT comments: 噓 (boo) -> neg.txt, 推 (push) -> pos.txt.",
     )
@@ -31,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("ingest", help="turn saved pages / JSON dumps into neg.txt and pos.txt")
     i.add_argument("inputs", nargs="+", help="HTML/JSON files or folders (searched recursively)")
-    i.add_argument("--out", default="data/ptt", help="output folder (default: data/ptt)")
+    i.add_argument("--out", default="data/ptt",
+                   help="output folder, not inside an input folder (default: data/ptt)")
     i.add_argument("--min-chars", type=int, default=4, help="shortest comment kept (default: 4)")
     i.add_argument("--max-chars", type=int, default=80, help="longest comment kept (default: 80)")
     i.add_argument("--neutral", action="store_true", help="also write neu.txt with the → comments")
@@ -46,40 +56,46 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "crawl":
-            first = last = None
-            if args.pages:
-                first, last = parse_page_range(args.pages)
-            from .crawl import urllib_fetch
+def _crawl(args) -> int:
+    first = last = None
+    if args.pages:
+        first, last = parse_page_range(args.pages)
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise TextcycleError(f"--timeout must be a number of seconds > 0, not {args.timeout}")
+    from .crawl import urllib_fetch
 
-            report = crawl_board(
-                args.out, args.board, first=first, last=last, newest=args.last,
-                fetch=lambda url: urllib_fetch(url, timeout=args.timeout),
-                delay=args.delay, retries=args.retries, backoff=args.backoff,
-                refresh_index=args.refresh_index,
-            )
-            print(report.summary())
-            print(f"pages are in {args.out}/{args.board}/; next: python -m textcycle.ptt ingest "
-                  f"{args.out}/{args.board} --out data/ptt")
-            return 1 if report.failed else 0
-        opts = IngestOptions(
-            min_chars=args.min_chars, max_chars=args.max_chars, neutral=args.neutral,
-            join=not args.no_join, strip_user_ids=not args.keep_ids, convert=args.convert,
-            holdout=args.holdout, holdout_max_fraction=args.holdout_max_fraction, seed=args.seed,
-        )
-        stats = ingest(args.inputs, args.out, opts)
-        print(stats.summary())
-        print(f"corpus in {args.out}/")
-        return 0
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; pages saved so far are kept (run again to resume)", file=sys.stderr)
-        return 130
+    report = crawl_board(
+        args.out, args.board, first=first, last=last, newest=args.last,
+        fetch=lambda url: urllib_fetch(url, timeout=args.timeout),
+        delay=args.delay, retries=args.retries, backoff=args.backoff,
+        refresh_index=args.refresh_index,
+    )
+    print(report.summary())
+    raw = printable_path(f"{args.out}/{args.board}")
+    print(f"pages are in {raw}/; next: python -m textcycle.ptt ingest {raw} --out data/ptt")
+    return 1 if report.failed else 0
+
+
+def _ingest(args) -> int:
+    opts = IngestOptions(
+        min_chars=args.min_chars, max_chars=args.max_chars, neutral=args.neutral,
+        join=not args.no_join, strip_user_ids=not args.keep_ids, convert=args.convert,
+        holdout=args.holdout, holdout_max_fraction=args.holdout_max_fraction, seed=args.seed,
+    )
+    stats = ingest(args.inputs, args.out, opts)
+    print(stats.summary())
+    print(f"corpus in {printable_path(args.out)}/")
+    return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _crawl(args) if args.command == "crawl" else _ingest(args)
+
+
+# entry_point reads the note from the function it wraps: set it before wrapping
+_main.interrupt_note = "; pages saved so far are kept (run again to resume)"
+main = entry_point(_main)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,19 @@ like Gossiping ask for it); failed requests (network errors, 429, 5xx) are retri
 exponential back-off (`backoff` * 2^attempt seconds, at most `max_backoff`, longer if the server
 sends Retry-After); after `max_failures` pages in a row fail the crawl stops.
 
+Safety: only https pages on the PTT host are fetched. Article links on an index page are
+resolved against the index page's URL and followed only when they are https links on the same
+host to an article of the board (`/bbs/<Board>/M.<...>.html`); anything else (other hosts,
+file:// or other schemes, other boards) is skipped. The default fetcher (`urllib_fetch`) refuses
+every URL, and every redirect, that is not https on www.ptt.cc (`UnsafeURL`, which stops the
+crawl with a one-line error).
+
 The fetch function is injectable (`fetch(url) -> str`, raising `FetchError`), and so are the
 sleep and clock functions, so tests run without a network and without waiting.
 """
 from __future__ import annotations
 
-import os
+import math
 import re
 import time
 import urllib.error
@@ -33,12 +40,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from ..errors import TextcycleError
-from .parse import parse_index_html
+from ..files import atomic_write_text, read_lines
+from .parse import ARTICLE_ID, parse_index_html
 
-BASE_URL = "https://www.ptt.cc"
+PTT_HOST = "www.ptt.cc"
+BASE_URL = f"https://{PTT_HOST}"
 USER_AGENT = "textcycle-ptt/0.1 (research corpus builder; polite crawler)"
 FULL_INDEX_PAGE = 20  # entries on a full board index page
 _BOARD = re.compile(r"[A-Za-z0-9_\-]{1,32}")
@@ -57,13 +66,66 @@ class NotFound(FetchError):
     pass
 
 
-def urllib_fetch(url: str, timeout: float = 20.0) -> str:
-    """GET `url` with the over18=1 cookie; the page as text, or FetchError."""
+class UnsafeURL(TextcycleError):
+    """A URL the crawler will not fetch: not https, or not on the PTT host."""
+
+
+def _url_parts(url: str):
+    """(scheme, host, port, user name, path) of `url`, scheme and host lower-cased; None if
+    it does not parse."""
+    try:
+        u = urlsplit(url)
+        port = u.port  # ValueError for a port that is not a number
+    except ValueError:
+        return None
+    return u.scheme.lower(), (u.hostname or "").lower(), port, u.username, u.path
+
+
+def check_url(url: str, host: str = PTT_HOST) -> str:
+    """`url` if it is an https URL on `host` (no user name, the default port); else UnsafeURL."""
+    parts = _url_parts(url)
+    if parts is None or parts[0] != "https" or parts[1] != host.lower() or parts[2] not in (None, 443) \
+            or parts[3] is not None:
+        shown = url if len(url) <= 200 else url[:200] + "..."
+        raise UnsafeURL(f"refusing to fetch {shown!r}: only https://{host}/ pages are fetched")
+    return url
+
+
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to an https URL on the same host (PTT redirects to /ask/over18)."""
+
+    def __init__(self, host: str):
+        self.host = host
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        newurl = urljoin(req.full_url, newurl)
+        try:
+            check_url(newurl, self.host)
+        except UnsafeURL as e:
+            fp.close()
+            raise UnsafeURL(f"{req.full_url} redirects elsewhere: {e}") from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _open(req: urllib.request.Request, timeout: float, host: str):
+    return urllib.request.build_opener(_SameHostRedirects(host)).open(req, timeout=timeout)
+
+
+def _decode(data: bytes, charset: Optional[str]) -> str:
+    try:
+        return data.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")
+
+
+def urllib_fetch(url: str, timeout: float = 20.0, host: str = PTT_HOST) -> str:
+    """GET `url` with the over18=1 cookie; the page as text, or FetchError. Only https URLs on
+    `host` are fetched, and only redirects there are followed: anything else is UnsafeURL."""
+    check_url(url, host)
     req = urllib.request.Request(url, headers={"Cookie": "over18=1", "User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            charset = resp.headers.get_content_charset() or "utf-8"
-            return resp.read().decode(charset, errors="replace")
+        with _open(req, timeout, host) as resp:
+            return _decode(resp.read(), resp.headers.get_content_charset())
     except urllib.error.HTTPError as e:
         retry_after = None
         try:
@@ -77,7 +139,7 @@ def urllib_fetch(url: str, timeout: float = 20.0) -> str:
 
 def parse_page_range(spec: str) -> tuple[int, int]:
     """"100-120" -> (100, 120); "100" -> (100, 100)."""
-    m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", spec or "")
+    m = re.fullmatch(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", spec or "")
     if not m:
         raise TextcycleError(f"--pages {spec!r}: expected FIRST-LAST, e.g. 100-120")
     first, last = int(m.group(1)), int(m.group(2) or m.group(1))
@@ -125,8 +187,13 @@ class Crawler:
     ):
         if not _BOARD.fullmatch(board or ""):
             raise TextcycleError(f"not a PTT board name: {board!r}")
-        if delay < 0 or retries < 0 or backoff < 0:
-            raise TextcycleError("delay, retries and backoff must not be negative")
+        for name, value in (("delay", delay), ("retries", retries), ("backoff", backoff),
+                            ("max_backoff", max_backoff)):
+            if not math.isfinite(value) or value < 0:
+                raise TextcycleError(f"{name} must be a number >= 0, not {value}")
+        base = _url_parts(base_url)
+        if base is None or base[0] != "https" or not base[1]:
+            raise TextcycleError(f"base URL {base_url!r}: expected https://HOST")
         self.board = board
         self.root = Path(out_dir) / board
         self.index_dir = self.root / "index"
@@ -135,6 +202,12 @@ class Crawler:
         self.delay, self.retries, self.backoff, self.max_backoff = delay, retries, backoff, max_backoff
         self.max_failures = max_failures
         self.base_url = base_url.rstrip("/")
+        self.host = base[1]
+        self._base_netloc = urlsplit(self.base_url).netloc.lower()
+        # /bbs/<Board>/M.<...>.html, the board name in any case
+        self._article_path = re.compile(
+            re.escape(urlsplit(self.base_url).path) + "/bbs/(?i:" + re.escape(board) + ")/("
+            + ARTICLE_ID.pattern + r")\.html")
         self.sleep, self.clock, self.log = sleep, clock, log
         self._next_request = 0.0
         self._failures_in_a_row = 0
@@ -147,20 +220,38 @@ class Crawler:
 
     def _read_missing(self) -> set[str]:
         f = self._missing_file()
-        return set(f.read_text(encoding="utf-8").split()) if f.is_file() else set()
+        return {ln.strip() for ln in read_lines(f) if ln.strip()} if f.is_file() else set()
 
     def _mark_missing(self, url: str) -> None:
         self._missing.add(url)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self._missing_file(), "a", encoding="utf-8") as fh:
-            fh.write(url + "\n")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(self._missing_file(), "a", encoding="utf-8") as fh:
+                fh.write(url + "\n")
+        except OSError as e:
+            raise TextcycleError(f"cannot write {self._missing_file()}: {e.strerror or e}") from None
 
     @staticmethod
     def _save(path: Path, text: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".part{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        try:
+            atomic_write_text(path, text)
+        except OSError as e:
+            raise TextcycleError(f"cannot write {path}: {e.strerror or e}") from None
+
+    def article_url(self, href: str, page_url: str) -> Optional[str]:
+        """The URL of an article link on the index page at `page_url`, or None unless it is an
+        https link on the PTT host to an article of this board (other hosts, file:// and other
+        schemes, other boards are not followed). Query and fragment are dropped."""
+        url = urljoin(page_url, href.strip())
+        try:
+            u = urlsplit(url)
+        except ValueError:
+            return None
+        if u.scheme.lower() != "https" or u.netloc.lower() != self._base_netloc:
+            return None
+        if not self._article_path.fullmatch(u.path):
+            return None
+        return f"{self.base_url}{u.path}"
 
     # --- requests
     def _wait_turn(self) -> None:
@@ -257,12 +348,14 @@ class Crawler:
                 if not entry.href:
                     report.deleted_entries += 1
                     continue
-                aid = entry.article_id
-                if aid is None:
+                if entry.article_id is None:
                     continue
-                url = urljoin(self.base_url + "/", entry.href)
-                if f"/bbs/{self.board.lower()}/" not in url.lower():
-                    continue  # a link to another board (rare): not ours
+                url = self.article_url(entry.href, self.board_url(n))
+                if url is None:  # another board (rare), another host or scheme: not ours
+                    shown = entry.href if len(entry.href) <= 100 else entry.href[:100] + "..."
+                    self.log(f"index {n}: not following {shown!r} (not a {self.board} article on {self.host})")
+                    continue
+                aid = self._article_path.fullmatch(urlsplit(url).path).group(1)
                 path = self.article_dir / f"{aid}.html"
                 if path.is_file():
                     report.articles_cached += 1
@@ -301,5 +394,5 @@ def crawl_board(out_dir, board, first: Optional[int] = None, last: Optional[int]
     return c.crawl(first, last, refresh_index=refresh)
 
 
-__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "crawl_board", "parse_page_range",
-           "urllib_fetch"]
+__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "UnsafeURL", "check_url", "crawl_board",
+           "parse_page_range", "urllib_fetch"]

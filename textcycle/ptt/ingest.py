@@ -18,21 +18,28 @@ Per article, in page order:
 
 Output in `out_dir`: `neg.txt` / `pos.txt` (training, one comment per line),
 `neg.dev.txt` / `pos.dev.txt`, `neg.test.txt` / `pos.test.txt`, `neu.txt` with the "→"
-comments when `neutral` is set, and `ingest.json` with the counts and options.
+comments when `neutral` is set, and `ingest.json` with the counts and options. The output
+folder must not be an input folder or inside one (its files would mix with the inputs).
+
+An input file that cannot be read (not UTF-8 JSON, invalid or too deeply nested JSON, a read
+error) is skipped with a one-line warning naming it; the other files are ingested.
 """
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
+from ..data import strip_urls
 from ..errors import TextcycleError
+from ..files import atomic_write_text
 from ..textnorm import zh_convert, zh_normalize
-from ..zh import strip_urls
 from .parse import ARROW, BOO, PUSH, Article, normalize_tag, parse_article_html, parse_json_dump
 
 _MENTION = re.compile(r"[@＠]\s*[A-Za-z][A-Za-z0-9_]*")
@@ -74,6 +81,7 @@ class IngestStats:
     duplicates: int = 0
     both_labels: int = 0  # distinct texts that occur as 推 and as 噓
     written: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)  # files that could not be read: "path: reason"
 
     def summary(self) -> str:
         p, b, a = (self.pushes[t] for t in (PUSH, BOO, ARROW))
@@ -87,6 +95,8 @@ class IngestStats:
             f"dropped: {self.empty:,} empty, {self.too_short:,} too short, {self.too_long:,} too long, "
             f"{self.duplicates:,} duplicates, {self.both_labels:,} both 推 and 噓",
         ]
+        if self.skipped:
+            lines.append(f"warning: {len(self.skipped):,} unreadable file(s) skipped (named above)")
         if self.over18_pages:
             lines.append(f"warning: {self.over18_pages:,} pages were PTT's over-18 question, not articles")
         lines.append("written: " + ", ".join(f"{k} {v:,}" for k, v in self.written.items()))
@@ -102,33 +112,68 @@ def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if p.is_file():
-            out.append(p)
-        elif p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if not f.is_file() or f.suffix.lower() not in (".html", ".htm", ".json", ".jsonl"):
-                    continue
-                if f.name.lower().startswith("index") and f.suffix.lower() in (".html", ".htm"):
-                    continue  # board index pages: lists of links, no comments
-                if f.name == "ingest.json":
-                    continue
-                out.append(f)
-        else:
-            raise TextcycleError(f"not found: {p}")
+        try:
+            out.extend(_inputs_under(p))
+        except OSError as e:
+            raise TextcycleError(f"cannot read {printable_path(p)}: {e.strerror or e}") from None
     return out
 
 
-def read_articles(files: Iterable[Path], stats: IngestStats) -> Iterator[Article]:
+def _inputs_under(p: Path) -> list[Path]:
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        if p.exists():
+            raise TextcycleError(f"not a regular file or folder: {printable_path(p)}")
+        raise TextcycleError(f"not found: {printable_path(p)}")
+    out = []
+    for f in sorted(p.rglob("*")):
+        if not f.is_file() or f.suffix.lower() not in (".html", ".htm", ".json", ".jsonl"):
+            continue
+        if f.name.lower().startswith("index") and f.suffix.lower() in (".html", ".htm"):
+            continue  # board index pages: lists of links, no comments
+        if f.name == "ingest.json":
+            continue
+        out.append(f)
+    return out
+
+
+def printable_path(path) -> str:
+    """A path for a one-line message (control characters in a name shown escaped)."""
+    s = str(path)
+    return s if s.isprintable() else ascii(s)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def read_articles(files: Iterable[Path], stats: IngestStats,
+                  warn: Callable[[str], None] = _warn) -> Iterator[Article]:
+    """The articles of each file; a file that cannot be read is skipped with a warning."""
     for f in files:
         stats.files += 1
         suffix = f.suffix.lower()
-        if suffix in (".json", ".jsonl"):
-            stats.json_files += 1
-            yield from parse_json_dump(f)
-        else:
-            stats.html_files += 1
-            text = f.read_bytes().decode("utf-8", errors="replace")
-            yield parse_article_html(text, source=str(f))
+        try:
+            if suffix in (".json", ".jsonl"):
+                stats.json_files += 1
+                articles = list(parse_json_dump(f))  # read whole: a bad file gives no articles
+            else:
+                stats.html_files += 1
+                text = f.read_bytes().decode("utf-8", errors="replace")
+                articles = [parse_article_html(text, source=str(f))]
+        except TextcycleError as e:
+            reason = str(e)
+            if reason.startswith(f"{f}: "):
+                reason = reason[len(f"{f}: "):]
+            stats.skipped.append(f"{f}: {reason}")
+            warn(f"skipped {printable_path(f)}: {reason}")
+            continue
+        except OSError as e:
+            stats.skipped.append(f"{f}: {e.strerror or e}")
+            warn(f"skipped {printable_path(f)}: {e.strerror or e}")
+            continue
+        yield from articles
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,14 +238,15 @@ def clean_comment(text: str, ids: Optional[re.Pattern], convert: Optional[str]) 
 # the whole pipeline
 
 
-def collect(paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats):
+def collect(paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats,
+            warn: Callable[[str], None] = _warn):
     """Per tag, a list of (article key, comment) after joining, cleaning, filtering and dedup."""
     files = find_inputs(paths)
     if not files:
-        raise TextcycleError("no .html/.json/.jsonl files found in " + ", ".join(map(str, paths)))
+        raise TextcycleError("no .html/.json/.jsonl files found in " + ", ".join(map(printable_path, paths)))
     seen_articles: set[str] = set()
     raw: dict[str, list[tuple[str, str]]] = {PUSH: [], BOO: [], ARROW: []}
-    for art in read_articles(files, stats):
+    for art in read_articles(files, stats, warn):
         if art.over18_gate:
             stats.over18_pages += 1
             continue
@@ -271,39 +317,86 @@ def hold_out(items: list[tuple[str, str]], n: int, seed: int):
     return train, [items[i][1] for i in dev], [items[i][1] for i in test]
 
 
-def _write(path: Path, lines: list[str]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(l + "\n" for l in lines), encoding="utf-8")
-    tmp.replace(path)
+OUTPUT_FILES = ("neg.txt", "neg.dev.txt", "neg.test.txt", "pos.txt", "pos.dev.txt", "pos.test.txt",
+                "neu.txt", "ingest.json")
 
 
-def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions | None = None) -> IngestStats:
-    """Read PTT pages/dumps under `paths` and write the neg/pos (and neu) corpora to `out_dir`."""
+def _resolved(p: Path) -> Path:
+    try:
+        return p.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
+        raise TextcycleError(f"cannot resolve {printable_path(p)}: {e}") from None
+
+
+def check_output_folder(paths: Iterable[str | Path], out_dir: str | Path) -> None:
+    """TextcycleError unless `out_dir` is a folder (or can be made one) outside every input
+    folder, and no input file is one of the files ingest writes."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise TextcycleError(f"output folder {printable_path(out)} is a file, not a folder")
+    out_r = _resolved(out)
+    outputs = {out_r / name for name in OUTPUT_FILES}
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            p_r = _resolved(p)
+            if out_r == p_r or p_r in out_r.parents:
+                where = "is the input folder" if out_r == p_r else "is inside the input folder"
+                raise TextcycleError(f"output folder {printable_path(out)} {where} {printable_path(p)}: "
+                                     f"choose an output folder outside the inputs")
+        elif p.is_file() and _resolved(p) in outputs:
+            raise TextcycleError(f"input {printable_path(p)} is one of the files ingest writes to "
+                                 f"{printable_path(out)}: choose another output folder")
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as e:
+        raise TextcycleError(f"cannot write {printable_path(path)}: {e.strerror or e}") from None
+
+
+def _lines(lines: list[str]) -> str:
+    return "".join(l + "\n" for l in lines)
+
+
+def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions | None = None,
+           warn: Callable[[str], None] = _warn) -> IngestStats:
+    """Read PTT pages/dumps under `paths` and write the neg/pos (and neu) corpora to `out_dir`.
+    `warn` gets a one-line message for each input file skipped as unreadable."""
     opts = opts or IngestOptions()
     if opts.min_chars < 1 or opts.max_chars < opts.min_chars:
         raise TextcycleError(f"bad length limits: min_chars {opts.min_chars}, max_chars {opts.max_chars}")
+    if not (math.isfinite(opts.holdout_max_fraction) and 0 <= opts.holdout_max_fraction <= 1):
+        raise TextcycleError(f"holdout_max_fraction must be between 0 and 1, not {opts.holdout_max_fraction}")
     zh_convert("", opts.convert)  # an unknown conversion or missing OpenCC fails before the work
     paths = list(paths)
+    check_output_folder(paths, out_dir)
     stats = IngestStats()
-    comments = collect(paths, opts, stats)
+    comments = collect(paths, opts, stats, warn)
     if not comments[PUSH] and not comments[BOO]:
         raise TextcycleError(
             f"no 推/噓 comments found in {stats.files} file(s) "
-            f"({stats.articles} articles, {stats.over18_pages} over-18 pages)"
+            f"({stats.articles} articles, {stats.over18_pages} over-18 pages"
+            + (f", {len(stats.skipped)} unreadable" if stats.skipped else "") + ")"
         )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     for tag, name in ((BOO, "neg"), (PUSH, "pos")):
         items = comments[tag]
         n = min(opts.holdout, int(len(items) * opts.holdout_max_fraction))
         train, dev, test = hold_out(items, n, opts.seed + (tag == PUSH))
         for suffix, lines in (("", train), (".dev", dev), (".test", test)):
-            _write(out / f"{name}{suffix}.txt", lines)
+            _write(out / f"{name}{suffix}.txt", _lines(lines))
             stats.written[f"{name}{suffix}.txt"] = len(lines)
     if opts.neutral:
         lines = [t for _, t in comments[ARROW]]
-        _write(out / "neu.txt", lines)
+        _write(out / "neu.txt", _lines(lines))
         stats.written["neu.txt"] = len(lines)
     info = {"inputs": [str(p) for p in paths], "options": asdict(opts), "stats": asdict(stats)}
-    (out / "ingest.json").write_text(json.dumps(info, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(info, ensure_ascii=False, indent=1) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8: escape it
+        text = json.dumps(info, indent=1) + "\n"
+    _write(out / "ingest.json", text)
     return stats

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..errors import TextcycleError
+from ..files import split_lines
 
 ARTICLE_ID = re.compile(r"M\.\d+\.A\.[0-9A-Fa-f]{1,4}")
 _ARTICLE_URL = re.compile(r"/bbs/([A-Za-z0-9_\-]+)/(M\.\d+\.A\.[0-9A-Fa-f]{1,4})\.html")
@@ -333,11 +334,23 @@ _CONTENT_KEYS = ("push_content", "content", "text", "message", "comment", "body"
 _TIME_KEYS = ("push_ipdatetime", "ipdatetime", "datetime", "time", "date", "push_time")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(v) -> str:
+    """A scalar JSON value as text; "" for a missing value, a list or an object. A lone
+    surrogate ("\\ud800" in the JSON: not a character) becomes U+FFFD, so the text can be
+    written as UTF-8."""
+    if v is None or isinstance(v, (dict, list)):
+        return ""
+    return _SURROGATE.sub("\ufffd", str(v))
+
+
 def _first(d: dict, keys) -> Optional[str]:
     for k in keys:
         v = d.get(k)
         if v is not None and not isinstance(v, (dict, list)):
-            return str(v)
+            return _text(v)
     return None
 
 
@@ -351,14 +364,14 @@ def _article_from_json(obj: dict, source: str) -> Optional[Article]:
         return None
     art = Article(source=source)
     for k in ("article_id", "aid", "id", "url", "link", "filename"):
-        m = ARTICLE_ID.search(str(obj.get(k) or ""))
+        m = ARTICLE_ID.search(_text(obj.get(k)))
         if m:
             art.article_id = m.group()
             break
-    url = _ARTICLE_URL.search(str(obj.get("url") or obj.get("link") or ""))
-    art.board = str(obj.get("board") or (url.group(1) if url else "") or "")
-    art.title = str(obj.get("article_title") or obj.get("title") or "")
-    art.author = str(obj.get("author") or "")
+    url = _ARTICLE_URL.search(_text(obj.get("url")) or _text(obj.get("link")))
+    art.board = _text(obj.get("board")) or (url.group(1) if url else "")
+    art.title = _text(obj.get("article_title")) or _text(obj.get("title"))
+    art.author = _text(obj.get("author"))
     for item in pushes_raw:
         if not isinstance(item, dict):
             continue
@@ -394,23 +407,28 @@ def parse_json_dump(path: str | Path) -> Iterator[Article]:
     """Articles of a crawler's JSON dump: {"articles": [...]}, a list of articles, one article,
     or JSON Lines. Pushes in "messages" (jwlin/ptt-web-crawler), "pushes" or "comments", with keys
     push_tag/push_userid/push_content/push_ipdatetime or tag/user(id)/content/ipdatetime.
-    Entries without a push list (e.g. {"error": "invalid url"}) are skipped."""
+    Entries without a push list (e.g. {"error": "invalid url"}) are skipped.
+
+    A file that is not UTF-8, not JSON, or nested too deeply to read raises TextcycleError
+    before the first article (the whole file is read first); numbers are kept as their text,
+    so a 5000-digit number is no error."""
     p = Path(path)
     raw = p.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise TextcycleError(f"{p}: not UTF-8 text") from None
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise TextcycleError(f"{p}: not UTF-8 text (line {line})") from None
     try:
-        data = json.loads(text)
+        data = _loads(text, p)
     except json.JSONDecodeError as first_error:
         # JSON Lines: one article per line
         items = []
-        for i, line in enumerate(text.splitlines(), 1):
+        for i, line in enumerate(split_lines(text), 1):
             if not line.strip():
                 continue
             try:
-                items.append(json.loads(line))
+                items.append(_loads(line, p, i))
             except json.JSONDecodeError:
                 raise TextcycleError(
                     f"{p}: not valid JSON ({first_error.msg} at line {first_error.lineno}) "
@@ -418,3 +436,13 @@ def parse_json_dump(path: str | Path) -> Iterator[Article]:
                 ) from None
         data = items
     yield from _json_articles(data, str(p))
+
+
+def _loads(text: str, path: Path, line: Optional[int] = None):
+    """json.loads, numbers as text; JSONDecodeError for bad JSON, TextcycleError for JSON
+    nested deeper than Python's recursion limit."""
+    try:
+        return json.loads(text, parse_int=str)
+    except RecursionError:
+        where = f" (line {line})" if line else ""
+        raise TextcycleError(f"{path}: JSON nested too deeply to read{where}") from None
