@@ -28,7 +28,9 @@ from textcycle.errors import TextcycleError  # noqa: E402
 from textcycle.evaluate import Evaluator, corpus_bleu, evaluate_system, g_score, harmonic_mean  # noqa: E402
 from textcycle.evaluate.bleu import bleu_normalize, zh_bleu, zh_sentence_bleu  # noqa: E402
 from textcycle.evaluate.testset import load_testset  # noqa: E402
-from textcycle.textnorm import yelp_tokenize  # noqa: E402
+from textcycle.textnorm import opencc_available, yelp_tokenize  # noqa: E402
+
+needs_opencc = pytest.mark.skipif(not opencc_available(), reason="OpenCC not installed (pip install 'textcycle[zh]')")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +192,21 @@ def test_cli_json_on_tiny_data(tiny_yelp, toy_models, tmp_path, capsys):
     rc = main([str(sysdir), "--data", str(tiny_yelp), "--classifier", str(toy_models["classifier"]), "--no-lm"])
     out = capsys.readouterr().out
     assert rc == 0 and out.startswith("| System | ACC |") and "| mine |" in out
+
+
+def test_systems_with_the_same_folder_name_keep_apart(tiny_yelp, toy_models, tmp_path, capsys):
+    # bug: runs/a/best and runs/b/best got the same JSON key, and one result vanished
+    from textcycle.evaluate.__main__ import main
+
+    ts = load_testset(tiny_yelp)
+    for run, outs in (("a", (ts.refs4[0][1], ts.refs4[1][1])), ("b", ts.sources)):
+        _write(tmp_path / run / "best" / "neg2pos.txt", outs[0])
+        _write(tmp_path / run / "best" / "pos2neg.txt", outs[1])
+    dirs = [str(tmp_path / "a" / "best"), str(tmp_path / "b" / "best")]
+    assert main([*dirs, "--data", str(tiny_yelp), "--json", "--classifier", str(toy_models["classifier"]), "--no-lm"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert sorted(r) == ["a/best", "b/best"]
+    assert r["b/best"]["self_bleu"] == pytest.approx(100.0) and r["a/best"]["self_bleu"] < 100
 
 
 # ---------------------------------------------------------------------------------------------
