@@ -13,6 +13,6 @@ if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
    ! .venv/bin/python -c "import torch, transformers, sacrebleu, pytest, textcycle.cli" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[test,zh]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test,zh,mnist]"
   echo "$stamp" > .venv/.textcycle-stamp
 fi
