@@ -1,11 +1,12 @@
 """The image CycleGAN sibling of textcycle (Zhu et al. 2017), in pytorch-CycleGAN-and-pix2pix style.
 
-config.py   the options (dataclasses read by textcycle.config.load_config)
-data.py     unaligned folders trainA/ trainB/ testA/ testB/ and the transforms
-models.py   ResNet generator, PatchGAN, GAN loss, image pool, LR schedule, init
-train.py    `python -m textcycle.image.train` (accelerate; checkpoints via textcycle.checkpoint)
-export.py   the model folder (config.json + safetensors), sample grids
+config.py     the options (dataclasses read by textcycle.config.load_config), and their checks
+data.py       unaligned folders trainA/ trainB/ testA/ testB/, the transforms, files that are skipped
+networks.py   the nn.Modules: ResNet generator, PatchGAN, GAN loss, image pool, LR schedule, init
+method.py     CycleGAN: the four networks, optimizers, pools and one training update
+model.py      ImageCycleModel: the saved model folder (config.json + G_AB/G_BA safetensors), sample grids
+train.py      `python -m textcycle.image.train`: the run (data, schedule, logging, checkpoints)
 translate.py  `python -m textcycle.image.translate`: images, folders, an HTML page of test results
 evaluate.py   `python -m textcycle.image.evaluate`: domain classifier, FD, KID, cycle L1
-mnist.py      the thin -> thick MNIST ground-truth task
+mnist.py      `python -m textcycle.image.mnist`: the thin -> thick MNIST ground-truth task
 """
