@@ -52,3 +52,30 @@ def test_architecture_changes_names_the_keys():
     b["generator"]["d_model"] = 128
     b["train"]["lr"] = 1.0  # not an architecture key
     assert architecture_changes(a, b) == ["generator.d_model: 256 -> 128"]
+
+
+def test_packaged_configs_by_name(tmp_path, monkeypatch):
+    # bug: configs/ was not in the wheel, so the README's train commands needed a checkout
+    from textcycle.config import PACKAGED_CONFIGS, resolve_config
+
+    monkeypatch.chdir(tmp_path)  # no checkout here
+    assert resolve_config("yelp") == PACKAGED_CONFIGS / "yelp.yaml"
+    assert resolve_config("configs/yelp.yaml") == PACKAGED_CONFIGS / "yelp.yaml"
+    assert load_config("tiny", TextCycleConfig).train.output_dir == "runs/tiny"
+    with pytest.raises(ConfigError, match="packaged config by name"):
+        resolve_config("no-such-config")
+
+
+def test_the_wheel_ships_configs_and_bundled_models(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                        str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    if r.returncode != 0 and "No module named" in r.stderr:
+        pytest.skip(f"cannot build a wheel here: {r.stderr.strip().splitlines()[-1]}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert "textcycle/configs/yelp.yaml" in names and "textcycle/configs/zh-reviews.yaml" in names
+    assert "textcycle/pretrained/yelp/config.json" in names

@@ -304,13 +304,29 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+PACKAGED_CONFIGS = Path(__file__).parent / "configs"  # also the checkout's top-level configs/
+
+
+def resolve_config(path: str | Path) -> Path:
+    """A config file, or the name of one that ships with the package (`--config yelp`), so the
+    README's commands work from an installed wheel as well as from a checkout."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    name = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    packaged = PACKAGED_CONFIGS / f"{name}.yaml"
+    if (len(p.parts) == 1 or p.parent.name == "configs") and packaged.is_file():
+        return packaged
+    known = ", ".join(sorted(f.stem for f in PACKAGED_CONFIGS.glob("*.yaml")))
+    raise ConfigError(f"config file not found: {p} (or give a packaged config by name: {known})")
+
+
 def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[str] | None = None):
-    """Read a YAML config into dataclass `cls` (defaults where `path` is None)."""
+    """Read a YAML config into dataclass `cls` (defaults where `path` is None); `path` may be
+    a packaged config's name (see `resolve_config`)."""
     data: dict = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
+        p = resolve_config(path)
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as e:
