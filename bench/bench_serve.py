@@ -1,0 +1,324 @@
+"""Load test of `python -m textcycle.serve` on this machine (loopback only, bounded in time and count).
+
+    python bench/bench_serve.py                       # 60 s per run, 4 server configurations
+    python bench/bench_serve.py --duration 15 --overload-duration 15 --out results/bench_serve.md
+
+For each configuration (batching on / off x 1 / 2 workers) the script starts a server with the
+bundled model on a free 127.0.0.1 port and runs two phases against it:
+
+1. sustained: `--clients` (32) closed-loop clients, each sending its next request when the last
+   one is answered, for `--duration` seconds; 1 request in `--big-every` (8) carries 32
+   sentences, the others 1. Reports requests/s, sentences/s, latency p50/p95/p99, errors.
+2. overload: open-loop arrivals at `--overload` (4) x the requests/s the sustained phase
+   reached, same mix, for `--overload-duration` seconds. The server must shed load (503 with
+   Retry-After, counted separately from errors), keep answering /healthz (probed every 0.5 s:
+   how many answered within 2 s, and the slowest), and recover: after the last arrival, the
+   seconds until a 1-sentence request is answered in under 2x the sustained p50 (or 1 s).
+
+Server RSS (the whole process tree) is read when it is ready and at the end. The servers run
+with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
+latency of accepted requests grows past a few seconds. Prints a Markdown table (and writes it to
+`--out`). The load generator shares the CPU with the server, as a real client on the same box would.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"  # loopback only
+
+SENTENCES = [
+    "the food was cold and the waiter was rude .", "this is the best pizza in town !",
+    "the service was terrible and slow .", "i love this place , the staff is so friendly .",
+    "the room was dirty and smelled bad .", "great coffee and a cozy atmosphere .",
+    "we waited an hour and nobody cared .", "the burger was juicy and cheap .",
+    "very disappointed with this place .", "highly recommend the tacos here !",
+    "the manager was unhelpful and rude .", "everything we ordered was delicious .",
+    "the fries were soggy and bland .", "the staff went above and beyond for us .",
+    "i will never come back here .", "our server was attentive and sweet .",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+
+
+def tree_rss_mib(pid: int) -> float:
+    try:
+        p = psutil.Process(pid)
+        procs = [p] + p.children(recursive=True)
+        return sum(x.memory_info().rss for x in procs if x.is_running()) / 2 ** 20
+    except psutil.Error:
+        return float("nan")
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float = 0.0
+    offered: float | None = None  # open loop: arrivals per second
+    latencies: list[float] = field(default_factory=list)  # seconds, 200s only
+    sentences: int = 0
+    ok: int = 0
+    shed: int = 0     # 503
+    errors: int = 0   # anything else, timeouts and connection errors included
+    health_ok: int = 0
+    health_total: int = 0
+    health_max: float = 0.0
+    recovered_s: float | None = None
+
+
+class Server:
+    def __init__(self, args, batching: bool, workers: int, log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        cmd = [sys.executable, "-m", "textcycle.serve", "--host", HOST, "--port", str(self.port),
+               "--model", args.model, "--workers", str(workers), "--max-queue", str(args.max_queue),
+               "--max-wait-ms", str(args.max_wait_ms), "--log-level", os.environ.get("BENCH_SERVE_LOG", "warning")]
+        if not batching:
+            cmd.append("--no-batching")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"serve-{'b' if batching else 'nb'}-{workers}w.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz?ready=true", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise SystemExit("the server did not get ready")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._log.close()
+        return code
+
+
+def body(rng: random.Random, big_every: int) -> dict:
+    n = 32 if rng.randrange(big_every) == 0 else 1
+    return {"texts": [rng.choice(SENTENCES) for _ in range(n)]}
+
+
+async def send(client: httpx.AsyncClient, url: str, payload: dict, phase: Phase) -> None:
+    t0 = time.perf_counter()
+    try:
+        r = await client.post(url, json=payload, timeout=60)
+    except httpx.HTTPError:
+        phase.errors += 1
+        return
+    if r.status_code == 200:
+        phase.ok += 1
+        phase.sentences += len(payload["texts"])
+        phase.latencies.append(time.perf_counter() - t0)
+    elif r.status_code == 503:
+        phase.shed += 1
+    else:
+        phase.errors += 1
+
+
+def _probe_loop(url: str, stop, out) -> None:
+    """In its own process (so the load generator's busy event loop cannot delay it): GET
+    /healthz every 0.5 s until `stop` is set; sends (answered within 2 s, total, slowest s)."""
+    ok = total = 0
+    slowest = 0.0
+    with httpx.Client() as client:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            total += 1
+            try:
+                ok += client.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                pass
+            slowest = max(slowest, time.perf_counter() - t0)
+            stop.wait(0.5)
+    out.send((ok, total, slowest))
+
+
+class HealthProbe:
+    def __init__(self, url: str):
+        ctx = multiprocessing.get_context("fork")
+        self.stop = ctx.Event()
+        self.recv, send = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_probe_loop, args=(url, self.stop, send), daemon=True)
+        self.proc.start()
+
+    def finish(self, phase: "Phase") -> None:
+        self.stop.set()
+        if self.recv.poll(10):
+            phase.health_ok, phase.health_total, phase.health_max = self.recv.recv()
+        self.proc.join(10)
+
+
+async def sustained(url: str, args, seed: int) -> Phase:
+    phase = Phase("sustained")
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=args.clients + 4, max_keepalive_connections=args.clients + 4)
+    sent = 0
+
+    async def client_loop(k: int, client: httpx.AsyncClient):
+        nonlocal sent
+        rng = random.Random(seed * 1000 + k)
+        while not stop.is_set() and sent < args.max_requests:
+            sent += 1
+            await send(client, f"{url}/v1/rewrite", body(rng, args.big_every), phase)
+
+    async with httpx.AsyncClient(limits=limits) as client:
+        prober = HealthProbe(url)
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(client_loop(k, client)) for k in range(args.clients)]
+        await asyncio.sleep(args.duration)
+        stop.set()
+        await asyncio.gather(*tasks)
+        phase.seconds = time.perf_counter() - t0
+        prober.finish(phase)
+    return phase
+
+
+async def overload(url: str, args, rate: float, p50: float, seed: int) -> Phase:
+    phase = Phase("overload", offered=rate)
+    rng = random.Random(seed)
+    limits = httpx.Limits(max_connections=args.max_in_flight + 4, max_keepalive_connections=args.max_in_flight + 4)
+    async with httpx.AsyncClient(limits=limits) as client:
+        prober = HealthProbe(url)
+        in_flight: set[asyncio.Task] = set()
+        t0 = time.perf_counter()
+        n = 0
+        while (now := time.perf_counter() - t0) < args.overload_duration and n < args.max_requests:
+            due = n / rate
+            if due > now:
+                await asyncio.sleep(due - now)
+            n += 1
+            if len(in_flight) >= args.max_in_flight:  # the client's own bound: counted as an error
+                phase.errors += 1
+                continue
+            task = asyncio.create_task(send(client, f"{url}/v1/rewrite", body(rng, args.big_every), phase))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        phase.seconds = time.perf_counter() - t0
+        # recovery: how soon after the last arrival a lone short request is fast again
+        t_end = time.perf_counter()
+        target = max(2 * p50, 1.0)
+        while time.perf_counter() - t_end < 120:
+            t1 = time.perf_counter()
+            try:
+                r = await client.post(f"{url}/v1/rewrite", json={"texts": [SENTENCES[0]]}, timeout=30)
+                if r.status_code == 200 and time.perf_counter() - t1 < target:
+                    phase.recovered_s = time.perf_counter() - t_end
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*in_flight)
+        prober.finish(phase)
+    return phase
+
+
+def row(batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None) -> str:
+    lat = [x * 1000 for x in ph.latencies]
+    offered = f"{ph.offered:.1f}" if ph.offered else "closed loop"
+    health = f"{ph.health_ok}/{ph.health_total}, max {ph.health_max * 1000:.0f} ms"
+    recovered = f"{ph.recovered_s:.1f} s" if ph.recovered_s is not None else ("-" if ph.offered is None else "no")
+    rss_text = f"{rss[0]:.0f} -> {rss[1]:.0f}" if rss else ""
+    exit_text = "" if exit_code is None else str(exit_code)
+    return (f"| {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
+            f"{ph.sentences / ph.seconds:.1f} | {pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
+            f"{ph.errors} | {ph.shed} | {health} | {recovered} | {rss_text} | {exit_text} |")
+
+
+HEADER = ("| batching | workers | phase | offered req/s | req/s (200) | sentences/s | p50 ms | p95 ms | p99 ms | "
+          "errors | 503 shed | /healthz ok, slowest | recovered | RSS MiB start -> end | exit |\n"
+          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of the sustained phase (default 60)")
+    p.add_argument("--overload-duration", type=float, default=30.0, help="seconds of the overload phase (default 30)")
+    p.add_argument("--clients", type=int, default=32, help="closed-loop clients (default 32)")
+    p.add_argument("--big-every", type=int, default=8, help="1 request in N has 32 sentences (default 8)")
+    p.add_argument("--overload", type=float, default=4.0, help="overload factor over the sustained req/s (default 4)")
+    p.add_argument("--max-requests", type=int, default=200_000, help="bound on requests per phase")
+    p.add_argument("--max-in-flight", type=int, default=512, help="the overload client's bound on open requests")
+    p.add_argument("--max-queue", type=int, default=512, help="the servers' --max-queue (default 512 texts)")
+    p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
+    p.add_argument("--model", default="yelp")
+    p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
+                   help="batching:workers pairs (default on:1,off:1,on:2,off:2)")
+    p.add_argument("--out", type=Path, help="also write the table here")
+    p.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="server logs (default /tmp)")
+    args = p.parse_args(argv)
+    if not (0 < args.duration <= 600 and 0 < args.overload_duration <= 600 and 1 <= args.clients <= 256):
+        raise SystemExit("durations must be in (0, 600] s and clients in 1..256")
+
+    lines = [HEADER]
+    for k, spec in enumerate(args.configs.split(",")):
+        on, workers = spec.split(":")
+        batching, workers = on == "on", int(workers)
+        print(f"-- batching {on}, {workers} worker(s): starting", file=sys.stderr, flush=True)
+        server = Server(args, batching, workers, args.log_dir)
+        try:
+            server.wait_ready()
+            for _ in range(3):  # warm every worker a little
+                httpx.post(f"{server.url}/v1/rewrite", json={"texts": SENTENCES[:4]}, timeout=60)
+            rss_start = tree_rss_mib(server.proc.pid)
+            base = asyncio.run(sustained(server.url, args, seed=k))
+            p50 = pct(base.latencies, 50)
+            rate = args.overload * base.ok / base.seconds
+            print(f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
+                  file=sys.stderr, flush=True)
+            over = asyncio.run(overload(server.url, args, rate, p50, seed=100 + k))
+            rss_end = tree_rss_mib(server.proc.pid)
+        finally:
+            code = server.stop()
+        lines.append(row(batching, workers, base, None, None))
+        lines.append(row(batching, workers, over, (rss_start, rss_end), code))
+        print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
+    table = "\n".join(lines)
+    note = (f"\n\n{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
+            f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
+            f"overload {args.overload:g}x for {args.overload_duration:g} s; --max-queue {args.max_queue}, "
+            f"--max-wait-ms {args.max_wait_ms:g}.")
+    print(table + note)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(table + note + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

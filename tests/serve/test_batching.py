@@ -1,0 +1,235 @@
+"""Dynamic batching: requests that arrive together share one engine call, each gets its own
+answers in order; the queue is bounded (503 + Retry-After); a request whose client is gone
+leaves the queue unstarted; one failing request does not fail the others of its batch."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from textcycle.serve.batching import Batcher, QueueFull
+
+from .conftest import fake_rewriter
+
+
+def post_all(client, bodies):
+    """Send the bodies at once, from threads; the responses in the bodies' order."""
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        futures = [pool.submit(client.post, "/v1/rewrite", json=b) for b in bodies]
+        return [f.result(30) for f in futures]
+
+
+def start_behind_gate(client, rw, body):
+    """Close the engine's gate, send `body` from a thread, and wait until its batch is running."""
+    rw.engine.gate.clear()
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(client.post, "/v1/rewrite", json=body)
+    assert rw.engine.generating.wait(10), "the first batch never reached the engine"
+    return future, pool
+
+
+def wait_queued(client, n, timeout=10):
+    t0 = time.monotonic()
+    while client.get("/healthz").json()["queued"] != n:
+        assert time.monotonic() - t0 < timeout, f"the queue never held {n} texts"
+        time.sleep(0.005)
+
+
+def test_two_concurrent_requests_share_one_engine_call(make_client):
+    client, rw = make_client(max_wait_ms=1000, max_batch=64)
+    a, b = post_all(client, [{"texts": ["the food was cold", "the staff was rude"]},
+                             {"texts": ["great pizza"]}])
+    assert len(rw.calls) == 1 and sorted(rw.calls[0]) == sorted(["the food was cold", "the staff was rude",
+                                                                 "great pizza"])
+    assert [x["source"] for x in a.json()["results"]] == ["the food was cold", "the staff was rude"]
+    assert [x["source"] for x in b.json()["results"]] == ["great pizza"]
+    assert b.json()["results"][0]["detected_style"] == "positive"
+
+
+def test_without_batching_each_request_is_its_own_call(make_client):
+    client, rw = make_client(max_wait_ms=1000, batching=False)
+    post_all(client, [{"texts": ["a b"]}, {"texts": ["c d"]}])
+    assert sorted(rw.calls) == [["a b"], ["c d"]]
+
+
+def test_requests_queued_behind_a_running_batch_go_together(make_client):
+    client, rw = make_client(max_wait_ms=0)
+    first, pool = start_behind_gate(client, rw, {"texts": ["first"]})
+    t0 = time.monotonic()
+    assert client.get("/healthz").status_code == 200  # the event loop answers while the engine works
+    assert time.monotonic() - t0 < 2
+    with ThreadPoolExecutor(2) as senders:
+        second = senders.submit(client.post, "/v1/rewrite", json={"texts": ["second one", "second two"]})
+        wait_queued(client, 2)
+        third = senders.submit(client.post, "/v1/rewrite", json={"texts": ["third"]})
+        wait_queued(client, 3)
+        rw.engine.gate.set()
+        answers = [f.result(20).json()["results"] for f in (first, second, third)]
+    pool.shutdown()
+    assert rw.calls == [["first"], ["second one", "second two", "third"]]
+    assert [[x["source"] for x in a] for a in answers] == [["first"], ["second one", "second two"], ["third"]]
+
+
+def test_max_batch_and_option_sets_split_batches(make_client):
+    client, rw = make_client(max_wait_ms=0, max_batch=2)
+    first, pool = start_behind_gate(client, rw, {"texts": ["first"]})
+    bodies = [{"texts": ["p1"], "to": "positive"}, {"texts": ["p2"], "to": "positive"},
+              {"texts": ["p3"], "to": "positive"}, {"texts": ["n1"], "to": "negative"}]
+    with ThreadPoolExecutor(4) as senders:
+        futures = []
+        for k, body in enumerate(bodies, 1):
+            futures.append(senders.submit(client.post, "/v1/rewrite", json=body))
+            wait_queued(client, k)
+        rw.engine.gate.set()
+        answers = [f.result(20) for f in futures]
+    first.result(20)
+    pool.shutdown()
+    assert rw.calls == [["first"], ["p1", "p2"], ["p3"], ["n1"]]
+    assert [a.json()["results"][0]["target_style"] for a in answers] == ["positive"] * 3 + ["negative"]
+
+
+def test_a_full_queue_answers_503_with_retry_after(make_client):
+    client, rw = make_client(max_wait_ms=0, max_queued=3, retry_after_s=2)
+    first, pool = start_behind_gate(client, rw, {"texts": ["running"]})
+    with ThreadPoolExecutor(1) as senders:
+        waiting = senders.submit(client.post, "/v1/rewrite", json={"texts": ["q1", "q2", "q3"]})
+        wait_queued(client, 3)
+        r = client.post("/v1/rewrite", json={"texts": ["one too many"]})
+        assert r.status_code == 503 and r.headers["retry-after"] == "2"
+        assert "queue is full" in r.json()["error"] and set(r.json()) == {"error"}
+        assert client.get("/healthz").json()["ready"] is True  # still alive and ready
+        rw.engine.gate.set()
+        assert waiting.result(20).status_code == 200 and first.result(20).status_code == 200
+    pool.shutdown()
+    assert client.post("/v1/rewrite", json={"texts": ["after"]}).status_code == 200  # recovered
+
+
+# ---------------------------------------------------------------- the Batcher alone
+
+def run_async(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_batcher_drops_a_cancelled_job_that_had_not_started():
+    gate, seen = threading.Event(), []
+
+    def run(key, texts):
+        seen.append(list(texts))
+        gate.wait(10)
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        b = Batcher(run, max_wait_ms=0)
+        await b.start()
+        running = asyncio.create_task(b.submit("k", ["a"]))
+        while not seen:
+            await asyncio.sleep(0.001)
+        gone = asyncio.create_task(b.submit("k", ["gone"]))
+        kept = asyncio.create_task(b.submit("k", ["kept"]))
+        await asyncio.sleep(0.01)
+        assert b.queued == 2
+        gone.cancel()
+        await asyncio.sleep(0.01)
+        assert b.queued == 1
+        gate.set()
+        out = await running, await kept
+        await b.close()
+        return out
+
+    assert run_async(scenario()) == (["A"], ["KEPT"])
+    assert seen == [["a"], ["kept"]]  # "gone" never reached the engine
+
+
+def test_batcher_isolates_a_failing_job():
+    def run(key, texts):
+        if "bad" in texts:
+            raise ValueError("bad input")
+        return [len(t) for t in texts]
+
+    async def scenario():
+        b = Batcher(run, max_wait_ms=50)
+        await b.start()
+        results = await asyncio.gather(b.submit("k", ["good", "xx"]), b.submit("k", ["bad"]),
+                                       b.submit("k", ["yyy"]), return_exceptions=True)
+        calls = b.engine_calls
+        await b.close()
+        return results, calls
+
+    (good, bad, other), calls = run_async(scenario())
+    assert good == [4, 2] and other == [3] and isinstance(bad, ValueError)
+    assert calls == 4  # the shared call, then each job alone
+
+
+def test_batcher_queue_bound():
+    async def scenario():
+        b = Batcher(lambda key, texts: texts, max_queued=2, max_wait_ms=1000)
+        await b.start()
+        first = asyncio.create_task(b.submit("k", ["a", "b"]))
+        await asyncio.sleep(0)
+        with pytest.raises(QueueFull):
+            await b.submit("k", ["c"])
+        out = await first
+        await b.close()
+        return out
+
+    assert run_async(scenario()) == ["a", "b"]
+
+
+# ---------------------------------------------------------------- a client that hangs up
+
+def test_a_disconnected_client_costs_nothing_further():
+    """A real uvicorn server in a thread: a request whose client closes its socket while the
+    request waits in the queue is dropped before it reaches the engine."""
+    import uvicorn
+
+    from textcycle.serve.app import create_app
+    from textcycle.serve.settings import Settings
+
+    from .conftest import free_port
+
+    rw = fake_rewriter()
+    app = create_app(Settings(max_wait_ms=0), load=lambda where: rw)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"{base}/healthz?ready=true", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.025)
+        rw.calls.clear()
+        rw.engine.gate.clear()
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(httpx.post, f"{base}/v1/rewrite", json={"texts": ["first"]}, timeout=30)
+            assert rw.engine.generating.wait(10)
+            body = b'{"texts": ["abandoned"]}'
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"POST /v1/rewrite HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            t0 = time.monotonic()
+            while httpx.get(f"{base}/healthz").json()["queued"] != 1:
+                assert time.monotonic() - t0 < 10
+                time.sleep(0.01)
+            sock.close()  # the client gives up
+            while httpx.get(f"{base}/healthz").json()["queued"] != 0:
+                assert time.monotonic() - t0 < 10, "the abandoned request stayed queued"
+                time.sleep(0.01)
+            rw.engine.gate.set()
+            assert first.result(20).status_code == 200
+        assert rw.calls == [["first"]]  # "abandoned" never reached the engine
+        assert httpx.post(f"{base}/v1/rewrite", json={"texts": ["next"]}).status_code == 200
+    finally:
+        rw.engine.gate.set()
+        server.should_exit = True
+        thread.join(20)

@@ -1,0 +1,132 @@
+"""Serve textcycle models over HTTP: a JSON API and a web page.
+
+    python -m textcycle.serve                          # the bundled yelp model on 127.0.0.1:8000
+    python -m textcycle.serve --model yelp zh --port 8080
+    python -m textcycle.serve --model mine=runs/yelp/best --workers 2
+    curl -s localhost:8000/v1/rewrite -H 'content-type: application/json' \\
+        -d '{"texts": ["the food was cold and the waiter was rude"]}'
+
+Open http://127.0.0.1:8000/ for the page, /docs for the API. Requests that arrive together are
+rewritten in one engine call (--max-batch texts, waiting at most --max-wait-ms); each cap
+answers with a JSON error; SIGTERM (or Ctrl-C) finishes the requests in flight, then exits.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from ..cli import entry_point
+from ..errors import TextcycleError
+from ..model_folder import read_model_info, resolve_model_path
+from .settings import SETTINGS_ENV, Settings, settings_json
+
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
+def log_config(level: str) -> dict:
+    """One plain format for uvicorn's lines and ours, on stderr (applied in every worker)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stderr"}
+    return {"version": 1, "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": LOG_FORMAT}},
+            "handlers": {"stderr": handler},
+            "loggers": {name: {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
+                        for name in ("uvicorn", "textcycle")}}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Settings()
+    p = argparse.ArgumentParser(prog="python -m textcycle.serve", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", nargs="+", default=d.models, metavar="MODEL",
+                   help="bundled names (yelp, zh), model or run folders, or NAME=FOLDER; the first is the "
+                        "default of requests without a model (default: yelp)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each loading every model (default 1)")
+    p.add_argument("--engine", default=d.engine, choices=("auto", "ct2", "torch"),
+                   help="auto (default): CTranslate2 where a model folder has a copy, else torch")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads per worker (default: (the machine's cores - 1) / workers, at least 1)")
+    g = p.add_argument_group("batching")
+    g.add_argument("--max-batch", type=int, default=d.max_batch, help=f"texts per engine call (default {d.max_batch})")
+    g.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms,
+                   help=f"longest a request waits for others to share its engine call (default {d.max_wait_ms:g})")
+    g.add_argument("--no-batching", action="store_true", help="one engine call per request (for comparison)")
+    g = p.add_argument_group("limits (over one: a JSON error)")
+    g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
+                   help=f"request body size (default {d.max_body_bytes}: 413 above)")
+    g.add_argument("--max-texts", type=int, default=d.max_texts, help=f"texts per request (default {d.max_texts}: 422)")
+    g.add_argument("--max-chars", type=int, default=d.max_chars, help=f"characters per text (default {d.max_chars}: 422)")
+    g.add_argument("--max-queue", type=int, default=d.max_queued,
+                   help=f"texts waiting per worker (default {d.max_queued}: 503 with Retry-After above)")
+    g.add_argument("--retry-after", type=int, default=d.retry_after_s, help="Retry-After seconds of a 503 (default 1)")
+    g.add_argument("--graceful-timeout", type=int, default=30,
+                   help="seconds SIGTERM waits for requests in flight (default 30)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def settings_from_args(args) -> Settings:
+    for flag, value, low in (("--port", args.port, 0), ("--workers", args.workers, 1),
+                             ("--max-batch", args.max_batch, 1), ("--max-body-bytes", args.max_body_bytes, 1),
+                             ("--max-texts", args.max_texts, 1), ("--max-chars", args.max_chars, 1),
+                             ("--max-queue", args.max_queue, 1), ("--retry-after", args.retry_after, 0),
+                             ("--graceful-timeout", args.graceful_timeout, 0)):
+        if value < low:
+            raise TextcycleError(f"{flag} must be at least {low}, got {value}")
+    if args.port > 65535:
+        raise TextcycleError(f"--port must be at most 65535, got {args.port}")
+    if not 0 <= args.max_wait_ms <= 10_000:
+        raise TextcycleError(f"--max-wait-ms must be from 0 to 10000, got {args.max_wait_ms:g}")
+    # by default one core is left to the HTTP side (and anything else on the box): a torch engine
+    # whose threads have to share a busy core slows down many times over, not by half
+    threads = args.threads if args.threads is not None else max(1, ((os.cpu_count() or 1) - 1) // args.workers)
+    if threads < 1:
+        raise TextcycleError(f"--threads must be at least 1, got {threads}")
+    settings = Settings(models=list(args.model), engine=args.engine, threads=threads, max_batch=args.max_batch,
+                        max_wait_ms=args.max_wait_ms, batching=not args.no_batching,
+                        max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
+                        max_queued=args.max_queue, retry_after_s=args.retry_after)
+    names = [name for name, _ in settings.model_names()]
+    if len(set(names)) != len(names):
+        raise TextcycleError(f"two models have the same name ({', '.join(names)}): name them with NAME=FOLDER")
+    for name, where in settings.model_names():
+        read_model_info(resolve_model_path(where))  # a wrong folder fails here, before any worker starts
+    return settings
+
+
+def _exit_cleanly(signum, frame):
+    raise SystemExit(0)
+
+
+@entry_point
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as e:
+        raise TextcycleError(f"textcycle serve needs FastAPI and uvicorn ({e}): pip install 'textcycle[serve]'") from None
+
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the previous handler:
+    # this one makes that a clean exit (status 0) instead of death by signal
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    common = dict(host=args.host, port=args.port, log_config=log_config(args.log_level), access_log=False,
+                  timeout_graceful_shutdown=args.graceful_timeout, server_header=False)
+    try:
+        if args.workers == 1:
+            uvicorn.run(create_app(settings), **common)
+        else:  # each worker process builds its own app (and loads the models) from the settings
+            os.environ[SETTINGS_ENV] = settings_json(settings)
+            uvicorn.run("textcycle.serve.app:app_from_env", factory=True, workers=args.workers, **common)
+    except OSError as e:  # e.g. the port is taken
+        raise TextcycleError(f"cannot serve on {args.host}:{args.port}: {e.strerror or e}") from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

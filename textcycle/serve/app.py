@@ -1,0 +1,365 @@
+"""The FastAPI app: routes, limits, JSON errors, access log, model loading, the web page.
+
+    app = create_app(Settings(models=["yelp", "zh"]))          # what `python -m textcycle.serve` runs
+    app = create_app(Settings(), load=lambda name: rewriter)   # tests: any Rewriter-like object
+
+Requests pass, outermost first: `Guard` (pure ASGI: one access-log line per request and one
+error line per error response; JSON bodies of /v1/ POSTs read here with the size cap, the
+content type and UTF-8 checked; any unexpected exception becomes a JSON 500, never a
+traceback to the client), then FastAPI's validation against `schemas`, then the route. The
+route checks the request against the caps and the model, and queues its texts in the
+`Batcher`; the engine thread (one per worker) loads the models at startup and then runs the
+batches. /healthz answers from the first moment; /v1/ answers 503 until the models are loaded.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import TextcycleError
+from ..rewrite import check_decoding
+from .batching import Batcher, QueueFull
+from .schemas import Error, Health, ModelsResponse, RewriteRequest, RewriteResponse
+from .settings import SETTINGS_ENV, Settings
+from .work import rewrite_batch
+
+log = logging.getLogger("textcycle.serve")
+STATIC = Path(__file__).parent / "static"
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+WARM_UP = {"en": "the food was good .", "zh": "服务很好"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+# ---------------------------------------------------------------- the worker's state
+
+class Server:
+    """One worker's models, batcher and loading status."""
+
+    def __init__(self, settings: Settings, load: Callable[[str], object] | None = None):
+        self.settings = settings
+        self.names = settings.model_names()
+        self.load = load or self._load_pretrained
+        self.rewriters: dict[str, object] = {}
+        self.status, self.error = "loading", None
+        self.batcher = Batcher(self._run, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
+                               max_queued=settings.max_queued, batching=settings.batching)
+
+    def _load_pretrained(self, where: str):
+        from ..rewrite import Rewriter
+
+        return Rewriter.from_pretrained(where, engine=self.settings.engine, threads=self.settings.threads,
+                                        warn=lambda m: log.info("%s", m))
+
+    def load_all(self) -> None:
+        """In the engine thread, before any batch: load every model once and warm it up."""
+        t0 = time.monotonic()
+        try:
+            for name, where in self.names:
+                rw = self.load(where)
+                rw.rewrite([WARM_UP.get(rw.language, "ok")])
+                if hasattr(rw, "warn"):
+                    rw.warn = lambda m: log.debug("%s", m)  # per-input notes are in the answers
+                self.rewriters[name] = rw
+                log.info("model %s loaded (%s, %s engine)", name, where, rw.engine_name)
+        except Exception as e:  # noqa: BLE001 - reported by /healthz and every /v1/ call
+            self.error = str(e) if isinstance(e, TextcycleError) else f"{type(e).__name__}: {e}"
+            self.status = "failed"
+            log.error("loading the models failed: %s", self.error)
+            return
+        self.status = "ready"
+        log.info("ready in %.1f s (pid %d)", time.monotonic() - t0, os.getpid())
+
+    def _run(self, key, texts: list[str]) -> list[dict]:
+        name, to, beam, rerank = key
+        t0 = time.perf_counter()
+        out = rewrite_batch(self.rewriters[name], texts, to, beam, rerank)
+        log.debug("batch: %d texts for %s in %.0f ms", len(texts), key, (time.perf_counter() - t0) * 1000)
+        return out
+
+    def require_ready(self) -> None:
+        if self.status == "loading":
+            raise ApiError(503, "the models are still loading; try again shortly", {"Retry-After": "2"})
+        if self.status == "failed":
+            raise ApiError(503, f"the models failed to load: {self.error}")
+
+    def health(self) -> dict:
+        h = {"status": self.status, "ready": self.status == "ready", "models": list(self.rewriters),
+             "queued": self.batcher.queued}
+        if self.error:
+            h["error"] = self.error
+        return h
+
+
+# ---------------------------------------------------------------- outermost middleware
+
+class Guard:
+    """Pure ASGI: body checks for /v1/ POSTs, an access line per request, an error line per
+    error response, and a JSON 500 for anything unexpected."""
+
+    def __init__(self, app, settings: Settings):
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        seen = {"status": 0, "error": b""}
+
+        async def send_logged(message):
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+            elif message["type"] == "http.response.body" and seen["status"] >= 400 and len(seen["error"]) < 4096:
+                seen["error"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+                checked = await self._read_body(scope, receive)
+                if isinstance(checked, Response):
+                    await checked(scope, receive, send_logged)
+                    return
+                receive = checked
+            await self.app(scope, receive, send_logged)
+        except Exception as e:  # noqa: BLE001 - a bug must not reach the client as a traceback
+            log.debug("unhandled error", exc_info=True)
+            seen["error"] = f"unhandled {type(e).__name__}: {e}".encode()
+            if not seen["status"]:
+                await error_response(500, "internal server error")(scope, receive, send_logged)
+                seen["status"] = 500
+        finally:
+            self._log(scope, seen, time.perf_counter() - t0)
+
+    async def _read_body(self, scope, receive):
+        """The whole body within the cap, as a replaying `receive`; or the error response."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cap = self.settings.max_body_bytes
+        ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if ctype != "application/json" and not ctype.endswith("+json"):
+            return error_response(415, f"send the body as JSON (Content-Type: application/json), not {ctype}")
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            return error_response(413, f"the request body is {int(length)} bytes; this server takes at most {cap}")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return Response(status_code=499)  # the client left while sending: nothing to do
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > cap:
+                return error_response(413, f"the request body is over {cap} bytes, the most this server takes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return error_response(400, f"the request body is not valid UTF-8 (byte {e.start})")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: waits for the client to disconnect
+
+        return replay
+
+    @staticmethod
+    def _log(scope, seen, seconds: float) -> None:
+        client = scope.get("client")
+        who = f"{client[0]}:{client[1]}" if client else "-"
+        path = scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+        status = seen["status"]
+        log.info('%s "%s %s" %d %.1f ms', who, scope["method"], path, status, seconds * 1000)
+        if (status >= 400 and status != 499) or seen["error"].startswith(b"unhandled"):
+            try:
+                message = json.loads(seen["error"])["error"]
+            except (ValueError, KeyError, TypeError):
+                message = seen["error"].decode("utf-8", "replace")[:300] or "-"
+            log.warning("error %d %s %s: %s", status, scope["method"], scope["path"], message)
+
+
+# ---------------------------------------------------------------- validation messages
+
+def _where(loc) -> str:
+    parts = [p for p in loc if p != "body"]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def validation_message(errors: list[dict]) -> tuple[int, str]:
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        pos = first["loc"][-1] if len(first.get("loc", ())) > 1 else "?"
+        return 400, f"malformed JSON (at character {pos}): {first.get('ctx', {}).get('error', first['msg'])}"
+    where = _where(first.get("loc", ()))
+    msg = first.get("msg", "invalid")
+    if where.startswith("to."):  # a union: one error per allowed type; say it once
+        where, msg = "to", "must be a style name, 0, 1 or null"
+        errors = [e for e in errors if not _where(e.get("loc", ())).startswith("to.")] + [first]
+    text = f"{where or 'request body'}: {msg}"
+    if first.get("type") == "extra_forbidden":
+        text = f"unknown field {where!r} (the fields are: texts, model, to, rerank, beam)"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return 422, text
+
+
+# ---------------------------------------------------------------- the app
+
+ERROR_RESPONSES = {s: {"model": Error, "description": d} for s, d in {
+    400: "Malformed JSON or a body that is not UTF-8", 413: "Body over the size cap",
+    415: "Body not sent as JSON", 422: "Wrong fields or types, unknown model or style, over a cap",
+    503: "Queue full or models still loading (see Retry-After)"}.items()}
+
+
+def create_app(settings: Settings | None = None, load: Callable[[str], object] | None = None) -> FastAPI:
+    settings = settings or Settings()
+    server = Server(settings, load)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await server.batcher.start()
+        # the models load in the engine thread (so they are ready before its first batch), while
+        # the event loop already answers /healthz with "loading"
+        asyncio.get_running_loop().run_in_executor(server.batcher.executor, server.load_all)
+        yield
+        await server.batcher.close()
+
+    app = FastAPI(title="textcycle", version="1", lifespan=lifespan, description=(
+        "Unpaired text style transfer: rewrite sentences into the other style (e.g. negative <-> positive "
+        "reviews). Requests that arrive together are rewritten in one engine call. Every error is JSON "
+        '`{"error": "..."}`. The web page is at `/`.'))
+    app.state.server = server
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request, exc: ApiError):
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request, exc: RequestValidationError):
+        return error_response(*validation_message(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"],
+             responses={503: {"model": Health, "description": "With ready=true: not ready yet"}})
+    async def healthz(ready: bool = False):
+        """Liveness: 200 whenever the worker answers, with `status` loading / ready / failed.
+        `?ready=true`: readiness, 503 until the models are loaded."""
+        h = server.health()
+        return JSONResponse(h, status_code=503) if ready and not h["ready"] else h
+
+    @app.get("/v1/models", response_model=ModelsResponse, tags=["rewrite"], responses={503: ERROR_RESPONSES[503]})
+    async def models():
+        """The models this server rewrites with: style names, language, engine; and the caps."""
+        server.require_ready()
+        default = server.names[0][0]
+        return {"models": [{"name": n, "style_names": list(rw.style_names), "language": rw.language,
+                            "engine": rw.engine_name, "default": n == default}
+                           for n, rw in server.rewriters.items()],
+                "limits": {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
+                           "max_body_bytes": settings.max_body_bytes, "max_queued": settings.max_queued}}
+
+    @app.post("/v1/rewrite", response_model=RewriteResponse, response_model_exclude_unset=True, tags=["rewrite"],
+              responses=ERROR_RESPONSES)
+    async def rewrite(body: RewriteRequest, request: Request):
+        """Rewrite each text into the target style (or the opposite of the detected one)."""
+        server.require_ready()
+        name = body.model or server.names[0][0]
+        rw = server.rewriters.get(name)
+        if rw is None:
+            raise ApiError(422, f"unknown model {name!r}: this server has {', '.join(server.rewriters)}")
+        texts = body.texts
+        if len(texts) > settings.max_texts:
+            raise ApiError(422, f"too many texts: {len(texts)}; this server takes at most {settings.max_texts} "
+                                "per request")
+        for i, t in enumerate(texts):
+            if len(t) > settings.max_chars:
+                raise ApiError(422, f"texts[{i}] is {len(t)} characters long; this server takes at most "
+                                    f"{settings.max_chars} per text")
+            if any("\ud800" <= ch <= "\udfff" for ch in t):
+                raise ApiError(422, f"texts[{i}] has an unpaired surrogate escape (not a character)")
+        try:
+            to = None if body.to is None else rw.style_index(body.to)
+            check_decoding(body.beam, False, 1.0, body.rerank)
+        except TextcycleError as e:
+            raise ApiError(422, str(e).replace("--", "")) from None
+        try:
+            results = await _unless_disconnected(request, server.batcher.submit((name, to, body.beam, body.rerank),
+                                                                                texts))
+        except QueueFull as e:
+            raise ApiError(503, f"busy: {e}; try again shortly",
+                           {"Retry-After": str(settings.retry_after_s)}) from None
+        except TextcycleError as e:
+            raise ApiError(422, str(e)) from None
+        except Exception as e:  # noqa: BLE001 - the batch failed: the client gets one JSON line
+            log.debug("rewrite failed", exc_info=e)
+            raise ApiError(500, f"the rewrite failed ({type(e).__name__}: {e})") from None
+        if results is None:
+            return Response(status_code=499)  # the client is gone; its queued work was dropped
+        return {"model": name, "results": results}
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP,
+                                                            "Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, settings=settings)
+    return app
+
+
+async def _unless_disconnected(request: Request, work):
+    """Await `work`, unless the client disconnects first: then cancel it (a queued job leaves
+    the queue unstarted) and return None."""
+    task = asyncio.ensure_future(work)
+
+    async def gone():
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(gone())
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()
+        return None
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `--workers N` worker: settings from $TEXTCYCLE_SERVE_SETTINGS (JSON)."""
+    return create_app(Settings(**json.loads(os.environ[SETTINGS_ENV])))

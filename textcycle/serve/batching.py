@@ -1,0 +1,199 @@
+"""Dynamic batching: requests that arrive together are rewritten in one engine call.
+
+    batcher = Batcher(run, max_batch=64, max_wait_ms=10, max_queued=4096)
+    await batcher.start()                           # inside the event loop
+    results = await batcher.submit(key, texts)      # one result per text, in order
+    await batcher.close()
+
+Each request is a job: its texts and a future. Jobs wait in a queue per key (a model and an
+option set: only jobs with the same key can share an engine call). One dispatcher task takes
+the key whose first job is oldest, waits until that key has `max_batch` texts waiting or the
+first job has waited `max_wait_ms`, and hands the texts of as many jobs as fit in `max_batch`
+(always at least one job) to `run(key, texts)` in a single worker thread, so the event loop
+stays free for other requests (health checks, new arrivals) while the engine works. Every job
+gets back its own slice of the results. While one batch runs, new arrivals queue up, so a busy
+server batches more by itself.
+
+Bounds: at most `max_queued` texts wait at once (a job that would go over raises `QueueFull`
+at once, for a 503); a job whose caller gives up (its task is cancelled, e.g. the client
+disconnected) before its batch started is removed from the queue and costs nothing. If a
+batch of several jobs fails, each job is retried alone, so one bad request cannot fail the
+others. With `batching=False` every job runs alone (for comparison).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable
+
+
+log = logging.getLogger("textcycle.serve")
+
+
+class QueueFull(Exception):
+    """No room in the queue for this job's texts (answered with 503 and Retry-After)."""
+
+
+@dataclass(eq=False)
+class Job:
+    key: Hashable
+    texts: list
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class Batcher:
+    def __init__(self, run: Callable[[Hashable, list], list], *, max_batch: int = 64, max_wait_ms: float = 10.0,
+                 max_queued: int = 4096, batching: bool = True, executor: ThreadPoolExecutor | None = None):
+        if max_batch < 1 or max_queued < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch and max_queued must be at least 1, max_wait_ms at least 0")
+        self.run = run
+        self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
+        self.max_queued, self.batching = max_queued, batching
+        self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="textcycle-engine")
+        self.queued = 0          # texts waiting (not started)
+        self.running = 0         # texts in the batch the engine is working on
+        self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
+        self._queues: dict[Hashable, deque[Job]] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    # ------------------------------------------------------------ public
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._dispatch(), name="textcycle-batcher")
+
+    async def close(self) -> None:
+        """Stop dispatching; jobs still waiting get a CancelledError."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for q in self._queues.values():
+            for job in q:
+                job.future.cancel()
+        self._queues.clear()
+        self.queued = 0
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def submit(self, key: Hashable, texts: list) -> list:
+        """Queue `texts` under `key` and wait for their results (one per text, in order)."""
+        n = len(texts)
+        if self.queued + n > self.max_queued:
+            raise QueueFull(f"the queue is full ({self.queued} of {self.max_queued} texts waiting)")
+        job = Job(key, list(texts), asyncio.get_running_loop().create_future())
+        self._queues.setdefault(key, deque()).append(job)
+        self.queued += n
+        self._wake.set()
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            self._drop(job)  # not started yet: it leaves the queue; started: its result is discarded
+            raise
+
+    # ------------------------------------------------------------ inside
+    def _drop(self, job: Job) -> None:
+        q = self._queues.get(job.key)
+        if q is not None and job in q:
+            q.remove(job)
+            self.queued -= len(job.texts)
+            if not q:
+                del self._queues[job.key]
+
+    def _oldest_key(self) -> Hashable | None:
+        if not self._queues:
+            return None
+        return min(self._queues, key=lambda k: self._queues[k][0].enqueued)
+
+    def _waiting(self, key: Hashable) -> int:
+        return sum(len(j.texts) for j in self._queues.get(key, ()))
+
+    def _take(self, key: Hashable) -> list[Job]:
+        q = self._queues.get(key)
+        jobs, total = [], 0
+        while q and (not jobs or (self.batching and total + len(q[0].texts) <= self.max_batch)):
+            job = q.popleft()
+            jobs.append(job)
+            total += len(job.texts)
+        if q is not None and not q:
+            del self._queues[key]
+        self.queued -= total
+        return jobs
+
+    async def _gather(self, key: Hashable) -> None:
+        """Wait (at most until the oldest job's deadline) for `max_batch` texts under `key`."""
+        while self._queues.get(key) and self._waiting(key) < self.max_batch:
+            head = self._queues[key][0]
+            left = head.enqueued + self.max_wait - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except asyncio.TimeoutError:
+                return
+
+    def _run_jobs(self, key: Hashable, jobs: list[Job]) -> list[Any]:
+        """In the engine thread: the jobs' texts in one call; on failure, each job alone.
+        Returns per job its results or the exception it raised."""
+        texts = [t for j in jobs for t in j.texts]
+        self.engine_calls += 1
+        try:
+            results = self.run(key, texts)
+            if len(results) != len(texts):
+                raise RuntimeError(f"the engine returned {len(results)} results for {len(texts)} texts")
+        except Exception as e:  # noqa: BLE001 - handed to the waiting requests
+            if len(jobs) == 1:
+                return [e]
+            return [self._run_jobs(key, [j])[0] for j in jobs]
+        out, i = [], 0
+        for j in jobs:
+            out.append(results[i:i + len(j.texts)])
+            i += len(j.texts)
+        return out
+
+    async def _dispatch(self) -> None:
+        while True:
+            try:
+                await self._dispatch_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - never let the dispatcher die; the jobs got their errors
+                log.exception("batcher: unexpected error (dispatching goes on)")
+
+    async def _dispatch_one(self) -> None:
+        """Wait for work, form one batch, run it in the engine thread, hand out the results."""
+        key = self._oldest_key()
+        if key is None:
+            self._wake.clear()
+            await self._wake.wait()
+            return
+        if self.batching:
+            await self._gather(key)
+        jobs = self._take(key)
+        if not jobs:  # every waiting job was dropped meanwhile
+            return
+        self.running = sum(len(j.texts) for j in jobs)
+        try:
+            outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._run_jobs, key, jobs)
+        except asyncio.CancelledError:
+            for job in jobs:
+                job.future.cancel()
+            raise
+        except Exception as e:  # noqa: BLE001 - e.g. the executor was shut down
+            outcomes = [e] * len(jobs)
+        finally:
+            self.running = 0
+        for job, outcome in zip(jobs, outcomes):
+            if job.future.done():  # its caller gave up while the batch ran
+                continue
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)

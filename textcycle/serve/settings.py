@@ -1,0 +1,44 @@
+"""A worker's settings (no FastAPI here: the command line checks them before importing it)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..model_folder import BUNDLED
+
+SETTINGS_ENV = "TEXTCYCLE_SERVE_SETTINGS"  # how `--workers N` hands the settings to each worker
+
+
+@dataclass
+class Settings:
+    """Everything a worker needs; `python -m textcycle.serve --help` documents each."""
+    models: list[str] = field(default_factory=lambda: ["yelp"])
+    engine: str = "auto"
+    threads: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
+    max_batch: int = 64
+    max_wait_ms: float = 10.0
+    batching: bool = True
+    max_body_bytes: int = 1_000_000
+    max_texts: int = 256
+    max_chars: int = 2000
+    max_queued: int = 4096
+    retry_after_s: int = 1
+
+    def model_names(self) -> list[tuple[str, str]]:
+        """(name, bundled name or folder) per --model: `NAME=PATH`, a bundled name, or a folder
+        (named after it; a run's best/ or final/ after the run)."""
+        out = []
+        for spec in self.models:
+            name, sep, where = spec.partition("=")
+            if not sep:
+                where = spec
+                p = Path(spec)
+                name = spec if spec in BUNDLED else (p.parent.name if p.name in ("best", "final") else p.name)
+            out.append((name or where, where))
+        return out
+
+
+def settings_json(settings: Settings) -> str:
+    return json.dumps(asdict(settings))

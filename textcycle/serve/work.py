@@ -1,0 +1,93 @@
+"""What the engine thread does with one batch: `Rewriter.rewrite`, plus rerank candidates.
+
+`rewrite_batch(rw, texts, to, beam, rerank)` returns per text the dict of `rewrite --json`
+(source, detected_style, target_style, rewrite, style_probability; unchanged and reason for an
+input the model cannot read). With rerank N > 1 each rewritable text also gets `candidates`:
+the greedy rewrite and N - 1 samples, each with its training-reward score (`Rewriter.candidates`),
+duplicates merged, best first; its `rewrite` is the best candidate, so the alternatives a user
+sees always include the answer. A long input that the rewriter cuts into pieces gets per piece
+the best candidate for its rewrite, and candidate j = the pieces' j-th candidates joined (score:
+their mean).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..textnorm import (clean, denormalize, model_pieces, normalize, number_tokens, restore_numbers,
+                        script_conversions, zh_convert)
+
+CHUNK = 64  # pieces per engine call, as Rewriter.rewrite's batch_size
+
+
+def rewrite_batch(rw, texts: list[str], to: int | None, beam: int = 1, rerank: int = 1) -> list[dict]:
+    rows = rw.rewrite(texts, to=to, beam=beam, rerank=1, details=True)
+    if rerank > 1:
+        add_candidates(rw, rows, rerank)
+    return rows
+
+
+def _pieces(rw, source: str) -> tuple[list[str], str | None]:
+    """The corpus-form pieces `Rewriter.rewrite` makes of one input, and the script conversion back."""
+    raw = clean(source or "")
+    into = back = None
+    if rw.language == "zh":
+        into, back = script_conversions(raw, rw.script)
+    return model_pieces(normalize(raw, rw.language, zh_convert=into), rw.language, rw.max_words), back
+
+
+def _finish(rw, source: str, corpus_pieces: list[str], back: str | None) -> str:
+    """Pieces of a rewrite in corpus form -> the natural text `Rewriter.rewrite` would give."""
+    out = ("" if rw.language == "zh" else " ").join(corpus_pieces)
+    if rw.language == "en":
+        out = restore_numbers(out, number_tokens(source or ""))
+    return zh_convert(denormalize(out, rw.language), back)
+
+
+def _chunked_candidates(rw, pieces: list[str], to: int, n: int):
+    texts, scores = [], []
+    for b in range(0, len(pieces), CHUNK):
+        t, s = rw.candidates(pieces[b:b + CHUNK], to, n)
+        texts += t
+        scores += list(np.asarray(s, dtype=np.float64))
+    return texts, scores
+
+
+def _style_probability(rw, texts: list[str], to: int) -> list[float]:
+    out = []
+    for b in range(0, len(texts), CHUNK):
+        out += rw.style_probs(texts[b:b + CHUNK])[:, to].tolist()
+    return out
+
+
+def add_candidates(rw, rows: list[dict], n: int) -> None:
+    """Give each rewritable row its rerank candidates, and the best one as its rewrite."""
+    todo = {0: [], 1: []}  # target style -> [(row index, its pieces, back conversion)]
+    for i, row in enumerate(rows):
+        row["candidates"] = []  # stays empty for an empty or unreadable input
+        if row.get("unchanged") or row.get("target_style") is None:
+            continue
+        pieces, back = _pieces(rw, row["source"])
+        if pieces:
+            todo[rw.style_index(row["target_style"])].append((i, pieces, back))
+    for to, items in todo.items():
+        if not items:
+            continue
+        flat = [p for _, pieces, _ in items for p in pieces]
+        texts, scores = _chunked_candidates(rw, flat, to, n)
+        best = [t[int(np.argmax(s))] for t, s in zip(texts, scores)]
+        probs = _style_probability(rw, best, to)
+        k = 0
+        for i, pieces, back in items:
+            m = len(pieces)
+            p_texts, p_scores = texts[k:k + m], np.stack(scores[k:k + m])  # [m][n], [m, n]
+            source = rows[i]["source"]
+            rewrite = _finish(rw, source, best[k:k + m], back)
+            merged = {rewrite: float(p_scores.max(1).mean())}
+            for j in range(p_scores.shape[1]):
+                text = _finish(rw, source, [row[j] for row in p_texts], back)
+                merged[text] = max(merged.get(text, -np.inf), float(p_scores[:, j].mean()))
+            rows[i]["rewrite"] = rewrite
+            rows[i]["style_probability"] = round(float(np.mean(probs[k:k + m])), 4)
+            rows[i]["candidates"] = [{"text": t, "score": round(s, 4)}
+                                     for t, s in sorted(merged.items(), key=lambda kv: -kv[1])]
+            k += m
