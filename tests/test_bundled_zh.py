@@ -52,7 +52,7 @@ def test_zh_model_changes_sentiment(rw):
 def test_zh_model_answers_in_the_users_script(rw):
     from textcycle.textnorm import zh_script
 
-    assert rw.model.script == "simplified"
+    assert rw.script == "simplified"
     out = rw.rewrite("這家店的服務很差，菜也很難吃", to="positive")
     assert out and zh_script([out]) in ("traditional", None), out
 
