@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -85,6 +87,7 @@ class Phase:
     ok: int = 0
     shed: int = 0     # 503
     errors: int = 0   # anything else, timeouts and connection errors included
+    skipped: int = 0  # overload arrivals not sent: the client already had --max-in-flight open
     health_ok: int = 0
     health_total: int = 0
     health_max: float = 0.0
@@ -105,18 +108,22 @@ class Server:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 300) -> None:
-        t0 = time.monotonic()
+    def wait_ready(self, workers: int, timeout: float = 300) -> None:
+        """Until every worker has answered ready (fresh connections reach different workers)."""
+        t0, pids = time.monotonic(), set()
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the server exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz?ready=true", timeout=2).status_code == 200:
-                    return
+                r = httpx.get(f"{self.url}/healthz?ready=true", timeout=2)
+                if r.status_code == 200:
+                    pids.add(r.json()["pid"])
+                    if len(pids) >= workers:
+                        return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.5)
-        raise SystemExit("the server did not get ready")
+            time.sleep(0.1 if pids else 0.5)
+        raise SystemExit(f"only {len(pids)} of {workers} workers got ready")
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -129,23 +136,64 @@ class Server:
         return code
 
 
+class Connection:
+    """A minimal HTTP/1.1 client connection (keep-alive) on asyncio streams: far lighter than a
+    general client, so that the load generator, which shares the CPU, measures the server."""
+
+    def __init__(self, port: int):
+        self.port, self.streams = port, None
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+    async def post(self, path: str, payload: dict, timeout: float = 60.0) -> tuple[int, bytes]:
+        data = json.dumps(payload).encode()
+        head = (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        for attempt in (0, 1):  # once more on a fresh connection if the idle one was closed
+            fresh = self.streams is None
+            if fresh:
+                self.streams = await asyncio.wait_for(asyncio.open_connection(HOST, self.port), timeout)
+            reader, writer = self.streams
+            try:
+                writer.write(head + data)
+                await writer.drain()
+                raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+                status = int(raw.split(b" ", 2)[1])
+                length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", raw)
+                body = await asyncio.wait_for(reader.readexactly(int(length.group(1)) if length else 0), timeout)
+                if re.search(rb"(?i)\r\nconnection: *close", raw):
+                    self.close()
+                return status, body
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                self.close()
+                if fresh or attempt:
+                    raise
+            except asyncio.TimeoutError:
+                self.close()
+                raise
+        raise OSError("unreachable")
+
+
 def body(rng: random.Random, big_every: int) -> dict:
     n = 32 if rng.randrange(big_every) == 0 else 1
     return {"texts": [rng.choice(SENTENCES) for _ in range(n)]}
 
 
-async def send(client: httpx.AsyncClient, url: str, payload: dict, phase: Phase) -> None:
+async def send(conn: Connection, payload: dict, phase: Phase) -> None:
     t0 = time.perf_counter()
     try:
-        r = await client.post(url, json=payload, timeout=60)
-    except httpx.HTTPError:
+        status, _ = await conn.post("/v1/rewrite", payload)
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
         phase.errors += 1
         return
-    if r.status_code == 200:
+    if status == 200:
         phase.ok += 1
         phase.sentences += len(payload["texts"])
         phase.latencies.append(time.perf_counter() - t0)
-    elif r.status_code == 503:
+    elif status == 503:
         phase.shed += 1
     else:
         phase.errors += 1
@@ -184,67 +232,79 @@ class HealthProbe:
         self.proc.join(10)
 
 
-async def sustained(url: str, args, seed: int) -> Phase:
+async def sustained(port: int, url: str, args, seed: int) -> Phase:
     phase = Phase("sustained")
     stop = asyncio.Event()
-    limits = httpx.Limits(max_connections=args.clients + 4, max_keepalive_connections=args.clients + 4)
     sent = 0
 
-    async def client_loop(k: int, client: httpx.AsyncClient):
+    async def client_loop(k: int):
         nonlocal sent
-        rng = random.Random(seed * 1000 + k)
+        rng, conn = random.Random(seed * 1000 + k), Connection(port)
         while not stop.is_set() and sent < args.max_requests:
             sent += 1
-            await send(client, f"{url}/v1/rewrite", body(rng, args.big_every), phase)
+            await send(conn, body(rng, args.big_every), phase)
+        conn.close()
 
-    async with httpx.AsyncClient(limits=limits) as client:
-        prober = HealthProbe(url)
-        t0 = time.perf_counter()
-        tasks = [asyncio.create_task(client_loop(k, client)) for k in range(args.clients)]
-        await asyncio.sleep(args.duration)
-        stop.set()
-        await asyncio.gather(*tasks)
-        phase.seconds = time.perf_counter() - t0
-        prober.finish(phase)
+    prober = HealthProbe(url)
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(client_loop(k)) for k in range(args.clients)]
+    await asyncio.sleep(args.duration)
+    stop.set()
+    await asyncio.gather(*tasks)
+    phase.seconds = time.perf_counter() - t0
+    prober.finish(phase)
     return phase
 
 
-async def overload(url: str, args, rate: float, p50: float, seed: int) -> Phase:
+async def overload(port: int, url: str, args, rate: float, p50: float, seed: int) -> Phase:
+    """Open loop: a request every 1/rate s whatever the answers, each on its own connection
+    (at most --max-in-flight open; an arrival beyond that is counted as skipped)."""
     phase = Phase("overload", offered=rate)
     rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=args.max_in_flight + 4, max_keepalive_connections=args.max_in_flight + 4)
-    async with httpx.AsyncClient(limits=limits) as client:
-        prober = HealthProbe(url)
-        in_flight: set[asyncio.Task] = set()
-        t0 = time.perf_counter()
-        n = 0
-        while (now := time.perf_counter() - t0) < args.overload_duration and n < args.max_requests:
-            due = n / rate
-            if due > now:
-                await asyncio.sleep(due - now)
-            n += 1
-            if len(in_flight) >= args.max_in_flight:  # the client's own bound: counted as an error
-                phase.errors += 1
-                continue
-            task = asyncio.create_task(send(client, f"{url}/v1/rewrite", body(rng, args.big_every), phase))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-        phase.seconds = time.perf_counter() - t0
-        # recovery: how soon after the last arrival a lone short request is fast again
-        t_end = time.perf_counter()
-        target = max(2 * p50, 1.0)
+    prober = HealthProbe(url)
+    in_flight: set[asyncio.Task] = set()
+
+    async def one(payload):
+        conn = Connection(port)
+        try:
+            await send(conn, payload, phase)
+        finally:
+            conn.close()
+
+    t0 = time.perf_counter()
+    n = 0
+    while (now := time.perf_counter() - t0) < args.overload_duration and n < args.max_requests:
+        due = n / rate
+        if due > now:
+            await asyncio.sleep(due - now)
+        n += 1
+        if len(in_flight) >= args.max_in_flight:
+            phase.skipped += 1
+            continue
+        task = asyncio.create_task(one(body(rng, args.big_every)))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+
+    async def recovery():
+        """How soon after the last arrival a lone short request is fast again."""
+        t_end, target, probe = time.perf_counter(), max(2 * p50, 1.0), Connection(port)
         while time.perf_counter() - t_end < 120:
             t1 = time.perf_counter()
             try:
-                r = await client.post(f"{url}/v1/rewrite", json={"texts": [SENTENCES[0]]}, timeout=30)
-                if r.status_code == 200 and time.perf_counter() - t1 < target:
+                status, _ = await probe.post("/v1/rewrite", {"texts": [SENTENCES[0]]}, timeout=30)
+                if status == 200 and time.perf_counter() - t1 < target:
                     phase.recovered_s = time.perf_counter() - t_end
                     break
-            except httpx.HTTPError:
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
                 pass
             await asyncio.sleep(0.1)
-        await asyncio.gather(*in_flight)
-        prober.finish(phase)
+        probe.close()
+
+    recovering = asyncio.create_task(recovery())
+    await asyncio.gather(*in_flight)
+    phase.seconds = time.perf_counter() - t0  # until the last answer, as in the sustained phase
+    await recovering
+    prober.finish(phase)
     return phase
 
 
@@ -257,12 +317,13 @@ def row(batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None
     exit_text = "" if exit_code is None else str(exit_code)
     return (f"| {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
-            f"{ph.errors} | {ph.shed} | {health} | {recovered} | {rss_text} | {exit_text} |")
+            f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
+            f"{exit_text} |")
 
 
 HEADER = ("| batching | workers | phase | offered req/s | req/s (200) | sentences/s | p50 ms | p95 ms | p99 ms | "
-          "errors | 503 shed | /healthz ok, slowest | recovered | RSS MiB start -> end | exit |\n"
-          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+          "errors | 503 shed | not sent | /healthz ok, slowest | recovered | RSS MiB start -> end | exit |\n"
+          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 
 
 def main(argv=None) -> int:
@@ -292,16 +353,16 @@ def main(argv=None) -> int:
         print(f"-- batching {on}, {workers} worker(s): starting", file=sys.stderr, flush=True)
         server = Server(args, batching, workers, args.log_dir)
         try:
-            server.wait_ready()
+            server.wait_ready(workers)
             for _ in range(3):  # warm every worker a little
                 httpx.post(f"{server.url}/v1/rewrite", json={"texts": SENTENCES[:4]}, timeout=60)
             rss_start = tree_rss_mib(server.proc.pid)
-            base = asyncio.run(sustained(server.url, args, seed=k))
+            base = asyncio.run(sustained(server.port, server.url, args, seed=k))
             p50 = pct(base.latencies, 50)
             rate = args.overload * base.ok / base.seconds
             print(f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
                   file=sys.stderr, flush=True)
-            over = asyncio.run(overload(server.url, args, rate, p50, seed=100 + k))
+            over = asyncio.run(overload(server.port, server.url, args, rate, p50, seed=100 + k))
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()

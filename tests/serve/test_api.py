@@ -3,6 +3,7 @@ the answers, the caps, and every kind of bad input answered as one JSON line."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 
 import pytest
@@ -28,6 +29,7 @@ def assert_json_error(r, status):
 def test_health_and_models(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ready" and h["ready"] is True and h["models"] == ["yelp"] and h["queued"] == 0
+    assert h["pid"] == os.getpid()
     assert client.get("/healthz?ready=true").status_code == 200
     m = client.get("/v1/models").json()
     assert m["models"] == [{"name": "yelp", "style_names": ["negative", "positive"], "language": "en",
@@ -182,6 +184,18 @@ def test_not_ready_yet_is_503_with_retry_after():
         release.set()
         wait_ready(client)
         assert client.post("/v1/rewrite", json={"texts": ["a"]}).status_code == 200
+
+
+def test_load_before_serving_waits_for_the_models():
+    loaded = []
+
+    def load(where):
+        loaded.append(where)
+        return fake_rewriter()
+
+    with TestClient(create_app(Settings(load_before_serving=True), load=load)) as client:
+        assert loaded == ["yelp"]  # loaded before the first request could arrive
+        assert client.get("/healthz").json()["ready"] is True
 
 
 def test_a_model_that_fails_to_load_is_reported():

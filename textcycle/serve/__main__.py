@@ -88,7 +88,8 @@ def settings_from_args(args) -> Settings:
     settings = Settings(models=list(args.model), engine=args.engine, threads=threads, max_batch=args.max_batch,
                         max_wait_ms=args.max_wait_ms, batching=not args.no_batching,
                         max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
-                        max_queued=args.max_queue, retry_after_s=args.retry_after)
+                        max_queued=args.max_queue, retry_after_s=args.retry_after,
+                        load_before_serving=args.workers > 1)
     names = [name for name, _ in settings.model_names()]
     if len(set(names)) != len(names):
         raise TextcycleError(f"two models have the same name ({', '.join(names)}): name them with NAME=FOLDER")

@@ -105,7 +105,7 @@ class Server:
 
     def health(self) -> dict:
         h = {"status": self.status, "ready": self.status == "ready", "models": list(self.rewriters),
-             "queued": self.batcher.queued}
+             "queued": self.batcher.queued, "pid": os.getpid()}
         if self.error:
             h["error"] = self.error
         return h
@@ -246,9 +246,11 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await server.batcher.start()
-        # the models load in the engine thread (so they are ready before its first batch), while
-        # the event loop already answers /healthz with "loading"
-        asyncio.get_running_loop().run_in_executor(server.batcher.executor, server.load_all)
+        # the models load in the engine thread, so they are there before its first batch
+        loading = asyncio.get_running_loop().run_in_executor(server.batcher.executor, server.load_all)
+        if settings.load_before_serving:
+            await loading  # this worker accepts no connection before its models are loaded
+        # else the event loop already answers /healthz with "loading" meanwhile
         yield
         await server.batcher.close()
 

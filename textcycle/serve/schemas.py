@@ -81,6 +81,7 @@ class Health(BaseModel):
     ready: bool
     models: list[str] = Field(description="The models this worker has loaded.")
     queued: int = Field(description="Texts waiting in this worker's queue.")
+    pid: int = Field(description="The worker process that answered.")
     error: str | None = Field(None, description="Why loading failed (status failed).")
 
 

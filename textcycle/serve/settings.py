@@ -25,6 +25,9 @@ class Settings:
     max_chars: int = 2000
     max_queued: int = 4096
     retry_after_s: int = 1
+    # True: a worker takes connections only once its models are loaded (--workers > 1: the
+    # others serve meanwhile); False: /healthz answers "loading" from the start (one worker)
+    load_before_serving: bool = False
 
     def model_names(self) -> list[tuple[str, str]]:
         """(name, bundled name or folder) per --model: `NAME=PATH`, a bundled name, or a folder
