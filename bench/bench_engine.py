@@ -77,7 +77,7 @@ def cold_start(folder: Path, engine: str, compute_type: str | None, threads: int
                 "x, k = pad_batch(m.tokenizer.encode_fast(['the food was cold .'], m.max_length))\n"
                 "decode(m.generators[1], x, k, m.max_length + 8)\n")
     else:
-        code = ("from textcycle.engine import CT2Engine\n"
+        code = ("from textcycle.ct2_engine import CT2Engine\n"
                 f"e = CT2Engine.from_folder({str(folder)!r}, threads={threads}, compute_type={compute_type!r})\n"
                 "e.generate(e.encode(['the food was cold .']), 1)\n")
     t0 = time.perf_counter()
@@ -97,7 +97,7 @@ def main() -> None:
     import torch
 
     from textcycle.ct2_export import export_ctranslate2
-    from textcycle.engine import CT2Engine
+    from textcycle.ct2_engine import CT2Engine
     from textcycle.model import TextCycleModel
     from textcycle.networks import decode, pad_batch
 

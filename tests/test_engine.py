@@ -1,4 +1,4 @@
-"""The CTranslate2 engine (textcycle/engine.py) and its export (textcycle/ct2_export.py), against
+"""The CTranslate2 engine (textcycle/ct2_engine.py) and its export (textcycle/ct2_export.py), against
 the torch path on the bundled Yelp model: greedy outputs, log-probabilities, the numpy
 discriminator, no torch import, and clear errors for missing or corrupt copies."""
 import hashlib
@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("ctranslate2")
 
-from textcycle.engine import CT2Engine, CT2Unavailable, has_ctranslate2  # noqa: E402
+from textcycle.ct2_engine import CT2Engine, CT2Unavailable, has_ctranslate2  # noqa: E402
 from textcycle.errors import TextcycleError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,7 +234,7 @@ def test_beam_and_sampling_give_valid_outputs(engine):
 def test_engine_never_imports_torch(f16_folder):
     code = f"""
 import sys
-from textcycle.engine import CT2Engine, has_ctranslate2
+from textcycle.ct2_engine import CT2Engine, has_ctranslate2
 assert has_ctranslate2({str(f16_folder)!r})
 e = CT2Engine.from_folder({str(f16_folder)!r}, threads=1)
 ids = e.encode(["the food was cold ."])

@@ -191,11 +191,11 @@ def test_rewrite_cli_bad_input(trained):
 def test_rewrite_cli_missing_and_corrupt_model(trained, tmp_path):
     r = rewrite_cli("--model", str(tmp_path / "nope"), "hello")
     assert r.returncode == 2 and b"model not found" in r.stderr and b"Traceback" not in r.stderr
+    import shutil
+
     bad = tmp_path / "bad"
-    bad.mkdir()
-    for f in (trained / "final").iterdir():
-        (bad / f.name).write_bytes(f.read_bytes())
-    (bad / "generators.safetensors").write_bytes(b"\x00" * 100)
+    shutil.copytree(trained / "final", bad)
+    (bad / "generators.safetensors").write_bytes(b"\x00" * 100)  # the fast copy is now stale too
     r = rewrite_cli("--model", str(bad), "hello")
     assert r.returncode == 2 and b"corrupt" in r.stderr and b"Traceback" not in r.stderr
     (bad / "config.json").write_text("{not json")
@@ -203,3 +203,53 @@ def test_rewrite_cli_missing_and_corrupt_model(trained, tmp_path):
     assert r.returncode == 2 and b"Traceback" not in r.stderr
     r = rewrite_cli("--model", str(trained / "final"), "--to", "formal", "hello")
     assert r.returncode == 2 and b"unknown style" in r.stderr
+
+
+# ------------------------------------------------------------------ the engines
+
+BUNDLED_YELP = REPO / "textcycle" / "pretrained" / "yelp"
+
+
+def test_fast_path_imports_neither_torch_nor_transformers():
+    code = ("import sys; from textcycle.rewrite import main; rc = main(['--quiet', 'the food was cold']); "
+            "sys.stdout.flush(); print('torch' in sys.modules, 'transformers' in sys.modules, rc)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].strip() and lines[1].split() == ["False", "False", "0"]
+
+
+def test_missing_fast_copy_falls_back_to_torch_with_a_note(tmp_path):
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(BUNDLED_YELP, m, ignore=shutil.ignore_patterns("ct2"))
+    r = rewrite_cli("--model", str(m), "the food was cold")
+    assert r.returncode == 0 and r.stdout.count(b"\n") == 1
+    notes = [ln for ln in r.stderr.decode().splitlines() if "CTranslate2" in ln]
+    assert len(notes) == 1 and "torch" in notes[0]
+
+
+def test_corrupt_fast_copy_is_one_line_and_exit_2(tmp_path):
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(BUNDLED_YELP, m)
+    f = m / "ct2" / "to_1" / "model.bin"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # truncated
+    r = rewrite_cli("--model", str(m), "the food was cold")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_fast_engine_matches_torch_on_real_sentences(bundled_sp):
+    sents = ["the food was cold and the waiter was rude .", "i love this place , the staff is always friendly !",
+             "we waited an hour for our pizza .", "best tacos in town , hands down ."]
+    fast = Rewriter.from_pretrained("yelp", engine="ct2")
+    slow = Rewriter.from_pretrained("yelp", engine="torch")
+    assert fast.engine_name == "ctranslate2" and slow.engine_name == "torch"
+    assert fast.rewrite(sents) == slow.rewrite(sents)
+    a, b = fast.style_probs(sents), slow.style_probs(sents)
+    assert np.allclose(a, b, atol=1e-4)
+    fast.rewrite(sents, rerank=4, seed=1)  # reranking runs on both engines
+    slow.rewrite(sents, rerank=4, seed=1)

@@ -10,11 +10,11 @@ adds `MODEL_DIR/ct2/` to an existing model folder, in place, touching no other f
                             (the SentencePiece pieces, so CTranslate2 token i = SentencePiece id i)
 - `ct2/manifest.json`       format version, quantization, ctranslate2 version, and the size and
                             SHA-256 of every file above and of the `generators.safetensors` they
-                            were made from (`textcycle.engine` checks them before loading, so a
+                            were made from (`textcycle.ct2_engine` checks them before loading, so a
                             truncated or stale copy is a clear error, never a native crash)
 
 `ct2/` is written whole or not at all (built in a temporary folder beside it, then renamed).
-`textcycle.engine.CT2Engine` reads it (with the folder's `tokenizer.model`, `config.json` and
+`textcycle.ct2_engine.CT2Engine` reads it (with the folder's `tokenizer.model`, `config.json` and
 `discriminator.safetensors`) and never imports torch. This module does import torch and
 transformers: export runs once, where the model was trained.
 
@@ -43,7 +43,7 @@ import shutil
 from pathlib import Path
 
 from .cli import entry_point
-from .engine import CT2_DIR, FORMAT_VERSION, MANIFEST
+from .ct2_engine import CT2_DIR, FORMAT_VERSION, MANIFEST
 from .errors import TextcycleError
 from .files import atomic_dir
 

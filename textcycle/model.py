@@ -6,6 +6,7 @@
 - `generators.safetensors`  G_xy ("to_1.*") and G_yx ("to_0.*"); their shared token embedding
                             is stored once ("shared.weight")
 - `discriminator.safetensors`
+- `ct2/`                  CTranslate2 copies of both generators for the fast engine (`ct2_export`)
 `from_pretrained(dir)` reads it back (safetensors only, never pickle). Each generator is a plain
 `BartForConditionalGeneration`, so `model.generators[1].save_pretrained(...)` also works.
 """
@@ -47,7 +48,11 @@ class TextCycleModel(nn.Module):
         # the training reward's weights, so `--rerank` scores candidates as training did
         self.reward = {"style_weight": 1.0, "content_weight": 1.0, **(reward or {})}
 
-    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None) -> None:
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None,
+                        ctranslate2: str | None = "int8_embed_float16") -> None:
+        """Write the folder (atomically). `ctranslate2`: also write CTranslate2 copies of both
+        generators (`ct2/`, for the fast engine) in that quantization, made from exactly the
+        weights saved here; None leaves them out (checkpoints during training)."""
         path = Path(path)
         with atomic_dir(path) as tmp:
             g1, g0 = self.generators[1], self.generators[0]
@@ -75,6 +80,11 @@ class TextCycleModel(nn.Module):
             (tmp / "config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False), encoding="utf-8")
             if card:
                 (tmp / "README.md").write_text(card, encoding="utf-8")
+            if ctranslate2:
+                from .ct2_export import export_ctranslate2
+
+                saved = self if dtype == torch.float32 else TextCycleModel.from_pretrained(tmp)
+                export_ctranslate2(saved, tmp, ctranslate2)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None) -> "TextCycleModel":

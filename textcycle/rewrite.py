@@ -85,19 +85,21 @@ class Rewriter:
             raise TextcycleError(f"unknown engine {engine!r}: use auto, ct2 or torch")
         path = resolve_model_path(name_or_path)
         info = read_model_info(path)
-        use_ct2 = engine == "ct2"
-        if engine == "auto":
-            from .engine import has_ctranslate2
+        eng = None
+        if engine in ("auto", "ct2"):
+            from .ct2_engine import CT2Engine, CT2Unavailable, has_ctranslate2
 
-            use_ct2 = has_ctranslate2(path)
-            if not use_ct2:
+            if engine == "ct2" or has_ctranslate2(path):
+                try:
+                    eng = CT2Engine.from_folder(path, threads=threads)
+                except CT2Unavailable as e:  # stale copy, or ctranslate2 missing
+                    if engine == "ct2":
+                        raise
+                    warn(f"{e}; using the slower torch engine")
+            else:
                 warn(f"{path} has no CTranslate2 copy; using the slower torch engine "
-                     "(add one with: python -m textcycle.ct2_export " + str(path) + ")")
-        if use_ct2:
-            from .engine import CT2Engine
-
-            eng = CT2Engine.from_folder(path, threads=threads)
-        else:
+                     f"(add one with: python -m textcycle.ct2_export {path})")
+        if eng is None:
             from .model import TextCycleModel
             from .torch_engine import TorchEngine
 

@@ -201,7 +201,7 @@ class TrainingRun:
             tqdm.write(json.dumps(row, ensure_ascii=False))
             if self.step > self.cfg.train.warm_steps // 2 and res["dev/G"] > self.best_g:
                 self.best_g = res["dev/G"]
-                self.model().save_pretrained(self.out / "best")
+                self.model().save_pretrained(self.out / "best", ctranslate2=None)  # added at the end of the run
                 atomic_write_text(self.out / "best" / "dev_eval.json", json.dumps(row, indent=1, ensure_ascii=False))
         self.acc.wait_for_everyone()
 
@@ -236,6 +236,14 @@ class TrainingRun:
         else:  # other processes: a fresh stream that depends on the step, so no batch repeats
             self.rng.seed(f"{self.cfg.train.seed}-{self.acc.process_index}-{self.step}")
         return True
+
+    @staticmethod
+    def add_fast_engine(folder: Path) -> None:
+        """CTranslate2 copies for a model folder saved without them (best/ during the run)."""
+        from .ct2_export import export_ctranslate2
+        from .model import TextCycleModel
+
+        export_ctranslate2(TextCycleModel.from_pretrained(folder), folder)
 
     def train_seconds(self) -> float:
         """Wall time spent training, over all resumed runs."""
@@ -274,6 +282,8 @@ class TrainingRun:
         bar.close()
         if self.acc.is_main_process:
             self.model().save_pretrained(self.out / "final")
+            if (self.out / "best" / "config.json").is_file() and not (self.out / "best" / "ct2").is_dir():
+                self.add_fast_engine(self.out / "best")
             summary = {"steps": self.step, "warm_steps": tc.warm_steps, "rl_steps": tc.rl_steps,
                        "processes": self.acc.num_processes, "device": str(self.acc.device),
                        "train_seconds": round(self.train_seconds(), 1), "best_dev_G": self.best_g}

@@ -1,7 +1,7 @@
 """The CTranslate2 rewriting engine: a model folder's generators, discriminator and vocabulary,
 with no torch and no transformers (ctranslate2, sentencepiece, numpy, safetensors.numpy only).
 
-    from textcycle.engine import CT2Engine, CT2Unavailable, has_ctranslate2
+    from textcycle.ct2_engine import CT2Engine, CT2Unavailable, has_ctranslate2
     try:
         engine = CT2Engine.from_folder("textcycle/pretrained/yelp", threads=2)
     except CT2Unavailable as e:          # no ct2/ copy, ctranslate2 missing, or a stale copy
