@@ -99,7 +99,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         cmd = [sys.executable, "-m", "textcycle.serve", "--host", HOST, "--port", str(self.port),
-               "--model", args.model, "--workers", str(workers), "--max-queue", str(args.max_queue),
+               "--model", args.model, "--engine", args.engine, "--workers", str(workers), "--max-queue", str(args.max_queue),
                "--max-wait-ms", str(args.max_wait_ms), "--log-level", os.environ.get("BENCH_SERVE_LOG", "warning")]
         if not batching:
             cmd.append("--no-batching")
@@ -308,22 +308,22 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
     return phase
 
 
-def row(batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None) -> str:
+def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None) -> str:
     lat = [x * 1000 for x in ph.latencies]
     offered = f"{ph.offered:.1f}" if ph.offered else "closed loop"
     health = f"{ph.health_ok}/{ph.health_total}, max {ph.health_max * 1000:.0f} ms"
     recovered = f"{ph.recovered_s:.1f} s" if ph.recovered_s is not None else ("-" if ph.offered is None else "no")
     rss_text = f"{rss[0]:.0f} -> {rss[1]:.0f}" if rss else ""
     exit_text = "" if exit_code is None else str(exit_code)
-    return (f"| {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
+    return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
             f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
             f"{exit_text} |")
 
 
-HEADER = ("| batching | workers | phase | offered req/s | req/s (200) | sentences/s | p50 ms | p95 ms | p99 ms | "
+HEADER = ("| engine | batching | workers | phase | offered req/s | req/s (200) | sentences/s | p50 ms | p95 ms | p99 ms | "
           "errors | 503 shed | not sent | /healthz ok, slowest | recovered | RSS MiB start -> end | exit |\n"
-          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 
 
 def main(argv=None) -> int:
@@ -338,6 +338,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-queue", type=int, default=512, help="the servers' --max-queue (default 512 texts)")
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
     p.add_argument("--model", default="yelp")
+    p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="the servers' --engine")
     p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
                    help="batching:workers pairs (default on:1,off:1,on:2,off:2)")
     p.add_argument("--out", type=Path, help="also write the table here")
@@ -356,6 +357,7 @@ def main(argv=None) -> int:
             server.wait_ready(workers)
             for _ in range(3):  # warm every worker a little
                 httpx.post(f"{server.url}/v1/rewrite", json={"texts": SENTENCES[:4]}, timeout=60)
+            engine = httpx.get(f"{server.url}/v1/models").json()["models"][0]["engine"]
             rss_start = tree_rss_mib(server.proc.pid)
             base = asyncio.run(sustained(server.port, server.url, args, seed=k))
             p50 = pct(base.latencies, 50)
@@ -366,8 +368,8 @@ def main(argv=None) -> int:
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()
-        lines.append(row(batching, workers, base, None, None))
-        lines.append(row(batching, workers, over, (rss_start, rss_end), code))
+        lines.append(row(engine, batching, workers, base, None, None))
+        lines.append(row(engine, batching, workers, over, (rss_start, rss_end), code))
         print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
     table = "\n".join(lines)
     note = (f"\n\n{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "

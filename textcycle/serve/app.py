@@ -195,7 +195,9 @@ class Guard:
         path = scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
         status = seen["status"]
         log.info('%s "%s %s" %d %.1f ms', who, scope["method"], path, status, seconds * 1000)
-        if (status >= 400 and status != 499) or seen["error"].startswith(b"unhandled"):
+        if status == 499 or (scope["path"] == "/healthz" and status == 503):
+            return  # a client that left; a readiness probe before the models are loaded: no errors
+        if status >= 400 or seen["error"].startswith(b"unhandled"):
             try:
                 message = json.loads(seen["error"])["error"]
             except (ValueError, KeyError, TypeError):
