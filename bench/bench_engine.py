@@ -96,7 +96,7 @@ def main() -> None:
 
     import torch
 
-    from textcycle.ct2_export import export_ctranslate2
+    from textcycle.ct2_convert import export_ctranslate2
     from textcycle.ct2_engine import CT2Engine
     from textcycle.model import TextCycleModel
     from textcycle.networks import decode, pad_batch

@@ -1,32 +1,42 @@
-"""Speed of textcycle on this machine, side by side in one run (CPU by default).
+"""Rewriting speed on this machine, every engine side by side in one run (CPU).
 
-    python bench/bench_rewrite.py                 # bundled Yelp model, Li test sentences if present
-    python bench/bench_rewrite.py --model runs/yelp/best --threads 2 --json
+    python bench/bench_rewrite.py                       # bundled Yelp model, Li test sentences
+    python bench/bench_rewrite.py --threads 2 --batches 1 64 512 --json
 
-Rows: rewrite throughput (sentences/s, batch 64) for textcycle's own KV-cache decoding (greedy,
-sampling) and beam 4, beside plain `transformers` `generate()` of the same generator (the
-baseline); cold start of `python -m textcycle.rewrite` (seconds to the first output line);
-training throughput (source sentences/s) in the warm-start and cycle-RL phases; and a matrix-
-multiply probe, since the CPU is shared and its speed varies. Compare rows of one run only.
+Rows, greedy decoding of the same G_xy into positive, in sentences/s at each batch size:
+- torch `generate()` of `transformers` (the baseline), and textcycle's torch decode loop;
+- CTranslate2, float32 compute (what the rewrite command uses) and int8 compute, on the copy the
+  model folder ships (int8 layers + float16 embedding);
+plus: greedy outputs identical to the torch decode loop (CTranslate2 float32 and int8); the cold
+start of `python -m textcycle.rewrite` for one sentence (median of 5, both engines); the peak RSS
+of rewriting 5,000 sentences from stdin (both engines); a matmul probe before and after, since
+the CPU is shared and its speed varies. Compare rows of one run only.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from textcycle.networks import decode  # noqa: E402
-from textcycle.rewrite import Rewriter  # noqa: E402
+from textcycle.ct2_engine import CT2Engine  # noqa: E402
+from textcycle.model_folder import resolve_model_path  # noqa: E402
+from textcycle.model import TextCycleModel  # noqa: E402
+from textcycle.networks import decode, pad_batch, trim  # noqa: E402
 from textcycle.textnorm import normalize  # noqa: E402
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 def sentences(data: Path, n: int) -> list[str]:
@@ -48,104 +58,113 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     return 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
 
 
-def timed(fn, n_sent: int, repeat: int = 1) -> float:
-    fn()  # warm-up
+def rate(fn, ids: list[list[int]], bs: int, budget_s: float) -> tuple[float, list]:
+    """Sentences/s of fn over batches of `bs` (stops after `budget_s` seconds, after a warm-up)."""
+    fn(ids[:bs])
+    outs, n, t0 = [], 0, time.perf_counter()
+    for i in range(0, len(ids), bs):
+        outs += fn(ids[i:i + bs])
+        n += len(ids[i:i + bs])
+        if time.perf_counter() - t0 > budget_s:
+            break
+    return n / (time.perf_counter() - t0), outs
+
+
+def cli_run(args: list[str], stdin: bytes | None = None) -> tuple[float, int]:
+    """(seconds to the first output line, peak RSS in MiB) of one rewrite command."""
     t0 = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return n_sent * repeat / (time.perf_counter() - t0)
-
-
-def bench_decoding(rw: Rewriter, sents: list[str], bs: int) -> list[tuple[str, float]]:
-    norm = [normalize(s, rw.language) for s in sents]
-    batches = [rw._ids(norm[i:i + bs]) for i in range(0, len(norm), bs)]
-    g = rw.model.generators[1]
-    max_new = rw.model.max_length + 8
-
-    def ours(sample=False):
-        for ids, mask in batches:
-            decode(g, ids, mask, max_new, sample=sample)
-
-    def hf(beams=1, sample=False):
-        for ids, mask in batches:
-            g.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new, num_beams=beams,
-                       do_sample=sample, early_stopping=beams > 1)
-
-    n = len(sents)
-    with torch.no_grad():
-        return [
-            ("generate() greedy (baseline)", timed(hf, n)),
-            ("textcycle decode, greedy", timed(ours, n)),
-            ("generate() sampling (baseline)", timed(lambda: hf(sample=True), n)),
-            ("textcycle decode, sampling", timed(lambda: ours(True), n)),
-            ("generate() beam 4 (used by --beam 4)", timed(lambda: hf(4), n)),
-            ("Rewriter.rewrite() greedy, end to end", timed(lambda: rw.rewrite(sents, batch_size=bs), n)),
-        ]
-
-
-def cold_start(model: str) -> float:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "textcycle.rewrite", "--model", model,
-                          "the food was cold and the waiter was rude ."], cwd=REPO, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen([sys.executable, "-c", "import resource, sys, runpy; sys.argv = ['rewrite'] + sys.argv[1:];"
+                          "\ntry:\n runpy.run_module('textcycle.rewrite', run_name='__main__')\nfinally:\n"
+                          " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)", *args],
+                         cwd=REPO, env=ENV, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if stdin:
+        p.stdin.write(stdin)
+        p.stdin.close()
     p.stdout.readline()
-    dt = time.perf_counter() - t0
+    first = time.perf_counter() - t0
+    p.stdout.read()
+    err = p.stderr.read().decode().strip().splitlines()
     p.wait()
-    return dt
-
-
-def bench_training(data: Path, steps: int) -> list[tuple[str, float]]:
-    """Source sentences/s of one training step of configs/yelp.yaml, per phase."""
-    from accelerate import Accelerator
-
-    from textcycle.config import TextCycleConfig, load_config
-    from textcycle.train import Trainer
-
-    out = Path("/tmp/textcycle-bench-train")
-    cfg = load_config(REPO / "configs" / "yelp.yaml", TextCycleConfig,
-                      [f"data.path={data}", f"train.output_dir={out}", "data.max_train_per_style=5000"])
-    tr = Trainer(cfg, Accelerator(cpu=True))
-    tc = cfg.train
-    rows = []
-    for name, step_at, fn, per_step in (
-        ("training, warm start (DAE)", 0, tr.warm_step, 2 * tc.batch_size),
-        ("training, warm start (DAE + back-translation)", tc.bt_start, tr.warm_step, 4 * tc.batch_size),
-        ("training, cycle-RL (K samples + BT + DAE)", tc.warm_steps, tr.rl_step, 2 * (tc.batch_size // tc.num_samples)),
-    ):
-        tr.step = step_at
-        rows.append((f"{name}, source sentences/s", timed(fn, per_step, steps)))
-    return rows
+    return first, int(err[-1]) // 1024 if err and err[-1].isdigit() else -1
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="yelp")
-    p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
-    p.add_argument("--sentences", type=int, default=512)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--train-steps", type=int, default=3, help="timed steps per training phase (0: skip)")
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="yelp")
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
+    ap.add_argument("--sentences", type=int, default=1000, help="sentences per throughput row")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds per row at most (batch 1 is slow)")
+    ap.add_argument("--rss-sentences", type=int, default=5000)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rw = Rewriter.from_pretrained(args.model)
+    folder = resolve_model_path(args.model)
     sents = sentences(Path(args.data), args.sentences)
-    rows = [("matmul probe, GFLOP/s (fp32, 512x512)", matmul_gflops())]
-    rows += bench_decoding(rw, sents, args.batch_size)
-    rows.append(("cold start of `python -m textcycle.rewrite`, seconds", cold_start(args.model)))
-    if args.train_steps > 0 and (Path(args.data) / "li2018").is_dir():
-        rows += bench_training(Path(args.data), args.train_steps)
-    rows.append(("matmul probe again, GFLOP/s", matmul_gflops()))
+    model = TextCycleModel.from_pretrained(folder).eval()
+    g = model.generators[1]
+    max_new = model.max_length + 8
+    fast = CT2Engine.from_folder(folder, threads=args.threads)
+    fast_int8 = CT2Engine.from_folder(folder, threads=args.threads, compute_type="int8")
+    ids = fast.encode([normalize(s, model.language) for s in sents])
+
+    @torch.no_grad()
+    def hf_generate(batch):
+        x, m = pad_batch(batch)
+        out = g.generate(input_ids=x, attention_mask=m, max_new_tokens=max_new, num_beams=1, do_sample=False)
+        return trim(out[:, 1:])
+
+    @torch.no_grad()
+    def torch_loop(batch):
+        x, m = pad_batch(batch)
+        return trim(decode(g, x, m, max_new))
+
+    engines = [("torch generate() (baseline)", hf_generate), ("torch decode loop", torch_loop),
+               ("CTranslate2 float32 compute (shipped)", lambda b: [h[0] for h in fast.generate(b, 1)]),
+               ("CTranslate2 int8 compute", lambda b: [h[0] for h in fast_int8.generate(b, 1)])]
+    result = {"threads": args.threads, "sentences": len(sents), "model": str(folder),
+              "matmul_gflops_before": round(matmul_gflops(), 1), "rows": {}}
+    outputs = {}
+    for name, fn in engines:
+        row = {}
+        for bs in args.batches:
+            r, outs = rate(fn, ids, bs, args.budget)
+            row[f"batch {bs}"] = round(r, 1)
+            if bs == max(args.batches):
+                outputs[name] = outs
+        result["rows"][name] = row
+    ref = outputs["torch decode loop"]
+    strip = lambda o: [x for x in o if x != 3]  # noqa: E731 (</s> at the end or not)
+    for name in ("CTranslate2 float32 compute (shipped)", "CTranslate2 int8 compute"):
+        same = sum(strip(a) == strip(b) for a, b in zip(outputs[name], ref))
+        result["rows"][name]["identical to the torch loop"] = f"{same}/{min(len(ref), len(outputs[name]))}"
+    for eng in ("ct2", "torch"):
+        starts = [cli_run(["--engine", eng, "--model", str(folder), "the food was cold ."])[0] for _ in range(5)]
+        result[f"cold start, {eng} engine, s (median of 5)"] = round(statistics.median(starts), 2)
+        stdin = "\n".join(sentences(Path(args.data), args.rss_sentences)).encode() + b"\n"
+        result[f"peak RSS, {eng} engine, {args.rss_sentences} sentences, MiB"] = cli_run(
+            ["--engine", eng, "--model", str(folder), "--quiet", "-"], stdin)[1]
+    result["matmul_gflops_after"] = round(matmul_gflops(), 1)
     if args.json:
-        print(json.dumps(dict(rows), indent=1))
+        print(json.dumps(result, indent=1))
         return 0
-    base = rows[1][1]
-    print(f"threads={args.threads} batch={args.batch_size} sentences={len(sents)} model={args.model}\n")
-    print("| what | value | vs generate() greedy |\n|---|---:|---:|")
-    for name, v in rows:
-        ratio = f"{v / base:.2f}x" if "sentences/s" in name or name.startswith(("generate", "textcycle", "Rewriter")) else ""
-        print(f"| {name} | {v:.1f} | {ratio if 'training' not in name else ''} |")
+    loop = result["rows"]["torch decode loop"]
+    print(f"threads={args.threads}, {len(sents)} Li test sentences, model {folder.name}, "
+          f"matmul probe {result['matmul_gflops_before']} -> {result['matmul_gflops_after']} GFLOP/s\n")
+    cols = [f"batch {bs}" for bs in args.batches]
+    print("| greedy, sentences/s | " + " | ".join(cols) + f" | x torch loop ({cols[-1]}) | identical to torch loop |")
+    print("|---|" + "---:|" * (len(cols) + 2))
+    for name, row in result["rows"].items():
+        ratio = row[cols[-1]] / loop[cols[-1]]
+        print(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in cols) +
+              f" | {ratio:.2f}x | {row.get('identical to the torch loop', '')} |")
+    print()
+    print("| command | value |\n|---|---:|")
+    for k, v in result.items():
+        if k.startswith(("cold start", "peak RSS")):
+            print(f"| {k} | {v} |")
     return 0
 
 

@@ -13,11 +13,9 @@ NOUNS = ["這家店", "這間餐廳", "老闆", "外送", "這次", "早餐"]
 
 
 def _has_opencc() -> bool:
-    try:
-        import opencc  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from textcycle.textnorm import opencc_available
+
+    return opencc_available()
 
 
 def write_corpus(root: Path) -> Path:

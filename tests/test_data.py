@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from textcycle.textnorm import opencc_available
+
 from textcycle.config import DataConfig, load_config
 from textcycle.data import (LOADERS, ReviewStats, load_corpus, load_zh_reviews, main as data_main,
                             review_to_sentences, split_sentences)
@@ -14,18 +16,7 @@ from textcycle.errors import TextcycleError
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _has_opencc() -> bool:
-    try:
-        import opencc  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_opencc = pytest.mark.skipif(
-    not _has_opencc(),
-    reason="opencc-python-reimplemented not installed (pip install 'textcycle[zh]')",
-)
+needs_opencc = pytest.mark.skipif(not opencc_available(), reason="OpenCC not installed (pip install opencc-python-reimplemented)")
 
 
 def test_split_sentences():

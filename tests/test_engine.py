@@ -87,7 +87,7 @@ def default_folder(tmp_path_factory, torch_model):
     """A copy with the default export (int8 layers, float16 embeddings), through the Python API."""
     import torch
 
-    from textcycle.ct2_export import DEFAULT_QUANTIZATION, export_ctranslate2
+    from textcycle.ct2_convert import DEFAULT_QUANTIZATION, export_ctranslate2
     folder = tmp_path_factory.mktemp("default") / "yelp"
     shutil.copytree(BUNDLED, folder)
     weights = {f"{t}.{k}": v.detach().clone() for t in (0, 1) for k, v in torch_model.generators[t].state_dict().items()}

@@ -4,23 +4,14 @@ import sys
 
 import pytest
 
+from textcycle.textnorm import opencc_available
+
 from textcycle import textnorm
 from textcycle.errors import TextcycleError
 from textcycle.textnorm import denormalize, model_pieces, normalize, zh_convert, zh_normalize
 
 
-def _has_opencc() -> bool:
-    try:
-        import opencc  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_opencc = pytest.mark.skipif(
-    not _has_opencc(),
-    reason="opencc-python-reimplemented not installed (pip install 'textcycle[zh]')",
-)
+needs_opencc = pytest.mark.skipif(not opencc_available(), reason="OpenCC not installed (pip install opencc-python-reimplemented)")
 
 
 @pytest.mark.parametrize("raw, expected", [

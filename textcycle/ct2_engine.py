@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TextcycleError
+from .vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, decode_ids, encode_ids  # noqa: F401
 
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3  # as textcycle.tokenizer (which imports transformers)
 CT2_DIR = "ct2"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -356,18 +356,12 @@ class CT2Engine:
     def encode(self, texts: list[str]) -> list[list[int]]:
         """SentencePiece ids of each text (corpus form), cut to max_length - 1, then `</s>`:
         the same ids as `TextcycleTokenizer.encode_fast(texts, max_length)`."""
-        return [ids[: self.max_length - 1] + [EOS_ID] for ids in self.sp.encode(list(texts))]
+        return encode_ids(self.sp, texts, self.max_length)
 
     def decode(self, ids: list[list[int]]) -> list[str]:
         """Text of each id list, stopping at `</s>` and dropping ids <= 3 (<pad>, <unk>, <s>), as
         `TextcycleTokenizer.decode_fast`."""
-        clean = []
-        for row in ids:
-            row = [int(i) for i in row]
-            if EOS_ID in row:
-                row = row[: row.index(EOS_ID)]
-            clean.append([i for i in row if EOS_ID < i < self.vocab_size])
-        return self.sp.decode(clean)
+        return decode_ids(self.sp, ids)
 
     def _tokens(self, seqs: list[list[int]], strip_eos: bool = False) -> list[list[str]]:
         p, out = self._pieces, []

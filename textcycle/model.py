@@ -81,7 +81,7 @@ class TextCycleModel(nn.Module):
             if card:
                 (tmp / "README.md").write_text(card, encoding="utf-8")
             if ctranslate2:
-                from .ct2_export import export_ctranslate2
+                from .ct2_convert import export_ctranslate2
 
                 saved = self if dtype == torch.float32 else TextCycleModel.from_pretrained(tmp)
                 export_ctranslate2(saved, tmp, ctranslate2)

@@ -31,9 +31,8 @@ from .model_folder import read_model_info, resolve_model_path
 from .reward import training_reward
 from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces, normalize, number_tokens,
                        opencc_available, restore_numbers, script_conversions, zh_convert)
+from .vocab import UNK_ID, decode_ids, encode_ids
 
-EOS_ID, LAST_SPECIAL = 3, 3  # SentencePiece ids: 0 <pad>, 1 <unk>, 2 <s>, 3 </s>
-UNK_ID = 1
 MAX_BEAM, MAX_RERANK = 16, 64
 # an input is "unreadable" for a model when at least this share of its pieces are unknown, or
 # (English models) of its letters are outside the Latin script
@@ -129,17 +128,11 @@ class Rewriter:
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Ids of each text with `</s>`, cut to the model's max length (as training did)."""
-        return [ids[: self.max_length - 1] + [EOS_ID] for ids in self.sp.encode(list(texts))]
+        return encode_ids(self.sp, texts, self.max_length)
 
     def decode(self, rows: list[list[int]]) -> list[str]:
         """Corpus-form text of id lists (stops at `</s>`, drops special ids)."""
-        clean_rows = []
-        for ids in rows:
-            ids = list(ids)
-            if EOS_ID in ids:
-                ids = ids[: ids.index(EOS_ID)]
-            clean_rows.append([i for i in ids if i > LAST_SPECIAL])
-        return decoded_to_corpus_form(self.sp.decode(clean_rows), self.language)
+        return decoded_to_corpus_form(decode_ids(self.sp, rows), self.language)
 
     def style_probs(self, normalized: list[str]) -> np.ndarray:
         """[n, 2] p(style 0), p(style 1) from the model's discriminator (its 'generated' class

@@ -15,8 +15,7 @@ import sentencepiece as spm
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
 
 from .errors import TextcycleError
-
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+from .vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, decode_ids, encode_ids  # noqa: F401 (the ids live in vocab.py)
 
 
 class TextcycleTokenizer(SentencePieceBackend):
@@ -48,21 +47,12 @@ class TextcycleTokenizer(SentencePieceBackend):
 
     # Fast paths for training: straight to SentencePiece, no Python-level trie.
     def encode_fast(self, texts: list[str], max_length: int) -> list[list[int]]:
-        """Ids of each text with `</s>` appended, cut to `max_length` (the last id stays `</s>`)."""
-        out = []
-        for ids in self.sp_model.encode(list(texts)):
-            out.append(ids[: max_length - 1] + [EOS_ID])
-        return out
+        """Ids of each text with `</s>` appended, cut to `max_length` (`vocab.encode_ids`)."""
+        return encode_ids(self.sp_model, texts, max_length)
 
     def decode_fast(self, batch: list[list[int]]) -> list[str]:
-        """Decode id lists, stopping at `</s>` and dropping pad/bos."""
-        clean = []
-        for ids in batch:
-            ids = list(ids)
-            if EOS_ID in ids:
-                ids = ids[: ids.index(EOS_ID)]
-            clean.append([i for i in ids if i > EOS_ID])
-        return self.sp_model.decode(clean)
+        """Decode id lists, stopping at `</s>` and dropping pad/bos (`vocab.decode_ids`)."""
+        return decode_ids(self.sp_model, batch)
 
     @classmethod
     def from_dir(cls, path: str | Path) -> "TextcycleTokenizer":

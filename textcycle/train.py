@@ -240,7 +240,7 @@ class TrainingRun:
     @staticmethod
     def add_fast_engine(folder: Path) -> None:
         """CTranslate2 copies for a model folder saved without them (best/ during the run)."""
-        from .ct2_export import export_ctranslate2
+        from .ct2_convert import export_ctranslate2
         from .model import TextCycleModel
 
         export_ctranslate2(TextCycleModel.from_pretrained(folder), folder)
