@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,15 +71,19 @@ def rate(fn, ids: list[list[int]], bs: int, budget_s: float) -> tuple[float, lis
 
 def cli_run(args: list[str], stdin: bytes | None = None) -> tuple[float, int]:
     """(seconds to the first output line, peak RSS in MiB) of one rewrite command."""
+    import tempfile
+
+    src = tempfile.TemporaryFile()  # a file, not a pipe: the command writes while we would still be feeding it
+    src.write(stdin or b"")
+    src.seek(0)
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-c", "import resource, sys, runpy; sys.argv = ['rewrite'] + sys.argv[1:];"
-                          "\ntry:\n runpy.run_module('textcycle.rewrite', run_name='__main__')\nfinally:\n"
-                          " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)", *args],
-                         cwd=REPO, env=ENV, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if stdin:
-        p.stdin.write(stdin)
-        p.stdin.close()
+    # VmHWM of the child's own address space (ru_maxrss would carry this process's peak over exec)
+    code = ("import sys, runpy; sys.argv = ['rewrite'] + sys.argv[1:]\ntry:\n"
+            " runpy.run_module('textcycle.rewrite', run_name='__main__')\nfinally:\n"
+            " hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+            " print(hwm, file=sys.stderr)")
+    p = subprocess.Popen([sys.executable, "-c", code, *args],
+                         cwd=REPO, env=ENV, stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.readline()
     first = time.perf_counter() - t0
     p.stdout.read()
@@ -132,6 +135,7 @@ def main(argv=None) -> int:
         for bs in args.batches:
             r, outs = rate(fn, ids, bs, args.budget)
             row[f"batch {bs}"] = round(r, 1)
+            print(f"{name}, batch {bs}: {r:.1f} sentences/s", file=sys.stderr, flush=True)
             if bs == max(args.batches):
                 outputs[name] = outs
         result["rows"][name] = row

@@ -10,9 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
-   ! .venv/bin/python -c "import torch, transformers, sacrebleu, pytest, textcycle.cli" 2>/dev/null; then
+   ! .venv/bin/python -c "import torch, transformers, sacrebleu, pytest, ctranslate2, fastapi, textcycle.cli" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[test,zh,mnist]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test,serve,mnist]"
   echo "$stamp" > .venv/.textcycle-stamp
 fi

@@ -38,17 +38,22 @@ def toy_seed(split_index: int, style: int) -> int:
     return 1000 + 10 * split_index + style
 
 
-@pytest.fixture
-def tiny_text_files(tmp_path) -> dict:
-    """Two small styles of toy review sentences, written as text files."""
+def write_toy_files(root: Path) -> dict:
+    """Two small styles of toy review sentences as text files (train, dev, test) in `root`."""
     files = {}
     for k, (split, n) in enumerate((("train", 300), ("dev", 40), ("test", 40))):
         for s, words in ((0, NEG_WORDS), (1, POS_WORDS)):
-            p = tmp_path / f"sentiment.{split}.{s}"
+            p = root / f"sentiment.{split}.{s}"
             p.write_text("\n".join(make_sentences(words, n, toy_seed(k, s))) + "\n", encoding="utf-8")
             files[f"{split}_{s}"] = str(p)
-    files["dir"] = str(tmp_path)
+    files["dir"] = str(root)
     return files
+
+
+@pytest.fixture
+def tiny_text_files(tmp_path) -> dict:
+    """Two small styles of toy review sentences, written as text files."""
+    return write_toy_files(tmp_path)
 
 
 @pytest.fixture(scope="session")

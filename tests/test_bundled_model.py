@@ -66,3 +66,18 @@ def test_main_command_offline():
     assert r.returncode == 0, r.stderr
     out = r.stdout.strip().splitlines()
     assert len(out) == 1 and out[0] and out[0][0].isupper()
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("engine, outputs", [("torch", "textcycle-yelp"), ("ct2", "textcycle-yelp-ct2")])
+def test_bundled_greedy_outputs_are_the_leaderboard_rows(shared_data, engine, outputs):
+    """The greedy rows in results/ come from the shipped model: a change to the text handling
+    or an engine that moved them would show here (first 100 sentences of each direction)."""
+    from textcycle.files import read_lines
+    from textcycle.rewrite import Rewriter
+
+    rw = Rewriter.from_pretrained("yelp", engine=engine, warn=lambda m: None)
+    for s, d in ((0, "neg2pos"), (1, "pos2neg")):
+        src = read_lines(shared_data / "yelp" / "li2018" / f"sentiment.test.{s}")[:100]
+        want = read_lines(Path(__file__).resolve().parents[1] / "results" / "ours" / outputs / f"{d}.txt")[:100]
+        assert rw.rewrite(src, to=1 - s, corpus_form=True) == want

@@ -170,3 +170,23 @@ def test_zh_reviews_on_shared_data(shared_data):
         assert not set(c.test[s]) & set(c.train[s])
         assert all(4 <= len(x) <= 60 for x in c.train[s][:2000])
     assert not set(c.train[0]) & set(c.train[1])
+
+
+def test_toy_corpora_are_the_same_in_every_process(tmp_path):
+    # bug: tests/conftest.py seeded its toy corpora with hash((split, s)), which Python randomises
+    # per process (PYTHONHASHSEED), so the tests saw different data in every run
+    import hashlib
+    import os
+    import subprocess
+
+    code = ("import sys, hashlib; sys.path.insert(0, 'tests'); import conftest, pathlib, tempfile\n"
+            "d = pathlib.Path(tempfile.mkdtemp())\n"
+            "conftest.write_toy_files(d)\n"
+            "print(hashlib.sha256(b''.join(p.read_bytes() for p in sorted(d.glob('sentiment.*')))).hexdigest())")
+    digests = set()
+    for seed in ("1", "2"):
+        r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONHASHSEED": seed})
+        assert r.returncode == 0, r.stderr
+        digests.add(r.stdout.strip())
+    assert len(digests) == 1

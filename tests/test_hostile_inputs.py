@@ -83,7 +83,7 @@ REWRITE_CASES = [
 def test_rewrite(sandbox, name, args, stdin):
     before = snapshot(sandbox)
     model = [] if "--model" in args else ["--model", "model"]
-    r = run(["textcycle.rewrite", "--engine", "torch", "--quiet", *model, *args], sandbox,
+    r = run(["textcycle.rewrite", "--quiet", *model, *args], sandbox,
             (sandbox / "in.txt").read_bytes() if stdin else b"")
     check(r, None, before, sandbox, lines_in=len(HOSTILE_LINES) if stdin else None)
     if not stdin and name != "nothing to rewrite":

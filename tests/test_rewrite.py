@@ -115,10 +115,10 @@ def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
 def test_cli_keeps_one_output_line_per_input_line():
     # bug: str.splitlines() split on form feeds, \x1c-\x1e, U+0085, U+2028, U+2029 too
     stdin = "the service\x0cwas slow\nthe staff\u2028was rude\nfood\x1cwas\x1dcold\x1e\n\u0085odd\u2029line\r\n".encode()
-    r = rewrite_cli("--engine", "torch", "--quiet", "-", stdin=stdin)
+    r = rewrite_cli("--quiet", "-", stdin=stdin)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().count("\n") == 4
-    r = rewrite_cli("--engine", "torch", "--quiet", "--json", "-", stdin=stdin)
+    r = rewrite_cli("--quiet", "--json", "-", stdin=stdin)
     rows = [json.loads(x) for x in r.stdout.decode().split("\n")[:-1]]
     assert len(rows) == 4 and rows[1]["source"] == "the staff\u2028was rude"
 
@@ -253,3 +253,20 @@ def test_fast_engine_matches_torch_on_real_sentences(bundled_sp):
     assert np.allclose(a, b, atol=1e-4)
     fast.rewrite(sents, rerank=4, seed=1)  # reranking runs on both engines
     slow.rewrite(sents, rerank=4, seed=1)
+
+
+def test_ctrl_c_keeps_what_was_written_and_says_so():
+    # bug: Ctrl-C left nothing written and no message; now each chunk is written as it is done
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "textcycle.rewrite", "--quiet", "--chunk-lines", "2", "-"],
+                         cwd=REPO, env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"the food was cold\nthe staff was rude\n")
+    p.stdin.flush()  # stdin stays open: the command waits for more after its first chunk
+    first = [p.stdout.readline(), p.stdout.readline()]
+    assert all(line.endswith(b"\n") and line.strip() for line in first)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and b"interrupted" in err and b"Traceback" not in err

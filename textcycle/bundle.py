@@ -61,7 +61,9 @@ Two BART-style Transformer generators (G_xy: negative -> positive, G_yx: positiv
 shared token embedding) and a 3-way discriminator (negative / positive / generated), trained from
 unpaired sentences with textcycle: denoising + back-translation warm start, then cycle-RL
 (REINFORCE on the discriminator's style reward and the back-translation content reward).
-Weights in fp16 safetensors; they load as fp32.
+Weights in fp16 safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both
+generators (int8 layers, float16 embedding, float32 compute), which the rewrite command uses
+without torch (`--engine torch` for the safetensors weights).
 
 ```bash
 python -m textcycle.rewrite "the food was cold and the waiter was rude"
@@ -126,7 +128,8 @@ Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token e
 3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
 warm start, then cycle-RL (REINFORCE on the discriminator's style reward and the back-translation
 content reward). Simplified Chinese; Traditional input is converted with OpenCC and the rewrite
-comes back in Taiwan Traditional. Weights in fp16 safetensors; they load as fp32.
+comes back in Taiwan Traditional. Weights in fp16 safetensors; they load as fp32. `ct2/` holds
+CTranslate2 copies of both generators, which the rewrite command uses without torch.
 
 ```bash
 python -m textcycle.rewrite --model zh "这家店的服务很差"

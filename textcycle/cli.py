@@ -20,6 +20,7 @@ COMMANDS = {
     "evaluate-split": ("textcycle.evaluate.split_eval", "score rewrites of a config's own test split (no references)"),
     "bundle": ("textcycle.bundle", "test-set outputs, scores, fp16 copy and model card of a run"),
     "ct2-export": ("textcycle.ct2_export", "add CTranslate2 copies (the fast engine) to a model folder"),
+    "serve": ("textcycle.serve.__main__", "HTTP API and web page for rewriting (the [serve] extra)"),
     "data": ("textcycle.data", "load the corpus a config names and print its sizes"),
     "ptt": ("textcycle.ptt.__main__", "parse / crawl PTT push and boo comments"),
     "image-train": ("textcycle.image.train", "train the image CycleGAN"),

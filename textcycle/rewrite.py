@@ -181,7 +181,7 @@ class Rewriter:
 
     # ------------------------------------------------------------ API
     def rewrite(self, texts: list[str] | str, to: str | int | None = None, beam: int = 1, sample: bool = False,
-                temperature: float = 1.0, batch_size: int = 64, details: bool = False, corpus_form: bool = False,
+                temperature: float = 1.0, batch_size: int = 128, details: bool = False, corpus_form: bool = False,
                 rerank: int = 1, seed: int | None = None, number_from: int = 1):
         """Rewrite each text into style `to` (a name from the model's config or 0/1); without
         `to`, into the style opposite to the one the discriminator sees. Returns strings, or
@@ -363,8 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"),
                    help="auto (default): CTranslate2 where the model folder has a copy, else torch")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
-    p.add_argument("--batch-size", type=int, default=64, help="sentences per engine call (default 64)")
-    p.add_argument("--chunk-lines", type=int, default=2048,
+    p.add_argument("--batch-size", type=int, default=128, help="sentences per engine call (default 128)")
+    p.add_argument("--chunk-lines", type=int, default=1024,
                    help="input lines read, rewritten and written at a time (bounded memory on huge files)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
