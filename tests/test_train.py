@@ -32,7 +32,11 @@ def test_training_writes_model_checkpoints_and_curves(trained):
     final = trained / "final"
     for f in ("config.json", "tokenizer.model", "generators.safetensors", "discriminator.safetensors"):
         assert (final / f).is_file(), f
-    assert not list(trained.rglob("*.bin")) and not list(trained.rglob("*.pt")), "weights must be safetensors"
+    # weights are safetensors; the only .bin files are CTranslate2's own (not pickle) model.bin
+    bins = list(trained.rglob("*.bin")) + list(trained.rglob("*.pt"))
+    assert all(b.parent.parent.name == "ct2" and b.name == "model.bin" for b in bins), bins
+    assert all(b.read_bytes()[:2] not in (b"\x80\x02", b"\x80\x04", b"PK") for b in bins), "pickled weights"
+    assert (final / "ct2" / "manifest.json").is_file() and (trained / "best" / "ct2" / "manifest.json").is_file()
     assert (trained / "curves.png").stat().st_size > 1000
     assert list((trained / "tensorboard").glob("events.*"))
     assert (trained / "best" / "dev_eval.json").is_file()
