@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install textcycle with its dependencies.
 # torch is pinned to 2.13.0 first (a CPU build here), and kept pinned by constraints.txt.
-# Re-installs when pyproject.toml or constraints.txt changed since the last install.
+# Re-installs when pyproject.toml or constraints.txt changed since the last install, or a package
+# is missing (found without importing it, so the main command starts fast).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
-   ! .venv/bin/python -c "import torch, transformers, sacrebleu, pytest, ctranslate2, fastapi, textcycle.cli" 2>/dev/null; then
+   ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in
+       ('torch', 'transformers', 'sacrebleu', 'pytest', 'ctranslate2', 'fastapi', 'textcycle.cli')))" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
   .venv/bin/pip install -q -c constraints.txt -e ".[test,serve,mnist]"
