@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TextcycleError
+from .reward import detected_style_probs
 from .vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, decode_ids, encode_ids  # noqa: F401
 
 CT2_DIR = "ct2"
@@ -483,9 +484,7 @@ class CT2Engine:
     def style_probs(self, ids: list[list[int]]) -> np.ndarray:
         """[n, 2] p(style 0), p(style 1): the discriminator's two style classes renormalised
         (the 'generated' class left out), as the torch Rewriter's `style_probs`."""
-        z = self.style_logits(ids)[:, :2].astype(np.float64)
-        z = np.exp(z - z.max(-1, keepdims=True))
-        return (z / z.sum(-1, keepdims=True)).astype(np.float32)
+        return detected_style_probs(self.style_logits(ids)).astype(np.float32)
 
 
 MAX_SUB_BATCH = 128

@@ -13,14 +13,24 @@ def _exp(x):
     return np.exp(x) if isinstance(x, np.ndarray) else x.exp()
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64)
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
+
+
 def style_reward(disc_logits, target: int):
     """p_D(target | sentence) from the discriminator's three classes (style 0, style 1,
     generated): a sentence that looks generated earns little even in the right style."""
     if isinstance(disc_logits, np.ndarray):
-        z = disc_logits.astype(np.float64)
-        z = np.exp(z - z.max(-1, keepdims=True))
-        return (z / z.sum(-1, keepdims=True))[:, target]
+        return _softmax(disc_logits)[:, target]
     return disc_logits.float().softmax(-1)[:, target]
+
+
+def detected_style_probs(disc_logits: np.ndarray) -> np.ndarray:
+    """[n, 2] p(style 0), p(style 1) with the 'generated' class left out: which style a text is
+    in (detection and the rewrite's style probability), not the reward."""
+    return _softmax(np.asarray(disc_logits)[:, :2])
 
 
 def content_reward(recon_logprob_mean):

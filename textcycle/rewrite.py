@@ -28,7 +28,7 @@ from .cli import entry_point
 from .errors import TextcycleError
 from .files import split_lines
 from .model_folder import read_model_info, resolve_model_path
-from .reward import training_reward
+from .reward import detected_style_probs, training_reward
 from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces, normalize, number_tokens,
                        opencc_available, restore_numbers, script_conversions, zh_convert)
 from .vocab import UNK_ID, decode_ids, encode_ids
@@ -137,9 +137,7 @@ class Rewriter:
     def style_probs(self, normalized: list[str]) -> np.ndarray:
         """[n, 2] p(style 0), p(style 1) from the model's discriminator (its 'generated' class
         left out and the two styles renormalised): the style a text is detected as."""
-        logits = self.engine.style_logits(self.encode(normalized)).astype(np.float64)[:, :2]
-        z = np.exp(logits - logits.max(-1, keepdims=True))
-        return z / z.sum(-1, keepdims=True)
+        return detected_style_probs(self.engine.style_logits(self.encode(normalized)))
 
     def unreadable(self, normalized: str, raw: str) -> str | None:
         """Why the model cannot read an input (mostly unknown pieces, or another script), or None."""
@@ -321,10 +319,6 @@ def iter_inputs(args_texts: list[str]):
             if raw.endswith(b"\n"):
                 raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
             yield _decode_bytes(raw, f"stdin line {k}")
-
-
-def read_inputs(args_texts: list[str]) -> list[str]:
-    return list(iter_inputs(args_texts))
 
 
 def _chunks(items, size: int):
