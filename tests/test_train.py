@@ -41,7 +41,7 @@ def test_training_writes_model_checkpoints_and_curves(trained):
     assert list((trained / "tensorboard").glob("events.*"))
     assert (trained / "best" / "dev_eval.json").is_file()
     summary = json.loads((trained / "train_summary.json").read_text())
-    assert summary["steps"] == 20 and summary["processes"] == 1
+    assert summary["steps"] == 24 and summary["processes"] == 1  # 12 warm + 4 self-training + 8 RL
     ckpts = sorted((trained / "checkpoints").iterdir())
     assert ckpts and len(ckpts) <= 3  # pruned to keep_checkpoints
 
@@ -54,6 +54,22 @@ def test_history_has_both_phases(trained):
     assert {"warm", "rl"} <= phases
     rl_rows = [r for r in info["history"] if r.get("phase") == "rl"]
     assert any("rl/reward_to1" in r for r in rl_rows)
+
+
+def test_time_limit_stops_early_with_a_model_and_a_checkpoint(tmp_path):
+    from textcycle.train import main
+
+    data = write_corpus(tmp_path / "data")
+    out = tmp_path / "run"
+    assert main(["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}",
+                 "-o", "train.time_limit_minutes=0.02", "-o", "train.warm_steps=5000"]) == 0
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["stopped_by_time_limit"] is True and summary["steps"] < 5000
+    assert (out / "final" / "generators.safetensors").is_file()
+    if summary["steps"]:
+        from textcycle.checkpoint import latest_checkpoint
+
+        assert latest_checkpoint(out / "checkpoints").name == f"step-{summary['steps']:06d}"  # resumable
 
 
 def test_existing_run_needs_resume_and_keeps_its_config(trained):
@@ -146,7 +162,7 @@ def test_sigkill_then_resume_reaches_the_same_final_step(tmp_path):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from step" in r.stdout
-    assert json.loads((out / "train_summary.json").read_text())["steps"] == 40
+    assert json.loads((out / "train_summary.json").read_text())["steps"] == 44
 
 
 @pytest.mark.slow
@@ -162,7 +178,7 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 process(es)" in r.stdout
     summary = json.loads((out / "train_summary.json").read_text())
-    assert summary["processes"] == 2 and summary["steps"] == 10
+    assert summary["processes"] == 2 and summary["steps"] == 14
     assert (out / "final" / "generators.safetensors").is_file()
 
 

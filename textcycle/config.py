@@ -107,7 +107,15 @@ class TrainConfig:
     word_drop: float = 0.1
     word_mask: float = 0.1
     shuffle_window: int = 3
-    # phase 2: cycle-RL
+    # phase 2: reward-ranked self-training rounds (textcycle.selftrain); 0 rounds = none
+    selftrain_rounds: int = 0
+    selftrain_steps: int = 100  # generator updates per round, on that round's pairs
+    selftrain_sources: int = 4000  # sources per style per round
+    selftrain_samples: int = 4  # sampled candidates per source (the greedy one is added)
+    selftrain_min_style: float = 0.5  # keep a pair when p(target style | rewrite) is at least this
+    selftrain_min_content: float = 0.2  # ... and the content reward is at least this
+    selftrain_lr: float = 3e-4
+    # phase 3: cycle-RL
     rl_steps: int = 1500
     rl_lr: float = 1e-4
     num_samples: int = 4  # K sampled transfers per source sentence
@@ -120,6 +128,7 @@ class TrainConfig:
     disc_steps: int = 1  # discriminator updates per generator step
     sample_temperature: float = 1.0
     max_new_tokens: int = 32
+    time_limit_minutes: float = 0.0  # > 0: stop (and save the model) once training took this long
     # bookkeeping
     log_every: int = 20
     eval_every: int = 500
@@ -155,6 +164,10 @@ _RANGES = [
     ("train.word_drop", 0.0, 0.9), ("train.word_mask", 0.0, 0.9), ("train.shuffle_window", 0, 100),
     ("train.num_samples", 1, 1024), ("train.style_weight", 1e-6, 1e6), ("train.content_weight", 1e-6, 1e6),
     ("train.rl_weight", 0.0, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.dae_weight", 0.0, 1e6),
+    ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9),
+    ("train.selftrain_sources", 1, 10**8), ("train.selftrain_samples", 1, 64),
+    ("train.selftrain_min_style", 0.0, 1.0), ("train.selftrain_min_content", 0.0, 1.0),
+    ("train.selftrain_lr", 0.0, 1.0), ("train.time_limit_minutes", 0.0, 10**7),
     ("train.disc_steps", 0, 100), ("train.sample_temperature", 1e-3, 100.0), ("train.max_new_tokens", 1, 4096),
     ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9), ("train.save_every", 1, 10**9),
     ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),

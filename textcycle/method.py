@@ -6,6 +6,10 @@ One step updates both generators and then the discriminator:
   style markers swapped for the other style's, words dropped, masked, shuffled) and
   generators[t] learns noised -> y; from `bt_start` on, also back-translation pairs
   (generators[1-t](y) -> y). Never plain copy pairs.
+- self-training (`selftrain_step`): on pseudo-pairs (x of style s, y in style t) that the run
+  made with `textcycle.selftrain.make_pairs` (the best-rewarded of several candidates from the
+  latest generators), generators[t] learns x -> y and generators[s] learns y -> x; plus the
+  same denoising as in RL.
 - cycle-RL (`rl_step`): for each source x of style s, K samples from generators[t] (t = 1-s) get
   the training reward (`rl.training_reward`: harmonic mean of p_D(t | sample) and the
   back-translation content reward exp(mean log p(x | sample) under generators[s])); a baseline
@@ -88,13 +92,16 @@ class TextCycleGAN:
         self.opt_d = torch.optim.AdamW(self.disc.parameters(), lr=dc.lr, betas=(0.9, 0.98))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt_g, self.lr_factor)
         self._last_style_acc = self._last_content = 0.0
+        self.pairs: list[list[tuple[list[int], list[int]]]] = [[], []]  # this round's pseudo-pairs, by target
 
     # ------------------------------------------------------------ schedule
     def lr_factor(self, step: int) -> float:
-        """Linear warm-up to `lr` in the warm start, then `rl_lr` for cycle-RL."""
+        """Linear warm-up to `lr` in the warm start, then `selftrain_lr`, then `rl_lr`."""
         tc = self.cfg.train
         if step < tc.warm_steps:
             return min(1.0, (step + 1) / max(1, tc.warmup_steps))
+        if step < tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps:
+            return tc.selftrain_lr / tc.lr
         return tc.rl_lr / tc.lr
 
     # ------------------------------------------------------------ warm-start noise
@@ -120,11 +127,7 @@ class TextCycleGAN:
         tc, dev = self.cfg.train, self.device
         logs, loss, fakes = {}, 0.0, []
         for t in (0, 1):
-            ys = self.draw(t, tc.batch_size)
-            src, src_mask = pad_batch([self.noised(y, t) for y in ys], dev)
-            tgt, _ = pad_batch(ys, dev)
-            with self.autocast():
-                dae = token_loss(self.gens[t], src, src_mask, tgt)
+            dae = self.denoising_loss(t, tc.batch_size)
             loss = loss + dae
             logs[f"warm/dae_to{t}"] = dae.item()
             if self.step >= tc.bt_start:
@@ -137,6 +140,39 @@ class TextCycleGAN:
                     bt = token_loss(self.gens[t], fake, (fake != PAD_ID).long(), y)
                 loss = loss + tc.bt_weight * bt
                 logs[f"warm/bt_to{t}"] = bt.item()
+        self.update_generators(loss)
+        logs.update(self.disc_step(fakes))
+        return logs
+
+    def denoising_loss(self, t: int, n: int):
+        """DAE loss of generators[t] on n noised real sentences of style t (keeps fluency)."""
+        ys = self.draw(t, n)
+        src, src_mask = pad_batch([self.noised(y, t) for y in ys], self.device)
+        tgt, _ = pad_batch(ys, self.device)
+        with self.autocast():
+            return token_loss(self.gens[t], src, src_mask, tgt)
+
+    def selftrain_step(self) -> dict:
+        tc, dev = self.cfg.train, self.device
+        logs, loss, fakes = {}, 0.0, []
+        for t in (0, 1):
+            s, pool = 1 - t, self.pairs[t]
+            if not pool:
+                continue
+            batch = [pool[self.rng.randrange(len(pool))] for _ in range(tc.batch_size)]
+            x, x_mask = pad_batch([a for a, _ in batch], dev)
+            y, y_mask = pad_batch([b for _, b in batch], dev)
+            with self.autocast():
+                fwd = token_loss(self.gens[t], x, x_mask, y)  # the pseudo-pair: source -> best rewrite
+                bt = token_loss(self.gens[s], y, y_mask, x)  # and its back-translation
+            loss = loss + fwd + tc.bt_weight * bt
+            if tc.dae_weight > 0:
+                loss = loss + tc.dae_weight * self.denoising_loss(t, tc.batch_size // 2)
+            fakes.append((y[: tc.batch_size // 2], t))
+            logs[f"selftrain/pair_to{t}"] = fwd.item()
+            logs[f"selftrain/bt_to{s}"] = bt.item()
+        if not fakes:
+            return logs
         self.update_generators(loss)
         logs.update(self.disc_step(fakes))
         return logs
@@ -168,11 +204,7 @@ class TextCycleGAN:
                 bt = token_loss(self.gens[s], samples, s_mask, x_rep)
             loss = loss + tc.rl_weight * rl + tc.bt_weight * bt
             if tc.dae_weight > 0:
-                ys = self.draw(t, B)
-                src, src_mask = pad_batch([self.noised(y, t) for y in ys], dev)
-                tgt, _ = pad_batch(ys, dev)
-                with self.autocast():
-                    loss = loss + tc.dae_weight * token_loss(self.gens[t], src, src_mask, tgt)
+                loss = loss + tc.dae_weight * self.denoising_loss(t, B)
             fakes.append((samples[::K], t))
             logs[f"rl/reward_to{t}"] = reward.mean().item()
             logs[f"rl/style_acc_to{t}"] = self._last_style_acc

@@ -7,6 +7,9 @@ from pathlib import Path
 
 TEXT_PANELS = {
     "warm-start losses": ("warm/",),
+    "self-training: pairs kept, their reward, style, content": ("selftrain/kept", "selftrain/reward",
+                                                                "selftrain/style", "selftrain/content"),
+    "self-training losses": ("selftrain/pair", "selftrain/bt"),
     "RL: reward, style acc., content": ("rl/reward", "rl/style_acc", "rl/content"),
     "RL: back-translation loss": ("rl/bt",),
     "discriminator loss": ("disc/",),

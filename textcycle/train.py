@@ -6,9 +6,13 @@
     python -m textcycle.train --config configs/yelp.yaml --resume            # after a kill
 
 The method itself (networks, optimisers, the warm-start, cycle-RL and discriminator updates) is
-`textcycle.method.TextCycleGAN`. A run folder (`train.output_dir`) holds `config.yaml`,
-`tokenizer/`, `checkpoints/step-N/`, `tensorboard/`, `curves.png`, `best/` (best dev G),
-`final/` and `train_summary.json`; the image trainer writes the same shape.
+`textcycle.method.TextCycleGAN`. The schedule: `warm_steps` of warm start, then
+`selftrain_rounds` rounds of `selftrain_steps` self-training steps (each round on pseudo-pairs
+made from the latest generators, `textcycle.selftrain`), then `rl_steps` of cycle-RL; a run
+stops early, saving everything, once it has trained `time_limit_minutes`. A run folder
+(`train.output_dir`) holds `config.yaml`, `tokenizer/`, `checkpoints/step-N/`, `selftrain/`
+(each round's pairs, so a resumed run trains on the same ones), `tensorboard/`, `curves.png`,
+`best/` (best dev G), `final/` and `train_summary.json`; the image trainer writes the same shape.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from .files import atomic_write_text
 from .method import TextCycleGAN
 from .networks import pad_batch, trim
 from .plots import TEXT_PANELS, plot_curves
+from .selftrain import load_pairs, make_pairs, save_pairs
 from .textnorm import decoded_to_corpus_form, zh_script
 from .tokenizer import TextcycleTokenizer, train_tokenizer
 
@@ -127,6 +132,7 @@ class TrainingRun:
         self.started, self.seconds_before = time.time(), 0.0
         self.best_g = -1.0
         self.history: list[dict] = []
+        self.round: int | None = None  # the self-training round whose pairs the method holds
         self.writer = None
         if accelerator.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
@@ -135,13 +141,57 @@ class TrainingRun:
         self.eval_classifier = self._load_eval_classifier()
 
     @property
+    def selftrain_end(self) -> int:
+        tc = self.cfg.train
+        return tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps
+
+    @property
     def total_steps(self) -> int:
-        return self.cfg.train.warm_steps + self.cfg.train.rl_steps
+        return self.selftrain_end + self.cfg.train.rl_steps
+
+    def phase(self, step: int) -> str:
+        if step < self.cfg.train.warm_steps:
+            return "warm"
+        return "selftrain" if step < self.selftrain_end else "rl"
 
     def draw(self, style: int, n: int) -> list[list[int]]:
         """n training sentences of `style` (token ids), drawn with replacement."""
         pool = self.train_ids[style]
         return [pool[self.rng.randrange(len(pool))] for _ in range(n)]
+
+    # ------------------------------------------------------------ self-training rounds
+    def prepare_round(self, r: int) -> None:
+        """Give the method round r's pseudo-pairs: read from `selftrain/round-r.json` when a
+        killed run made them already, else made now from the latest generators and saved."""
+        path = self.out / "selftrain" / f"round-{r}.json"
+        if self.acc.is_main_process and not path.is_file():
+            t0 = time.time()
+            pairs, stats = self.make_round_pairs(r)
+            stats["selftrain/seconds"] = round(time.time() - t0, 1)
+            save_pairs(path, pairs, stats)
+        self.acc.wait_for_everyone()
+        self.method.pairs, stats = load_pairs(path)
+        self.round = r
+        if self.acc.is_main_process:
+            self.log(stats)
+            row = {"step": self.step, "phase": "selftrain-round", "round": r,
+                   **{k: round(v, 4) for k, v in stats.items()}}
+            self.history.append(row)
+            tqdm.write(json.dumps(row))
+
+    def make_round_pairs(self, r: int):
+        """Candidates from a CTranslate2 copy of the current generators (float32: the same
+        rewrites as torch, several times faster), ranked by the training reward."""
+        from .ct2_engine import CT2Engine
+
+        tc = self.cfg.train
+        folder = self.out / "selftrain" / "engine"
+        self.model().save_pretrained(folder, ctranslate2="float32")
+        engine = CT2Engine.from_folder(folder, threads=tc.threads or torch.get_num_threads(), verify=False)
+        sources = [self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s])))
+                   for s in (0, 1)]
+        return make_pairs(engine, sources, tc.selftrain_samples, tc.sample_temperature, tc.selftrain_min_style,
+                          tc.selftrain_min_content, tc.style_weight, tc.content_weight)
 
     # ------------------------------------------------------------ evaluation
     def _load_eval_classifier(self):
@@ -262,10 +312,27 @@ class TrainingRun:
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", disable=not self.acc.is_main_process,
                    dynamic_ncols=True)
         t0, n0 = time.time(), self.step
+        stopped_early = False
         while self.step < self.total_steps:
-            phase = "warm" if self.step < tc.warm_steps else "rl"
+            if tc.time_limit_minutes > 0 and self.train_seconds() >= 60 * tc.time_limit_minutes:
+                stopped_early = True
+                tqdm.write(f"time limit: {tc.time_limit_minutes} min of training reached at step {self.step}")
+                if self.step % tc.eval_every:
+                    self.evaluate_and_keep_best()
+                if self.step % tc.save_every:
+                    self.save()
+                break
+            phase = self.phase(self.step)
             self.method.step = self.step
-            logs = self.method.warm_step() if phase == "warm" else self.method.rl_step()
+            if phase == "warm":
+                logs = self.method.warm_step()
+            elif phase == "selftrain":
+                r = (self.step - tc.warm_steps) // tc.selftrain_steps
+                if r != self.round:
+                    self.prepare_round(r)
+                logs = self.method.selftrain_step()
+            else:
+                logs = self.method.rl_step()
             self.step += 1
             bar.update(1)
             if self.step % tc.log_every == 0 or self.step == self.total_steps:
@@ -274,7 +341,7 @@ class TrainingRun:
                 self.history.append({"step": self.step, "phase": phase,
                                      **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}})
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in logs.items()
-                                 if k.startswith(("warm/dae", "rl/reward", "rl/style"))})
+                                 if k.startswith(("warm/dae", "selftrain/pair", "rl/reward", "rl/style"))})
             if self.step % tc.eval_every == 0 or self.step == self.total_steps:
                 self.evaluate_and_keep_best()
             if self.step % tc.save_every == 0 or self.step == self.total_steps:
@@ -284,7 +351,9 @@ class TrainingRun:
             self.model().save_pretrained(self.out / "final")
             if (self.out / "best" / "config.json").is_file() and not (self.out / "best" / "ct2").is_dir():
                 self.add_fast_engine(self.out / "best")
-            summary = {"steps": self.step, "warm_steps": tc.warm_steps, "rl_steps": tc.rl_steps,
+            summary = {"steps": self.step, "warm_steps": tc.warm_steps, "selftrain_rounds": tc.selftrain_rounds,
+                       "selftrain_steps": tc.selftrain_steps, "rl_steps": tc.rl_steps,
+                       "stopped_by_time_limit": stopped_early,
                        "processes": self.acc.num_processes, "device": str(self.acc.device),
                        "train_seconds": round(self.train_seconds(), 1), "best_dev_G": self.best_g}
             atomic_write_text(self.out / "train_summary.json", json.dumps(summary, indent=1) + "\n")

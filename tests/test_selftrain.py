@@ -1,0 +1,110 @@
+"""Reward-ranked self-training (textcycle.selftrain) on hand-computed numbers, and its place in
+the schedule."""
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from textcycle.config import TextCycleConfig
+from textcycle.errors import TextcycleError
+from textcycle.method import TextCycleGAN
+from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pairs
+
+
+def test_best_candidate_is_the_highest_reward_that_passes_every_threshold():
+    reward = np.array([[0.9, 0.5, 0.7],   # 0.9 is a copy, 0.7 misses the style: 0.5 (column 1)
+                       [0.2, 0.8, 0.4],   # 0.8 loses the content: 0.4 (column 2)
+                       [0.6, 0.6, 0.1],   # tie: the first column
+                       [0.9, 0.9, 0.9]])  # nothing passes: -1
+    style = np.array([[0.9, 0.6, 0.4], [0.9, 0.9, 0.9], [0.7, 0.7, 0.7], [0.1, 0.2, 0.3]])
+    content = np.array([[0.9, 0.5, 0.9], [0.5, 0.1, 0.3], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]])
+    copy = np.zeros((4, 3), dtype=bool)
+    copy[0, 0] = True
+    best = best_candidates(reward, style, content, copy, min_style=0.5, min_content=0.2)
+    assert best.tolist() == [1, 2, 0, -1]
+
+
+class FakeEngine:
+    """Fixed candidates, discriminator logits and reconstruction log-probabilities."""
+
+    def __init__(self):
+        self.samples = {(1, (5, 3)): [[7, 3]], (0, (6, 3)): [[8, 3]]}
+        self.greedy = {(1, (5, 3)): [5, 3], (0, (6, 3)): [9, 3]}  # the first greedy rewrite is a copy
+        self.logits = {(7, 3): [0.0, math.log(3), 0.0], (5, 3): [0.0, 5.0, 0.0],
+                       (8, 3): [5.0, 0.0, 0.0], (9, 3): [math.log(3), 0.0, 0.0]}
+        self.recon = {(7, 3): math.log(0.5), (5, 3): 0.0, (8, 3): math.log(0.1), (9, 3): math.log(0.5)}
+        self.scored_with = []
+
+    def generate(self, src, to, sample=False, num_hypotheses=1, temperature=1.0, seed=None):
+        if sample:
+            return [self.samples[(to, tuple(x))][:num_hypotheses] for x in src]
+        return [[self.greedy[(to, tuple(x))]] for x in src]
+
+    def style_logits(self, ids):
+        return np.array([self.logits[tuple(y)] for y in ids])
+
+    def logprobs(self, src, tgt, with_generator):
+        self.scored_with.append(with_generator)
+        return np.array([self.recon[tuple(y)] for y in src])
+
+
+def test_make_pairs_keeps_the_best_scored_rewrite_per_source():
+    engine = FakeEngine()
+    pairs, stats = make_pairs(engine, [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0,
+                              min_style=0.5, min_content=0.2)
+    # into style 1: the sample [7, 3] (the greedy one is a copy); into style 0: the sample [8, 3]
+    # has content 0.1 < 0.2, so the greedy [9, 3]
+    assert pairs == [[([6, 3], [9, 3])], [([5, 3], [7, 3])]]
+    # content is scored by the *other* generator (style of the source): 0 for sources of style 0
+    assert engine.scored_with == [0, 1]
+    # reward of [7, 3] into style 1: s = softmax(0, log 3, 0)[1] = 3/5, c = 0.5; 2sc / (s + c)
+    assert stats["selftrain/reward_to1"] == pytest.approx(2 * 0.6 * 0.5 / 1.1)
+    # style probability: the two style classes renormalised, 3/4
+    assert stats["selftrain/style_to1"] == pytest.approx(0.75)
+    assert stats["selftrain/content_to0"] == pytest.approx(0.5)
+    assert stats["selftrain/kept_to0"] == stats["selftrain/kept_to1"] == 1.0
+
+
+def test_make_pairs_drops_sources_with_no_good_candidate():
+    pairs, stats = make_pairs(FakeEngine(), [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0,
+                              min_style=0.8, min_content=0.2)  # 3/4 < 0.8 everywhere
+    assert pairs == [[], []] and stats["selftrain/kept_to1"] == 0.0
+
+
+def test_pairs_round_trip_and_a_damaged_file_is_one_line(tmp_path):
+    pairs = [[([6, 3], [9, 3])], [([5, 3], [7, 3]), ([4, 3], [2, 3])]]
+    save_pairs(tmp_path / "round-0.json", pairs, {"selftrain/kept_to0": 0.5})
+    assert load_pairs(tmp_path / "round-0.json") == (pairs, {"selftrain/kept_to0": 0.5})
+    (tmp_path / "bad.json").write_text('{"pairs": [[[1]]]}')
+    with pytest.raises(TextcycleError, match="damaged self-training pairs"):
+        load_pairs(tmp_path / "bad.json")
+
+
+def test_learning_rate_phases():
+    cfg = TextCycleConfig()
+    tc = cfg.train
+    tc.lr, tc.warmup_steps, tc.warm_steps = 1e-3, 10, 100
+    tc.selftrain_rounds, tc.selftrain_steps, tc.selftrain_lr, tc.rl_lr = 2, 50, 3e-4, 1e-4
+    f = lambda step: TextCycleGAN.lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    assert f(4) == pytest.approx(0.5)  # warm-up: (4 + 1) / 10
+    assert f(99) == 1.0
+    assert f(100) == f(199) == pytest.approx(0.3)  # self-training
+    assert f(200) == pytest.approx(0.1)  # cycle-RL
+
+
+def test_training_run_has_a_selftraining_round(trained):
+    pairs, stats = load_pairs(trained / "selftrain" / "round-0.json")
+    assert pairs[0] and pairs[1], "the tiny run kept no pseudo-pairs"
+    for t in (0, 1):
+        assert all(src != tgt for src, tgt in pairs[t])  # copies are never pairs
+        assert 0 < stats[f"selftrain/kept_to{t}"] <= 1
+    history = json.loads((trained / "train_summary.json").read_text())
+    assert history["selftrain_rounds"] == 1
+    from textcycle.checkpoint import latest_checkpoint, load_checkpoint
+
+    info = load_checkpoint(latest_checkpoint(trained / "checkpoints"), {}, {})
+    rows = info["history"]
+    assert any(r.get("phase") == "selftrain-round" and "selftrain/kept_to1" in r for r in rows)
+    assert any(r.get("phase") == "selftrain" and "selftrain/pair_to1" in r for r in rows)
