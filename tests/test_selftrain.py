@@ -108,3 +108,14 @@ def test_training_run_has_a_selftraining_round(trained):
     rows = info["history"]
     assert any(r.get("phase") == "selftrain-round" and "selftrain/kept_to1" in r for r in rows)
     assert any(r.get("phase") == "selftrain" and "selftrain/pair_to1" in r for r in rows)
+
+
+def test_model_card_states_the_steps_each_phase_took():
+    from textcycle.bundle import schedule
+
+    full = {"steps": 1700, "warm_steps": 1000, "selftrain_rounds": 12, "selftrain_steps": 50}
+    assert schedule(full) == "1700 steps (1000 warm start + 600 self-training in 12 rounds + 100 cycle-RL)"
+    cut = {**full, "steps": 1320, "stopped_by_time_limit": True}  # stopped in round 7
+    assert schedule(cut) == ("1320 steps (1000 warm start + 320 self-training in 7 rounds + 0 cycle-RL), "
+                             "stopped by the config's time limit")
+    assert schedule({"steps": 1250, "warm_steps": 1100}) == "1250 steps (1100 warm start + 150 cycle-RL)"

@@ -45,6 +45,20 @@ def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank
     return outputs
 
 
+def schedule(summary: dict) -> str:
+    """The steps a run took, by phase, as the model card states them."""
+    steps, warm = summary.get("steps", 0), summary.get("warm_steps", 0)
+    per_round = summary.get("selftrain_steps", 0)
+    st = min(max(0, steps - warm), summary.get("selftrain_rounds", 0) * per_round)  # a time limit may cut it
+    rl = max(0, steps - warm - st)
+    text = f"{steps} steps ({min(steps, warm)} warm start + "
+    text += f"{st} self-training in {-(-st // per_round)} rounds + " if st else ""
+    text += f"{rl} cycle-RL)"
+    if summary.get("stopped_by_time_limit"):
+        text += ", stopped by the config's time limit"
+    return text
+
+
 def model_card(run: Path, scores: dict, samples: str, summary: dict, command: str) -> str:
     cfg = (run / "config.yaml").read_text(encoding="utf-8") if (run / "config.yaml").is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
@@ -59,9 +73,10 @@ datasets: [yelp (Shen et al. 2017), Li et al. 2018 test set]
 
 Two BART-style Transformer generators (G_xy: negative -> positive, G_yx: positive -> negative;
 shared token embedding) and a 3-way discriminator (negative / positive / generated), trained from
-unpaired sentences with textcycle: denoising + back-translation warm start, then cycle-RL
-(REINFORCE on the discriminator's style reward and the back-translation content reward).
-Weights in fp16 safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both
+unpaired sentences with textcycle: denoising + back-translation warm start, reward-ranked
+self-training rounds (pseudo-pairs: the best of several candidates from the latest generators
+by the training reward), then cycle-RL (REINFORCE on the discriminator's style reward and the
+back-translation content reward). Weights in fp16 safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both
 generators (int8 layers, float16 embedding, float32 compute), which the rewrite command uses
 without torch (`--engine torch` for the safetensors weights).
 
@@ -75,8 +90,7 @@ python -m textcycle.rewrite "the food was cold and the waiter was rude"
   500 + 500 Li et al. dev sentences.
 - Command: `{command}`
 - Machine: {summary.get('machine', 'see README')}; {summary.get('processes', 1)} process(es) on
-  {summary.get('device', 'cpu')}; {summary.get('steps')} steps ({summary.get('warm_steps')} warm start +
-  {summary.get('rl_steps')} cycle-RL); wall time {minutes:.1f} min.
+  {summary.get('device', 'cpu')}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
 - Checkpoint shipped: the best by dev G (sqrt(style accuracy x self-BLEU) on 200 + 200 dev sentences),
   dev G {summary.get('best_dev_G', float('nan')):.1f}.
 
@@ -142,8 +156,7 @@ python -m textcycle.rewrite --model zh "這家店的服務很差"
   dev and test (see `configs/zh-reviews.yaml`).
 - Command: `{command}`
 - Machine: {summary.get('machine', 'see README')}; {summary.get('processes', 1)} process(es) on
-  {summary.get('device', 'cpu')}; {summary.get('steps')} steps ({summary.get('warm_steps')} warm start +
-  {summary.get('rl_steps')} cycle-RL); wall time {minutes:.1f} min.
+  {summary.get('device', 'cpu')}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
 - Checkpoint shipped: `{summary.get('checkpoint', 'best')}` (best = highest dev G = sqrt(style accuracy x self-BLEU)
   on 200 + 200 dev sentences; dev G {summary.get('best_dev_G', float('nan')):.1f}).
 

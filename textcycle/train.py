@@ -246,7 +246,8 @@ class TrainingRun:
         if self.acc.is_main_process:
             res = self.evaluate()
             self.log(res)
-            row = {"step": self.step, **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
+            row = {"step": self.step, "minutes": round(self.train_seconds() / 60, 2),  # for equal-time pilots
+                   **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
             self.history.append(row)
             tqdm.write(json.dumps(row, ensure_ascii=False))
             if self.step > self.cfg.train.warm_steps // 2 and res["dev/G"] > self.best_g:
