@@ -22,6 +22,7 @@ COMMANDS = {
     "ct2-export": ("textcycle.ct2_export", "add CTranslate2 copies (the fast engine) to a model folder"),
     "serve": ("textcycle.serve.__main__", "HTTP API and web page for rewriting (the [serve] extra)"),
     "data": ("textcycle.data", "load the corpus a config names and print its sizes"),
+    "sentence-filter": ("textcycle.sentence_filter", "keep the style-bearing training sentences of a config"),
     "ptt": ("textcycle.ptt.__main__", "parse / crawl PTT push and boo comments"),
     "image-train": ("textcycle.image.train", "train the image CycleGAN"),
     "image-translate": ("textcycle.image.translate", "translate images with a trained CycleGAN"),

@@ -52,6 +52,11 @@ class DataConfig:
     paths: list = field(default_factory=list)
     test_fraction: float = 0.02  # held-out test share (zh_reviews)
     max_test_per_style: Optional[int] = 1000
+    # style-bearing training sentences (textcycle.sentence_filter): keep a training sentence when
+    # a filter classifier trained on the other half of the training split gives its own label
+    # at least this probability; None = keep every sentence
+    filter_min_prob: Optional[float] = None
+    filter_max_per_style: Optional[int] = None  # then keep at most this many, the most confident
 
 
 @dataclass
@@ -172,7 +177,8 @@ _RANGES = [
     ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9), ("train.save_every", 1, 10**9),
     ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),
     ("data.dev_fraction", 0.0, 0.9), ("data.test_fraction", 0.0, 0.9), ("data.min_chars", 0, 10**6),
-    ("data.max_chars", 1, 10**7),
+    ("data.max_chars", 1, 10**7), ("data.filter_min_prob", 0.5, 1.0),
+    ("data.filter_max_per_style", 1, 10**9),
 ]
 _CHOICES = [
     ("data.language", ("en", "zh")), ("tokenizer.model_type", ("bpe", "unigram")),

@@ -118,6 +118,10 @@ class TrainingRun:
             if not self.corpus.dev[s]:
                 raise TextcycleError(f"style {s} ({self.corpus.style_names[s]}) has no dev sentences: the corpus "
                                      "is too small to hold out a dev split (give a dev file, or more sentences)")
+        if cfg.data.filter_min_prob is not None:  # style-bearing training sentences only
+            from .sentence_filter import filter_for_run
+
+            self.corpus = filter_for_run(cfg.data, self.corpus, self.out, accelerator)
         tok_dir = self.out / "tokenizer"
         if accelerator.is_main_process:
             prepare_tokenizer(cfg, self.corpus, tok_dir, log=accelerator.print)
