@@ -270,3 +270,45 @@ def test_ctrl_c_keeps_what_was_written_and_says_so():
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and b"interrupted" in err and b"Traceback" not in err
+
+
+def test_symbols_the_vocabulary_lacks_keep_their_place(echo):
+    # the English model has no emoji: they skip the model and come back where they were
+    assert echo.rewrite("the food was cold 😡") == "The food was cold 😡"
+    assert echo.rewrite("😍 great pizza , friendly staff") == "😍 great pizza, friendly staff"
+    d = echo.rewrite("great 😍 😍 food !", details=True)
+    assert d["rewrite"] == "Great 😍 😍 food!" and "unchanged" not in d
+    # only symbols: an unknown letter stays <unk> for the model (and counts as unreadable)
+    assert echo.unknown_symbol("😡") and not echo.unknown_symbol("Я") and not echo.unknown_symbol("a")
+
+
+@pytest.fixture(scope="module", params=["ct2", "torch"])
+def zh(request):
+    return Rewriter.from_pretrained("zh", engine=request.param, warn=lambda m: None)
+
+
+def test_zh_emoji_come_back_with_both_engines(zh):
+    # bug: "这家店的服务很差😡" came back as "这家店的服务不错。": the emoji was <unk>, the mask
+    # token of training, so the model filled it with a word of its own or dropped it
+    rows = zh.rewrite(["这家店的服务很差😡", "太好吃了😍😍下次还来", "😡这家店的服务很差", "好吃！👍👍"], details=True)
+    assert rows[0]["rewrite"].endswith("😡") and rows[0]["rewrite"].count("😡") == 1, rows[0]
+    assert "😍😍" in rows[1]["rewrite"], rows[1]
+    assert rows[2]["rewrite"].startswith("😡"), rows[2]
+    assert rows[3]["rewrite"].endswith("👍👍"), rows[3]
+    assert all(r["detected_style"] is not None and "unchanged" not in r for r in rows)
+
+
+def test_zh_traditional_input_comes_back_traditional_with_its_emoji(zh):
+    from textcycle.textnorm import zh_script
+
+    out = zh.rewrite("這家店的服務很差，東西也難吃😡", to="positive")
+    assert out.endswith("😡") and zh_script([out]) in ("traditional", None), out
+
+
+def test_zh_rerank_candidates_keep_the_emoji(zh):
+    from textcycle.serve.work import rewrite_batch
+
+    rows = rewrite_batch(zh, ["这家店的服务很差😡", "😡😡"], to=None, rerank=3)
+    assert rows[0]["candidates"] and all(c["text"].endswith("😡") for c in rows[0]["candidates"]), rows[0]
+    assert rows[0]["rewrite"] == rows[0]["candidates"][0]["text"]
+    assert rows[1]["unchanged"] and rows[1]["candidates"] == []

@@ -101,3 +101,37 @@ def test_model_pieces_split_long_input_without_losses():
     text = "服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好。" + "一" * 40
     pieces = model_pieces(text, "zh", 12)
     assert "".join(pieces) == text and max(map(len, pieces)) <= 12
+
+
+def _unknown(ch):  # stand-in vocabulary: emoji and ★ are unknown
+    return ord(ch) >= 0x1F000 or ch == "★"
+
+
+@pytest.mark.parametrize("text, stripped, runs", [
+    ("这家店的服务很差😡", "这家店的服务很差", [(8, "😡")]),
+    ("😡好吃", "好吃", [(0, "😡")]),
+    ("好吃👍！下次", "好吃！下次", [(2, "👍")]),
+    ("a★b★c", "abc", [(1, "★"), (2, "★")]),
+    ("great 😍 😍 food .", "great food .", [(6, "😍 😍")]),  # a spaced run, one space left
+    ("😡😡", "", [(0, "😡😡")]),
+    ("no symbols", "no symbols", []),
+])
+def test_protect_symbols_takes_out_what_the_vocabulary_lacks(text, stripped, runs):
+    from textcycle.textnorm import protect_symbols, restore_symbols
+
+    assert protect_symbols(text, _unknown) == (stripped, runs)
+    assert restore_symbols(stripped, stripped, runs, spaced=" " in text) == text  # a copy gets them back
+
+
+@pytest.mark.parametrize("rewrite, stripped, runs, spaced, expected", [
+    ("这家店的服务不错", "这家店的服务很差", [(8, "😡")], False, "这家店的服务不错😡"),  # at the end
+    ("难吃", "好吃", [(0, "😡")], False, "😡难吃"),                                   # at the start
+    ("太难吃了下次不来", "太好吃了下次还来", [(4, "😍😍")], False, "太难吃了😍😍下次不来"),  # after 了
+    ("难吃！以后", "好吃！下次", [(2, "👍")], False, "难吃👍！以后"),  # after the changed word
+    ("", "好", [(1, "👍")], False, "👍"),                                            # nothing left
+    ("the food was great .", "the food was bad .", [(16, "😡")], True, "the food was great 😡 ."),
+])
+def test_restore_symbols_puts_them_at_the_same_place(rewrite, stripped, runs, spaced, expected):
+    from textcycle.textnorm import restore_symbols
+
+    assert restore_symbols(rewrite, stripped, runs, spaced) == expected

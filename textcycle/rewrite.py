@@ -30,7 +30,8 @@ from .files import split_lines
 from .model_folder import read_model_info, resolve_model_path
 from .reward import detected_style_probs, training_reward
 from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces, normalize, number_tokens,
-                       opencc_available, restore_numbers, script_conversions, zh_convert)
+                       opencc_available, protect_symbols, restore_numbers, restore_symbols, script_conversions,
+                       zh_convert)
 from .vocab import UNK_ID, decode_ids, encode_ids
 
 MAX_BEAM, MAX_RERANK = 16, 64
@@ -72,6 +73,7 @@ class Rewriter:
         # words per piece: the model's token budget, leaving room for sub-word splits
         self.max_words = max(4, int(self.max_length * (1.0 if self.language == "zh" else 0.75)))
         self._warned_opencc = False
+        self._unknown: dict[str, bool] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None, engine: str = "auto", threads: int = 2,
@@ -139,10 +141,20 @@ class Rewriter:
         left out and the two styles renormalised): the style a text is detected as."""
         return detected_style_probs(self.engine.style_logits(self.encode(normalized)))
 
+    def unknown_symbol(self, ch: str) -> bool:
+        """Whether `ch` is a symbol (emoji, ★; not a letter or a space) that the vocabulary lacks, so
+        SentencePiece would make it <unk>. Unknown letters stay <unk>: a rare character inside a
+        word (蕃茄) is better left to the model to fill than put back beside its fill (蕃番茄)."""
+        if ch not in self._unknown:
+            self._unknown[ch] = not (ch.isspace() or ch.isalpha()) and UNK_ID in self.sp.encode(ch)
+        return self._unknown[ch]
+
     def unreadable(self, normalized: str, raw: str) -> str | None:
-        """Why the model cannot read an input (mostly unknown pieces, or another script), or None."""
-        ids = self.sp.encode(normalized)
-        if ids and sum(i == UNK_ID for i in ids) / len(ids) >= UNREADABLE_SHARE:
+        """Why the model cannot read an input (mostly unknown pieces, or another script), or None.
+        Unknown symbols (emoji) do not count, they are kept aside (`pieces`); unknown letters do."""
+        text = "".join(ch for ch in normalized if not self.unknown_symbol(ch))
+        ids = self.sp.encode(text)
+        if not ids or sum(i == UNK_ID for i in ids) / len(ids) >= UNREADABLE_SHARE:
             return "most of it is unknown to the model's vocabulary"
         if self.language == "en" and _latin_share(raw) < 1 - UNREADABLE_SHARE:
             return "it is not in the Latin script this English model was trained on"
@@ -150,6 +162,36 @@ class Rewriter:
             if any(ch.isalpha() for ch in raw):
                 return "it has no Chinese characters"
         return None
+
+    def prepare(self, text: str) -> tuple[str, str, str | None]:
+        """(cleaned input, its corpus form, the script conversion back to the user's script)."""
+        raw = clean(text or "")
+        into = back = None
+        if self.language == "zh" and raw:
+            self._check_opencc()
+            into, back = script_conversions(raw, self.script)
+        return raw, normalize(raw, self.language, zh_convert=into), back
+
+    def pieces(self, normalized: str) -> tuple[list[str], list[list]]:
+        """The pieces the model rewrites one by one, with the symbols it lacks taken out
+        (`textnorm.protect_symbols`; a piece of symbols only is ""), and those symbols."""
+        pieces, symbols = [], []
+        for p in model_pieces(normalized, self.language, self.max_words):
+            stripped, runs = protect_symbols(p, self.unknown_symbol)
+            pieces.append(stripped)
+            symbols.append(runs)
+        return pieces, symbols
+
+    def finish(self, source: str, outs: list[str], pieces: list[str], symbols: list[list], back: str | None,
+               corpus_form: bool = False) -> str:
+        """Rewritten pieces -> the output: symbols back in place, pieces joined, numbers back
+        (English), then (unless `corpus_form`) the corpus form undone and the script converted back."""
+        spaced = self.language != "zh"
+        outs = [restore_symbols(o, p, r, spaced) for o, p, r in zip(outs, pieces, symbols)]
+        out = (" " if spaced else "").join(outs)
+        if self.language == "en" and outs:
+            out = restore_numbers(out, number_tokens(source or ""))
+        return out if corpus_form else zh_convert(denormalize(out, self.language), back)
 
     def _transfer(self, normalized: list[str], to: int, beam: int, sample: bool, temperature: float,
                   rerank: int = 1) -> list[str]:
@@ -199,38 +241,36 @@ class Rewriter:
         if seed is not None:
             self.engine.set_seed(seed)
 
-        # every input becomes one or more pieces in corpus form
-        pieces, owner = [], []
+        # every input becomes one or more pieces in corpus form ("" for a piece of symbols only)
+        pieces, symbols, owner = [], [], []
         back = [None] * len(texts)  # Chinese: conversion of the output back into the input's script
         skipped: dict[int, str] = {}
         for i, text in enumerate(texts):
-            raw = clean(text or "")
-            into = None
-            if self.language == "zh" and raw:
-                self._check_opencc()
-                into, back[i] = script_conversions(raw, self.script)
-            norm = normalize(raw, self.language, zh_convert=into)
+            raw, norm, back[i] = self.prepare(text)
             if raw:
                 why = self.unreadable(norm, raw)
                 if why:
                     skipped[i] = why
                     self.warn(f"input {i + number_from} is returned unchanged: {why}")
                     continue
-            for p in model_pieces(norm, self.language, self.max_words):
-                pieces.append(p)
-                owner.append(i)
+            mine, runs = self.pieces(norm)
+            pieces += mine
+            symbols += runs
+            owner += [i] * len(mine)
+        real = [k for k, p in enumerate(pieces) if p]  # the pieces the model reads
         detected = [None] * len(texts)
         per_input: list[list[np.ndarray]] = [[] for _ in texts]
-        for b in range(0, len(pieces), batch_size):
-            for j, p in enumerate(self.style_probs(pieces[b:b + batch_size])):
-                per_input[owner[b + j]].append(p)
+        for b in range(0, len(real), batch_size):
+            chunk = real[b:b + batch_size]
+            for k, p in zip(chunk, self.style_probs([pieces[k] for k in chunk])):
+                per_input[owner[k]].append(p)
         for i, ps in enumerate(per_input):
             if ps:
                 detected[i] = int(np.mean(ps, axis=0).argmax())
         targets = [target if target is not None else (None if d is None else 1 - d) for d in detected]
         outs, probs_out = [""] * len(pieces), [0.0] * len(pieces)
         for t in (0, 1):
-            idx = [k for k in range(len(pieces)) if targets[owner[k]] == t]
+            idx = [k for k in real if targets[owner[k]] == t]
             for b in range(0, len(idx), batch_size):
                 chunk = idx[b:b + batch_size]
                 hyps = self._transfer([pieces[k] for k in chunk], t, beam, sample, temperature, rerank)
@@ -246,12 +286,9 @@ class Rewriter:
             if i in skipped:
                 out = clean(text or "")
             else:
-                norm_out = ("" if self.language == "zh" else " ").join(outs[k] for k in mine)
-                if self.language == "en" and mine:
-                    norm_out = restore_numbers(norm_out, number_tokens(text or ""))
-                out = norm_out if mine else ""
-                if not corpus_form:
-                    out = zh_convert(denormalize(out, self.language), back[i])
+                out = self.finish(text, [outs[k] for k in mine], [pieces[k] for k in mine],
+                                  [symbols[k] for k in mine], back[i], corpus_form)
+            read = [k for k in mine if pieces[k]]
             if not details:
                 results.append(out)
                 continue
@@ -260,7 +297,7 @@ class Rewriter:
                 "detected_style": None if detected[i] is None else self.style_names[detected[i]],
                 "target_style": None if targets[i] is None else self.style_names[targets[i]],
                 "rewrite": out,
-                "style_probability": round(sum(probs_out[k] for k in mine) / len(mine), 4) if mine else None,
+                "style_probability": round(sum(probs_out[k] for k in read) / len(read), 4) if read else None,
             }
             if i in skipped:
                 row.update(unchanged=True, reason=skipped[i])

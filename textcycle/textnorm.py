@@ -114,6 +114,64 @@ def restore_numbers(rewrite: str, numbers: list[str]) -> str:
                     for tok in rewrite.split(" "))
 
 
+def protect_symbols(text: str, unknown) -> tuple[str, list[tuple[int, str]]]:
+    """`text` without the characters a model's vocabulary lacks (`unknown(ch)` is true: the
+    rewriter's emoji and other symbols), and each run of them with its offset in the shortened text.
+
+    A model sees such a character as <unk>, which training uses as its mask token, so it fills
+    the gap with a word of its own (👍 became 推) and the character is lost. Taken out here and
+    put back by `restore_symbols`, it survives the rewrite, the way `_num_` numbers do. Spaces
+    between two unknown characters belong to their run; a space left doubled is dropped."""
+    out, runs, i = [], [], 0
+    while i < len(text):
+        if text[i].isspace() or not unknown(text[i]):
+            out.append(text[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(text) and (unknown(text[j]) or text[j].isspace() and
+                                 text[j:].lstrip()[:1] and unknown(text[j:].lstrip()[0])):
+            j += 1
+        if out and out[-1] == " " and text[j:j + 1] == " ":
+            j += 1  # "great 😍 ." -> "great ." with one space
+        runs.append((len(out), text[i:j].strip()))
+        i = j
+    stripped = "".join(out)
+    lead = len(stripped) - len(stripped.lstrip())
+    core = stripped.strip()
+    return core, [(min(max(0, k - lead), len(core)), run) for k, run in runs]
+
+
+def restore_symbols(rewrite: str, stripped: str, runs: list[tuple[int, str]], spaced: bool = False) -> str:
+    """Put `protect_symbols`' runs back into a rewrite of `stripped`: at the start or the end
+    where they were there, else right after the source character before them, found in the
+    rewrite by alignment (`difflib`); after the rewritten span where that character changed.
+    `spaced` (English corpus form): each run as a token of its own."""
+    if not runs:
+        return rewrite
+    import difflib
+
+    blocks = difflib.SequenceMatcher(None, stripped, rewrite, autojunk=False).get_opcodes()
+
+    def where(k: int) -> int:
+        if k <= 0:
+            return 0
+        if k >= len(stripped):
+            return len(rewrite)
+        for tag, i1, i2, j1, j2 in blocks:
+            if i1 < k <= i2:  # the block holding stripped[k - 1]
+                return j1 + (k - i1) if tag == "equal" else j2
+        return len(rewrite)
+
+    out, last = [], 0
+    for pos, run in sorted(((where(k), run) for k, run in runs), key=lambda x: x[0]):
+        out += [rewrite[last:pos], f" {run} " if spaced else run]
+        last = pos
+    out.append(rewrite[last:])
+    text = "".join(out)
+    return _SPACES.sub(" ", text).strip() if spaced else text
+
+
 def yelp_detokenize(text: str) -> str:
     """Undo the corpus tokenisation for display: "it 's good ." -> "It's good."."""
     text = text.replace(" n't", "n't").replace("ca n't", "can't").replace("wo n't", "won't")

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..textnorm import (clean, denormalize, model_pieces, normalize, number_tokens, restore_numbers,
-                        script_conversions, zh_convert)
-
 CHUNK = 64  # pieces per engine call, as Rewriter.rewrite's batch_size
 
 
@@ -24,23 +21,6 @@ def rewrite_batch(rw, texts: list[str], to: int | None, beam: int = 1, rerank: i
     if rerank > 1:
         add_candidates(rw, rows, rerank)
     return rows
-
-
-def _pieces(rw, source: str) -> tuple[list[str], str | None]:
-    """The corpus-form pieces `Rewriter.rewrite` makes of one input, and the script conversion back."""
-    raw = clean(source or "")
-    into = back = None
-    if rw.language == "zh":
-        into, back = script_conversions(raw, rw.script)
-    return model_pieces(normalize(raw, rw.language, zh_convert=into), rw.language, rw.max_words), back
-
-
-def _finish(rw, source: str, corpus_pieces: list[str], back: str | None) -> str:
-    """Pieces of a rewrite in corpus form -> the natural text `Rewriter.rewrite` would give."""
-    out = ("" if rw.language == "zh" else " ").join(corpus_pieces)
-    if rw.language == "en":
-        out = restore_numbers(out, number_tokens(source or ""))
-    return zh_convert(denormalize(out, rw.language), back)
 
 
 def _chunked_candidates(rw, pieces: list[str], to: int, n: int):
@@ -61,30 +41,36 @@ def _style_probability(rw, texts: list[str], to: int) -> list[float]:
 
 def add_candidates(rw, rows: list[dict], n: int) -> None:
     """Give each rewritable row its rerank candidates, and the best one as its rewrite."""
-    todo = {0: [], 1: []}  # target style -> [(row index, its pieces, back conversion)]
+    todo = {0: [], 1: []}  # target style -> [(row index, its pieces, their symbols, back conversion)]
     for i, row in enumerate(rows):
         row["candidates"] = []  # stays empty for an empty or unreadable input
         if row.get("unchanged") or row.get("target_style") is None:
             continue
-        pieces, back = _pieces(rw, row["source"])
-        if pieces:
-            todo[rw.style_index(row["target_style"])].append((i, pieces, back))
+        _, norm, back = rw.prepare(row["source"])
+        pieces, symbols = rw.pieces(norm)
+        if any(pieces):
+            todo[rw.style_index(row["target_style"])].append((i, pieces, symbols, back))
     for to, items in todo.items():
         if not items:
             continue
-        flat = [p for _, pieces, _ in items for p in pieces]
+        flat = [p for _, pieces, _, _ in items for p in pieces if p]  # a piece of symbols only: no model
         texts, scores = _chunked_candidates(rw, flat, to, n)
         best = [t[int(np.argmax(s))] for t, s in zip(texts, scores)]
         probs = _style_probability(rw, best, to)
         k = 0
-        for i, pieces, back in items:
-            m = len(pieces)
+        for i, pieces, symbols, back in items:
+            m = sum(1 for p in pieces if p)
             p_texts, p_scores = texts[k:k + m], np.stack(scores[k:k + m])  # [m][n], [m, n]
             source = rows[i]["source"]
-            rewrite = _finish(rw, source, best[k:k + m], back)
+
+            def output(chosen: list[str]) -> str:  # one text per piece the model read -> the rewrite
+                it = iter(chosen)
+                return rw.finish(source, [next(it) if p else "" for p in pieces], pieces, symbols, back)
+
+            rewrite = output(best[k:k + m])
             merged = {rewrite: float(p_scores.max(1).mean())}
             for j in range(p_scores.shape[1]):
-                text = _finish(rw, source, [row[j] for row in p_texts], back)
+                text = output([row[j] for row in p_texts])
                 merged[text] = max(merged.get(text, -np.inf), float(p_scores[:, j].mean()))
             rows[i]["rewrite"] = rewrite
             rows[i]["style_probability"] = round(float(np.mean(probs[k:k + m])), 4)
