@@ -40,7 +40,9 @@ def test_bundle_files_and_size():
     assert size < 32 * 2 ** 20
     assert json.loads((BUNDLED / "config.json").read_text())["torch_dtype"] == "float16"
     card = (BUNDLED / "README.md").read_text()
-    assert "python -m textcycle.train" in card and "neg -> pos" in card
+    assert "python -m textcycle.train" in card and "wall time" in card
+    assert "negative -> positive" in card and "positive -> negative" in card  # scores per direction
+    assert card.count("\n| ") >= 20 + 3  # twenty samples, the scores rows
 
 
 def test_bundled_model_changes_sentiment(rw):
