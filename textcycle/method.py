@@ -52,6 +52,18 @@ def sync_gradients(params, accelerator) -> None:
         p.grad /= accelerator.num_processes
 
 
+def selftrain_end(tc) -> int:
+    """The first step after the self-training rounds (= warm_steps when there are none)."""
+    return tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps
+
+
+def phase(tc, step: int) -> str:
+    """Which update step `step` of a run with train config `tc` is: warm, selftrain or rl."""
+    if step < tc.warm_steps:
+        return "warm"
+    return "selftrain" if step < selftrain_end(tc) else "rl"
+
+
 class TextCycleGAN:
     """The networks and optimisers of the text method, and its three kinds of update."""
 
@@ -98,11 +110,10 @@ class TextCycleGAN:
     def lr_factor(self, step: int) -> float:
         """Linear warm-up to `lr` in the warm start, then `selftrain_lr`, then `rl_lr`."""
         tc = self.cfg.train
-        if step < tc.warm_steps:
+        now = phase(tc, step)
+        if now == "warm":
             return min(1.0, (step + 1) / max(1, tc.warmup_steps))
-        if step < tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps:
-            return tc.selftrain_lr / tc.lr
-        return tc.rl_lr / tc.lr
+        return (tc.selftrain_lr if now == "selftrain" else tc.rl_lr) / tc.lr
 
     # ------------------------------------------------------------ warm-start noise
     def noised(self, ids: list[int], style: int) -> list[int]:

@@ -39,7 +39,7 @@ from .data import UnpairedCorpus, load_corpus
 from .errors import TextcycleError
 from .evaluate.bleu import self_bleu
 from .files import atomic_write_text
-from .method import TextCycleGAN
+from .method import TextCycleGAN, phase, selftrain_end
 from .networks import pad_batch, trim
 from .plots import TEXT_PANELS, plot_curves
 from .selftrain import load_pairs, make_pairs, save_pairs
@@ -145,18 +145,8 @@ class TrainingRun:
         self.eval_classifier = self._load_eval_classifier()
 
     @property
-    def selftrain_end(self) -> int:
-        tc = self.cfg.train
-        return tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps
-
-    @property
     def total_steps(self) -> int:
-        return self.selftrain_end + self.cfg.train.rl_steps
-
-    def phase(self, step: int) -> str:
-        if step < self.cfg.train.warm_steps:
-            return "warm"
-        return "selftrain" if step < self.selftrain_end else "rl"
+        return selftrain_end(self.cfg.train) + self.cfg.train.rl_steps
 
     def draw(self, style: int, n: int) -> list[list[int]]:
         """n training sentences of `style` (token ids), drawn with replacement."""
@@ -327,11 +317,11 @@ class TrainingRun:
                 if self.step % tc.save_every:
                     self.save()
                 break
-            phase = self.phase(self.step)
+            now = phase(tc, self.step)
             self.method.step = self.step
-            if phase == "warm":
+            if now == "warm":
                 logs = self.method.warm_step()
-            elif phase == "selftrain":
+            elif now == "selftrain":
                 r = (self.step - tc.warm_steps) // tc.selftrain_steps
                 if r != self.round:
                     self.prepare_round(r)
@@ -343,7 +333,7 @@ class TrainingRun:
             if self.step % tc.log_every == 0 or self.step == self.total_steps:
                 logs["speed/steps_per_s"] = (self.step - n0) / max(1e-9, time.time() - t0)
                 self.log(logs)
-                self.history.append({"step": self.step, "phase": phase,
+                self.history.append({"step": self.step, "phase": now,
                                      **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}})
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in logs.items()
                                  if k.startswith(("warm/dae", "selftrain/pair", "rl/reward", "rl/style"))})
