@@ -8,14 +8,17 @@ bundled model on a free 127.0.0.1 port and runs two phases against it:
 
 1. sustained: `--clients` (32) closed-loop clients, each sending its next request when the last
    one is answered, for `--duration` seconds; 1 request in `--big-every` (8) carries 32
-   sentences, the others 1. Reports requests/s, sentences/s, latency p50/p95/p99, errors.
+   sentences, the others 1, drawn from the Li et al. Yelp test sentences. Reports requests/s, sentences/s, latency p50/p95/p99, errors.
 2. overload: open-loop arrivals at `--overload` (4) x the requests/s the sustained phase
    reached, same mix, for `--overload-duration` seconds. The server must shed load (503 with
    Retry-After, counted separately from errors), keep answering /healthz (probed every 0.5 s:
    how many answered within 2 s, and the slowest), and recover: after the last arrival, the
    seconds until a 1-sentence request is answered in under 2x the sustained p50 (or 1 s).
 
-Server RSS (the whole process tree) is read when it is ready and at the end. The servers run
+Before the servers and after them, the engine alone is timed as `bench/bench_rewrite.py` does
+(CTranslate2, batches of 512, the servers' default threads): the "of engine" column is the
+server's sentences/s as a share of it (the mean of the two). "p99 ms, 1 sentence" is the p99 of
+the 1-sentence requests alone. Server RSS (the whole process tree) is read when it is ready and at the end. The servers run
 with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
 latency of accepted requests grows past a few seconds. Prints a Markdown table (and writes it to
 `--out`). The load generator shares the CPU with the server, as a real client on the same box would.
@@ -41,6 +44,7 @@ import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))  # bench_rewrite: the engine-alone timing and its sentences
 HOST = "127.0.0.1"  # loopback only
 
 SENTENCES = [
@@ -83,6 +87,7 @@ class Phase:
     seconds: float = 0.0
     offered: float | None = None  # open loop: arrivals per second
     latencies: list[float] = field(default_factory=list)  # seconds, 200s only
+    latencies_1: list[float] = field(default_factory=list)  # the same, 1-sentence requests only
     sentences: int = 0
     ok: int = 0
     shed: int = 0     # 503
@@ -103,6 +108,8 @@ class Server:
                "--max-wait-ms", str(args.max_wait_ms), "--log-level", os.environ.get("BENCH_SERVE_LOG", "warning")]
         if not batching:
             cmd.append("--no-batching")
+        if args.max_batch:
+            cmd += ["--max-batch", str(args.max_batch)]
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"serve-{'b' if batching else 'nb'}-{workers}w.log"
         self._log = open(self.log_path, "wb")
@@ -177,9 +184,9 @@ class Connection:
         raise OSError("unreachable")
 
 
-def body(rng: random.Random, big_every: int) -> dict:
-    n = 32 if rng.randrange(big_every) == 0 else 1
-    return {"texts": [rng.choice(SENTENCES) for _ in range(n)]}
+def body(rng: random.Random, args) -> dict:
+    n = 32 if rng.randrange(args.big_every) == 0 else 1
+    return {"texts": [rng.choice(args.texts) for _ in range(n)]}
 
 
 async def send(conn: Connection, payload: dict, phase: Phase) -> None:
@@ -193,6 +200,8 @@ async def send(conn: Connection, payload: dict, phase: Phase) -> None:
         phase.ok += 1
         phase.sentences += len(payload["texts"])
         phase.latencies.append(time.perf_counter() - t0)
+        if len(payload["texts"]) == 1:
+            phase.latencies_1.append(phase.latencies[-1])
     elif status == 503:
         phase.shed += 1
     else:
@@ -242,7 +251,7 @@ async def sustained(port: int, url: str, args, seed: int) -> Phase:
         rng, conn = random.Random(seed * 1000 + k), Connection(port)
         while not stop.is_set() and sent < args.max_requests:
             sent += 1
-            await send(conn, body(rng, args.big_every), phase)
+            await send(conn, body(rng, args), phase)
         conn.close()
 
     prober = HealthProbe(url)
@@ -281,7 +290,7 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
         if len(in_flight) >= args.max_in_flight:
             phase.skipped += 1
             continue
-        task = asyncio.create_task(one(body(rng, args.big_every)))
+        task = asyncio.create_task(one(body(rng, args)))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
 
@@ -308,22 +317,43 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
     return phase
 
 
-def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None) -> str:
+def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None,
+        engine_rate: float) -> str:
     lat = [x * 1000 for x in ph.latencies]
+    lat_1 = [x * 1000 for x in ph.latencies_1]
     offered = f"{ph.offered:.1f}" if ph.offered else "closed loop"
     health = f"{ph.health_ok}/{ph.health_total}, max {ph.health_max * 1000:.0f} ms"
     recovered = f"{ph.recovered_s:.1f} s" if ph.recovered_s is not None else ("-" if ph.offered is None else "no")
     rss_text = f"{rss[0]:.0f} -> {rss[1]:.0f}" if rss else ""
     exit_text = "" if exit_code is None else str(exit_code)
     return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
-            f"{ph.sentences / ph.seconds:.1f} | {pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | "
+            f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
+            f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
             f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
             f"{exit_text} |")
 
 
-HEADER = ("| engine | batching | workers | phase | offered req/s | req/s (200) | sentences/s | p50 ms | p95 ms | p99 ms | "
-          "errors | 503 shed | not sent | /healthz ok, slowest | recovered | RSS MiB start -> end | exit |\n"
-          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+HEADER = ("| engine | batching | workers | phase | offered req/s | req/s (200) | sentences/s | of engine | p50 ms | "
+          "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
+          "RSS MiB start -> end | exit |\n"
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+
+
+def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
+    """The engine's batched throughput, as `bench/bench_rewrite.py` measures it (CTranslate2
+    float32, greedy into positive, batches of 512 Li test sentences), with the servers' threads:
+    what the server's sentences/s is a share of."""
+    from bench_rewrite import rate, sentences
+
+    from textcycle.ct2_engine import CT2Engine
+    from textcycle.model_folder import resolve_model_path
+    from textcycle.textnorm import normalize
+
+    engine = CT2Engine.from_folder(resolve_model_path(model), threads=threads)
+    ids = engine.encode([normalize(t, "en") for t in sentences(REPO.parent / "shared" / "data" / "yelp", 4096)])
+    value, _ = rate(lambda b: engine.generate(b, 1), ids, 512, seconds)
+    del engine
+    return value
 
 
 def main(argv=None) -> int:
@@ -337,6 +367,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-in-flight", type=int, default=512, help="the overload client's bound on open requests")
     p.add_argument("--max-queue", type=int, default=512, help="the servers' --max-queue (default 512 texts)")
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
+    p.add_argument("--max-batch", type=int, default=None, help="the servers' --max-batch (default: theirs)")
     p.add_argument("--model", default="yelp")
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="the servers' --engine")
     p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
@@ -347,7 +378,18 @@ def main(argv=None) -> int:
     if not (0 < args.duration <= 600 and 0 < args.overload_duration <= 600 and 1 <= args.clients <= 256):
         raise SystemExit("durations must be in (0, 600] s and clients in 1..256")
 
-    lines = [HEADER]
+    from textcycle.serve.__main__ import default_threads
+
+    from bench_rewrite import sentences
+
+    # the requests carry the sentences the engine alone is timed on (Li test; without the shared
+    # data, generic review sentences), so "of engine" compares like with like
+    args.texts = sorted(set(sentences(REPO.parent / "shared" / "data" / "yelp", 1000)))
+
+    threads = default_threads(args.engine, 1)
+    before = engine_rate(args.model, threads)
+    print(f"-- engine alone ({threads} threads, batches of 512): {before:.1f} sentences/s", file=sys.stderr, flush=True)
+    lines, rows = [HEADER], []
     for k, spec in enumerate(args.configs.split(",")):
         on, workers = spec.split(":")
         batching, workers = on == "on", int(workers)
@@ -368,14 +410,18 @@ def main(argv=None) -> int:
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()
-        lines.append(row(engine, batching, workers, base, None, None))
-        lines.append(row(engine, batching, workers, over, (rss_start, rss_end), code))
-        print("\n".join(lines[-2:]), file=sys.stderr, flush=True)
-    table = "\n".join(lines)
-    note = (f"\n\n{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
+        rows.append((engine, batching, workers, base, None, None))
+        rows.append((engine, batching, workers, over, (rss_start, rss_end), code))
+        print("\n".join(row(*r, before) for r in rows[-2:]), file=sys.stderr, flush=True)
+    after = engine_rate(args.model, threads)
+    ref = (before + after) / 2
+    table = "\n".join(lines + [row(*r, ref) for r in rows])
+    note = (f"\n\n'of engine': sentences/s as a share of the engine alone ({threads} threads, CTranslate2 "
+            f"batches of 512, as bench/bench_rewrite.py), {before:.1f} before the servers and {after:.1f} after, "
+            f"mean {ref:.1f}. {os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
             f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
             f"overload {args.overload:g}x for {args.overload_duration:g} s; --max-queue {args.max_queue}, "
-            f"--max-wait-ms {args.max_wait_ms:g}.")
+            f"--max-wait-ms {args.max_wait_ms:g}" + (f", --max-batch {args.max_batch}." if args.max_batch else "."))
     print(table + note)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -233,3 +233,34 @@ def test_a_disconnected_client_costs_nothing_further():
         rw.engine.gate.set()
         server.should_exit = True
         thread.join(20)
+
+
+def test_batcher_puts_small_jobs_beside_the_oldest_before_other_big_ones():
+    """max_batch 4, queued behind a running batch: big A (3 texts), big B (3), small C (1).
+    Arrival order alone would run [A], then [B, C]; C fits beside A, so it runs with A, and B,
+    the oldest left, runs next: a short request waits at most one batch, and none starves."""
+    gate, seen = threading.Event(), []
+
+    def run(key, texts):
+        seen.append(list(texts))
+        gate.wait(10)
+        return texts
+
+    async def scenario():
+        b = Batcher(run, max_batch=4, max_wait_ms=0)
+        await b.start()
+        running = asyncio.create_task(b.submit("k", ["r"]))
+        while not seen:
+            await asyncio.sleep(0.001)
+        jobs = []
+        for texts in (["a1", "a2", "a3"], ["b1", "b2", "b3"], ["c"]):
+            jobs.append(asyncio.create_task(b.submit("k", texts)))
+            await asyncio.sleep(0.005)
+        gate.set()
+        out = [await running] + [await j for j in jobs]
+        await b.close()
+        return out
+
+    out = run_async(scenario())
+    assert out == [["r"], ["a1", "a2", "a3"], ["b1", "b2", "b3"], ["c"]]  # every job its own results
+    assert seen == [["r"], ["a1", "a2", "a3", "c"], ["b1", "b2", "b3"]]

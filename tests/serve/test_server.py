@@ -69,3 +69,13 @@ def test_bad_options_are_one_line_and_exit_2(args, message):
                        text=True, timeout=60)
     assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_default_engine_threads_give_ctranslate2_every_core(monkeypatch):
+    import os
+
+    from textcycle.serve.__main__ import default_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert [default_threads("auto", 1), default_threads("ct2", 2), default_threads("ct2", 3)] == [4, 2, 1]
+    assert [default_threads("torch", 1), default_threads("torch", 2), default_threads("torch", 4)] == [3, 1, 1]

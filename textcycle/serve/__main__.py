@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default=d.engine, choices=("auto", "ct2", "torch"),
                    help="auto (default): CTranslate2 where a model folder has a copy, else torch")
     p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads per worker (default: (the machine's cores - 1) / workers, at least 1)")
+                   help="CPU threads per worker (default: the machine's cores / workers; with --engine torch "
+                        "(cores - 1) / workers; at least 1)")
     g = p.add_argument_group("batching")
     g.add_argument("--max-batch", type=int, default=d.max_batch, help=f"texts per engine call (default {d.max_batch})")
     g.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms,
@@ -68,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def default_threads(engine: str, workers: int) -> int:
+    """Every core for CTranslate2, whose threads each take a whole sub-batch (no intra-op
+    spinning), so the HTTP side still gets a core between batches; torch leaves one core
+    free: its intra-op threads on a busy core slow down many times over, not by half."""
+    cores = os.cpu_count() or 1
+    return max(1, (cores - (engine == "torch")) // workers)
+
+
 def settings_from_args(args) -> Settings:
     for flag, value, low in (("--port", args.port, 0), ("--workers", args.workers, 1),
                              ("--max-batch", args.max_batch, 1), ("--max-body-bytes", args.max_body_bytes, 1),
@@ -80,9 +89,7 @@ def settings_from_args(args) -> Settings:
         raise TextcycleError(f"--port must be at most 65535, got {args.port}")
     if not 0 <= args.max_wait_ms <= 10_000:
         raise TextcycleError(f"--max-wait-ms must be from 0 to 10000, got {args.max_wait_ms:g}")
-    # by default one core is left to the HTTP side (and anything else on the box): a torch engine
-    # whose threads have to share a busy core slows down many times over, not by half
-    threads = args.threads if args.threads is not None else max(1, ((os.cpu_count() or 1) - 1) // args.workers)
+    threads = args.threads if args.threads is not None else default_threads(args.engine, args.workers)
     if threads < 1:
         raise TextcycleError(f"--threads must be at least 1, got {threads}")
     settings = Settings(models=list(args.model), engine=args.engine, threads=threads, max_batch=args.max_batch,

@@ -8,8 +8,8 @@
 Each request is a job: its texts and a future. Jobs wait in a queue per key (a model and an
 option set: only jobs with the same key can share an engine call). One dispatcher task takes
 the key whose first job is oldest, waits until that key has `max_batch` texts waiting or the
-first job has waited `max_wait_ms`, and hands the texts of as many jobs as fit in `max_batch`
-(always at least one job) to `run(key, texts)` in a single worker thread, so the event loop
+first job has waited `max_wait_ms`, and hands the texts of the oldest job plus the smallest
+others that fit in `max_batch` to `run(key, texts)` in a single worker thread, so the event loop
 stays free for other requests (health checks, new arrivals) while the engine works. Every job
 gets back its own slice of the results. While one batch runs, new arrivals queue up, so a busy
 server batches more by itself.
@@ -115,13 +115,24 @@ class Batcher:
         return sum(len(j.texts) for j in self._queues.get(key, ()))
 
     def _take(self, key: Hashable) -> list[Job]:
+        """The key's oldest job, then the smallest of the others that still fit in
+        `max_batch` (ties by arrival): a 1-text request is never held back for a batch's worth
+        of big ones, and no job starves, since every job becomes the oldest in time."""
         q = self._queues.get(key)
-        jobs, total = [], 0
-        while q and (not jobs or (self.batching and total + len(q[0].texts) <= self.max_batch)):
-            job = q.popleft()
-            jobs.append(job)
-            total += len(job.texts)
-        if q is not None and not q:
+        if not q:
+            return []
+        jobs, total = [q[0]], len(q[0].texts)
+        if self.batching:
+            for job in sorted(list(q)[1:], key=lambda j: len(j.texts)):  # stable: arrival order kept
+                if total + len(job.texts) > self.max_batch:
+                    break
+                jobs.append(job)
+                total += len(job.texts)
+        taken = set(map(id, jobs))
+        rest = deque(j for j in q if id(j) not in taken)
+        if rest:
+            self._queues[key] = rest
+        else:
             del self._queues[key]
         self.queued -= total
         return jobs

@@ -16,8 +16,8 @@ class Settings:
     """Everything a worker needs; `python -m textcycle.serve --help` documents each."""
     models: list[str] = field(default_factory=lambda: ["yelp"])
     engine: str = "auto"
-    threads: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1) - 1))
-    max_batch: int = 64
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_batch: int = 256
     max_wait_ms: float = 10.0
     batching: bool = True
     max_body_bytes: int = 1_000_000

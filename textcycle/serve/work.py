@@ -17,7 +17,8 @@ CHUNK = 64  # pieces per engine call, as Rewriter.rewrite's batch_size
 
 
 def rewrite_batch(rw, texts: list[str], to: int | None, beam: int = 1, rerank: int = 1) -> list[dict]:
-    rows = rw.rewrite(texts, to=to, beam=beam, rerank=1, details=True)
+    # the whole batch in one engine call per direction (the batcher already capped its size)
+    rows = rw.rewrite(texts, to=to, beam=beam, rerank=1, details=True, batch_size=max(CHUNK, len(texts)))
     if rerank > 1:
         add_candidates(rw, rows, rerank)
     return rows
