@@ -120,6 +120,24 @@ def test_split_scores_copy_input_is_the_floor():
     assert ours["g_self"] == pytest.approx((100 * ours["self_bleu"]) ** 0.5, abs=0.01)
 
 
+def test_clear_subset_keeps_sources_given_their_own_label_confidently():
+    import torch
+
+    from textcycle.evaluate.split_eval import clear_subset
+
+    class Probs:  # p(positive) by hand, per text
+        table = {"a": 0.05, "b": 0.2, "c": 0.95, "d": 0.5, "e": 0.91, "f": 0.89}
+
+        def predict_proba(self, texts):
+            p1 = torch.tensor([self.table[t] for t in texts])
+            return torch.stack([1 - p1, p1], dim=1)
+
+    # negative sources need p(negative) >= 0.9: a (0.95) yes, b (0.8) no, c (0.05) no;
+    # positive ones p(positive) >= 0.9: d (0.5) no, e (0.91) yes, f (0.89) no
+    assert clear_subset([["a", "b", "c"], ["d", "e", "f"]], Probs()) == [[0], [1]]
+    assert clear_subset([["a", "b"], ["e"]], Probs(), min_prob=0.8) == [[0, 1], [0]]
+
+
 def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     from textcycle.evaluate import split_eval, train_classifier
 
@@ -142,6 +160,17 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     scores = __import__("json").loads((out / "scores.json").read_text(encoding="utf-8"))
     assert scores["copy_input"]["self_bleu"] == 100.0
     assert scores["copy_input"]["style_accuracy"] <= 10  # the classifier knows this toy corpus
+    from textcycle.evaluate.classifier import StyleClassifier
+
+    clear = scores["clear"]  # its size is what clear_subset gives with the same ruler
+    _, _, sources = split_eval.test_split(cfg_file)
+    keep = split_eval.clear_subset(sources, StyleClassifier.load(tmp_path / "clf"))
+    assert clear["min_prob"] == 0.9 and clear["n"] == [len(k) for k in keep]
+    if all(keep):
+        assert clear["copy_input"]["self_bleu"] == 100.0 and clear["copy_input"]["n"] == sum(clear["n"])
+        assert clear["ours"]["n"] == sum(clear["n"])
+    else:
+        assert clear["ours"] is None and "no table" in split_eval.clear_table(scores)
     assert "negative -> positive" in (out / "samples.md").read_text(encoding="utf-8")
     # a bad path is one clear line, exit 2
     assert split_eval.main(["--config", str(cfg_file), "--outputs", str(tmp_path / "nope"),
@@ -166,6 +195,7 @@ def test_bundle_with_config_writes_a_chinese_model_card(zh_trainer, tmp_path):
                         "--command", "python -m textcycle.train --config zh.yaml"]) == 0
     card = (into / "README.md").read_text(encoding="utf-8")
     assert "language: zh" in card and "copy input" in card and "python -m textcycle.train --config zh.yaml" in card
+    assert "Clear subset: test sources the evaluation classifier gives their own label with p >= 0.9" in card
     samples = card.split("## Twenty sample rewrites")[1].split("## Limitations")[0]
     assert len([ln for ln in samples.splitlines() if ln.startswith("| ") and "source" not in ln]) == 40
     assert "negative -> positive" in card and "positive -> negative" in card

@@ -122,7 +122,7 @@ def corpus_model_card(run: Path, result: dict, samples: str, summary: dict, comm
                       classifier_metrics: dict) -> str:
     """Model card for a corpus without human rewrites (e.g. Chinese reviews): the test split's
     scores beside copy-input, and twenty sample rewrites per direction."""
-    from .evaluate.split_eval import SELF_FIELDS
+    from .evaluate.split_eval import SELF_FIELDS, clear_table
 
     cfg = (run / "config.yaml").read_text(encoding="utf-8") if (run / "config.yaml").is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
@@ -140,8 +140,8 @@ datasets: [SophonPlus online_shopping_10_cats, waimai_10k, ChnSentiCorp_htl_all]
 
 Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token embedding) and a
 3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
-warm start, then cycle-RL (REINFORCE on the discriminator's style reward and the back-translation
-content reward). Simplified Chinese; Traditional input is converted with OpenCC and the rewrite
+warm start, reward-ranked self-training rounds, then cycle-RL (REINFORCE on the discriminator's
+style reward and the back-translation content reward). Simplified Chinese; Traditional input is converted with OpenCC and the rewrite
 comes back in Taiwan Traditional. Weights in fp16 safetensors; they load as fp32. `ct2/` holds
 CTranslate2 copies of both generators, which the rewrite command uses without torch.
 
@@ -153,7 +153,9 @@ python -m textcycle.rewrite --model zh "這家店的服務很差"
 ## Training
 - Data: the three Chinese review corpora (online shopping, food delivery, hotels) split into
   sentences of 4-32 characters; a sentence takes its review's label; whole reviews held out for
-  dev and test (see `configs/zh-reviews.yaml`).
+  dev and test (see `configs/zh-reviews.yaml`). With `data.filter_min_prob` (the config below)
+  training keeps only style-bearing sentences, by a cross-fitted filter classifier that is never
+  the evaluation classifier (`textcycle.sentence_filter`; dev and test are not filtered).
 - Command: `{command}`
 - Machine: {summary.get('machine', 'see README')}; {summary.get('processes', 1)} process(es) on
   {summary.get('device', 'cpu')}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
@@ -168,6 +170,8 @@ the train split only; its own accuracy on the test sources: {test.get('neg', '?'
 project's Chinese LM. Greedy decoding. Command: `{eval_command}`
 
 {scores_table([result['copy_input'], ours], SELF_FIELDS, result['style_names'])}
+
+{clear_table(result)}
 
 ## Twenty sample rewrites per direction (a fixed random draw, good and bad alike)
 
@@ -186,7 +190,7 @@ content. It knows the domains of its training reviews (shopping, delivery food, 
 
 def bundle_corpus(args) -> int:
     """--config mode: rewrite the config's own test split, score it (the split's ruler), bundle."""
-    from .evaluate.split_eval import SELF_FIELDS, evaluate_outputs, test_split
+    from .evaluate.split_eval import SELF_FIELDS, clear_table, evaluate_outputs, test_split
 
     run = Path(args.run)
     cfg, _, sources = test_split(args.config)
@@ -198,6 +202,7 @@ def bundle_corpus(args) -> int:
     name = "textcycle" if args.rerank == 1 else f"textcycle (rerank {args.rerank})"
     result = evaluate_outputs(args.config, args.outputs, classifier, args.lm, name=name)
     print(scores_table([result["copy_input"], result["ours"]], SELF_FIELDS, result["style_names"]))
+    print("\n" + clear_table(result))
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, checkpoint=args.checkpoint)

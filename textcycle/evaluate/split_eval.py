@@ -12,6 +12,9 @@ tokenizer for Chinese, the Yelp normal form otherwise), next to style accuracy f
 evaluation classifier (trained on the train split only, never the training discriminator),
 perplexity under the evaluation LM, and G = sqrt(ACC x self-BLEU). Copying the input is scored in
 the same run as the floor: its self-BLEU is 100 and its accuracy is the classifier's error rate.
+The same figures are given for the *clear* subset too: the sources the evaluation classifier
+assigns to their own label with p >= 0.9 (a review's neutral sentences carry its label but no
+style of their own, and copying them scores as a failure).
 The outputs folder holds rewrites in corpus form (`neg2pos.txt`, `pos2neg.txt`: style 0 -> 1 and
 1 -> 0, aligned with the test split); `scores.json` and `samples.md` are written beside them.
 """
@@ -71,6 +74,20 @@ SELF_FIELDS = (("style_accuracy", "ACC"), ("self_bleu", "self-BLEU"), ("perplexi
                ("g_self", "G (ACC, self-BLEU)"))
 
 
+CLEAR_MIN_PROB = 0.9
+
+
+def clear_subset(sources: list[list[str]], classifier, min_prob: float = CLEAR_MIN_PROB) -> list[list[int]]:
+    """Per style s, the indices of the sources the evaluation classifier gives their own label
+    with p >= min_prob: sentences that carry their style, so a rewrite has a style to change
+    (a review's neutral sentences, under its label, do not)."""
+    out = []
+    for s in (0, 1):
+        probs = classifier.predict_proba(sources[s])[:, s].tolist() if sources[s] else []
+        out.append([i for i, p in enumerate(probs) if p >= min_prob])
+    return out
+
+
 def test_split(config: str | Path):
     """(the config, its corpus, the test sources per style) for a config with a test split."""
     from ..config import TextCycleConfig, load_config
@@ -106,12 +123,30 @@ def evaluate_outputs(config: str, outputs_dir: str | Path, classifier: str, lm: 
     lang = cfg.data.language
     ours = score_outputs(sources, outputs, clf, lmodel, lang, name=name)
     copy = score_outputs(sources, sources, clf, lmodel, lang, name="copy input")
+    keep = clear_subset(sources, clf)
+    clear = {"min_prob": CLEAR_MIN_PROB, "n": [len(k) for k in keep], "ours": None, "copy_input": None}
+    if all(keep):
+        sub = [[xs[i] for i in k] for xs, k in zip(sources, keep)]
+        sub_out = [[xs[i] for i in k] for xs, k in zip(outputs, keep)]
+        clear["ours"] = score_outputs(sub, sub_out, clf, lmodel, lang, name=name)
+        clear["copy_input"] = score_outputs(sub, sub, clf, lmodel, lang, name="copy input")
     result = {"config": str(config), "outputs": str(outputs_dir), "classifier": str(classifier), "lm": lm,
-              "style_names": list(corpus.style_names), "ours": ours, "copy_input": copy}
+              "style_names": list(corpus.style_names), "ours": ours, "copy_input": copy, "clear": clear}
     out = Path(outputs_dir)
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(out / "samples.md", samples_table(sources, outputs, corpus.style_names, samples, language=lang))
     return result
+
+
+def clear_table(result: dict) -> str:
+    """The clear subset's size and scores, as a Markdown table under one line of explanation."""
+    c = result["clear"]
+    a, b = result["style_names"]
+    head = (f"Clear subset: test sources the evaluation classifier gives their own label with p >= {c['min_prob']:g} "
+            f"({c['n'][0]} {a}, {c['n'][1]} {b}).")
+    if c["ours"] is None:
+        return head + " One style has none, so there is no table."
+    return head + "\n\n" + scores_table([c["copy_input"], c["ours"]], SELF_FIELDS, result["style_names"])
 
 
 @entry_point
@@ -132,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     res = evaluate_outputs(args.config, args.outputs, args.classifier, args.lm, args.samples, args.name)
     print(scores_table([res["copy_input"], res["ours"]], SELF_FIELDS, res["style_names"]))
+    print("\n" + clear_table(res))
     print(f"\nwrote {args.outputs}/{{scores.json,samples.md}}", file=sys.stderr)
     return 0
 
