@@ -12,7 +12,7 @@ from textcycle.model_folder import PACKAGE_MODELS
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = PACKAGE_MODELS / "zh"
 ZH_CLASSIFIER = PACKAGE_MODELS / "zh-eval" / "classifier"
-MIN_FLIPPED = 12  # measured 16 of 20 (10 + 6) with the bundled model; copying the inputs gives 0
+MIN_FLIPPED = 16  # measured 19 of 20 (9 + 10) with the bundled model; copying the inputs gives 0
 pytestmark = pytest.mark.skipif(not (BUNDLED / "config.json").is_file(), reason="no bundled Chinese model")
 
 NEGATIVE = ["这家店的服务很差", "菜太难吃了", "质量太差了，不推荐", "送餐太慢了", "房间很脏，隔音也差",
