@@ -18,8 +18,9 @@ bundled model on a free 127.0.0.1 port and runs two phases against it:
 Before the servers and after them, the engine alone is timed as `bench/bench_rewrite.py` does
 (CTranslate2, batches of 512, the servers' default threads): the "of engine" column is the
 server's sentences/s as a share of it (the mean of the two). "p99 ms, 1 sentence" is the p99 of
-the 1-sentence requests alone. Server RSS (the whole process tree) is read when it is ready and at the end. The servers run
-with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
+the 1-sentence requests alone. Server RSS (the whole process tree) is read when it is ready,
+after the sustained phase and at the end: each phase's row gives its own start -> end. The
+servers run with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
 latency of accepted requests grows past a few seconds. Prints a Markdown table (and writes it to
 `--out`). The load generator shares the CPU with the server, as a real client on the same box would.
 """
@@ -406,12 +407,13 @@ def main(argv=None) -> int:
             rate = args.overload * base.ok / base.seconds
             print(f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
                   file=sys.stderr, flush=True)
+            rss_mid = tree_rss_mib(server.proc.pid)  # the sustained phase alone: start -> mid
             over = asyncio.run(overload(server.port, server.url, args, rate, p50, seed=100 + k))
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()
-        rows.append((engine, batching, workers, base, None, None))
-        rows.append((engine, batching, workers, over, (rss_start, rss_end), code))
+        rows.append((engine, batching, workers, base, (rss_start, rss_mid), None))
+        rows.append((engine, batching, workers, over, (rss_mid, rss_end), code))
         print("\n".join(row(*r, before) for r in rows[-2:]), file=sys.stderr, flush=True)
     after = engine_rate(args.model, threads)
     ref = (before + after) / 2
