@@ -128,8 +128,8 @@ class Batcher:
                     break
                 jobs.append(job)
                 total += len(job.texts)
-        taken = set(map(id, jobs))
-        rest = deque(j for j in q if id(j) not in taken)
+        taken = set(jobs)  # Job(eq=False): hashed by identity
+        rest = deque(j for j in q if j not in taken)
         if rest:
             self._queues[key] = rest
         else:
