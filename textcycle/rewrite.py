@@ -193,13 +193,24 @@ class Rewriter:
             out = restore_numbers(out, number_tokens(source or ""))
         return out if corpus_form else zh_convert(denormalize(out, self.language), back)
 
-    def _transfer(self, normalized: list[str], to: int, beam: int, sample: bool, temperature: float,
-                  rerank: int = 1) -> list[str]:
+    def _transfer(self, batches: list[tuple[list[str], int]], beam: int = 1, sample: bool = False,
+                  temperature: float = 1.0, rerank: int = 1) -> list[list[str]]:
+        """The rewrites of each (texts in corpus form, target style) of `batches`. Without
+        `rerank`, all go to the engine at once (CTranslate2 decodes both directions side by side);
+        with it, per batch the best of `rerank` candidates by the training reward."""
         if rerank > 1:
-            texts, scores = self.candidates(normalized, to, rerank, temperature)
-            return [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
-        rows = self.engine.generate(self.encode(normalized), to, beam=beam, sample=sample, temperature=temperature)
-        return self.decode([r[0] for r in rows])
+            out = []
+            for normalized, to in batches:
+                texts, scores = self.candidates(normalized, to, rerank, temperature)
+                out.append([t[int(i)] for t, i in zip(texts, scores.argmax(1))])
+            return out
+        requests = [(self.encode(normalized), to) for normalized, to in batches]
+        options = dict(beam=beam, sample=sample, temperature=temperature)
+        if hasattr(self.engine, "generate_many"):
+            rows = self.engine.generate_many(requests, **options)
+        else:
+            rows = [self.engine.generate(ids, to, **options) for ids, to in requests]
+        return [self.decode([r[0] for r in batch_rows]) for batch_rows in rows]
 
     def candidates(self, normalized: list[str], to: int, n: int, temperature: float = 1.0):
         """The greedy rewrite plus n - 1 samples per input, each scored with the training reward
@@ -269,14 +280,19 @@ class Rewriter:
                 detected[i] = int(np.mean(ps, axis=0).argmax())
         targets = [target if target is not None else (None if d is None else 1 - d) for d in detected]
         outs, probs_out = [""] * len(pieces), [0.0] * len(pieces)
+        jobs = []  # (piece indices, target style): chunks of batch_size, both directions
         for t in (0, 1):
             idx = [k for k in real if targets[owner[k]] == t]
-            for b in range(0, len(idx), batch_size):
-                chunk = idx[b:b + batch_size]
-                hyps = self._transfer([pieces[k] for k in chunk], t, beam, sample, temperature, rerank)
-                probs = self.style_probs(hyps)[:, t].tolist() if hyps else []
-                for k, h, pr in zip(chunk, hyps, probs):
-                    outs[k], probs_out[k] = h, pr
+            jobs += [(idx[b:b + batch_size], t) for b in range(0, len(idx), batch_size)]
+        hyps = self._transfer([([pieces[k] for k in chunk], t) for chunk, t in jobs], beam, sample, temperature,
+                              rerank)
+        flat = [h for job_hyps in hyps for h in job_hyps]
+        probs = self.style_probs(flat) if flat else np.zeros((0, 2))
+        done = 0
+        for (chunk, t), job_hyps in zip(jobs, hyps):
+            for k, h, pr in zip(chunk, job_hyps, probs[done:done + len(chunk), t].tolist()):
+                outs[k], probs_out[k] = h, pr
+            done += len(chunk)
         mine_of: list[list[int]] = [[] for _ in texts]
         for k, o in enumerate(owner):
             mine_of[o].append(k)

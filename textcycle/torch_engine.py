@@ -3,6 +3,8 @@
 `textcycle.rewrite.Rewriter` does all text handling and talks to an engine in token ids only:
 - `style_logits(ids)`       the discriminator's logits [n, 3] (style 0, style 1, generated);
 - `generate(ids, to, ...)`  rewrites into style `to`: greedy, beam, or samples;
+- `generate_many([(ids, to), ...], ...)`, optional: `generate` for each, run side by side
+                            (CTranslate2 has it; the Rewriter otherwise calls `generate` in turn);
 - `logprobs(src, tgt, g)`   mean log p(tgt | src) per pair under generator g (the content reward).
 Inputs are id lists ending in `</s>`; outputs are numpy arrays and id lists ending in `</s>`.
 The CTranslate2 engine (`textcycle.ct2_engine`) has the same methods and no torch. This one is
