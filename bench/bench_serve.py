@@ -19,7 +19,10 @@ Before the servers and after them, the engine alone is timed as `bench/bench_rew
 (CTranslate2, batches of 512, the servers' default threads): the "of engine" column is the
 server's sentences/s as a share of it (the mean of the two). "p99 ms, 1 sentence" is the p99 of
 the 1-sentence requests alone. Server RSS (the whole process tree) is read when it is ready,
-after the sustained phase and at the end: each phase's row gives its own start -> end. The
+after `--warmup` (10) seconds of the sustained load, which are not counted (the first seconds
+of load grow the allocators' pools to the batches' size: measured 189 -> 260 MiB in the first
+10 s, then flat within 13 MiB over 140 s), after the sustained phase and at the end: each
+phase's row gives its own start -> end, the sustained row also the RSS when ready. The
 servers run with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
 latency of accepted requests grows past a few seconds. Prints a Markdown table (and writes it to
 `--out`). The load generator shares the CPU with the server, as a real client on the same box would.
@@ -242,7 +245,7 @@ class HealthProbe:
         self.proc.join(10)
 
 
-async def sustained(port: int, url: str, args, seed: int) -> Phase:
+async def sustained(port: int, url: str, args, seed: int, duration: float | None = None) -> Phase:
     phase = Phase("sustained")
     stop = asyncio.Event()
     sent = 0
@@ -258,7 +261,7 @@ async def sustained(port: int, url: str, args, seed: int) -> Phase:
     prober = HealthProbe(url)
     t0 = time.perf_counter()
     tasks = [asyncio.create_task(client_loop(k)) for k in range(args.clients)]
-    await asyncio.sleep(args.duration)
+    await asyncio.sleep(args.duration if duration is None else duration)
     stop.set()
     await asyncio.gather(*tasks)
     phase.seconds = time.perf_counter() - t0
@@ -326,6 +329,8 @@ def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, 
     health = f"{ph.health_ok}/{ph.health_total}, max {ph.health_max * 1000:.0f} ms"
     recovered = f"{ph.recovered_s:.1f} s" if ph.recovered_s is not None else ("-" if ph.offered is None else "no")
     rss_text = f"{rss[0]:.0f} -> {rss[1]:.0f}" if rss else ""
+    if rss and len(rss) > 2:
+        rss_text += f" (ready: {rss[2]:.0f})"
     exit_text = "" if exit_code is None else str(exit_code)
     return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
@@ -361,6 +366,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=60.0, help="seconds of the sustained phase (default 60)")
     p.add_argument("--overload-duration", type=float, default=30.0, help="seconds of the overload phase (default 30)")
+    p.add_argument("--warmup", type=float, default=10.0,
+                   help="seconds of the sustained load before it is measured (default 10; RSS start is read after it)")
     p.add_argument("--clients", type=int, default=32, help="closed-loop clients (default 32)")
     p.add_argument("--big-every", type=int, default=8, help="1 request in N has 32 sentences (default 8)")
     p.add_argument("--overload", type=float, default=4.0, help="overload factor over the sustained req/s (default 4)")
@@ -401,6 +408,9 @@ def main(argv=None) -> int:
             for _ in range(3):  # warm every worker a little
                 httpx.post(f"{server.url}/v1/rewrite", json={"texts": SENTENCES[:4]}, timeout=60)
             engine = httpx.get(f"{server.url}/v1/models").json()["models"][0]["engine"]
+            rss_ready = tree_rss_mib(server.proc.pid)
+            if args.warmup > 0:  # the same load, not counted: the allocators reach their working size
+                asyncio.run(sustained(server.port, server.url, args, seed=50 + k, duration=args.warmup))
             rss_start = tree_rss_mib(server.proc.pid)
             base = asyncio.run(sustained(server.port, server.url, args, seed=k))
             p50 = pct(base.latencies, 50)
@@ -412,7 +422,7 @@ def main(argv=None) -> int:
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()
-        rows.append((engine, batching, workers, base, (rss_start, rss_mid), None))
+        rows.append((engine, batching, workers, base, (rss_start, rss_mid, rss_ready), None))
         rows.append((engine, batching, workers, over, (rss_mid, rss_end), code))
         print("\n".join(row(*r, before) for r in rows[-2:]), file=sys.stderr, flush=True)
     after = engine_rate(args.model, threads)
@@ -422,7 +432,8 @@ def main(argv=None) -> int:
             f"batches of 512, as bench/bench_rewrite.py), {before:.1f} before the servers and {after:.1f} after, "
             f"mean {ref:.1f}. {os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
             f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
-            f"overload {args.overload:g}x for {args.overload_duration:g} s; --max-queue {args.max_queue}, "
+            f"overload {args.overload:g}x for {args.overload_duration:g} s, after {args.warmup:g} s of warm-up load "
+            f"(RSS 'ready' is before it); --max-queue {args.max_queue}, "
             f"--max-wait-ms {args.max_wait_ms:g}" + (f", --max-batch {args.max_batch}." if args.max_batch else "."))
     print(table + note)
     if args.out:

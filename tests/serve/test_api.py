@@ -256,3 +256,23 @@ def test_access_and_error_log_lines(client, caplog):
     assert len(access) == 2 and " 200 " in access[0] and " 422 " in access[1]
     assert len(errors) == 1 and "at least 1" in errors[0]
     json.dumps(lines)  # plain strings
+
+
+def test_the_worker_runs_numpy_blas_on_one_thread(make_client):
+    """The numpy discriminator's BLAS threads spin-wait on cores shared with the engine and the
+    clients (1.6x the sentences/s with one thread, measured): loading the models limits them in
+    the engine thread, where the batches run."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    if not blas or (os.cpu_count() or 1) < 2:
+        pytest.skip("numpy reports no BLAS library to threadpoolctl, or this machine has one core")
+    before = blas[0]["num_threads"]
+    try:
+        client, _ = make_client()
+        in_engine_thread = client.app.state.server.batcher.executor.submit(threadpool_info).result()
+        assert {p["num_threads"] for p in in_engine_thread if p["user_api"] == "blas"} == {1}
+    finally:
+        threadpool_limits(before, user_api="blas")
