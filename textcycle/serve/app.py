@@ -84,8 +84,8 @@ class Server:
     def load_all(self) -> None:
         """In the engine thread, before any batch: load every model once and warm it up."""
         t0 = time.monotonic()
-        one_blas_thread()
         try:
+            one_blas_thread()
             for name, where in self.names:
                 rw = self.load(where)
                 rw.rewrite([WARM_UP.get(rw.language, "ok")])
