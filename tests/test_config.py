@@ -27,6 +27,14 @@ def test_bad_keys_and_types(override, msg):
         load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, [override])
 
 
+def test_exponent_without_a_dot_is_a_number(tmp_path):
+    # bug: YAML 1.1 reads 1e-5 as a string, so `-o train.rl_lr=1e-5` was "expected a number"
+    cfg = load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, ["train.rl_lr=1e-5", "train.lr=2E-4"])
+    assert cfg.train.rl_lr == 1e-5 and cfg.train.lr == 2e-4
+    (tmp_path / "c.yaml").write_text("train:\n  rl_lr: 3e-6\n")
+    assert load_config(tmp_path / "c.yaml", TextCycleConfig).train.rl_lr == 3e-6
+
+
 def test_every_shipped_text_config_validates():
     for name in ("tiny", "yelp", "zh-reviews", "ptt"):
         validate_text_config(load_config(REPO / "configs" / f"{name}.yaml", TextCycleConfig))

@@ -8,6 +8,7 @@ share this loader.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,8 @@ class TextCycleConfig:
 
 
 # allowed values of the text config: (section.key, low, high) for numbers, inclusive
+_YAML11_EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+
 _RANGES = [
     ("tokenizer.vocab_size", 16, 1_000_000), ("tokenizer.max_length", 2, 4096),
     ("tokenizer.character_coverage", 0.5, 1.0),
@@ -267,6 +270,8 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
