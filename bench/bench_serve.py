@@ -25,7 +25,8 @@ of load grow the allocators' pools to the batches' size: measured 189 -> 260 MiB
 phase's row gives its own start -> end, the sustained row also the RSS when ready. The
 servers run with `--max-queue` (512 texts, about 2-3 s of work here) so that shedding starts before the
 latency of accepted requests grows past a few seconds. Prints a Markdown table (and writes it to
-`--out`). The load generator shares the CPU with the server, as a real client on the same box would.
+`--out`). The load generator shares the CPU with the server, as a real client on the same box would;
+the last column says how many cores each used on average in the sustained phase.
 """
 from __future__ import annotations
 
@@ -76,6 +77,16 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children."""
+    try:
+        p = psutil.Process(pid)
+        procs = [p] + p.children(recursive=True)
+        return sum(sum(x.cpu_times()[:2]) for x in procs if x.is_running())
+    except psutil.Error:
+        return float("nan")
+
+
 def tree_rss_mib(pid: int) -> float:
     try:
         p = psutil.Process(pid)
@@ -101,6 +112,9 @@ class Phase:
     health_total: int = 0
     health_max: float = 0.0
     recovered_s: float | None = None
+    cpu_server: float = float("nan")  # CPU cores in use on average (CPU seconds / wall seconds)
+    cpu_client: float = float("nan")  # the load generator's (this process)
+    mean_batch: float = float("nan")  # texts per engine call in the phase (the worker /healthz reached)
 
 
 class Server:
@@ -245,7 +259,8 @@ class HealthProbe:
         self.proc.join(10)
 
 
-async def sustained(port: int, url: str, args, seed: int, duration: float | None = None) -> Phase:
+async def sustained(port: int, url: str, args, seed: int, duration: float | None = None,
+                    server_pid: int | None = None) -> Phase:
     phase = Phase("sustained")
     stop = asyncio.Event()
     sent = 0
@@ -258,13 +273,21 @@ async def sustained(port: int, url: str, args, seed: int, duration: float | None
             await send(conn, body(rng, args), phase)
         conn.close()
 
+    h0 = httpx.get(f"{url}/healthz", timeout=10).json()
     prober = HealthProbe(url)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    s0 = tree_cpu_s(server_pid) if server_pid else float("nan")
     tasks = [asyncio.create_task(client_loop(k)) for k in range(args.clients)]
     await asyncio.sleep(args.duration if duration is None else duration)
     stop.set()
     await asyncio.gather(*tasks)
     phase.seconds = time.perf_counter() - t0
+    phase.cpu_client = (time.process_time() - c0) / phase.seconds
+    if server_pid:
+        phase.cpu_server = (tree_cpu_s(server_pid) - s0) / phase.seconds
+    h1 = httpx.get(f"{url}/healthz", timeout=10).json()
+    if h1["pid"] == h0["pid"] and h1["batches"] > h0["batches"]:
+        phase.mean_batch = (h1["batched_texts"] - h0["batched_texts"]) / (h1["batches"] - h0["batches"])
     prober.finish(phase)
     return phase
 
@@ -332,17 +355,19 @@ def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, 
     if rss and len(rss) > 2:
         rss_text += f" (ready: {rss[2]:.0f})"
     exit_text = "" if exit_code is None else str(exit_code)
+    cpu = "" if ph.cpu_client != ph.cpu_client else f"{ph.cpu_server:.2f} / {ph.cpu_client:.2f}"
+    batch = "" if ph.mean_batch != ph.mean_batch else f"{ph.mean_batch:.0f}"
     return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
             f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
             f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
-            f"{exit_text} |")
+            f"{exit_text} | {cpu} | {batch} |")
 
 
 HEADER = ("| engine | batching | workers | phase | offered req/s | req/s (200) | sentences/s | of engine | p50 ms | "
           "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
-          "RSS MiB start -> end | exit |\n"
-          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+          "RSS MiB start -> end | exit | CPU cores: server / load generator | mean batch |\n"
+          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 
 
 def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
@@ -412,7 +437,7 @@ def main(argv=None) -> int:
             if args.warmup > 0:  # the same load, not counted: the allocators reach their working size
                 asyncio.run(sustained(server.port, server.url, args, seed=50 + k, duration=args.warmup))
             rss_start = tree_rss_mib(server.proc.pid)
-            base = asyncio.run(sustained(server.port, server.url, args, seed=k))
+            base = asyncio.run(sustained(server.port, server.url, args, seed=k, server_pid=server.proc.pid))
             p50 = pct(base.latencies, 50)
             rate = args.overload * base.ok / base.seconds
             print(f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
@@ -434,7 +459,9 @@ def main(argv=None) -> int:
             f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
             f"overload {args.overload:g}x for {args.overload_duration:g} s, after {args.warmup:g} s of warm-up load "
             f"(RSS 'ready' is before it); --max-queue {args.max_queue}, "
-            f"--max-wait-ms {args.max_wait_ms:g}" + (f", --max-batch {args.max_batch}." if args.max_batch else "."))
+            f"--max-wait-ms {args.max_wait_ms:g}" + (f", --max-batch {args.max_batch}." if args.max_batch else ".") +
+            " 'CPU cores': CPU seconds per second of the sustained phase, the server's process tree / the load "
+            "generator's process. 'mean batch': texts per engine call in it (of the worker /healthz reached).")
     print(table + note)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

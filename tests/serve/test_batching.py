@@ -48,6 +48,8 @@ def test_two_concurrent_requests_share_one_engine_call(make_client):
     assert [x["source"] for x in a.json()["results"]] == ["the food was cold", "the staff was rude"]
     assert [x["source"] for x in b.json()["results"]] == ["great pizza"]
     assert b.json()["results"][0]["detected_style"] == "positive"
+    h = client.get("/healthz").json()
+    assert (h["batches"], h["batched_texts"]) == (1, 3)  # what bench_serve's "mean batch" reads
 
 
 def test_without_batching_each_request_is_its_own_call(make_client):
@@ -264,3 +266,34 @@ def test_batcher_puts_small_jobs_beside_the_oldest_before_other_big_ones():
     out = run_async(scenario())
     assert out == [["r"], ["a1", "a2", "a3"], ["b1", "b2", "b3"], ["c"]]  # every job its own results
     assert seen == [["r"], ["a1", "a2", "a3", "c"], ["b1", "b2", "b3"]]
+
+
+def test_batcher_waits_after_a_batch_for_the_clients_it_answered():
+    """Job a queued while batch r ran; b arrives 50 ms after r ended (a client r answered,
+    coming back). The wait runs from the end of r, not from a's arrival, so a and b share the
+    next call. Timed from arrival alone, a would start at once and b wait for a whole batch."""
+    gate, seen = threading.Event(), []
+
+    def run(key, texts):
+        seen.append(list(texts))
+        gate.wait(10)
+        return texts
+
+    async def scenario():
+        b = Batcher(run, max_batch=64, max_wait_ms=300)
+        await b.start()
+        running = asyncio.create_task(b.submit("k", ["r"]))
+        while not seen:
+            await asyncio.sleep(0.001)
+        a = asyncio.create_task(b.submit("k", ["a"]))
+        await asyncio.sleep(0.4)  # a has waited longer than max_wait_ms when r ends
+        gate.set()
+        await running
+        await asyncio.sleep(0.05)
+        late = await b.submit("k", ["b"])
+        out = (await a, late, b.engine_calls, b.texts_run)
+        await b.close()
+        return out
+
+    assert run_async(scenario()) == (["a"], ["b"], 2, 3)
+    assert seen == [["r"], ["a", "b"]]

@@ -116,7 +116,8 @@ class Server:
 
     def health(self) -> dict:
         h = {"status": self.status, "ready": self.status == "ready", "models": list(self.rewriters),
-             "queued": self.batcher.queued, "pid": os.getpid()}
+             "queued": self.batcher.queued, "batches": self.batcher.engine_calls,
+             "batched_texts": self.batcher.texts_run, "pid": os.getpid()}
         if self.error:
             h["error"] = self.error
         return h

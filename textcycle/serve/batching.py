@@ -7,12 +7,16 @@
 
 Each request is a job: its texts and a future. Jobs wait in a queue per key (a model and an
 option set: only jobs with the same key can share an engine call). One dispatcher task takes
-the key whose first job is oldest, waits until that key has `max_batch` texts waiting or the
-first job has waited `max_wait_ms`, and hands the texts of the oldest job plus the smallest
+the key whose first job is oldest, waits until that key has `max_batch` texts waiting or
+`max_wait_ms` have passed since the first job arrived or the last batch ended, whichever is
+later, and hands the texts of the oldest job plus the smallest
 others that fit in `max_batch` to `run(key, texts)` in a single worker thread, so the event loop
 stays free for other requests (health checks, new arrivals) while the engine works. Every job
 gets back its own slice of the results. While one batch runs, new arrivals queue up, so a busy
-server batches more by itself.
+server batches more by itself. The wait after a batch ends lets the clients it just answered
+come back in time for the next batch: timed from arrival alone, a job that queued during the
+batch starts the next one at once, and under closed-loop load the clients split into two
+alternating halves, each batch half the size it could be.
 
 Bounds: at most `max_queued` texts wait at once (a job that would go over raises `QueueFull`
 at once, for a 503); a job whose caller gives up (its task is cancelled, e.g. the client
@@ -58,6 +62,8 @@ class Batcher:
         self.queued = 0          # texts waiting (not started)
         self.running = 0         # texts in the batch the engine is working on
         self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
+        self.texts_run = 0       # texts in those batches (texts_run / engine_calls: the mean batch)
+        self._free_since = 0.0   # monotonic time the last batch ended
         self._queues: dict[Hashable, deque[Job]] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -141,7 +147,7 @@ class Batcher:
         """Wait (at most until the oldest job's deadline) for `max_batch` texts under `key`."""
         while self._queues.get(key) and self._waiting(key) < self.max_batch:
             head = self._queues[key][0]
-            left = head.enqueued + self.max_wait - time.monotonic()
+            left = max(head.enqueued, self._free_since) + self.max_wait - time.monotonic()
             if left <= 0:
                 return
             self._wake.clear()
@@ -155,6 +161,7 @@ class Batcher:
         Returns per job its results or the exception it raised."""
         texts = [t for j in jobs for t in j.texts]
         self.engine_calls += 1
+        self.texts_run += len(texts)
         try:
             results = self.run(key, texts)
             if len(results) != len(texts):
@@ -201,6 +208,7 @@ class Batcher:
             outcomes = [e] * len(jobs)
         finally:
             self.running = 0
+            self._free_since = time.monotonic()
         for job, outcome in zip(jobs, outcomes):
             if job.future.done():  # its caller gave up while the batch ran
                 continue

@@ -81,6 +81,8 @@ class Health(BaseModel):
     ready: bool
     models: list[str] = Field(description="The models this worker has loaded.")
     queued: int = Field(description="Texts waiting in this worker's queue.")
+    batches: int = Field(0, description="Engine calls this worker made so far.")
+    batched_texts: int = Field(0, description="Texts in those calls (batched_texts / batches: the mean batch).")
     pid: int = Field(description="The worker process that answered.")
     error: str | None = Field(None, description="Why loading failed (status failed).")
 
