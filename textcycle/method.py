@@ -115,6 +115,14 @@ class TextCycleGAN:
             return min(1.0, (step + 1) / max(1, tc.warmup_steps))
         return (tc.selftrain_lr if now == "selftrain" else tc.rl_lr) / tc.lr
 
+    def refresh_lr(self) -> None:
+        """Set the generators' learning rate for the scheduler's step from the current config:
+        after a resume (a checkpoint stores the rate of its own config) or when the run ends
+        self-training early, so the next step already uses the new phase's rate."""
+        factor = self.lr_factor(self.sched.last_epoch)
+        for group, base in zip(self.opt_g.param_groups, self.sched.base_lrs):
+            group["lr"] = base * factor
+
     # ------------------------------------------------------------ warm-start noise
     def noised(self, ids: list[int], style: int) -> list[int]:
         """A real sentence of `style` made to look like the other style, then DAE-noised."""

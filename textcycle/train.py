@@ -17,6 +17,7 @@ stops early, saving everything, once it has trained `time_limit_minutes`. A run 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import math
@@ -105,6 +106,18 @@ def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool) -> None:
                                  "output dir")
 
 
+RL_STEP_COST = 2.5  # a cycle-RL step / a self-training step, in time (measured 1.9-2.1 on Yelp; margin)
+
+
+def rl_fits(limit_s: float, used_s: float, round_s: float, round_gen_s: float, round_steps: int, rl_steps: int,
+            eval_s: float) -> bool:
+    """Whether another self-training round of `round_s` seconds (`round_gen_s` of them making
+    its pairs, the rest `round_steps` updates) still leaves time, within `limit_s`, for
+    `rl_steps` cycle-RL steps (RL_STEP_COST self-training steps each) and one evaluation."""
+    step_s = max(0.0, round_s - round_gen_s) / max(1, round_steps)
+    return used_s + round_s + rl_steps * RL_STEP_COST * step_s + eval_s <= limit_s
+
+
 class TrainingRun:
     """Data, schedule, evaluation, checkpoints and logs around a `TextCycleGAN`."""
 
@@ -137,6 +150,12 @@ class TrainingRun:
         self.best_g = -1.0
         self.history: list[dict] = []
         self.round: int | None = None  # the self-training round whose pairs the method holds
+        # measured per finished round: (seconds in all, seconds making its pairs); they tell
+        # whether another round still leaves time for the cycle-RL phase (`rl_fits_after_round`)
+        self.round_seconds: list[tuple[float, float]] = []
+        self.round_started: tuple[float, float] | None = None  # (train_seconds, generation s) at its start
+        self.eval_seconds = 0.0  # the last dev evaluation's
+        self.selftrain_cut: int | None = None  # rounds actually run when the time limit cut them short
         self.writer = None
         if accelerator.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
@@ -158,14 +177,17 @@ class TrainingRun:
         """Give the method round r's pseudo-pairs: read from `selftrain/round-r.json` when a
         killed run made them already, else made now from the latest generators and saved."""
         path = self.out / "selftrain" / f"round-{r}.json"
+        t0 = time.time()
         if self.acc.is_main_process and not path.is_file():
-            t0 = time.time()
             pairs, stats = self.make_round_pairs(r)
             stats["selftrain/seconds"] = round(time.time() - t0, 1)
             save_pairs(path, pairs, stats)
         self.acc.wait_for_everyone()
+        made_s = time.time() - t0  # ~0 when a killed run had made them already
         self.method.pairs, stats = load_pairs(path)
         self.round = r
+        at_start = self.step == self.cfg.train.warm_steps + r * self.cfg.train.selftrain_steps  # not a resume mid-round
+        self.round_started = (self.train_seconds() - made_s, made_s) if at_start else None
         if self.acc.is_main_process:
             self.log(stats)
             row = {"step": self.step, "phase": "selftrain-round", "round": r,
@@ -238,7 +260,9 @@ class TrainingRun:
 
     def evaluate_and_keep_best(self) -> None:
         if self.acc.is_main_process:
+            t0 = time.time()
             res = self.evaluate()
+            self.eval_seconds = time.time() - t0
             self.log(res)
             row = {"step": self.step, "minutes": round(self.train_seconds() / 60, 2),  # for equal-time pilots
                    **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
@@ -258,7 +282,8 @@ class TrainingRun:
         if self.acc.is_main_process:
             st = self.rng.getstate()
             info = {"best_g": self.best_g, "history": self.history[-2000:], "train_seconds": self.train_seconds(),
-                    "data_rng": [st[0], list(st[1]), st[2]]}
+                    "data_rng": [st[0], list(st[1]), st[2]], "round_seconds": self.round_seconds,
+                    "eval_seconds": self.eval_seconds, "selftrain_cut": self.selftrain_cut}
             models, states = self.method.checkpoint_parts()
             save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
             prune_checkpoints(self.out / "checkpoints", self.cfg.train.keep_checkpoints)
@@ -275,6 +300,11 @@ class TrainingRun:
         self.seconds_before = info.get("train_seconds", 0.0)
         self.best_g = info.get("best_g", -1.0)
         self.history = info.get("history", [])
+        self.round_seconds = [tuple(x) for x in info.get("round_seconds") or []]
+        self.eval_seconds = float(info.get("eval_seconds") or 0.0)
+        if info.get("selftrain_cut") is not None:
+            self.cut_selftrain(int(info["selftrain_cut"]), announce=False)
+        self.method.refresh_lr()  # this config's rate (rl_lr may differ from the checkpoint's)
         if self.acc.is_main_process and "data_rng" in info:
             st = info["data_rng"]
             self.rng.setstate((st[0], tuple(st[1]), st[2]))
@@ -294,6 +324,48 @@ class TrainingRun:
         """Wall time spent training, over all resumed runs."""
         return self.seconds_before + time.time() - self.started
 
+    # ------------------------------------------------------------ time budget
+    def agreed(self, flag: bool) -> bool:
+        """The main process's `flag` in every process: decisions from clocks, which differ a
+        little between processes, must be the same in all of them or they stop waiting for
+        each other."""
+        if self.acc.num_processes == 1:
+            return flag
+        from accelerate.utils import broadcast_object_list
+
+        return bool(broadcast_object_list([flag])[0])
+
+    def rl_fits_after_round(self) -> bool:
+        """Whether one more self-training round still leaves time for the cycle-RL phase, by
+        the last finished round's measured time (see `rl_fits`). True when nothing is measured
+        yet or the run has no time limit."""
+        tc = self.cfg.train
+        if tc.time_limit_minutes <= 0 or tc.rl_steps == 0 or not self.round_seconds:
+            return True
+        round_s, gen_s = self.round_seconds[-1]
+        return rl_fits(60 * tc.time_limit_minutes, self.train_seconds(), round_s, gen_s, tc.selftrain_steps,
+                       tc.rl_steps, self.eval_seconds)
+
+    def end_round(self) -> None:
+        """Record the round that just ended: (seconds in all, its evaluation included; seconds
+        making its pairs). Not for a round resumed in its middle: its time is unknown."""
+        if self.round_started is not None:
+            start, made = self.round_started
+            self.round_seconds.append((self.train_seconds() - start, made))
+            self.round_started = None
+
+    def cut_selftrain(self, rounds: int, announce: bool = True) -> None:
+        """End self-training after `rounds` rounds: the cycle-RL phase starts at the next step."""
+        tc = self.cfg.train
+        if announce:
+            tqdm.write(f"time limit: self-training ends after {rounds} of {tc.selftrain_rounds} rounds, so that "
+                       f"the {tc.rl_steps} cycle-RL steps fit in {tc.time_limit_minutes:g} min")
+            self.history.append({"step": self.step, "phase": "selftrain-cut", "rounds": rounds,
+                                 "rounds_in_config": tc.selftrain_rounds})
+        self.selftrain_cut = rounds
+        tc.selftrain_rounds = rounds  # the method's schedule (phase, learning rate) reads it
+        self.method.refresh_lr()
+
     # ------------------------------------------------------------ loop
     def log(self, logs: dict) -> None:
         if self.writer is None:
@@ -309,7 +381,7 @@ class TrainingRun:
         t0, n0 = time.time(), self.step
         stopped_early = False
         while self.step < self.total_steps:
-            if tc.time_limit_minutes > 0 and self.train_seconds() >= 60 * tc.time_limit_minutes:
+            if self.agreed(tc.time_limit_minutes > 0 and self.train_seconds() >= 60 * tc.time_limit_minutes):
                 stopped_early = True
                 tqdm.write(f"time limit: {tc.time_limit_minutes} min of training reached at step {self.step}")
                 if self.step % tc.eval_every:
@@ -324,6 +396,13 @@ class TrainingRun:
             elif now == "selftrain":
                 r = (self.step - tc.warm_steps) // tc.selftrain_steps
                 if r != self.round:
+                    at_round_start = self.step == tc.warm_steps + r * tc.selftrain_steps  # not a resume mid-round
+                    if at_round_start and self.agreed(not self.rl_fits_after_round()):
+                        self.cut_selftrain(r)
+                        self.save()  # a kill now must not decide again, on less information
+                        bar.total = self.total_steps
+                        bar.refresh()
+                        continue
                     self.prepare_round(r)
                 logs = self.method.selftrain_step()
             else:
@@ -339,6 +418,8 @@ class TrainingRun:
                                  if k.startswith(("warm/dae", "selftrain/pair", "rl/reward", "rl/style"))})
             if self.step % tc.eval_every == 0 or self.step == self.total_steps:
                 self.evaluate_and_keep_best()
+            if now == "selftrain" and (self.step - tc.warm_steps) % tc.selftrain_steps == 0:
+                self.end_round()  # before the save, so a resumed run knows the round's time
             if self.step % tc.save_every == 0 or self.step == self.total_steps:
                 self.save()
         bar.close()
@@ -347,6 +428,7 @@ class TrainingRun:
             if (self.out / "best" / "config.json").is_file() and not (self.out / "best" / "ct2").is_dir():
                 self.add_fast_engine(self.out / "best")
             summary = {"steps": self.step, "warm_steps": tc.warm_steps, "selftrain_rounds": tc.selftrain_rounds,
+                       "selftrain_cut_by_time_limit": self.selftrain_cut is not None,
                        "selftrain_steps": tc.selftrain_steps, "rl_steps": tc.rl_steps,
                        "stopped_by_time_limit": stopped_early,
                        "processes": self.acc.num_processes, "device": str(self.acc.device),
@@ -384,6 +466,7 @@ def main(argv=None) -> int:
     set_seed(cfg.train.seed + accelerator.process_index)
     out = Path(cfg.train.output_dir)
     check_run_folder(out, cfg, args.resume)
+    record = copy.deepcopy(cfg)  # config.yaml: as given (a time-limit cut of the rounds is in the checkpoints)
     run = TrainingRun(cfg, accelerator)
     if args.resume:
         if run.resume():
@@ -391,7 +474,7 @@ def main(argv=None) -> int:
         else:
             accelerator.print("no checkpoint found; starting from scratch")
     if accelerator.is_main_process:  # only now: the checks passed, this config makes the next checkpoints
-        save_config(cfg, out / "config.yaml")
+        save_config(record, out / "config.yaml")
         remove_stale_temporaries(out)
         remove_stale_temporaries(out / "checkpoints")
     accelerator.print(run.corpus.summary())
