@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("batching")
     g.add_argument("--max-batch", type=int, default=d.max_batch, help=f"texts per engine call (default {d.max_batch})")
     g.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms,
-                   help=f"longest a request waits for others to share its engine call (default {d.max_wait_ms:g})")
+                   help=f"how long a batch waits for more requests, from the first one's arrival or the end "
+                        f"of the last batch, whichever is later (default {d.max_wait_ms:g})")
     g.add_argument("--no-batching", action="store_true", help="one engine call per request (for comparison)")
     g = p.add_argument_group("limits (over one: a JSON error)")
     g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
