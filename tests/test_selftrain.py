@@ -119,3 +119,6 @@ def test_model_card_states_the_steps_each_phase_took():
     assert schedule(cut) == ("1320 steps (1000 warm start + 320 self-training in 7 rounds + 0 cycle-RL), "
                              "stopped by the config's time limit")
     assert schedule({"steps": 1250, "warm_steps": 1100}) == "1250 steps (1100 warm start + 150 cycle-RL)"
+    ended = {**full, "steps": 1820, "selftrain_rounds": 8, "selftrain_steps": 100, "selftrain_cut_by_time_limit": True}
+    assert schedule(ended) == ("1820 steps (1000 warm start + 800 self-training in 8 rounds + 20 cycle-RL), "
+                               "self-training ended by the config's time limit to leave time for cycle-RL")

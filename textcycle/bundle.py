@@ -54,6 +54,8 @@ def schedule(summary: dict) -> str:
     text = f"{steps} steps ({min(steps, warm)} warm start + "
     text += f"{st} self-training in {-(-st // per_round)} rounds + " if st else ""
     text += f"{rl} cycle-RL)"
+    if summary.get("selftrain_cut_by_time_limit"):
+        text += ", self-training ended by the config's time limit to leave time for cycle-RL"
     if summary.get("stopped_by_time_limit"):
         text += ", stopped by the config's time limit"
     return text
