@@ -106,7 +106,7 @@ def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool) -> None:
                                  "output dir")
 
 
-RL_STEP_COST = 2.5  # a cycle-RL step / a self-training step, in time (measured 1.9-2.1 on Yelp; margin)
+RL_STEP_COST = 2.5  # a cycle-RL step / a self-training step, in time (Yelp: 1.5 quiet, 1.9-2.1 shared; margin)
 
 
 def rl_fits(limit_s: float, used_s: float, round_s: float, round_gen_s: float, round_steps: int, rl_steps: int,
