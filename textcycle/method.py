@@ -57,6 +57,11 @@ def selftrain_end(tc) -> int:
     return tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps
 
 
+def round_start(tc, r: int) -> int:
+    """The first step of self-training round r."""
+    return tc.warm_steps + r * tc.selftrain_steps
+
+
 def phase(tc, step: int) -> str:
     """Which update step `step` of a run with train config `tc` is: warm, selftrain or rl."""
     if step < tc.warm_steps:

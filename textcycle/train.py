@@ -40,7 +40,7 @@ from .data import UnpairedCorpus, load_corpus
 from .errors import TextcycleError
 from .evaluate.bleu import self_bleu
 from .files import atomic_write_text
-from .method import TextCycleGAN, phase, selftrain_end
+from .method import TextCycleGAN, phase, round_start, selftrain_end
 from .networks import pad_batch, trim
 from .plots import TEXT_PANELS, plot_curves
 from .selftrain import load_pairs, make_pairs, save_pairs
@@ -186,7 +186,7 @@ class TrainingRun:
         made_s = time.time() - t0  # ~0 when a killed run had made them already
         self.method.pairs, stats = load_pairs(path)
         self.round = r
-        at_start = self.step == self.cfg.train.warm_steps + r * self.cfg.train.selftrain_steps  # not a resume mid-round
+        at_start = self.step == round_start(self.cfg.train, r)  # not a resume mid-round
         self.round_started = (self.train_seconds() - made_s, made_s) if at_start else None
         if self.acc.is_main_process:
             self.log(stats)
@@ -396,7 +396,7 @@ class TrainingRun:
             elif now == "selftrain":
                 r = (self.step - tc.warm_steps) // tc.selftrain_steps
                 if r != self.round:
-                    at_round_start = self.step == tc.warm_steps + r * tc.selftrain_steps  # not a resume mid-round
+                    at_round_start = self.step == round_start(tc, r)  # not a resume mid-round
                     if at_round_start and self.agreed(not self.rl_fits_after_round()):
                         self.cut_selftrain(r)
                         self.save()  # a kill now must not decide again, on less information

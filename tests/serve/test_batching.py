@@ -39,6 +39,18 @@ def wait_queued(client, n, timeout=10):
         time.sleep(0.005)
 
 
+def gated_run(transform=lambda texts: list(texts)):
+    """An engine `run` that records each batch, then waits for `gate`: (gate, seen, run)."""
+    gate, seen = threading.Event(), []
+
+    def run(key, texts):
+        seen.append(list(texts))
+        gate.wait(10)
+        return transform(texts)
+
+    return gate, seen, run
+
+
 def test_two_concurrent_requests_share_one_engine_call(make_client):
     client, rw = make_client(max_wait_ms=1000, max_batch=64)
     a, b = post_all(client, [{"texts": ["the food was cold", "the staff was rude"]},
@@ -117,12 +129,7 @@ def run_async(coro):
 
 
 def test_batcher_drops_a_cancelled_job_that_had_not_started():
-    gate, seen = threading.Event(), []
-
-    def run(key, texts):
-        seen.append(list(texts))
-        gate.wait(10)
-        return [t.upper() for t in texts]
+    gate, seen, run = gated_run(lambda texts: [t.upper() for t in texts])
 
     async def scenario():
         b = Batcher(run, max_wait_ms=0)
@@ -241,12 +248,7 @@ def test_batcher_puts_small_jobs_beside_the_oldest_before_other_big_ones():
     """max_batch 4, queued behind a running batch: big A (3 texts), big B (3), small C (1).
     Arrival order alone would run [A], then [B, C]; C fits beside A, so it runs with A, and B,
     the oldest left, runs next: a short request waits at most one batch, and none starves."""
-    gate, seen = threading.Event(), []
-
-    def run(key, texts):
-        seen.append(list(texts))
-        gate.wait(10)
-        return texts
+    gate, seen, run = gated_run()
 
     async def scenario():
         b = Batcher(run, max_batch=4, max_wait_ms=0)
@@ -272,12 +274,7 @@ def test_batcher_waits_after_a_batch_for_the_clients_it_answered():
     """Job a queued while batch r ran; b arrives 50 ms after r ended (a client r answered,
     coming back). The wait runs from the end of r, not from a's arrival, so a and b share the
     next call. Timed from arrival alone, a would start at once and b wait for a whole batch."""
-    gate, seen = threading.Event(), []
-
-    def run(key, texts):
-        seen.append(list(texts))
-        gate.wait(10)
-        return texts
+    gate, seen, run = gated_run()
 
     async def scenario():
         b = Batcher(run, max_batch=64, max_wait_ms=300)
