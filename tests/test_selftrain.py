@@ -10,7 +10,7 @@ import pytest
 from textcycle.config import TextCycleConfig
 from textcycle.errors import TextcycleError
 from textcycle.method import TextCycleGAN
-from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pairs
+from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pairs, token_overlap
 
 
 def test_best_candidate_is_the_highest_reward_that_passes_every_threshold():
@@ -71,6 +71,30 @@ def test_make_pairs_drops_sources_with_no_good_candidate():
     pairs, stats = make_pairs(FakeEngine(), [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0,
                               min_style=0.8, min_content=0.2)  # 3/4 < 0.8 everywhere
     assert pairs == [[], []] and stats["selftrain/kept_to1"] == 0.0
+
+
+def test_token_overlap_is_the_unigram_f1_without_the_end_token():
+    assert token_overlap([5, 6, 3], [5, 6, 3]) == 1.0
+    assert token_overlap([5, 6, 3], [7, 8, 3]) == 0.0  # the shared </s> does not count
+    assert token_overlap([5, 6, 3], [5, 8, 9, 3]) == pytest.approx(2 * 1 / (2 + 3))
+    assert token_overlap([5, 5, 6, 3], [5, 7, 3]) == pytest.approx(2 * 1 / (3 + 2))  # counts, not sets
+
+
+def test_overlap_makes_selection_prefer_the_rewrite_that_keeps_the_words():
+    """Source [5, 6] into style 1. Sample [7, 8]: back-translation content 0.9, no word kept;
+    greedy [5, 8]: content 0.5, overlap F1 0.5; same style score. Alone the back-translation
+    picks the sample; with overlap 0.5 the contents are 0.45 and 0.5, so the greedy one."""
+    engine = FakeEngine()
+    engine.samples = {(1, (5, 6, 3)): [[7, 8, 3]]}
+    engine.greedy = {(1, (5, 6, 3)): [5, 8, 3]}
+    engine.logits = {(7, 8, 3): [0.0, 2.0, 0.0], (5, 8, 3): [0.0, 2.0, 0.0]}
+    engine.recon = {(7, 8, 3): math.log(0.9), (5, 8, 3): math.log(0.5)}
+    args = dict(num_samples=1, temperature=1.0, min_style=0.5, min_content=0.2)
+    pairs, _ = make_pairs(engine, [[[5, 6, 3]], []], **args)
+    assert pairs[1] == [([5, 6, 3], [7, 8, 3])]
+    pairs, stats = make_pairs(engine, [[[5, 6, 3]], []], **args, overlap=0.5)
+    assert pairs[1] == [([5, 6, 3], [5, 8, 3])]
+    assert stats["selftrain/content_to1"] == pytest.approx(0.5)
 
 
 def test_pairs_round_trip_and_a_damaged_file_is_one_line(tmp_path):

@@ -120,6 +120,7 @@ class TrainConfig:
     selftrain_samples: int = 4  # sampled candidates per source (the greedy one is added)
     selftrain_min_style: float = 0.5  # keep a pair when p(target style | rewrite) is at least this
     selftrain_min_content: float = 0.2  # ... and the content reward is at least this
+    selftrain_overlap: float = 0.0  # weight of the rewrite's token overlap with its source in that content
     selftrain_lr: float = 3e-4
     # phase 3: cycle-RL
     rl_steps: int = 1500
@@ -175,6 +176,7 @@ _RANGES = [
     ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9),
     ("train.selftrain_sources", 1, 10**8), ("train.selftrain_samples", 1, 64),
     ("train.selftrain_min_style", 0.0, 1.0), ("train.selftrain_min_content", 0.0, 1.0),
+    ("train.selftrain_overlap", 0.0, 1.0),
     ("train.selftrain_lr", 0.0, 1.0), ("train.time_limit_minutes", 0.0, 10**7),
     ("train.disc_steps", 0, 100), ("train.sample_temperature", 1e-3, 100.0), ("train.max_new_tokens", 1, 4096),
     ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9), ("train.save_every", 1, 10**9),

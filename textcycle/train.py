@@ -207,7 +207,7 @@ class TrainingRun:
         sources = [self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s])))
                    for s in (0, 1)]
         return make_pairs(engine, sources, tc.selftrain_samples, tc.sample_temperature, tc.selftrain_min_style,
-                          tc.selftrain_min_content, tc.style_weight, tc.content_weight)
+                          tc.selftrain_min_content, tc.style_weight, tc.content_weight, overlap=tc.selftrain_overlap)
 
     # ------------------------------------------------------------ evaluation
     def _load_eval_classifier(self):
