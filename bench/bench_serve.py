@@ -118,18 +118,19 @@ class Phase:
 
 
 class Server:
-    def __init__(self, args, batching: bool, workers: int, log_dir: Path):
+    def __init__(self, args, batching: bool, workers: int, inflight: int, log_dir: Path):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         cmd = [sys.executable, "-m", "textcycle.serve", "--host", HOST, "--port", str(self.port),
                "--model", args.model, "--engine", args.engine, "--workers", str(workers), "--max-queue", str(args.max_queue),
                "--max-wait-ms", str(args.max_wait_ms), "--log-level", os.environ.get("BENCH_SERVE_LOG", "warning")]
+        cmd += ["--batches-in-flight", str(inflight)]
         if not batching:
             cmd.append("--no-batching")
         if args.max_batch:
             cmd += ["--max-batch", str(args.max_batch)]
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"serve-{'b' if batching else 'nb'}-{workers}w.log"
+        self.log_path = log_dir / f"serve-{'b' if batching else 'nb'}-{workers}w-{inflight}f.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT)
 
@@ -344,7 +345,7 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
     return phase
 
 
-def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None,
+def row(engine: str, batching: bool, workers: int, inflight: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None,
         engine_rate: float) -> str:
     lat = [x * 1000 for x in ph.latencies]
     lat_1 = [x * 1000 for x in ph.latencies_1]
@@ -357,17 +358,17 @@ def row(engine: str, batching: bool, workers: int, ph: Phase, rss: tuple[float, 
     exit_text = "" if exit_code is None else str(exit_code)
     cpu = "" if ph.cpu_client != ph.cpu_client else f"{ph.cpu_server:.2f} / {ph.cpu_client:.2f}"
     batch = "" if ph.mean_batch != ph.mean_batch else f"{ph.mean_batch:.0f}"
-    return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
+    return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {inflight} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
             f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
             f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
             f"{exit_text} | {cpu} | {batch} |")
 
 
-HEADER = ("| engine | batching | workers | phase | offered req/s | req/s (200) | sentences/s | of engine | p50 ms | "
+HEADER = ("| engine | batching | workers | batches in flight | phase | offered req/s | req/s (200) | sentences/s | of engine | p50 ms | "
           "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
           "RSS MiB start -> end | exit | CPU cores: server / load generator | mean batch |\n"
-          "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 
 
 def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
@@ -404,7 +405,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="yelp")
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="the servers' --engine")
     p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
-                   help="batching:workers pairs (default on:1,off:1,on:2,off:2)")
+                   help="batching:workers[:batches in flight] (default on:1,off:1,on:2,off:2; in flight: "
+                        "the servers' default)")
     p.add_argument("--out", type=Path, help="also write the table here")
     p.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="server logs (default /tmp)")
     args = p.parse_args(argv)
@@ -412,6 +414,7 @@ def main(argv=None) -> int:
         raise SystemExit("durations must be in (0, 600] s and clients in 1..256")
 
     from textcycle.serve.__main__ import default_threads
+    from textcycle.serve.settings import Settings
 
     from bench_rewrite import sentences
 
@@ -424,10 +427,12 @@ def main(argv=None) -> int:
     print(f"-- engine alone ({threads} threads, batches of 512): {before:.1f} sentences/s", file=sys.stderr, flush=True)
     lines, rows = [HEADER], []
     for k, spec in enumerate(args.configs.split(",")):
-        on, workers = spec.split(":")
+        on, workers, *inflight = spec.split(":")
         batching, workers = on == "on", int(workers)
-        print(f"-- batching {on}, {workers} worker(s): starting", file=sys.stderr, flush=True)
-        server = Server(args, batching, workers, args.log_dir)
+        inflight = int(inflight[0]) if inflight else Settings().max_inflight
+        print(f"-- batching {on}, {workers} worker(s), {inflight} batch(es) in flight: starting", file=sys.stderr,
+              flush=True)
+        server = Server(args, batching, workers, inflight, args.log_dir)
         try:
             server.wait_ready(workers)
             for _ in range(3):  # warm every worker a little
@@ -447,8 +452,8 @@ def main(argv=None) -> int:
             rss_end = tree_rss_mib(server.proc.pid)
         finally:
             code = server.stop()
-        rows.append((engine, batching, workers, base, (rss_start, rss_mid, rss_ready), None))
-        rows.append((engine, batching, workers, over, (rss_mid, rss_end), code))
+        rows.append((engine, batching, workers, inflight, base, (rss_start, rss_mid, rss_ready), None))
+        rows.append((engine, batching, workers, inflight, over, (rss_mid, rss_end), code))
         print("\n".join(row(*r, before) for r in rows[-2:]), file=sys.stderr, flush=True)
     after = engine_rate(args.model, threads)
     ref = (before + after) / 2

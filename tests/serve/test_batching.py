@@ -294,3 +294,53 @@ def test_batcher_waits_after_a_batch_for_the_clients_it_answered():
 
     assert run_async(scenario()) == (["a"], ["b"], 2, 3)
     assert seen == [["r"], ["a", "b"]]
+
+
+def test_two_batches_in_flight_overlap_and_one_does_not():
+    """max_inflight 2: a batch forms and starts while the one before still runs (the engine
+    thread of the first is blocked at the gate); with 1 it waits for the first to end."""
+
+    def scenario(inflight):
+        gate, seen, run = gated_run(lambda texts: [t.upper() for t in texts])
+
+        async def go():
+            b = Batcher(run, max_wait_ms=0, max_inflight=inflight)
+            await b.start()
+            first = asyncio.create_task(b.submit("k", ["a"]))
+            while not seen:
+                await asyncio.sleep(0.001)
+            second = asyncio.create_task(b.submit("k", ["b", "c"]))
+            await asyncio.sleep(0.2)
+            during = (len(seen), b.running, b.queued)
+            gate.set()
+            out = (await first, await second)
+            after = (b.running, b.engine_calls, b.texts_run)
+            await b.close()
+            return during, out, after
+
+        return run_async(go())
+
+    during, out, after = scenario(2)
+    assert during == (2, 3, 0)  # both batches in the engine, nothing waiting
+    assert out == (["A"], ["B", "C"]) and after == (0, 2, 3)
+    during, out, after = scenario(1)
+    assert during == (1, 1, 2)  # the second waits in the queue
+    assert out == (["A"], ["B", "C"]) and after == (0, 2, 3)
+
+
+def test_closing_cancels_the_batches_in_flight():
+    gate, seen, run = gated_run()
+
+    async def go():
+        b = Batcher(run, max_wait_ms=0, max_inflight=2)
+        await b.start()
+        jobs = []
+        for t in ("a", "b"):
+            jobs.append(asyncio.create_task(b.submit("k", [t])))
+            while len(seen) < len(jobs):
+                await asyncio.sleep(0.001)
+        await b.close()
+        gate.set()
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    assert all(isinstance(r, asyncio.CancelledError) for r in run_async(go()))

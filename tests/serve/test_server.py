@@ -61,6 +61,7 @@ def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_
 @pytest.mark.parametrize("args,message", [
     (["--model", "no-such-model"], "model not found"),
     (["--max-batch", "0"], "--max-batch must be at least 1"),
+    (["--batches-in-flight", "0"], "--batches-in-flight must be at least 1"),
     (["--model", "yelp", "yelp"], "same name"),
     (["--port", "70000"], "--port"),
 ])

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-wait-ms", type=float, default=d.max_wait_ms,
                    help=f"how long a batch waits for more requests, from the first one's arrival or the end "
                         f"of the last batch, whichever is later (default {d.max_wait_ms:g})")
+    g.add_argument("--batches-in-flight", type=int, default=d.max_inflight,
+                   help=f"batches the engine works on at once, each in its own thread: with 2, one batch's "
+                        f"Python side runs while CTranslate2 decodes the other (default {d.max_inflight})")
     g.add_argument("--no-batching", action="store_true", help="one engine call per request (for comparison)")
     g = p.add_argument_group("limits (over one: a JSON error)")
     g.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes,
@@ -80,7 +83,8 @@ def default_threads(engine: str, workers: int) -> int:
 
 def settings_from_args(args) -> Settings:
     for flag, value, low in (("--port", args.port, 0), ("--workers", args.workers, 1),
-                             ("--max-batch", args.max_batch, 1), ("--max-body-bytes", args.max_body_bytes, 1),
+                             ("--max-batch", args.max_batch, 1),
+                             ("--batches-in-flight", args.batches_in_flight, 1), ("--max-body-bytes", args.max_body_bytes, 1),
                              ("--max-texts", args.max_texts, 1), ("--max-chars", args.max_chars, 1),
                              ("--max-queue", args.max_queue, 1), ("--retry-after", args.retry_after, 0),
                              ("--graceful-timeout", args.graceful_timeout, 0)):
@@ -95,6 +99,7 @@ def settings_from_args(args) -> Settings:
         raise TextcycleError(f"--threads must be at least 1, got {threads}")
     settings = Settings(models=list(args.model), engine=args.engine, threads=threads, max_batch=args.max_batch,
                         max_wait_ms=args.max_wait_ms, batching=not args.no_batching,
+                        max_inflight=args.batches_in_flight,
                         max_body_bytes=args.max_body_bytes, max_texts=args.max_texts, max_chars=args.max_chars,
                         max_queued=args.max_queue, retry_after_s=args.retry_after,
                         load_before_serving=args.workers > 1)

@@ -73,7 +73,8 @@ class Server:
         self.rewriters: dict[str, object] = {}
         self.status, self.error = "loading", None
         self.batcher = Batcher(self._run, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
-                               max_queued=settings.max_queued, batching=settings.batching)
+                               max_queued=settings.max_queued, batching=settings.batching,
+                               max_inflight=settings.max_inflight)
 
     def _load_pretrained(self, where: str):
         from ..rewrite import Rewriter

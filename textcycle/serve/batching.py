@@ -10,10 +10,14 @@ option set: only jobs with the same key can share an engine call). One dispatche
 the key whose first job is oldest, waits until that key has `max_batch` texts waiting or
 `max_wait_ms` have passed since the first job arrived or the last batch ended, whichever is
 later, and hands the texts of the oldest job plus the smallest
-others that fit in `max_batch` to `run(key, texts)` in a single worker thread, so the event loop
+others that fit in `max_batch` to `run(key, texts)` in a worker thread, so the event loop
 stays free for other requests (health checks, new arrivals) while the engine works. Every job
-gets back its own slice of the results. While one batch runs, new arrivals queue up, so a busy
-server batches more by itself. The wait after a batch ends lets the clients it just answered
+gets back its own slice of the results. While a batch runs, new arrivals queue up, so a busy
+server batches more by itself.
+
+`max_inflight` batches may run at once (one worker thread each): with 2, the next batch's
+Python side (normalising, SentencePiece, the discriminator) runs while CTranslate2, which
+releases the GIL, decodes the one before, so no core waits for the other. The wait after a batch ends lets the clients it just answered
 come back in time for the next batch: timed from arrival alone, a job that queued during the
 batch starts the next one at once, and under closed-loop load the clients split into two
 alternating halves, each batch half the size it could be.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -52,33 +57,39 @@ class Job:
 
 class Batcher:
     def __init__(self, run: Callable[[Hashable, list], list], *, max_batch: int = 64, max_wait_ms: float = 10.0,
-                 max_queued: int = 4096, batching: bool = True, executor: ThreadPoolExecutor | None = None):
-        if max_batch < 1 or max_queued < 1 or max_wait_ms < 0:
-            raise ValueError("max_batch and max_queued must be at least 1, max_wait_ms at least 0")
+                 max_queued: int = 4096, batching: bool = True, max_inflight: int = 1):
+        if max_batch < 1 or max_queued < 1 or max_inflight < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch, max_queued and max_inflight must be at least 1, max_wait_ms at least 0")
         self.run = run
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
-        self.max_queued, self.batching = max_queued, batching
-        self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="textcycle-engine")
+        self.max_queued, self.batching, self.max_inflight = max_queued, batching, max_inflight
+        self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine")
         self.queued = 0          # texts waiting (not started)
-        self.running = 0         # texts in the batch the engine is working on
+        self.running = 0         # texts in the batches the engine is working on
         self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
         self.texts_run = 0       # texts in those batches (texts_run / engine_calls: the mean batch)
+        self._counting = threading.Lock()  # the counters above, from several engine threads
         self._free_since = 0.0   # monotonic time the last batch ended
         self._queues: dict[Hashable, deque[Job]] = {}
         self._wake: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None  # one per batch that may run at once
+        self._batches: set[asyncio.Task] = set()      # the batches running now
         self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ public
     async def start(self) -> None:
         self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.max_inflight)
         self._task = asyncio.create_task(self._dispatch(), name="textcycle-batcher")
 
     async def close(self) -> None:
-        """Stop dispatching; jobs still waiting get a CancelledError."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop dispatching; jobs still waiting or running get a CancelledError."""
+        for task in [self._task, *self._batches]:
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
         for q in self._queues.values():
@@ -160,8 +171,9 @@ class Batcher:
         """In the engine thread: the jobs' texts in one call; on failure, each job alone.
         Returns per job its results or the exception it raised."""
         texts = [t for j in jobs for t in j.texts]
-        self.engine_calls += 1
-        self.texts_run += len(texts)
+        with self._counting:
+            self.engine_calls += 1
+            self.texts_run += len(texts)
         try:
             results = self.run(key, texts)
             if len(results) != len(texts):
@@ -186,18 +198,32 @@ class Batcher:
                 log.exception("batcher: unexpected error (dispatching goes on)")
 
     async def _dispatch_one(self) -> None:
-        """Wait for work, form one batch, run it in the engine thread, hand out the results."""
-        key = self._oldest_key()
-        if key is None:
-            self._wake.clear()
-            await self._wake.wait()
+        """Wait for a free slot and for work, form one batch and start it."""
+        await self._slots.acquire()
+        try:
+            key = self._oldest_key()
+            if key is None:
+                self._wake.clear()
+                await self._wake.wait()
+                jobs = []
+            else:
+                if self.batching:
+                    await self._gather(key)
+                jobs = self._take(key)  # empty if every waiting job was dropped meanwhile
+        except BaseException:
+            self._slots.release()
+            raise
+        if not jobs:
+            self._slots.release()
             return
-        if self.batching:
-            await self._gather(key)
-        jobs = self._take(key)
-        if not jobs:  # every waiting job was dropped meanwhile
-            return
-        self.running = sum(len(j.texts) for j in jobs)
+        task = asyncio.create_task(self._run_batch(key, jobs), name="textcycle-batch")
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, key: Hashable, jobs: list[Job]) -> None:
+        """Run one batch in an engine thread, hand out the results, free its slot."""
+        n = sum(len(j.texts) for j in jobs)
+        self.running += n
         try:
             outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._run_jobs, key, jobs)
         except asyncio.CancelledError:
@@ -207,8 +233,9 @@ class Batcher:
         except Exception as e:  # noqa: BLE001 - e.g. the executor was shut down
             outcomes = [e] * len(jobs)
         finally:
-            self.running = 0
+            self.running -= n
             self._free_since = time.monotonic()
+            self._slots.release()
         for job, outcome in zip(jobs, outcomes):
             if job.future.done():  # its caller gave up while the batch ran
                 continue

@@ -20,6 +20,7 @@ class Settings:
     max_batch: int = 256
     max_wait_ms: float = 10.0
     batching: bool = True
+    max_inflight: int = 1  # batches the engine works on at once
     max_body_bytes: int = 1_000_000
     max_texts: int = 256
     max_chars: int = 2000
