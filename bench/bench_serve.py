@@ -1,6 +1,7 @@
 """Load test of `python -m textcycle.serve` on this machine (loopback only, bounded in time and count).
 
     python bench/bench_serve.py                       # 60 s per run, 4 server configurations
+    python bench/bench_serve.py --configs on:1:1,on:1:2  # 1 against 2 batches in flight
     python bench/bench_serve.py --duration 15 --overload-duration 15 --out results/bench_serve.md
 
 For each configuration (batching on / off x 1 / 2 workers) the script starts a server with the
@@ -17,7 +18,9 @@ bundled model on a free 127.0.0.1 port and runs two phases against it:
 
 Before the servers and after them, the engine alone is timed as `bench/bench_rewrite.py` does
 (CTranslate2, batches of 512, the servers' default threads): the "of engine" column is the
-server's sentences/s as a share of it (the mean of the two). "p99 ms, 1 sentence" is the p99 of
+server's sentences/s as a share of it (the mean of the two). "of rewriter" is the same share of
+the whole rewrite the engine thread runs per batch (`serve/work.py`), timed without the server
+on batches of `--rewriter-batch` (160) request sentences: what the server itself costs. "p99 ms, 1 sentence" is the p99 of
 the 1-sentence requests alone. Server RSS (the whole process tree) is read when it is ready,
 after `--warmup` (10) seconds of the sustained load, which are not counted (the first seconds
 of load grow the allocators' pools to the batches' size: measured 189 -> 260 MiB in the first
@@ -346,7 +349,7 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
 
 
 def row(engine: str, batching: bool, workers: int, inflight: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None,
-        engine_rate: float) -> str:
+        engine_rate: float, rewriter_rate: float) -> str:
     lat = [x * 1000 for x in ph.latencies]
     lat_1 = [x * 1000 for x in ph.latencies_1]
     offered = f"{ph.offered:.1f}" if ph.offered else "closed loop"
@@ -360,15 +363,16 @@ def row(engine: str, batching: bool, workers: int, inflight: int, ph: Phase, rss
     batch = "" if ph.mean_batch != ph.mean_batch else f"{ph.mean_batch:.0f}"
     return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {inflight} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
             f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
+            f"{100 * ph.sentences / ph.seconds / rewriter_rate:.0f}% | "
             f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
             f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
             f"{exit_text} | {cpu} | {batch} |")
 
 
-HEADER = ("| engine | batching | workers | batches in flight | phase | offered req/s | req/s (200) | sentences/s | of engine | p50 ms | "
+HEADER = ("| engine | batching | workers | batches in flight | phase | offered req/s | req/s (200) | sentences/s | of engine | of rewriter | p50 ms | "
           "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
           "RSS MiB start -> end | exit | CPU cores: server / load generator | mean batch |\n"
-          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
 
 
 def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
@@ -388,6 +392,32 @@ def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
     return value
 
 
+def rewriter_rate(model: str, threads: int, texts: list[str], batch: int, seconds: float = 10.0) -> float:
+    """What one server batch costs without the server: `serve.work.rewrite_batch` (the whole
+    rewrite as the engine thread runs it: normalising, detecting the style, CTranslate2 both
+    ways, the discriminator on the rewrites, decoding) on batches of `batch` request sentences,
+    auto direction, numpy's BLAS on one thread as in the server."""
+    import random as _random
+
+    from textcycle.rewrite import Rewriter
+    from textcycle.serve.app import one_blas_thread
+    from textcycle.serve.work import rewrite_batch
+
+    one_blas_thread()
+    rw = Rewriter.from_pretrained(model, engine="ct2", threads=threads)
+    rng = _random.Random(0)
+    batches = [[rng.choice(texts) for _ in range(batch)] for _ in range(8)]
+    rewrite_batch(rw, batches[0], None)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for b in batches:
+            rewrite_batch(rw, b, None)
+            n += len(b)
+    value = n / (time.perf_counter() - t0)
+    del rw
+    return value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=60.0, help="seconds of the sustained phase (default 60)")
@@ -403,6 +433,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
     p.add_argument("--max-batch", type=int, default=None, help="the servers' --max-batch (default: theirs)")
     p.add_argument("--model", default="yelp")
+    p.add_argument("--rewriter-batch", type=int, default=160,
+                   help="batch size of the rewriter-alone timing ('of rewriter'; default 160, about the "
+                        "servers' mean batch under the sustained load)")
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="the servers' --engine")
     p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
                    help="batching:workers[:batches in flight] (default on:1,off:1,on:2,off:2; in flight: "
@@ -425,6 +458,9 @@ def main(argv=None) -> int:
     threads = default_threads(args.engine, 1)
     before = engine_rate(args.model, threads)
     print(f"-- engine alone ({threads} threads, batches of 512): {before:.1f} sentences/s", file=sys.stderr, flush=True)
+    rw_before = rewriter_rate(args.model, threads, args.texts, args.rewriter_batch)
+    print(f"-- rewriter alone (batches of {args.rewriter_batch}): {rw_before:.1f} sentences/s", file=sys.stderr,
+          flush=True)
     lines, rows = [HEADER], []
     for k, spec in enumerate(args.configs.split(",")):
         on, workers, *inflight = spec.split(":")
@@ -454,13 +490,18 @@ def main(argv=None) -> int:
             code = server.stop()
         rows.append((engine, batching, workers, inflight, base, (rss_start, rss_mid, rss_ready), None))
         rows.append((engine, batching, workers, inflight, over, (rss_mid, rss_end), code))
-        print("\n".join(row(*r, before) for r in rows[-2:]), file=sys.stderr, flush=True)
+        print("\n".join(row(*r, before, rw_before) for r in rows[-2:]), file=sys.stderr, flush=True)
     after = engine_rate(args.model, threads)
-    ref = (before + after) / 2
-    table = "\n".join(lines + [row(*r, ref) for r in rows])
+    rw_after = rewriter_rate(args.model, threads, args.texts, args.rewriter_batch)
+    ref, rw_ref = (before + after) / 2, (rw_before + rw_after) / 2
+    table = "\n".join(lines + [row(*r, ref, rw_ref) for r in rows])
     note = (f"\n\n'of engine': sentences/s as a share of the engine alone ({threads} threads, CTranslate2 "
             f"batches of 512, as bench/bench_rewrite.py), {before:.1f} before the servers and {after:.1f} after, "
-            f"mean {ref:.1f}. {os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
+            f"mean {ref:.1f}. 'of rewriter': the same against the whole rewrite the engine thread runs per batch "
+            f"(serve/work.py `rewrite_batch`: normalising, style detection, CTranslate2 both ways, the "
+            f"discriminator on the rewrites, decoding) on batches of {args.rewriter_batch} request sentences "
+            f"without the server, {rw_before:.1f} before and {rw_after:.1f} after, mean {rw_ref:.1f}. "
+            f"{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
             f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
             f"overload {args.overload:g}x for {args.overload_duration:g} s, after {args.warmup:g} s of warm-up load "
             f"(RSS 'ready' is before it); --max-queue {args.max_queue}, "
