@@ -344,3 +344,12 @@ def test_closing_cancels_the_batches_in_flight():
         return await asyncio.gather(*jobs, return_exceptions=True)
 
     assert all(isinstance(r, asyncio.CancelledError) for r in run_async(go()))
+
+
+def test_the_app_gives_its_batcher_the_in_flight_setting_and_one_blas_thread_per_engine_thread():
+    from textcycle.serve.app import create_app, one_blas_thread
+    from textcycle.serve.settings import Settings
+
+    batcher = create_app(Settings(max_inflight=2), load=lambda where: None).state.server.batcher
+    assert batcher.max_inflight == 2 and batcher.executor._max_workers == 2
+    assert batcher.executor._initializer is one_blas_thread

@@ -8,8 +8,8 @@ error line per error response; JSON bodies of /v1/ POSTs read here with the size
 content type and UTF-8 checked; any unexpected exception becomes a JSON 500, never a
 traceback to the client), then FastAPI's validation against `schemas`, then the route. The
 route checks the request against the caps and the model, and queues its texts in the
-`Batcher`; the engine thread (one per worker) loads the models at startup and then runs the
-batches. /healthz answers from the first moment; /v1/ answers 503 until the models are loaded.
+`Batcher`; its engine thread (one per worker, or `--batches-in-flight` of them) loads the models
+at startup and then runs the batches. /healthz answers from the first moment; /v1/ answers 503 until the models are loaded.
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Server:
         self.status, self.error = "loading", None
         self.batcher = Batcher(self._run, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
                                max_queued=settings.max_queued, batching=settings.batching,
-                               max_inflight=settings.max_inflight)
+                               max_inflight=settings.max_inflight, thread_init=one_blas_thread)
 
     def _load_pretrained(self, where: str):
         from ..rewrite import Rewriter
@@ -86,7 +86,6 @@ class Server:
         """In the engine thread, before any batch: load every model once and warm it up."""
         t0 = time.monotonic()
         try:
-            one_blas_thread()
             for name, where in self.names:
                 rw = self.load(where)
                 rw.rewrite([WARM_UP.get(rw.language, "ok")])

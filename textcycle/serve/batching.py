@@ -57,13 +57,16 @@ class Job:
 
 class Batcher:
     def __init__(self, run: Callable[[Hashable, list], list], *, max_batch: int = 64, max_wait_ms: float = 10.0,
-                 max_queued: int = 4096, batching: bool = True, max_inflight: int = 1):
+                 max_queued: int = 4096, batching: bool = True, max_inflight: int = 1,
+                 thread_init: Callable[[], None] | None = None):
         if max_batch < 1 or max_queued < 1 or max_inflight < 1 or max_wait_ms < 0:
             raise ValueError("max_batch, max_queued and max_inflight must be at least 1, max_wait_ms at least 0")
         self.run = run
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
         self.max_queued, self.batching, self.max_inflight = max_queued, batching, max_inflight
-        self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine")
+        # thread_init runs once in each engine thread (e.g. a per-thread BLAS thread limit)
+        self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine",
+                                           initializer=thread_init)
         self.queued = 0          # texts waiting (not started)
         self.running = 0         # texts in the batches the engine is working on
         self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
