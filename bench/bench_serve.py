@@ -445,6 +445,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if not (0 < args.duration <= 600 and 0 < args.overload_duration <= 600 and 1 <= args.clients <= 256):
         raise SystemExit("durations must be in (0, 600] s and clients in 1..256")
+    configs = []
+    for spec in args.configs.split(","):
+        on, *rest = spec.split(":")
+        if on not in ("on", "off") or not 1 <= len(rest) <= 2 or not all(x.isdigit() and int(x) >= 1 for x in rest):
+            raise SystemExit(f"--configs: {spec!r} is not batching:workers[:in flight], e.g. on:1 or on:1:2")
+        configs.append((on, *map(int, rest)))
 
     from textcycle.serve.__main__ import default_threads
     from textcycle.serve.settings import Settings
@@ -462,10 +468,9 @@ def main(argv=None) -> int:
     print(f"-- rewriter alone (batches of {args.rewriter_batch}): {rw_before:.1f} sentences/s", file=sys.stderr,
           flush=True)
     lines, rows = [HEADER], []
-    for k, spec in enumerate(args.configs.split(",")):
-        on, workers, *inflight = spec.split(":")
-        batching, workers = on == "on", int(workers)
-        inflight = int(inflight[0]) if inflight else Settings().max_inflight
+    for k, (on, workers, *inflight) in enumerate(configs):
+        batching = on == "on"
+        inflight = inflight[0] if inflight else Settings().max_inflight
         print(f"-- batching {on}, {workers} worker(s), {inflight} batch(es) in flight: starting", file=sys.stderr,
               flush=True)
         server = Server(args, batching, workers, inflight, args.log_dir)

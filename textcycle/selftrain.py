@@ -6,10 +6,11 @@ into t = 1 - s; each candidate y gets the training reward (`reward.training_rewa
 discriminator's p(t | y) and the back-translation content reward exp(mean log p(x | y)) under
 the other generator); the best candidate per source is kept when it is in style t (detected
 p(t | y) >= `min_style`), keeps the content (content reward >= `min_content`) and is not a copy
-of x. With `overlap` w > 0, the content that selection uses is (1 - w) * the back-translation
-content + w * the unigram F1 of the rewrite's tokens against the source's (`token_overlap`): it
-prefers the rewrite that changes fewest words, as human references do. The method (`TextCycleGAN.selftrain_step`) then trains generators[t] on x -> y and
-generators[s] on y -> x. Generating and scoring run on CTranslate2, several times faster than
+of x. The method (`TextCycleGAN.selftrain_step`) then trains generators[t] on x -> y and
+generators[s] on y -> x. With `overlap` w > 0 the content that selection uses is (1 - w) * the
+back-translation content + w * the unigram F1 of the rewrite's tokens against the source's
+(`token_overlap`), to prefer rewrites that change few words (in the Yelp pilots it did the
+opposite: docs/training.md). Generating and scoring run on CTranslate2, several times faster than
 the torch decode loop, which is why a source costs far less here than in REINFORCE.
 
 Selection is a pure function (`best_candidates`) with tests on hand-computed numbers

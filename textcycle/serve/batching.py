@@ -13,14 +13,14 @@ later, and hands the texts of the oldest job plus the smallest
 others that fit in `max_batch` to `run(key, texts)` in a worker thread, so the event loop
 stays free for other requests (health checks, new arrivals) while the engine works. Every job
 gets back its own slice of the results. While a batch runs, new arrivals queue up, so a busy
-server batches more by itself.
-
-`max_inflight` batches may run at once (one worker thread each): with 2, the next batch's
-Python side (normalising, SentencePiece, the discriminator) runs while CTranslate2, which
-releases the GIL, decodes the one before, so no core waits for the other. The wait after a batch ends lets the clients it just answered
+server batches more by itself. The wait after a batch ends lets the clients it just answered
 come back in time for the next batch: timed from arrival alone, a job that queued during the
 batch starts the next one at once, and under closed-loop load the clients split into two
 alternating halves, each batch half the size it could be.
+
+`max_inflight` batches may run at once (one worker thread each), so one batch's Python side
+can run while CTranslate2, which releases the GIL, decodes another. On 2 cores this gained
+nothing (docs/serve.md), hence the default of 1; it is for machines with more cores.
 
 Bounds: at most `max_queued` texts wait at once (a job that would go over raises `QueueFull`
 at once, for a 503); a job whose caller gives up (its task is cancelled, e.g. the client
