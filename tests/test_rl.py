@@ -48,10 +48,19 @@ def test_style_lexicon_finds_markers_and_ignores_shared_words():
 
 
 def test_style_lexicon_is_balanced_by_corpus_size():
+    # "bad" in 10% of the sentences of each style: no marker, though positive has 10x the sentences
+    neg = ["x bad"] * 10 + ["x z"] * 90
+    pos = ["x bad"] * 100 + ["x good"] * 900
+    m0, m1 = style_lexicon(neg, pos, min_count=5)
+    assert "bad" not in m0 and "bad" not in m1 and m1 == ["good"]
+    # rates 1.0 against 0.1: salience (10 + 1) / (10 * 10/110 + 1) = 5.76 >= 4, though the
+    # positive style has more "bad" sentences by count
     neg = ["x bad"] * 10
-    pos = ["x good"] * 100 + ["x bad"] * 10  # same rate of "bad" in both styles
+    pos = ["x good"] * 100 + ["x bad"] * 10
     m0, _ = style_lexicon(neg, pos, min_count=5)
-    assert "bad" not in m0
+    assert m0 == ["bad"]
+    m0, _ = style_lexicon(neg, pos, min_count=5, ratio=5.8)
+    assert m0 == []
 
 
 def test_swap_markers_replaces_only_markers():

@@ -40,17 +40,20 @@ def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, 
     """Style-marker words of each style by salience (Li et al. 2018):
     (count in style s + smoothing) / (count in the other style + smoothing) >= `ratio`.
 
-    Counts are relative (scaled by corpus size) so an unbalanced corpus does not favour the
-    bigger style. Returns (markers of style 0, markers of style 1), most salient first.
+    The other style's count is scaled by the ratio of corpus sizes, so a word used at the same
+    rate in both styles is no marker however unbalanced the corpus (before 2026-12-03 the scale
+    was inverted: on Yelp, 98k positive and 69k negative sentences, it took "food" and "staff"
+    for positive markers and left out "never" and "okay" as negative ones). Returns (markers of style 0, markers of style 1), most salient first.
     """
     c0, c1 = Counter(), Counter()
     for s in sents0:
         c0.update(set(s.split()))
     for s in sents1:
         c1.update(set(s.split()))
-    scale = len(sents0) / max(1, len(sents1))
+    # the other style's count scaled to this style's corpus size: rates are compared, not counts
+    n0, n1 = max(1, len(sents0)), max(1, len(sents1))
     out = []
-    for mine, other, sc in ((c0, c1, 1 / scale), (c1, c0, scale)):
+    for mine, other, sc in ((c0, c1, n0 / n1), (c1, c0, n1 / n0)):
         scored = []
         for w, n in mine.items():
             if n < min_count or not any(ch.isalpha() for ch in w):
