@@ -63,6 +63,13 @@ def test_style_lexicon_is_balanced_by_corpus_size():
     assert m0 == []
 
 
+def test_style_lexicon_never_takes_numbers_for_markers():
+    neg = ["it cost $ _num_ and was bad ."] * 20
+    pos = ["it was good ."] * 20
+    m0, m1 = style_lexicon(neg, pos, min_count=5)
+    assert set(m0) == {"cost", "and", "bad"} and set(m1) == {"good"}
+
+
 def test_swap_markers_replaces_only_markers():
     rng = random.Random(0)
     words = "the food was terrible and cold".split()

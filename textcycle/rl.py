@@ -12,6 +12,8 @@ from collections import Counter
 
 import torch
 
+from .textnorm import NUMBER_PLACEHOLDER
+
 
 # ---------------------------------------------------------------- baselines and the policy gradient
 # (the reward itself, shared with the rewriter, is `textcycle.reward`)
@@ -43,7 +45,9 @@ def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, 
     The other style's count is scaled by the ratio of corpus sizes, so a word used at the same
     rate in both styles is no marker however unbalanced the corpus (before 2026-12-03 the scale
     was inverted: on Yelp, 98k positive and 69k negative sentences, it took "food" and "staff"
-    for positive markers and left out "never" and "okay" as negative ones). Returns (markers of style 0, markers of style 1), most salient first.
+    for positive markers and left out "never" and "okay" as negative ones). Numbers (`_num_`)
+    are content, never markers: as a negative marker, the generator learned to write a price
+    in place of a positive word ("the $ _num_ texture"). Returns (markers of style 0, markers of style 1), most salient first.
     """
     c0, c1 = Counter(), Counter()
     for s in sents0:
@@ -56,7 +60,7 @@ def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, 
     for mine, other, sc in ((c0, c1, n0 / n1), (c1, c0, n1 / n0)):
         scored = []
         for w, n in mine.items():
-            if n < min_count or not any(ch.isalpha() for ch in w):
+            if n < min_count or not any(ch.isalpha() for ch in w) or w == NUMBER_PLACEHOLDER:
                 continue
             sal = (n + smoothing) / (other.get(w, 0) * sc + smoothing)
             if sal >= ratio:

@@ -28,6 +28,7 @@ _DQUOTE_OPEN = re.compile(r'(^|[\s(\[{])"')
 _PROTECT = re.compile(r"``|''|<[a-z]+>")  # PTB quotes and <unk>-style tokens are kept whole
 # a number token of the corpus ("5", "1,000", "5.99"); "6:30", "3-4", "2nd" are not numbers here
 NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
+NUMBER_PLACEHOLDER = "_num_"  # a number in the corpus form (Yelp's own convention)
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
 # words whose final period belongs to them (the corpus keeps "dr." and "mr." whole)
@@ -95,7 +96,7 @@ def yelp_tokenize(text: str, numbers: bool = True) -> str:
             continue
         tok = _split_period(tok)
         if numbers:
-            tok = " ".join("_num_" if NUMBER_TOKEN.fullmatch(t) else t for t in tok.split())
+            tok = " ".join(NUMBER_PLACEHOLDER if NUMBER_TOKEN.fullmatch(t) else t for t in tok.split())
         toks.append(tok)
     return " ".join(toks)
 
@@ -110,7 +111,7 @@ def restore_numbers(rewrite: str, numbers: list[str]) -> str:
     """Put the source's numbers back into a corpus-form rewrite, in order, one per `_num_`
     ("some" once they run out)."""
     numbers = list(numbers)
-    return " ".join((numbers.pop(0) if numbers else "some") if tok == "_num_" else tok
+    return " ".join((numbers.pop(0) if numbers else "some") if tok == NUMBER_PLACEHOLDER else tok
                     for tok in rewrite.split(" "))
 
 
@@ -179,7 +180,7 @@ def yelp_detokenize(text: str) -> str:
     text = re.sub(r" '(s|re|ve|ll|d|m)\b", r"'\1", text)
     text = re.sub(r"\s+([.,!?;:%)\]])", r"\1", text)
     text = re.sub(r"([(\[$])\s+", r"\1", text)
-    text = text.replace("_num_", "#")
+    text = text.replace(NUMBER_PLACEHOLDER, "#")
     text = re.sub(r"\bi\b", "I", text)
     text = _SPACES.sub(" ", text).strip()
     # capitalise the first letter of each sentence
