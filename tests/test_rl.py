@@ -1,6 +1,8 @@
 """The method's small parts on hand-computed numbers: rewards, baselines, REINFORCE, noise."""
+import itertools
 import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -43,8 +45,8 @@ def test_style_lexicon_finds_markers_and_ignores_shared_words():
     neg = ["the food was terrible ."] * 20 + ["the staff was rude ."] * 10
     pos = ["the food was delicious ."] * 20 + ["the staff was friendly ."] * 10
     m0, m1 = style_lexicon(neg, pos, min_count=5)
-    assert set(m0) == {"terrible", "rude"} and set(m1) == {"delicious", "friendly"}
-    assert m0[0] == "terrible"  # more frequent first
+    assert m0 == {"terrible": 20, "rude": 10} and m1 == {"delicious": 20, "friendly": 10}  # sentence counts
+    assert list(m0)[0] == "terrible"  # more frequent first
 
 
 def test_style_lexicon_is_balanced_by_corpus_size():
@@ -52,15 +54,15 @@ def test_style_lexicon_is_balanced_by_corpus_size():
     neg = ["x bad"] * 10 + ["x z"] * 90
     pos = ["x bad"] * 100 + ["x good"] * 900
     m0, m1 = style_lexicon(neg, pos, min_count=5)
-    assert "bad" not in m0 and "bad" not in m1 and m1 == ["good"]
+    assert "bad" not in m0 and "bad" not in m1 and list(m1) == ["good"]
     # rates 1.0 against 0.1: salience (10 + 1) / (10 * 10/110 + 1) = 5.76 >= 4, though the
     # positive style has more "bad" sentences by count
     neg = ["x bad"] * 10
     pos = ["x good"] * 100 + ["x bad"] * 10
     m0, _ = style_lexicon(neg, pos, min_count=5)
-    assert m0 == ["bad"]
+    assert list(m0) == ["bad"]
     m0, _ = style_lexicon(neg, pos, min_count=5, ratio=5.8)
-    assert m0 == []
+    assert not m0
 
 
 def test_style_lexicon_never_takes_numbers_for_markers():
@@ -79,6 +81,17 @@ def test_swap_markers_replaces_only_markers():
     assert out == "the food was and cold".split()
 
 
+def test_swap_markers_draws_by_the_markers_counts():
+    words = "the food was terrible".split()
+    other, cum = ["great", "calzones"], [99, 100]  # counts 99 and 1, cumulative
+    rng = random.Random(0)
+    drawn = [swap_markers(words, {"terrible"}, other, rng, 1.0, 0.0, cum_weights=cum)[-1] for _ in range(2000)]
+    assert 0.97 < drawn.count("great") / 2000 < 1.0  # 0.99 expected
+    rng = random.Random(0)
+    drawn = [swap_markers(words, {"terrible"}, other, rng, 1.0, 0.0)[-1] for _ in range(2000)]
+    assert 0.45 < drawn.count("great") / 2000 < 0.55  # uniform without weights
+
+
 def test_noise_words_drop_mask_shuffle():
     rng = random.Random(1)
     words = [str(i) for i in range(20)]
@@ -92,3 +105,24 @@ def test_noise_words_drop_mask_shuffle():
     # a word moves at most shuffle_window - 1 places
     assert all(abs(int(w) - i) < 3 for i, w in enumerate(shuffled))
     assert noise_words(["only"], rng, 1.0, 0.0, 0) == ["only"]  # never empty
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "frequency"])
+def test_method_draws_swapped_markers_as_configured(sampling, tmp_path):
+    from accelerate import Accelerator
+
+    from conftest import write_corpus
+    from textcycle.config import TextCycleConfig, load_config
+    from textcycle.train import TrainingRun
+
+    cfg = load_config(str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"), TextCycleConfig,
+                      overrides=[f"data.path={write_corpus(tmp_path / 'data')}", f"train.output_dir={tmp_path / 'run'}",
+                                 f"train.marker_sampling={sampling}"])
+    run = TrainingRun(cfg, Accelerator(cpu=True))
+    t, counts = run.method, style_lexicon(*run.corpus.train)[1]
+    assert counts  # the toy corpus has positive markers
+    assert t.lex[1] == list(counts)
+    if sampling == "uniform":
+        assert t.lex_weights == [None, None]
+    else:  # cumulative sentence counts, in the lexicon's order
+        assert t.lex_weights[1] == list(itertools.accumulate(counts.values()))

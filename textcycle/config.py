@@ -113,6 +113,7 @@ class TrainConfig:
     word_drop: float = 0.1
     word_mask: float = 0.1
     shuffle_window: int = 3
+    marker_sampling: str = "uniform"  # swapped-in style markers: "uniform" or "frequency" (as real text has them)
     # phase 2: reward-ranked self-training rounds (textcycle.selftrain); 0 rounds = none
     selftrain_rounds: int = 0
     selftrain_steps: int = 100  # generator updates per round, on that round's pairs
@@ -188,6 +189,7 @@ _RANGES = [
 _CHOICES = [
     ("data.language", ("en", "zh")), ("tokenizer.model_type", ("bpe", "unigram")),
     ("train.mixed_precision", ("no", "bf16", "fp16")), ("train.baseline", ("greedy", "mean")),
+    ("train.marker_sampling", ("uniform", "frequency")),
 ]
 
 

@@ -24,6 +24,7 @@ averaged across processes explicitly (`sync_gradients`) instead of through a DDP
 """
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Callable
 
@@ -85,10 +86,13 @@ class TextCycleGAN:
         if self.piece_units:
             sp = tokenizer.sp_model
             lex = style_lexicon(*([" ".join(p) for p in sp.encode(train_text[s], out_type=str)] for s in (0, 1)))
-            lex = tuple([sp.piece_to_id(w) for w in side] for side in lex)
+            lex = tuple({sp.piece_to_id(w): n for w, n in side.items()} for side in lex)
         else:
             lex = style_lexicon(train_text[0], train_text[1])
-        self.lex, self.lex_set = lex, [set(lex[0]), set(lex[1])]
+        self.lex, self.lex_set = [list(side) for side in lex], [set(side) for side in lex]
+        # the replacement markers' cumulative counts, when drawn as often as real text has them
+        self.lex_weights = ([list(itertools.accumulate(side.values())) for side in lex]
+                            if tc.marker_sampling == "frequency" else [None, None])
 
         vocab = len(tokenizer)
         self.gens = [build_generator(cfg.generator, vocab), build_generator(cfg.generator, vocab)]
@@ -134,12 +138,14 @@ class TextCycleGAN:
         tc = self.cfg.train
         if self.piece_units:
             pieces = [i for i in ids if i != EOS_ID]
-            pieces = swap_markers(pieces, self.lex_set[style], self.lex[1 - style], self.rng)
+            pieces = swap_markers(pieces, self.lex_set[style], self.lex[1 - style], self.rng,
+                                  cum_weights=self.lex_weights[1 - style])
             pieces = noise_words(pieces, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window,
                                  mask_token=UNK_ID)
             return pieces[: self.cfg.tokenizer.max_length - 1] + [EOS_ID]
         words = self.tok.decode_fast([ids])[0].split()
-        words = swap_markers(words, self.lex_set[style], self.lex[1 - style], self.rng)
+        words = swap_markers(words, self.lex_set[style], self.lex[1 - style], self.rng,
+                             cum_weights=self.lex_weights[1 - style])
         words = noise_words(words, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window)
         return self.tok.encode_fast([" ".join(words)], self.cfg.tokenizer.max_length)[0]
 

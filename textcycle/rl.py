@@ -38,16 +38,18 @@ def reinforce_loss(logprob_sum: torch.Tensor, rewards: torch.Tensor, baseline: t
 # ---------------------------------------------------------------- warm-start noise
 
 def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, ratio: float = 4.0,
-                  min_count: int = 5, max_size: int = 2000) -> tuple[list[str], list[str]]:
+                  min_count: int = 5, max_size: int = 2000) -> tuple[dict[str, int], dict[str, int]]:
     """Style-marker words of each style by salience (Li et al. 2018):
     (count in style s + smoothing) / (count in the other style + smoothing) >= `ratio`.
+    Returns, per style, its markers -> the number of its sentences that have them, most
+    salient first.
 
     The other style's count is scaled by the ratio of corpus sizes, so a word used at the same
     rate in both styles is no marker however unbalanced the corpus (before 2026-12-03 the scale
     was inverted: on Yelp, 98k positive and 69k negative sentences, it took "food" and "staff"
     for positive markers and left out "never" and "okay" as negative ones). Numbers (`_num_`)
     are content, never markers: as a negative marker, the generator learned to write a price
-    in place of a positive word ("the $ _num_ texture"). Returns (markers of style 0, markers of style 1), most salient first.
+    in place of a positive word ("the $ _num_ texture").
     """
     c0, c1 = Counter(), Counter()
     for s in sents0:
@@ -66,7 +68,7 @@ def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, 
             if sal >= ratio:
                 scored.append((sal * math.log(n), w))
         scored.sort(reverse=True)
-        out.append([w for _, w in scored[:max_size]])
+        out.append({w: mine[w] for _, w in scored[:max_size]})
     return out[0], out[1]
 
 
@@ -81,20 +83,24 @@ def noise_words(words: list[str], rng: random.Random, drop: float, mask: float, 
     return kept
 
 
-def swap_markers(words: list[str], own: set, other: list[str], rng: random.Random,
-                 p_swap: float = 0.7, p_drop: float = 0.3) -> list[str]:
+def swap_markers(words: list, own: set, other: list, rng: random.Random, p_swap: float = 0.7,
+                 p_drop: float = 0.3, cum_weights: list[float] | None = None) -> list:
     """Replace the style markers of a sentence by markers of the other style (or drop them).
 
     Applied to a real sentence y of style t, the result looks like a sentence of the other style
     with y's content; the pair (noised -> y) teaches the generator into style t to put t's
-    markers in place of the source's. The lexicon comes from unpaired counts only.
+    markers in place of the source's. The lexicon comes from unpaired counts only. Replacements
+    are drawn uniformly from `other`, or by `cum_weights` (cumulative, one per marker): with
+    the markers' counts, the noised sentence has the other style's markers as often as its real
+    sentences do ("great" far more than "calzones"), so the generator sees at training the words
+    it must replace at test time, and few rare content words it would learn to replace too.
     """
     out = []
     for w in words:
         if w in own:
             r = rng.random()
             if r < p_swap and other:
-                out.append(rng.choice(other))
+                out.append(rng.choices(other, cum_weights=cum_weights)[0] if cum_weights else rng.choice(other))
             elif r < p_swap + p_drop:
                 continue
             else:
