@@ -194,7 +194,7 @@ def test_corpus_too_small_for_a_dev_split_fails_at_start(tmp_path, capsys):
     ("tokenizer.max_length=0", "tokenizer.max_length"), ("train.warm_steps=-5", "train.warm_steps"),
     ("train.baseline=foo", "train.baseline"), ("train.keep_checkpoints=0", "keep_checkpoints"),
     ("train.grad_accum=2", "grad_accum"), ("train.disc_warm_steps=3", "disc_warm_steps"),
-    ("train.marker_sampling=zipf", "train.marker_sampling"),
+    ("train.marker_sampling=zipf", "train.marker_sampling"), ("train.lexicon_ratio=0.5", "train.lexicon_ratio"),
 ])
 def test_bad_config_values_fail_at_load_with_the_allowed_range(override, words, tmp_path, capsys):
     from textcycle.train import main

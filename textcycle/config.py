@@ -113,6 +113,7 @@ class TrainConfig:
     word_drop: float = 0.1
     word_mask: float = 0.1
     shuffle_window: int = 3
+    lexicon_ratio: float = 4.0  # a style marker is used at least this many times more often in its style
     marker_sampling: str = "uniform"  # swapped-in style markers: "uniform" or "frequency" (as real text has them)
     # phase 2: reward-ranked self-training rounds (textcycle.selftrain); 0 rounds = none
     selftrain_rounds: int = 0
@@ -171,7 +172,7 @@ _RANGES = [
     ("train.batch_size", 1, 1_000_000), ("train.lr", 1e-8, 1.0), ("train.rl_lr", 0.0, 1.0),
     ("train.warmup_steps", 0, 10**9), ("train.max_grad_norm", 1e-6, 1e6), ("train.threads", 0, 1024),
     ("train.warm_steps", 0, 10**9), ("train.bt_start", 0, 10**9), ("train.rl_steps", 0, 10**9),
-    ("train.word_drop", 0.0, 0.9), ("train.word_mask", 0.0, 0.9), ("train.shuffle_window", 0, 100),
+    ("train.lexicon_ratio", 1.0, 10**6), ("train.word_drop", 0.0, 0.9), ("train.word_mask", 0.0, 0.9), ("train.shuffle_window", 0, 100),
     ("train.num_samples", 1, 1024), ("train.style_weight", 1e-6, 1e6), ("train.content_weight", 1e-6, 1e6),
     ("train.rl_weight", 0.0, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.dae_weight", 0.0, 1e6),
     ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9),

@@ -85,10 +85,11 @@ class TextCycleGAN:
         self.piece_units = cfg.data.language == "zh"
         if self.piece_units:
             sp = tokenizer.sp_model
-            lex = style_lexicon(*([" ".join(p) for p in sp.encode(train_text[s], out_type=str)] for s in (0, 1)))
+            lex = style_lexicon(*([" ".join(p) for p in sp.encode(train_text[s], out_type=str)] for s in (0, 1)),
+                                ratio=tc.lexicon_ratio)
             lex = tuple({sp.piece_to_id(w): n for w, n in side.items()} for side in lex)
         else:
-            lex = style_lexicon(train_text[0], train_text[1])
+            lex = style_lexicon(train_text[0], train_text[1], ratio=tc.lexicon_ratio)
         self.lex, self.lex_set = [list(side) for side in lex], [set(side) for side in lex]
         # the replacement markers' cumulative counts, when drawn as often as real text has them
         self.lex_weights = ([list(itertools.accumulate(side.values())) for side in lex]
