@@ -92,8 +92,9 @@ def swap_markers(words: list, own: set, other: list, rng: random.Random, p_swap:
     markers in place of the source's. The lexicon comes from unpaired counts only. Replacements
     are drawn uniformly from `other`, or by `cum_weights` (cumulative, one per marker): with
     the markers' counts, the noised sentence has the other style's markers as often as its real
-    sentences do ("great" far more than "calzones"), so the generator sees at training the words
-    it must replace at test time, and few rare content words it would learn to replace too.
+    sentences do ("great" far more than "calzones"), as the generator meets them at test time.
+    On Yelp that warm start fell into writing generic sentences (docs/training.md, "The style
+    lexicon"), so uniform stays the default.
     """
     out = []
     for w in words:
