@@ -56,13 +56,19 @@ def main(argv=None) -> int:
     if args.batch < 1 or args.threads < 1 or args.seconds <= 0 or args.rounds < 1:
         p.error("--batch, --threads and --rounds must be at least 1, --seconds above 0")
 
+    from textcycle.errors import TextcycleError
     from textcycle.rewrite import Rewriter
     from textcycle.serve.app import one_blas_thread
     from textcycle.serve.work import rewrite_batch
     from textcycle.textnorm import normalize
 
     one_blas_thread()
-    rw = Rewriter.from_pretrained(args.model, engine="ct2", threads=args.threads)
+    try:
+        rw = Rewriter.from_pretrained(args.model, engine="ct2", threads=args.threads)
+    except TextcycleError as e:
+        p.error(str(e))
+    if rw.language != "en":
+        p.error(f"{args.model} is a {rw.language} model; this bench's sentences are English (the Li et al. Yelp test set)")
     engine = rw.engine
     if not hasattr(engine, "generate_many"):
         p.error(f"{args.model}: no CTranslate2 copy, so no engine to compare with")
