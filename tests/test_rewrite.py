@@ -260,8 +260,11 @@ def test_ctrl_c_keeps_what_was_written_and_says_so():
     import signal
     import time
 
+    # Ctrl-C as in a terminal: a shell that starts jobs in the background (`cmd &`, no job
+    # control) makes them ignore SIGINT, and a child would inherit that and never see it
     p = subprocess.Popen([sys.executable, "-m", "textcycle.rewrite", "--quiet", "--chunk-lines", "2", "-"],
-                         cwd=REPO, env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         cwd=REPO, env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     p.stdin.write(b"the food was cold\nthe staff was rude\n")
     p.stdin.flush()  # stdin stays open: the command waits for more after its first chunk
     first = [p.stdout.readline(), p.stdout.readline()]
