@@ -47,7 +47,8 @@ def plot_curves(history: list[dict], path: str | Path, panels: dict[str, tuple[s
     fig, axes = plt.subplots(len(used), 1, figsize=(8, 2.6 * len(used)), squeeze=False)
     for ax, title in zip(axes[:, 0], used):
         for k, (xs, ys) in sorted(series[title].items()):
-            ax.plot(xs, ys, label=k, linewidth=1)
+            # a short series (e.g. 20 RL steps logged once) is invisible as a bare line: mark its points
+            ax.plot(xs, ys, label=k, linewidth=1, marker="o" if len(xs) < 10 else None, markersize=3)
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
