@@ -188,3 +188,34 @@ def test_ingest_write_errors_and_bad_options_are_textcycle_errors(tmp_path):
     for frac in (float("nan"), -0.1, 1.5):
         with pytest.raises(TextcycleError, match="holdout_max_fraction"):
             ingest([raw], tmp_path / "out", IngestOptions(holdout_max_fraction=frac))
+
+
+def test_ingest_recovers_a_broken_crawler_dump_line_by_line(tmp_path):
+    """jwlin/ptt-web-crawler writes one article per line; two real Stock dumps end in a trailing
+    comma before ']}', and a crash can cut a line. The readable lines are kept, the loss counted."""
+    def line(aid, tag, text):
+        return json.dumps({"article_id": aid, "board": "Stock", "messages": [
+            {"push_tag": tag, "push_userid": "u" + aid[-1], "push_content": text, "push_ipdatetime": ""}]},
+            ensure_ascii=False)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    text = ('{"articles": [' + line("M.1.A.001", "推", "這支股票會漲到一百") + ",\n"
+            + line("M.2.A.002", "噓", "韭菜又被割了一輪") + ",\n"
+            + line("M.3.A.003", "推", "這一行被切斷")[:-20] + ",\n"   # a cut line: lost
+            + line("M.4.A.004", "推", "歐印台積電 2330") + ",\n"        # trailing comma before ]}
+            + "]}")
+    (raw / "Stock-1-1.json").write_text(text, encoding="utf-8")
+    warnings = []
+    stats = ingest([raw], tmp_path / "out", IngestOptions(holdout=0), warn=warnings.append)
+    assert stats.articles == 3 and not stats.skipped
+    assert len(stats.recovered) == 1 and "read 3 article(s) line by line, 1 line(s) lost" in stats.recovered[0]
+    assert len(warnings) == 1 and "\n" not in warnings[0] and "1 line(s) lost" in warnings[0]
+    assert "1 broken dump(s) read line by line" in stats.summary()
+    pos = (tmp_path / "out" / "pos.txt").read_text(encoding="utf-8").splitlines()
+    assert sorted(pos) == sorted(["這支股票會漲到一百", "歐印台積電 2330"])
+    assert (tmp_path / "out" / "neg.txt").read_text(encoding="utf-8") == "韭菜又被割了一輪\n"
+    # a dump where no line can be read is still skipped whole
+    (raw / "Stock-1-1.json").write_text('{"articles": [oops,\n]}', encoding="utf-8")
+    with pytest.raises(TextcycleError, match="no 推/噓 comments"):
+        ingest([raw], tmp_path / "out2", IngestOptions(holdout=0), warn=warnings.append)
+    assert "not valid JSON" in warnings[-1]

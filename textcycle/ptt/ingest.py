@@ -82,6 +82,7 @@ class IngestStats:
     both_labels: int = 0  # distinct texts that occur as 推 and as 噓
     written: dict = field(default_factory=dict)
     skipped: list = field(default_factory=list)  # files that could not be read: "path: reason"
+    recovered: list = field(default_factory=list)  # broken dumps read line by line: "path: what"
 
     def summary(self) -> str:
         p, b, a = (self.pushes[t] for t in (PUSH, BOO, ARROW))
@@ -97,6 +98,8 @@ class IngestStats:
         ]
         if self.skipped:
             lines.append(f"warning: {len(self.skipped):,} unreadable file(s) skipped (named above)")
+        if self.recovered:
+            lines.append(f"warning: {len(self.recovered):,} broken dump(s) read line by line (named above)")
         if self.over18_pages:
             lines.append(f"warning: {self.over18_pages:,} pages were PTT's over-18 question, not articles")
         lines.append("written: " + ", ".join(f"{k} {v:,}" for k, v in self.written.items()))
@@ -157,7 +160,12 @@ def read_articles(files: Iterable[Path], stats: IngestStats,
         try:
             if suffix in (".json", ".jsonl"):
                 stats.json_files += 1
-                articles = list(parse_json_dump(f))  # read whole: a bad file gives no articles
+                def recovered(msg: str, f=f) -> None:
+                    stats.recovered.append(msg)
+                    warn(printable_path(f) + msg[len(str(f)):])
+
+                # read whole: a bad file gives no articles
+                articles = list(parse_json_dump(f, warn=recovered))
             else:
                 stats.html_files += 1
                 text = f.read_bytes().decode("utf-8", errors="replace")

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from ..errors import TextcycleError
 from ..files import split_lines
@@ -403,7 +403,7 @@ def _json_articles(data, source: str) -> Iterator[Article]:
                     yield art
 
 
-def parse_json_dump(path: str | Path) -> Iterator[Article]:
+def parse_json_dump(path: str | Path, warn: Optional[Callable[[str], None]] = None) -> Iterator[Article]:
     """Articles of a crawler's JSON dump: {"articles": [...]}, a list of articles, one article,
     or JSON Lines. Pushes in "messages" (jwlin/ptt-web-crawler), "pushes" or "comments", with keys
     push_tag/push_userid/push_content/push_ipdatetime or tag/user(id)/content/ipdatetime.
@@ -411,7 +411,11 @@ def parse_json_dump(path: str | Path) -> Iterator[Article]:
 
     A file that is not UTF-8, not JSON, or nested too deeply to read raises TextcycleError
     before the first article (the whole file is read first); numbers are kept as their text,
-    so a 5000-digit number is no error."""
+    so a 5000-digit number is no error.
+
+    jwlin/ptt-web-crawler writes one article per line between `{"articles": [` and `]}`. A file
+    of that shape that does not parse whole (a broken line, a trailing comma) is read line by
+    line: the articles on readable lines are kept, and `warn` is told how many lines were lost."""
     p = Path(path)
     raw = p.read_bytes()
     try:
@@ -430,12 +434,50 @@ def parse_json_dump(path: str | Path) -> Iterator[Article]:
             try:
                 items.append(_loads(line, p, i))
             except json.JSONDecodeError:
+                recovered = _crawler_lines(text, p)
+                if recovered is not None:
+                    items, lost = recovered
+                    if warn is not None:
+                        warn(f"{p}: broken JSON ({first_error.msg} at line {first_error.lineno}); "
+                             f"read {len(items):,} article(s) line by line, {lost:,} line(s) lost")
+                    break
                 raise TextcycleError(
                     f"{p}: not valid JSON ({first_error.msg} at line {first_error.lineno}) "
                     f"nor JSON Lines (line {i})"
                 ) from None
         data = items
     yield from _json_articles(data, str(p))
+
+
+_CRAWLER_HEAD = '{"articles": ['
+
+
+def _crawler_lines(text: str, path: Path) -> Optional[tuple[list, int]]:
+    """(articles read, lines lost) of a one-article-per-line crawler dump, or None when the text
+    does not have that shape or no line can be read."""
+    lines = split_lines(text)
+    if not lines or not lines[0].lstrip().startswith(_CRAWLER_HEAD):
+        return None
+    items, lost = [], 0
+    for i, line in enumerate(lines, 1):
+        s = line.strip()
+        if i == 1:
+            s = s[len(_CRAWLER_HEAD):].lstrip()
+        if s.endswith("]}"):
+            s = s[:-2].rstrip()
+        s = s.rstrip(",").rstrip()
+        if not s:
+            continue
+        try:
+            obj = _loads(s, path, i)
+        except json.JSONDecodeError:
+            lost += 1
+            continue
+        if isinstance(obj, dict):
+            items.append(obj)
+        else:
+            lost += 1
+    return (items, lost) if items else None
 
 
 def _loads(text: str, path: Path, line: Optional[int] = None):
