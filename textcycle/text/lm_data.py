@@ -1,0 +1,76 @@
+"""Corpus sentences in the form the LM generators read and write: natural, cased text with real
+numbers.
+
+The Yelp corpus is lowercased, tokenised, and writes every number as `_num_`. The LM reads text as
+people write it, so each corpus sentence is detokenised (`textnorm.yelp_detokenize`) and each
+`_num_` becomes a plausible number for its context (a price after `$`, a time around `:`, a count
+of minutes...). A pair gets the same numbers on both sides, in order, so the generators learn to
+copy numbers exactly; a pair whose target has more numbers than its source would teach inventing
+one, and is dropped (`fill_pair` returns None).
+"""
+from __future__ import annotations
+
+import random
+import re
+from typing import Optional
+
+from ..textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
+
+_NUM = re.escape(NUMBER_PLACEHOLDER)
+_TIME = re.compile(rf"{_NUM} : {_NUM}")
+_UNIT_RANGES = (  # (pattern after the number, low, high)
+    (re.compile(r"\s+(minutes?|mins?)\b"), 5, 90),
+    (re.compile(r"\s+(hours?|hrs?)\b"), 1, 4),
+    (re.compile(r"\s+(stars?)\b"), 1, 5),
+    (re.compile(r"\s+(days?|weeks?|months?|years?|times?|people|friends|kids|dollars?|bucks)\b"), 2, 20),
+    (re.compile(r"\s+%"), 10, 90),
+)
+
+
+def _number_for(text: str, end: int, before: str, rng: random.Random) -> str:
+    """A number that reads naturally where `_num_` ends at `end` in `text`."""
+    if before.endswith("$ "):
+        return str(rng.choice([5, 8, 10, 12, 15, 20, 25, 30, 40, 50, 100])) + rng.choice(["", "", ".99", ".50"])
+    after = text[end:]
+    for pattern, low, high in _UNIT_RANGES:
+        if pattern.match(after):
+            return str(rng.randint(low, high))
+    return str(rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 45, 50, 100, 200, 2015]))
+
+
+def draw_numbers(text: str, rng: random.Random) -> list[str]:
+    """Values for each `_num_` of a corpus sentence, in order ("6:30"-style times take two)."""
+    values, pos = [], 0
+    times = {m.start(): m.end() for m in _TIME.finditer(text)}
+    for m in re.finditer(_NUM, text):
+        if m.start() < pos:
+            continue
+        if m.start() in times:
+            values += [str(rng.randint(1, 12)), rng.choice(["00", "15", "30", "45"])]
+            pos = times[m.start()]
+        else:
+            values.append(_number_for(text, m.end(), text[: m.start()], rng))
+            pos = m.end()
+    return values
+
+
+def fill(text: str, values: list[str]) -> str:
+    """A corpus sentence in natural form, its `_num_`s replaced by `values` in order."""
+    it = iter(values)
+    text = re.sub(_TIME, lambda m: "_num_:_num_", text)
+    filled = re.sub(_NUM, lambda m: next(it, "some"), text)
+    return yelp_detokenize(filled)
+
+
+def natural(text: str, rng: random.Random) -> str:
+    """One corpus sentence in natural form with drawn numbers."""
+    return fill(text, draw_numbers(text, rng))
+
+
+def fill_pair(source: str, target: str, rng: random.Random) -> Optional[tuple[str, str]]:
+    """A corpus-form pair in natural form with the same numbers on both sides; None when the
+    target has a number the source has not."""
+    values = draw_numbers(source, rng)
+    if target.count(NUMBER_PLACEHOLDER) > source.count(NUMBER_PLACEHOLDER):
+        return None
+    return fill(source, values), fill(target, values)

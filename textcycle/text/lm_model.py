@@ -1,0 +1,203 @@
+"""Generators on one pretrained causal LM, conditioned on the target style as a label.
+
+G_t(x) is the LM's continuation of `<|im_start|>x<|im_end|>\\n<|im_start|>t\\n` up to `<|im_end|>`,
+where t is the target style's name: G_xy and G_yx of the method are the same network asked for
+different labels, so a model with N styles needs no redesign. The LM's weights stay frozen behind
+a LoRA adapter (peft), so a saved model holds only the adapter and its config; `lora_rank: 0`
+trains every weight instead (for pilots: that folder holds the whole LM).
+
+Text goes in and out as the user writes it (cased, digits, emoji): the LM's byte-level BPE reads
+everything, and digits are single tokens, which makes copying numbers easy to learn.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import TextcycleError
+from ..files import atomic_dir
+from .lm_base import base_folder
+
+MODEL_TYPE = "textcycle-lm"
+CONFIG = "config.json"
+ADAPTER = "adapter"  # peft's adapter folder (LoRA weights and adapter_config.json)
+FULL = "lm"  # the whole LM, when every weight was trained
+START, END = "<|im_start|>", "<|im_end|>"
+
+
+def prompt_text(source: str, style: str) -> str:
+    return f"{START}{source}{END}\n{START}{style}\n"
+
+
+@dataclass
+class LMSpec:
+    """What a saved LM model is: its base, its styles and its adapter."""
+    base: str = "smollm2-135m"
+    style_names: list = field(default_factory=lambda: ["negative", "positive"])
+    lora_rank: int = 16  # 0: train every weight of the LM
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    max_source_tokens: int = 64
+    max_new_tokens: int = 64
+
+
+class LMGenerators(torch.nn.Module):
+    """The style-conditioned generators: the LM (with its adapter), its tokenizer and the spec."""
+
+    def __init__(self, lm, tokenizer, spec: LMSpec):
+        super().__init__()
+        self.lm, self.tokenizer, self.spec = lm, tokenizer, spec
+        self.end_id = tokenizer.convert_tokens_to_ids(END)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
+
+    # ------------------------------------------------------------------ building and saving
+    @classmethod
+    def build(cls, spec: LMSpec, base: Optional[str] = None) -> "LMGenerators":
+        """Fresh generators: the base LM (`spec.base`, or the folder `base`) with a new adapter."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = base or base_folder(spec.base)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        lm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        if spec.lora_rank > 0:
+            from peft import LoraConfig, get_peft_model
+
+            lm = get_peft_model(lm, LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha,
+                                               lora_dropout=spec.lora_dropout, target_modules="all-linear",
+                                               task_type="CAUSAL_LM"))
+        return cls(lm, tokenizer, spec)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """config.json + the adapter (or, with lora_rank 0, the whole LM), in one atomic rename."""
+        with atomic_dir(folder) as tmp:
+            (tmp / CONFIG).write_text(json.dumps({"model_type": MODEL_TYPE, **asdict(self.spec)},
+                                                 ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            self.lm.save_pretrained(tmp / (ADAPTER if self.spec.lora_rank > 0 else FULL))
+            (tmp / ADAPTER / "README.md").unlink(missing_ok=True)  # peft's empty card template
+            if self.spec.lora_rank == 0:
+                self.tokenizer.save_pretrained(tmp / FULL)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, base: Optional[str] = None) -> "LMGenerators":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = Path(folder)
+        spec = read_lm_spec(folder)
+        if spec.lora_rank == 0:
+            lm_folder = folder / FULL
+            return cls(AutoModelForCausalLM.from_pretrained(lm_folder, dtype=torch.float32),
+                       AutoTokenizer.from_pretrained(lm_folder), spec)
+        from peft import PeftModel
+
+        base_path = base or base_folder(spec.base)
+        lm = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        lm = PeftModel.from_pretrained(lm, folder / ADAPTER, is_trainable=True)
+        return cls(lm, AutoTokenizer.from_pretrained(base_path), spec)
+
+    def merged_lm(self):
+        """A plain LM with the adapter folded into its weights (for the CTranslate2 copy)."""
+        if self.spec.lora_rank == 0:
+            return self.lm
+        import copy
+
+        return copy.deepcopy(self.lm).merge_and_unload()
+
+    # ------------------------------------------------------------------ batches
+    def style_name(self, style: int | str) -> str:
+        return self.spec.style_names[style] if isinstance(style, int) else style
+
+    def prompt_ids(self, source: str, style: int | str) -> list[int]:
+        """The prompt's ids; a long source keeps its first `max_source_tokens` tokens."""
+        src = self.tokenizer.encode(source, add_special_tokens=False)[: self.spec.max_source_tokens]
+        head = self.tokenizer.encode(START, add_special_tokens=False)
+        tail = self.tokenizer.encode(f"{END}\n{START}{self.style_name(style)}\n", add_special_tokens=False)
+        return head + src + tail
+
+    def target_ids(self, target: str) -> list[int]:
+        ids = self.tokenizer.encode(target, add_special_tokens=False)[: self.spec.max_new_tokens - 1]
+        return ids + [self.end_id]
+
+    def pair_batch(self, sources: list[str], styles: list, targets: list[str]) -> dict:
+        """Right-padded prompt + target ids; labels are -100 except on the target and its end."""
+        rows, labels = [], []
+        for s, t, y in zip(sources, styles, targets):
+            p, y_ids = self.prompt_ids(s, t), self.target_ids(y)
+            rows.append(p + y_ids)
+            labels.append([-100] * len(p) + y_ids)
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        lab = torch.full((len(rows), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, (r, l) in enumerate(zip(rows, labels)):
+            ids[i, : len(r)] = torch.tensor(r)
+            lab[i, : len(l)] = torch.tensor(l)
+            mask[i, : len(r)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": lab}
+
+    def target_logprobs(self, sources: list[str], styles: list, targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of log p of each target's tokens and end, number of those tokens), per row."""
+        b = self.pair_batch(sources, styles, targets)
+        logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
+        labels = b["labels"][:, 1:]
+        keep = labels != -100
+        lp = torch.log_softmax(logits.float(), dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (lp * keep).sum(-1), keep.sum(-1)
+
+    def token_loss(self, sources: list[str], styles: list, targets: list[str]) -> torch.Tensor:
+        """Mean cross-entropy over the target tokens of the batch (teacher forcing)."""
+        b = self.pair_batch(sources, styles, targets)
+        logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), b["labels"][:, 1:].reshape(-1),
+                               ignore_index=-100)
+
+    # ------------------------------------------------------------------ generation (the reference)
+    @torch.no_grad()
+    def generate(self, sources: list[str], styles: list, sample: bool = False, num: int = 1,
+                 temperature: float = 1.0, max_new_tokens: Optional[int] = None) -> list[list[str]]:
+        """`num` rewrites per source (greedy: num 1), left-padded batch through `generate`."""
+        prompts = [self.prompt_ids(s, t) for s, t in zip(sources, styles)]
+        width = max(map(len, prompts))
+        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        out = self.lm.generate(input_ids=ids, attention_mask=mask, do_sample=sample,
+                               temperature=temperature if sample else None, top_k=0 if sample else None,
+                               top_p=None, num_return_sequences=num,
+                               max_new_tokens=max_new_tokens or self.spec.max_new_tokens,
+                               eos_token_id=self.end_id, pad_token_id=self.pad_id)
+        texts = [self.decode(row[width:].tolist()) for row in out]
+        return [texts[i * num:(i + 1) * num] for i in range(len(prompts))]
+
+    def decode(self, ids: list[int]) -> str:
+        if self.end_id in ids:
+            ids = ids[: ids.index(self.end_id)]
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+
+
+def read_lm_spec(folder: str | Path) -> LMSpec:
+    """The spec in an LM model folder's config.json, checked (one-line errors)."""
+    f = Path(folder) / CONFIG
+    try:
+        raw = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise TextcycleError(f"{f}: cannot read the LM model config ({e})") from None
+    if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
+        raise TextcycleError(f"{f}: not a textcycle LM model (model_type {MODEL_TYPE!r})")
+    known = set(LMSpec.__dataclass_fields__)
+    spec = LMSpec(**{k: v for k, v in raw.items() if k in known})
+    names = spec.style_names
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
+            and len(set(names)) == len(names)):
+        raise TextcycleError(f"{f}: style_names must be a list of different names")
+    for key, low, high in (("lora_rank", 0, 1024), ("max_source_tokens", 1, 4096), ("max_new_tokens", 2, 4096)):
+        v = getattr(spec, key)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise TextcycleError(f"{f}: {key} must be an integer in {low}..{high}")
+    return spec
