@@ -127,15 +127,17 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m textcycle.serve` on a free loopback port, its stderr in a file."""
+    """`python -m textcycle.serve` on a free loopback port, its stderr in a file; with
+    `fake=True` the same command line over the tests' fake engine (`fake_serve.py`)."""
 
-    def __init__(self, tmp_path: Path, *args: str):
+    def __init__(self, tmp_path: Path, *args: str, fake: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"serve-{self.port}.log"
         self._log = open(self.log_path, "wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen([sys.executable, "-m", "textcycle.serve", "--port", str(self.port), *args],
+        command = [str(Path(__file__).with_name("fake_serve.py"))] if fake else ["-m", "textcycle.serve"]
+        self.proc = subprocess.Popen([sys.executable, *command, "--port", str(self.port), *args],
                                      cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     def log(self) -> str:
@@ -172,8 +174,8 @@ class ServerProcess:
 def start_server(tmp_path):
     started = []
 
-    def start(*args: str) -> ServerProcess:
-        server = ServerProcess(tmp_path, *args)
+    def start(*args: str, fake: bool = False) -> ServerProcess:
+        server = ServerProcess(tmp_path, *args, fake=fake)
         started.append(server)
         return server
 

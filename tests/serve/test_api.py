@@ -34,7 +34,8 @@ def test_health_and_models(client):
     m = client.get("/v1/models").json()
     assert m["models"] == [{"name": "yelp", "style_names": ["negative", "positive"], "language": "en",
                             "engine": "fake", "default": True}]
-    assert m["limits"] == {"max_texts": 256, "max_chars": 2000, "max_body_bytes": 1_000_000, "max_queued": 4096}
+    assert m["limits"] == {"max_texts": 256, "max_chars": 2000, "max_body_bytes": 1_000_000, "max_queued": 4096,
+                           "max_text_cost": 8192, "max_request_cost": 32768, "max_queued_cost": 65536}
 
 
 def test_rewrite_answers_like_rewrite_json(client):

@@ -3,13 +3,17 @@
     app = create_app(Settings(models=["yelp", "zh"]))          # what `python -m textcycle.serve` runs
     app = create_app(Settings(), load=lambda name: rewriter)   # tests: any Rewriter-like object
 
-Requests pass, outermost first: `Guard` (pure ASGI: one access-log line per request and one
-error line per error response; JSON bodies of /v1/ POSTs read here with the size cap, the
-content type and UTF-8 checked; any unexpected exception becomes a JSON 500, never a
-traceback to the client), then FastAPI's validation against `schemas`, then the route. The
-route checks the request against the caps and the model, and queues its texts in the
-`Batcher`; its engine thread (one per worker, or `--batches-in-flight` of them) loads the models
-at startup and then runs the batches. /healthz answers from the first moment; /v1/ answers 503 until the models are loaded.
+Requests pass, outermost first: `Guard` (pure ASGI: the Host header checked against
+`--allowed-hosts`; HEAD answered as GET without the body; one access-log line per request and
+one error line per error response, control characters escaped; JSON bodies of /v1/ POSTs read
+here with the size cap, the content type and UTF-8 checked; a request still running when
+shutdown's grace time runs out becomes a JSON 503; any unexpected exception becomes a JSON 500,
+never a traceback to the client), then FastAPI's validation against `schemas`, then the route.
+The route checks the request against the caps (texts, characters, and the engine work it
+makes: `work.text_cost`) and the model, and queues its texts in the `Batcher`; its engine
+thread (one per worker, or `--batches-in-flight` of them) loads the models at startup and then
+runs the batches. /healthz answers from the first moment; /v1/ answers 503 until the models are
+loaded. A model that fails to load is left out (503 for requests naming it); the others serve.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,9 +36,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import TextcycleError
 from ..rewrite import check_decoding
 from .batching import Batcher, QueueFull
+from .logs import printable
 from .schemas import Error, Health, ModelsResponse, RewriteRequest, RewriteResponse
 from .settings import SETTINGS_ENV, Settings
-from .work import rewrite_batch
+from .work import rewrite_batch, text_cost
 
 log = logging.getLogger("textcycle.serve")
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +55,26 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+_FOLDERS = re.compile(r"(?:[\w.~+-]*[\\/])+")  # the folders of a path: "/home/me/run/", "runs/"
+
+
+def short_reason(message: str) -> str:
+    """A loader error for clients: its first line, each path cut to its last part (the server's
+    folders are none of a client's business; the log has the whole message)."""
+    lines = message.strip().splitlines() or ["unknown error"]
+    out = _FOLDERS.sub("", lines[0])
+    return out if len(out) <= 200 else out[:199] + "…"
+
+
+def host_name(host: str) -> str:
+    """A Host header or an --allowed-hosts entry without its port: "[::1]:8000" -> "::1"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, _, port = host.rpartition(":")
+    return (name if name and port.isdigit() and ":" not in name else host).rstrip(".")
 
 
 def one_blas_thread() -> None:
@@ -71,10 +97,12 @@ class Server:
         self.names = settings.model_names()
         self.load = load or self._load_pretrained
         self.rewriters: dict[str, object] = {}
+        self.failed: dict[str, str] = {}  # model name -> why it did not load (short, for clients)
         self.status, self.error = "loading", None
         self.batcher = Batcher(self._run, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
                                max_queued=settings.max_queued, batching=settings.batching,
-                               max_inflight=settings.max_inflight, thread_init=one_blas_thread)
+                               max_inflight=settings.max_inflight, max_batch_cost=settings.max_batch_cost,
+                               max_queued_cost=settings.max_queued_cost, thread_init=one_blas_thread)
 
     def _load_pretrained(self, where: str):
         from ..rewrite import Rewriter
@@ -83,23 +111,30 @@ class Server:
                                         warn=lambda m: log.info("%s", m))
 
     def load_all(self) -> None:
-        """In the engine thread, before any batch: load every model once and warm it up."""
+        """In the engine thread, before any batch: load every model once and warm it up. A
+        model that fails is left out (its whole error in the log, a short reason for clients);
+        the others serve."""
         t0 = time.monotonic()
-        try:
-            for name, where in self.names:
+        for name, where in self.names:
+            try:
                 rw = self.load(where)
                 rw.rewrite([WARM_UP.get(rw.language, "ok")])
-                if hasattr(rw, "warn"):
-                    rw.warn = lambda m: log.debug("%s", m)  # per-input notes are in the answers
-                self.rewriters[name] = rw
-                log.info("model %s loaded (%s, %s engine)", name, where, rw.engine_name)
-        except Exception as e:  # noqa: BLE001 - reported by /healthz and every /v1/ call
-            self.error = str(e) if isinstance(e, TextcycleError) else f"{type(e).__name__}: {e}"
+            except Exception as e:  # noqa: BLE001 - reported by /healthz and the requests for it
+                error = str(e) if isinstance(e, TextcycleError) else f"{type(e).__name__}: {e}"
+                self.failed[name] = short_reason(error)
+                log.error("model %s (%s) failed to load: %s", name, where, error)
+                continue
+            if hasattr(rw, "warn"):
+                rw.warn = lambda m: log.debug("%s", m)  # per-input notes are in the answers
+            self.rewriters[name] = rw
+            log.info("model %s loaded (%s, %s engine)", name, where, rw.engine_name)
+        if not self.rewriters:
             self.status = "failed"
-            log.error("loading the models failed: %s", self.error)
+            self.error = "; ".join(f"model {n} failed to load: {why}" for n, why in self.failed.items())
             return
         self.status = "ready"
-        log.info("ready in %.1f s (pid %d)", time.monotonic() - t0, os.getpid())
+        log.info("ready in %.1f s (pid %d)%s", time.monotonic() - t0, os.getpid(),
+                 f"; not serving {', '.join(self.failed)}" if self.failed else "")
 
     def _run(self, key, texts: list[str]) -> list[dict]:
         name, to, beam, rerank = key
@@ -112,12 +147,14 @@ class Server:
         if self.status == "loading":
             raise ApiError(503, "the models are still loading; try again shortly", {"Retry-After": "2"})
         if self.status == "failed":
-            raise ApiError(503, f"the models failed to load: {self.error}")
+            raise ApiError(503, f"no model loaded: {self.error}")
 
     def health(self) -> dict:
         h = {"status": self.status, "ready": self.status == "ready", "models": list(self.rewriters),
-             "queued": self.batcher.queued, "batches": self.batcher.engine_calls,
-             "batched_texts": self.batcher.texts_run, "pid": os.getpid()}
+             "queued": self.batcher.queued, "queued_cost": self.batcher.queued_cost,
+             "batches": self.batcher.engine_calls, "batched_texts": self.batcher.texts_run, "pid": os.getpid()}
+        if self.failed:
+            h["failed"] = dict(self.failed)
         if self.error:
             h["error"] = self.error
         return h
@@ -126,33 +163,49 @@ class Server:
 # ---------------------------------------------------------------- outermost middleware
 
 class Guard:
-    """Pure ASGI: body checks for /v1/ POSTs, an access line per request, an error line per
-    error response, and a JSON 500 for anything unexpected."""
+    """Pure ASGI: the Host check, HEAD as GET, body checks for /v1/ POSTs, an access line per
+    request, an error line per error response, a JSON 503 for a request cut off by shutdown,
+    and a JSON 500 for anything unexpected."""
 
     def __init__(self, app, settings: Settings):
         self.app, self.settings = app, settings
+        self.hosts = None if "*" in settings.allowed_hosts else {host_name(h) for h in settings.allowed_hosts}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
         seen = {"status": 0, "error": b""}
+        head = scope["method"] == "HEAD"  # answered as GET, without the body
 
         async def send_logged(message):
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
-            elif message["type"] == "http.response.body" and seen["status"] >= 400 and len(seen["error"]) < 4096:
-                seen["error"] += message.get("body", b"")
+            elif message["type"] == "http.response.body":
+                if seen["status"] >= 400 and len(seen["error"]) < 4096:
+                    seen["error"] += message.get("body", b"")
+                if head:
+                    message = {**message, "body": b""}
             await send(message)
 
         try:
+            refused = self._check_host(scope)
+            if refused is not None:
+                await refused(scope, receive, send_logged)
+                return
             if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
                 checked = await self._read_body(scope, receive)
                 if isinstance(checked, Response):
                     await checked(scope, receive, send_logged)
                     return
                 receive = checked
-            await self.app(scope, receive, send_logged)
+            await self.app(dict(scope, method="GET") if head else scope, receive, send_logged)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running when --graceful-timeout runs out: the
+            # client gets a JSON 503, and the cancellation ends here (no traceback in the log)
+            if not seen["status"]:
+                await error_response(503, "the server is shutting down; try again shortly",
+                                     {"Retry-After": str(self.settings.retry_after_s)})(scope, receive, send_logged)
         except Exception as e:  # noqa: BLE001 - a bug must not reach the client as a traceback
             log.debug("unhandled error", exc_info=True)
             seen["error"] = f"unhandled {type(e).__name__}: {e}".encode()
@@ -162,13 +215,26 @@ class Guard:
         finally:
             self._log(scope, seen, time.perf_counter() - t0)
 
+    def _check_host(self, scope) -> Response | None:
+        """A 400 for a Host header not in --allowed-hosts (a page on another site that points its
+        own name at this address, DNS rebinding, must not reach a server on loopback)."""
+        if self.hosts is None:
+            return None
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"host"), None)
+        if host is None:
+            return error_response(400, "the request has no Host header")
+        if host_name(host) not in self.hosts:
+            return error_response(400, f"this server does not answer for the host {host[:100]!r}")
+        return None
+
     async def _read_body(self, scope, receive):
         """The whole body within the cap, as a replaying `receive`; or the error response."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         cap = self.settings.max_body_bytes
-        ctype = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json" and not ctype.endswith("+json"):
-            return error_response(415, f"send the body as JSON (Content-Type: application/json), not {ctype}")
+            sent = f"not {ctype[:100]}" if ctype else "this request has no Content-Type"
+            return error_response(415, f"send the body as JSON (Content-Type: application/json); {sent}")
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > cap:
             return error_response(413, f"the request body is {int(length)} bytes; this server takes at most {cap}")
@@ -204,7 +270,8 @@ class Guard:
     def _log(scope, seen, seconds: float) -> None:
         client = scope.get("client")
         who = f"{client[0]}:{client[1]}" if client else "-"
-        path = scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+        path = printable(scope["path"] + (("?" + scope["query_string"].decode("latin-1"))
+                                          if scope.get("query_string") else ""))
         status = seen["status"]
         log.info('%s "%s %s" %d %.1f ms', who, scope["method"], path, status, seconds * 1000)
         if status == 499 or (scope["path"] == "/healthz" and status == 503):
@@ -214,7 +281,7 @@ class Guard:
                 message = json.loads(seen["error"])["error"]
             except (ValueError, KeyError, TypeError):
                 message = seen["error"].decode("utf-8", "replace")[:300] or "-"
-            log.warning("error %d %s %s: %s", status, scope["method"], scope["path"], message)
+            log.warning("error %d %s %s: %s", status, scope["method"], printable(scope["path"]), printable(message))
 
 
 # ---------------------------------------------------------------- validation messages
@@ -248,9 +315,9 @@ def validation_message(errors: list[dict]) -> tuple[int, str]:
 # ---------------------------------------------------------------- the app
 
 ERROR_RESPONSES = {s: {"model": Error, "description": d} for s, d in {
-    400: "Malformed JSON or a body that is not UTF-8", 413: "Body over the size cap",
+    400: "Malformed JSON, a body that is not UTF-8, a Host not served", 413: "Body or engine work over a cap",
     415: "Body not sent as JSON", 422: "Wrong fields or types, unknown model or style, over a cap",
-    503: "Queue full or models still loading (see Retry-After)"}.items()}
+    503: "Queue full, models still loading (see Retry-After), the model failed to load, shutting down"}.items()}
 
 
 def create_app(settings: Settings | None = None, load: Callable[[str], object] | None = None) -> FastAPI:
@@ -267,6 +334,12 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
         # else the event loop already answers /healthz with "loading" meanwhile
         yield
         await server.batcher.close()
+        if settings.hard_exit and server.batcher.busy:
+            # an engine call outlived --graceful-timeout; it cannot be interrupted, and Python
+            # would wait for its thread at exit (a batch's worth of seconds, or more)
+            log.warning("exiting with a batch still running in the engine (past --graceful-timeout)")
+            logging.shutdown()
+            os._exit(0)
 
     app = FastAPI(title="textcycle", version="1", lifespan=lifespan, description=(
         "Unpaired text style transfer: rewrite sentences into the other style (e.g. negative <-> positive "
@@ -303,7 +376,9 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
                             "engine": rw.engine_name, "default": n == default}
                            for n, rw in server.rewriters.items()],
                 "limits": {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
-                           "max_body_bytes": settings.max_body_bytes, "max_queued": settings.max_queued}}
+                           "max_body_bytes": settings.max_body_bytes, "max_queued": settings.max_queued,
+                           "max_text_cost": settings.max_batch_cost, "max_request_cost": settings.max_request_cost,
+                           "max_queued_cost": settings.max_queued_cost}}
 
     @app.post("/v1/rewrite", response_model=RewriteResponse, response_model_exclude_unset=True, tags=["rewrite"],
               responses=ERROR_RESPONSES)
@@ -311,6 +386,8 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
         """Rewrite each text into the target style (or the opposite of the detected one)."""
         server.require_ready()
         name = body.model or server.names[0][0]
+        if name in server.failed:
+            raise ApiError(503, f"model {name} failed to load: {server.failed[name]}")
         rw = server.rewriters.get(name)
         if rw is None:
             raise ApiError(422, f"unknown model {name!r}: this server has {', '.join(server.rewriters)}")
@@ -329,9 +406,10 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
             check_decoding(body.beam, False, 1.0, body.rerank)
         except TextcycleError as e:
             raise ApiError(422, str(e).replace("--", "")) from None
+        costs = check_cost(texts, max(body.rerank, body.beam), settings)
         try:
             results = await _unless_disconnected(request, server.batcher.submit((name, to, body.beam, body.rerank),
-                                                                                texts))
+                                                                                texts, costs))
         except QueueFull as e:
             raise ApiError(503, f"busy: {e}; try again shortly",
                            {"Retry-After": str(settings.retry_after_s)}) from None
@@ -352,6 +430,23 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard, settings=settings)
     return app
+
+
+def check_cost(texts: list[str], candidates: int, settings: Settings) -> list[int]:
+    """Each text's engine work (`text_cost`), or a 413: a text over a batch's worth (it cannot
+    be split, so it would hold every other request for that long), or a request over its cap."""
+    costs = [text_cost(t, candidates) for t in texts]
+    for i, cost in enumerate(costs):
+        if cost > settings.max_batch_cost:
+            raise ApiError(413, f"texts[{i}] is about {cost} units of engine work ({cost // candidates} tokens x "
+                                f"{candidates} candidates); this server takes at most {settings.max_batch_cost} "
+                                "per text: send it shorter, or with a lower rerank or beam")
+    total = sum(costs)
+    if total > settings.max_request_cost:
+        raise ApiError(413, f"this request is about {total} units of engine work (tokens x candidates); this server "
+                            f"takes at most {settings.max_request_cost} per request: send fewer or shorter texts, "
+                            "or a lower rerank or beam")
+    return costs
 
 
 async def _unless_disconnected(request: Request, work):

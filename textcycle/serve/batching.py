@@ -1,32 +1,41 @@
 """Dynamic batching: requests that arrive together are rewritten in one engine call.
 
-    batcher = Batcher(run, max_batch=64, max_wait_ms=10, max_queued=4096)
-    await batcher.start()                           # inside the event loop
-    results = await batcher.submit(key, texts)      # one result per text, in order
+    batcher = Batcher(run, max_batch=64, max_batch_cost=8192, max_wait_ms=10, max_queued=4096)
+    await batcher.start()                                  # inside the event loop
+    results = await batcher.submit(key, texts, costs)      # one result per text, in order
     await batcher.close()
 
-Each request is a job: its texts and a future. Jobs wait in a queue per key (a model and an
-option set: only jobs with the same key can share an engine call). One dispatcher task takes
-the key whose first job is oldest, waits until that key has `max_batch` texts waiting or
+Each request is a job: its texts, their costs (an estimate of each text's engine work; 1 each
+by default) and a future. Jobs wait in a queue per key (a model and an option set: only jobs
+with the same key can share an engine call). One dispatcher task takes the key whose first job
+is oldest, waits until that key has `max_batch` texts or `max_batch_cost` of work waiting or
 `max_wait_ms` have passed since the first job arrived or the last batch ended, whichever is
-later, and hands the texts of the oldest job plus the smallest
-others that fit in `max_batch` to `run(key, texts)` in a worker thread, so the event loop
-stays free for other requests (health checks, new arrivals) while the engine works. Every job
-gets back its own slice of the results. While a batch runs, new arrivals queue up, so a busy
-server batches more by itself. The wait after a batch ends lets the clients it just answered
-come back in time for the next batch: timed from arrival alone, a job that queued during the
-batch starts the next one at once, and under closed-loop load the clients split into two
-alternating halves, each batch half the size it could be.
+later, and hands as much of the oldest job as fits in `max_batch` texts and `max_batch_cost`
+(at least one text), plus the cheapest others that fit whole, to `run(key, texts)` in a worker
+thread, so the event loop stays free for other requests (health checks, new arrivals) while the
+engine works. Every job gets back its own slice of the results. While a batch runs, new
+arrivals queue up, so a busy server batches more by itself. The wait after a batch ends lets
+the clients it just answered come back in time for the next batch: timed from arrival alone, a
+job that queued during the batch starts the next one at once, and under closed-loop load the
+clients split into two alternating halves, each batch half the size it could be.
+
+Fairness: a job over `max_batch_cost` runs in parts, and after each part what is left of it
+goes to the back of the queue, as if it had just arrived. So requests that arrived meanwhile
+run between its parts: a cheap request waits for one part of an expensive one (one batch's
+worth of work), not for all of it, and no job starves, since every job becomes the oldest in
+time.
 
 `max_inflight` batches may run at once (one worker thread each), so one batch's Python side
 can run while CTranslate2, which releases the GIL, decodes another. On 2 cores this gained
 nothing (docs/serve.md), hence the default of 1; it is for machines with more cores.
 
-Bounds: at most `max_queued` texts wait at once (a job that would go over raises `QueueFull`
-at once, for a 503); a job whose caller gives up (its task is cancelled, e.g. the client
-disconnected) before its batch started is removed from the queue and costs nothing. If a
-batch of several jobs fails, each job is retried alone, so one bad request cannot fail the
-others. With `batching=False` every job runs alone (for comparison).
+Bounds: at most `max_queued` texts and `max_queued_cost` of work wait at once (a job that would
+go over either raises `QueueFull` at once, for a 503); a job whose caller gives up (its task is
+cancelled, e.g. the client disconnected) before its batch started is removed from the queue and
+costs nothing (what is left of it, if it was running in parts). If a batch of several jobs
+fails, each job's part is retried alone, so one bad request cannot fail the others. With
+`batching=False` every job runs alone (for comparison; still in parts when it is over
+`max_batch_cost`).
 """
 from __future__ import annotations
 
@@ -51,24 +60,47 @@ class QueueFull(Exception):
 class Job:
     key: Hashable
     texts: list
+    costs: list
     future: asyncio.Future
     enqueued: float = field(default_factory=time.monotonic)
+    next: int = 0      # texts before it went to a batch already (a job over max_batch_cost runs in parts)
+    done: int = 0      # texts whose results are in
+    results: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.results = [None] * len(self.texts)
+
+    @property
+    def waiting(self) -> int:
+        return len(self.texts) - self.next
+
+    @property
+    def waiting_cost(self) -> int:
+        return sum(self.costs[self.next:])
+
+
+Part = tuple  # (job, first text, end): a job's texts that go to one batch
 
 
 class Batcher:
     def __init__(self, run: Callable[[Hashable, list], list], *, max_batch: int = 64, max_wait_ms: float = 10.0,
                  max_queued: int = 4096, batching: bool = True, max_inflight: int = 1,
+                 max_batch_cost: int = 8192, max_queued_cost: int = 65536,
                  thread_init: Callable[[], None] | None = None):
-        if max_batch < 1 or max_queued < 1 or max_inflight < 1 or max_wait_ms < 0:
-            raise ValueError("max_batch, max_queued and max_inflight must be at least 1, max_wait_ms at least 0")
+        if min(max_batch, max_queued, max_inflight, max_batch_cost, max_queued_cost) < 1 or max_wait_ms < 0:
+            raise ValueError("max_batch, max_queued, max_inflight and the costs must be at least 1, "
+                             "max_wait_ms at least 0")
         self.run = run
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
         self.max_queued, self.batching, self.max_inflight = max_queued, batching, max_inflight
+        self.max_batch_cost, self.max_queued_cost = max_batch_cost, max_queued_cost
         # thread_init runs once in each engine thread (e.g. a per-thread BLAS thread limit)
         self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine",
                                            initializer=thread_init)
         self.queued = 0          # texts waiting (not started)
+        self.queued_cost = 0     # their cost
         self.running = 0         # texts in the batches the engine is working on
+        self.busy = 0            # engine calls running now (close() cannot stop them)
         self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
         self.texts_run = 0       # texts in those batches (texts_run / engine_calls: the mean batch)
         self._counting = threading.Lock()  # the counters above, from several engine threads
@@ -99,22 +131,29 @@ class Batcher:
             for job in q:
                 job.future.cancel()
         self._queues.clear()
-        self.queued = 0
+        self.queued = self.queued_cost = 0
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, key: Hashable, texts: list) -> list:
-        """Queue `texts` under `key` and wait for their results (one per text, in order)."""
-        n = len(texts)
+    async def submit(self, key: Hashable, texts: list, costs: list[int] | None = None) -> list:
+        """Queue `texts` under `key` and wait for their results (one per text, in order).
+        `costs`: each text's engine work (default 1 each), for `max_batch_cost` and `max_queued_cost`."""
+        if not texts:
+            return []
+        costs = [1] * len(texts) if costs is None else list(costs)
+        n, cost = len(texts), sum(costs)
         if self.queued + n > self.max_queued:
             raise QueueFull(f"the queue is full ({self.queued} of {self.max_queued} texts waiting)")
-        job = Job(key, list(texts), asyncio.get_running_loop().create_future())
+        if self.queued_cost + cost > self.max_queued_cost:
+            raise QueueFull(f"the queue is full ({self.queued_cost} of {self.max_queued_cost} units of work waiting)")
+        job = Job(key, list(texts), costs, asyncio.get_running_loop().create_future())
         self._queues.setdefault(key, deque()).append(job)
         self.queued += n
+        self.queued_cost += cost
         self._wake.set()
         try:
             return await job.future
         except asyncio.CancelledError:
-            self._drop(job)  # not started yet: it leaves the queue; started: its result is discarded
+            self._drop(job)  # what has not started leaves the queue; a running part's result is discarded
             raise
 
     # ------------------------------------------------------------ inside
@@ -122,44 +161,64 @@ class Batcher:
         q = self._queues.get(job.key)
         if q is not None and job in q:
             q.remove(job)
-            self.queued -= len(job.texts)
+            self.queued -= job.waiting
+            self.queued_cost -= job.waiting_cost
             if not q:
                 del self._queues[job.key]
+
+    def _requeue(self, job: Job) -> None:
+        """A part of `job` has run: the rest goes to the back of the queue, as if just arrived."""
+        q = self._queues.get(job.key)
+        if q is not None and job in q:
+            q.remove(job)
+            job.enqueued = time.monotonic()
+            q.append(job)
 
     def _oldest_key(self) -> Hashable | None:
         if not self._queues:
             return None
         return min(self._queues, key=lambda k: self._queues[k][0].enqueued)
 
-    def _waiting(self, key: Hashable) -> int:
-        return sum(len(j.texts) for j in self._queues.get(key, ()))
+    def _full(self, key: Hashable) -> bool:
+        jobs = self._queues.get(key, ())
+        return (sum(j.waiting for j in jobs) >= self.max_batch
+                or sum(j.waiting_cost for j in jobs) >= self.max_batch_cost)
 
-    def _take(self, key: Hashable) -> list[Job]:
-        """The key's oldest job, then the smallest of the others that still fit in
-        `max_batch` (ties by arrival): a 1-text request is never held back for a batch's worth
-        of big ones, and no job starves, since every job becomes the oldest in time."""
+    def _take(self, key: Hashable) -> list[Part]:
+        """The next batch under `key`: as much of its oldest job as fits in `max_batch` texts
+        and `max_batch_cost` (at least one text), then the cheapest of the others that still fit
+        whole (ties by arrival): a 1-text request is never held back for a batch's worth of big
+        ones. The oldest job, if texts of it are left, stays in the queue (`_requeue` moves it
+        back when its part has run)."""
         q = self._queues.get(key)
         if not q:
             return []
-        jobs, total = [q[0]], len(q[0].texts)
+        head = q[0]
+        end, count, cost = head.next + 1, 1, head.costs[head.next]
+        while (end < len(head.texts) and count < self.max_batch
+               and cost + head.costs[end] <= self.max_batch_cost):
+            cost += head.costs[end]
+            end, count = end + 1, count + 1
+        parts = [(head, head.next, end)]
         if self.batching:
-            for job in sorted(list(q)[1:], key=lambda j: len(j.texts)):  # stable: arrival order kept
-                if total + len(job.texts) > self.max_batch:
-                    break
-                jobs.append(job)
-                total += len(job.texts)
-        taken = set(jobs)  # Job(eq=False): hashed by identity
-        rest = deque(j for j in q if j not in taken)
+            for job in sorted(list(q)[1:], key=lambda j: j.waiting_cost):  # stable: arrival order kept
+                if count + job.waiting <= self.max_batch and cost + job.waiting_cost <= self.max_batch_cost:
+                    parts.append((job, job.next, len(job.texts)))
+                    count, cost = count + job.waiting, cost + job.waiting_cost
+        for job, _, part_end in parts:
+            job.next = part_end
+        rest = deque(j for j in q if j.waiting)
         if rest:
             self._queues[key] = rest
         else:
             del self._queues[key]
-        self.queued -= total
-        return jobs
+        self.queued -= count
+        self.queued_cost -= cost
+        return parts
 
     async def _gather(self, key: Hashable) -> None:
-        """Wait (at most until the oldest job's deadline) for `max_batch` texts under `key`."""
-        while self._queues.get(key) and self._waiting(key) < self.max_batch:
+        """Wait (at most until the oldest job's deadline) for a full batch under `key`."""
+        while self._queues.get(key) and not self._full(key):
             head = self._queues[key][0]
             left = max(head.enqueued, self._free_since) + self.max_wait - time.monotonic()
             if left <= 0:
@@ -170,10 +229,20 @@ class Batcher:
             except asyncio.TimeoutError:
                 return
 
-    def _run_jobs(self, key: Hashable, jobs: list[Job]) -> list[Any]:
-        """In the engine thread: the jobs' texts in one call; on failure, each job alone.
-        Returns per job its results or the exception it raised."""
-        texts = [t for j in jobs for t in j.texts]
+    def _engine(self, key: Hashable, parts: list[Part]) -> list[Any]:
+        """In the engine thread: `_run_parts`, counted in `busy` while it runs."""
+        with self._counting:
+            self.busy += 1
+        try:
+            return self._run_parts(key, parts)
+        finally:
+            with self._counting:
+                self.busy -= 1
+
+    def _run_parts(self, key: Hashable, parts: list[Part]) -> list[Any]:
+        """The parts' texts in one call; on failure, each part alone.
+        Returns per part its results or the exception it raised."""
+        texts = [t for job, start, end in parts for t in job.texts[start:end]]
         with self._counting:
             self.engine_calls += 1
             self.texts_run += len(texts)
@@ -182,13 +251,13 @@ class Batcher:
             if len(results) != len(texts):
                 raise RuntimeError(f"the engine returned {len(results)} results for {len(texts)} texts")
         except Exception as e:  # noqa: BLE001 - handed to the waiting requests
-            if len(jobs) == 1:
+            if len(parts) == 1:
                 return [e]
-            return [self._run_jobs(key, [j])[0] for j in jobs]
+            return [self._run_parts(key, [p])[0] for p in parts]
         out, i = [], 0
-        for j in jobs:
-            out.append(results[i:i + len(j.texts)])
-            i += len(j.texts)
+        for _, start, end in parts:
+            out.append(results[i:i + end - start])
+            i += end - start
         return out
 
     async def _dispatch(self) -> None:
@@ -208,41 +277,47 @@ class Batcher:
             if key is None:
                 self._wake.clear()
                 await self._wake.wait()
-                jobs = []
+                parts = []
             else:
                 if self.batching:
                     await self._gather(key)
-                jobs = self._take(key)  # empty if every waiting job was dropped meanwhile
+                parts = self._take(key)  # empty if every waiting job was dropped meanwhile
         except BaseException:
             self._slots.release()
             raise
-        if not jobs:
+        if not parts:
             self._slots.release()
             return
-        task = asyncio.create_task(self._run_batch(key, jobs), name="textcycle-batch")
+        task = asyncio.create_task(self._run_batch(key, parts), name="textcycle-batch")
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
 
-    async def _run_batch(self, key: Hashable, jobs: list[Job]) -> None:
+    async def _run_batch(self, key: Hashable, parts: list[Part]) -> None:
         """Run one batch in an engine thread, hand out the results, free its slot."""
-        n = sum(len(j.texts) for j in jobs)
+        n = sum(end - start for _, start, end in parts)
         self.running += n
         try:
-            outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._run_jobs, key, jobs)
+            outcomes = await asyncio.get_running_loop().run_in_executor(self.executor, self._engine, key, parts)
         except asyncio.CancelledError:
-            for job in jobs:
+            for job, _, _ in parts:
                 job.future.cancel()
             raise
         except Exception as e:  # noqa: BLE001 - e.g. the executor was shut down
-            outcomes = [e] * len(jobs)
+            outcomes = [e] * len(parts)
         finally:
             self.running -= n
             self._free_since = time.monotonic()
             self._slots.release()
-        for job, outcome in zip(jobs, outcomes):
+        for (job, start, end), outcome in zip(parts, outcomes):
             if job.future.done():  # its caller gave up while the batch ran
                 continue
             if isinstance(outcome, BaseException):
+                self._drop(job)  # the rest of it is not worth running
                 job.future.set_exception(outcome)
+                continue
+            job.results[start:end] = outcome
+            job.done += end - start
+            if job.done == len(job.texts):
+                job.future.set_result(job.results)
             else:
-                job.future.set_result(outcome)
+                self._requeue(job)

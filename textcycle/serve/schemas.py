@@ -68,6 +68,12 @@ class Limits(BaseModel):
     max_chars: int = Field(description="Characters per item.")
     max_body_bytes: int = Field(description="Bytes per request body.")
     max_queued: int = Field(description="Texts waiting at once on one worker; beyond it, 503 with Retry-After.")
+    max_text_cost: int = Field(description=(
+        "Engine work per text, in units of (1 + UTF-8 bytes // 4) x max(rerank, beam): about its tokens "
+        "times the candidates decoded; beyond it, 413."))
+    max_request_cost: int = Field(description="Engine work per request, the sum over its texts; beyond it, 413.")
+    max_queued_cost: int = Field(description="Engine work waiting at once on one worker; beyond it, 503 with "
+                                             "Retry-After.")
 
 
 class ModelsResponse(BaseModel):
@@ -76,15 +82,19 @@ class ModelsResponse(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["loading", "ready", "failed"] = Field(description="loading: alive, models not loaded yet; "
-                                                                      "ready: serving; failed: a model did not load.")
+    status: Literal["loading", "ready", "failed"] = Field(description=(
+        "loading: alive, models not loaded yet; ready: serving (the models that loaded; see `failed`); "
+        "failed: no model loaded."))
     ready: bool
     models: list[str] = Field(description="The models this worker has loaded.")
+    failed: dict[str, str] | None = Field(None, description="Models that failed to load, each with a short reason "
+                                                            "(the server's log has the whole error).")
     queued: int = Field(description="Texts waiting in this worker's queue.")
+    queued_cost: int = Field(0, description="Their engine work (see GET /v1/models `limits`).")
     batches: int = Field(0, description="Engine calls this worker made so far.")
     batched_texts: int = Field(0, description="Texts in those calls (batched_texts / batches: the mean batch).")
     pid: int = Field(description="The worker process that answered.")
-    error: str | None = Field(None, description="Why loading failed (status failed).")
+    error: str | None = Field(None, description="Why no model loaded (status failed).")
 
 
 class Error(BaseModel):

@@ -25,10 +25,21 @@ class Settings:
     max_texts: int = 256
     max_chars: int = 2000
     max_queued: int = 4096
+    # engine work, in units of about one token x one candidate (work.text_cost): per batch (a
+    # text over it is refused), per request, and waiting per worker
+    max_batch_cost: int = 8192
+    max_request_cost: int = 32768
+    max_queued_cost: int = 65536
     retry_after_s: int = 1
+    # Host header values answered (any port); "*": any. The command line's default is the
+    # loopback names when it listens on loopback (against DNS rebinding), else "*"
+    allowed_hosts: list[str] = field(default_factory=lambda: ["*"])
     # True: a worker takes connections only once its models are loaded (--workers > 1: the
     # others serve meanwhile); False: /healthz answers "loading" from the start (one worker)
     load_before_serving: bool = False
+    # True (the command line): at shutdown, exit the process at once even if an engine call
+    # is still running (past --graceful-timeout; it cannot be interrupted)
+    hard_exit: bool = False
 
     def model_names(self) -> list[tuple[str, str]]:
         """(name, bundled name or folder) per --model: `NAME=PATH`, a bundled name, or a folder

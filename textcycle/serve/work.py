@@ -8,12 +8,23 @@ duplicates merged, best first; its `rewrite` is the best candidate, so the alter
 sees always include the answer. A long input that the rewriter cuts into pieces gets per piece
 the best candidate for its rewrite, and candidate j = the pieces' j-th candidates joined (score:
 their mean).
+
+`text_cost(text, candidates)` estimates, before a text is queued, the engine work it makes, so
+that the server can bound the work it admits, not only the number of texts.
 """
 from __future__ import annotations
 
 import numpy as np
 
 CHUNK = 64  # pieces per engine call, as Rewriter.rewrite's batch_size
+
+
+def text_cost(text: str, candidates: int = 1) -> int:
+    """About the engine work of rewriting `text`, in token x candidate units: its tokens (about
+    one per 4 bytes of UTF-8: a word piece in English, a character or two in Chinese; summed
+    over its pieces, pieces x length) times the sequences decoded per piece (rerank N or beam N:
+    N). Cheap on purpose: it runs on the event loop for every text before it is queued."""
+    return (1 + len(text.encode("utf-8", "surrogatepass")) // 4) * candidates
 
 
 def rewrite_batch(rw, texts: list[str], to: int | None, beam: int = 1, rerank: int = 1) -> list[dict]:
