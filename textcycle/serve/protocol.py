@@ -70,8 +70,8 @@ class GuardedH11Protocol(H11Protocol):
             self._deadline = self.loop.call_later(seconds, self._too_slow, awaiting, seconds)
 
     def _too_slow(self, awaiting: str, seconds: float) -> None:
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # closed already, or handed to a WebSocket protocol
         # a connection that sent nothing is an idle one (a browser's spare connection): no line
         if awaiting == "body" or self.conn.trailing_data[0]:
             who = "%s:%d" % self.client if self.client else "-"
