@@ -1,0 +1,58 @@
+"""What an LM model is on disk and what its generators read: the folder's config (`LMSpec`), the
+file names, and the prompt. No torch here: the fast engine and the model share it.
+
+G_t(x) is the LM's continuation of `<|im_start|>x<|im_end|>\n<|im_start|>t\n` up to `<|im_end|>`,
+where t is the target style's name (SmolLM2's chat markers, which its tokenizer has as single
+tokens).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TextcycleError
+
+MODEL_TYPE = "textcycle-lm"
+CONFIG = "config.json"
+ADAPTER = "adapter"  # peft's adapter folder (LoRA weights and adapter_config.json)
+FULL = "lm"  # the whole LM, when every weight was trained
+START, END = "<|im_start|>", "<|im_end|>"
+
+
+def prompt_text(source: str, style: str) -> str:
+    return f"{START}{source}{END}\n{START}{style}\n"
+
+
+@dataclass
+class LMSpec:
+    """What a saved LM model is: its base, its styles and its adapter."""
+    base: str = "smollm2-135m"
+    style_names: list = field(default_factory=lambda: ["negative", "positive"])
+    lora_rank: int = 16  # 0: train every weight of the LM
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    max_source_tokens: int = 64
+    max_new_tokens: int = 64
+
+
+def read_lm_spec(folder: str | Path) -> LMSpec:
+    """The spec in an LM model folder's config.json, checked (one-line errors)."""
+    f = Path(folder) / CONFIG
+    try:
+        raw = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise TextcycleError(f"{f}: cannot read the LM model config ({e})") from None
+    if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
+        raise TextcycleError(f"{f}: not a textcycle LM model (model_type {MODEL_TYPE!r})")
+    known = set(LMSpec.__dataclass_fields__)
+    spec = LMSpec(**{k: v for k, v in raw.items() if k in known})
+    names = spec.style_names
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
+            and len(set(names)) == len(names)):
+        raise TextcycleError(f"{f}: style_names must be a list of different names")
+    for key, low, high in (("lora_rank", 0, 1024), ("max_source_tokens", 1, 4096), ("max_new_tokens", 2, 4096)):
+        v = getattr(spec, key)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise TextcycleError(f"{f}: {key} must be an integer in {low}..{high}")
+    return spec
