@@ -42,23 +42,28 @@ def merged_copy(model_folder: str | Path, base: str | None = None, quantization:
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
 
     def build(tmp: Path) -> None:
-        import ctranslate2
-        import torch
-
         from .lm_model import LMGenerators
 
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        gens = LMGenerators.from_pretrained(model_folder, base=base)
-        plain = tmp / "hf"
-        gens.merged_lm().save_pretrained(plain)
-        gens.tokenizer.save_pretrained(plain)
-        ctranslate2.converters.TransformersConverter(str(plain)).convert(str(tmp / "ct2"), quantization=quantization)
-        (tmp / "ct2" / TOKENIZER).write_bytes((plain / TOKENIZER).read_bytes())
-        for p in sorted(plain.rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-        plain.rmdir()
+        convert_merged(LMGenerators.from_pretrained(model_folder, base=base), tmp, quantization)
 
     return cached_folder(f"lm-{key}", source, build) / "ct2"
+
+
+def convert_merged(gens, out: Path, quantization: str = "int8") -> Path:
+    """Write `out/ct2`: the generators (an in-memory `LMGenerators`) merged into one plain LM and
+    converted by CTranslate2, with the tokenizer; the plain folder in between is removed."""
+    import shutil
+
+    import ctranslate2
+
+    plain = out / "hf"
+    gens.merged_lm().save_pretrained(plain)
+    gens.tokenizer.save_pretrained(plain)
+    ctranslate2.converters.TransformersConverter(str(plain)).convert(str(out / "ct2"), quantization=quantization,
+                                                                    force=True)
+    shutil.copyfile(plain / TOKENIZER, out / "ct2" / TOKENIZER)
+    shutil.rmtree(plain)
+    return out / "ct2"
 
 
 class LMEngine:

@@ -50,11 +50,14 @@ class LMGenerators(torch.nn.Module):
                                                task_type="CAUSAL_LM"))
         return cls(lm, tokenizer, spec)
 
-    def save_pretrained(self, folder: str | Path) -> None:
-        """config.json + the adapter (or, with lora_rank 0, the whole LM), in one atomic rename."""
+    def save_pretrained(self, folder: str | Path, config: dict | None = None, extra=None) -> None:
+        """config.json (the spec, plus `config`) + the adapter (or, with lora_rank 0, the whole
+        LM), and whatever `extra(tmp)` writes beside them (the discriminator), in one rename."""
         with atomic_dir(folder) as tmp:
-            (tmp / CONFIG).write_text(json.dumps({"model_type": MODEL_TYPE, **asdict(self.spec)},
+            (tmp / CONFIG).write_text(json.dumps({"model_type": MODEL_TYPE, **asdict(self.spec), **(config or {})},
                                                  ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            if extra is not None:
+                extra(tmp)
             self.lm.save_pretrained(tmp / (ADAPTER if self.spec.lora_rank > 0 else FULL))
             (tmp / ADAPTER / "README.md").unlink(missing_ok=True)  # peft's empty card template
             if self.spec.lora_rank == 0:

@@ -1,0 +1,100 @@
+"""The options of an LM-generator run, read from YAML like every textcycle config
+(`config.load_config`): the corpus (`DataConfig`, shared with the small method), the LM and its
+adapter, where the discriminator starts, and the schedule of the three phases."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..config import DataConfig, shown
+from ..errors import ConfigError
+
+
+@dataclass
+class LMModelConfig:
+    base: str = "smollm2-135m"  # a bundled base (textcycle.text.lm_base), a folder, or (online) a Hub name
+    lora_rank: int = 16  # 0: train every weight of the LM
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    max_source_tokens: int = 64
+    max_new_tokens: int = 48
+
+
+@dataclass
+class LMTrainConfig:
+    output_dir: str = "runs/yelp-lm"
+    seed: int = 0
+    threads: int = 2
+    batch_size: int = 16  # pairs per step; each trains both directions (x -> y and y -> x)
+    lr: float = 2e-4
+    warmup_steps: int = 50
+    max_grad_norm: float = 1.0
+    # phase 1: pseudo-pairs (python -m textcycle.text.lm_pairs), e.g. from the small model
+    warm_pairs: str | None = None
+    warm_steps: int = 600
+    # phase 2: reward-ranked self-training on the LM's own candidates (0 rounds: none)
+    selftrain_rounds: int = 0
+    selftrain_steps: int = 100
+    selftrain_sources: int = 500  # per style per round
+    selftrain_samples: int = 3  # sampled candidates per source, beside the greedy one
+    selftrain_min_style: float = 0.6
+    selftrain_min_content: float = 0.2
+    selftrain_lr: float = 1e-4
+    # phase 3: cycle-RL
+    rl_steps: int = 0
+    rl_lr: float = 5e-5
+    rl_sources: int = 4  # per style per step
+    num_samples: int = 4
+    sample_temperature: float = 1.0
+    style_weight: float = 1.0
+    content_weight: float = 1.0
+    bt_weight: float = 1.0
+    disc_lr: float = 1e-4
+    time_limit_minutes: float = 0.0
+    log_every: int = 10
+    eval_every: int = 100
+    save_every: int = 50
+    keep_checkpoints: int = 2
+    eval_sentences: int = 200
+    eval_classifier: str | None = None  # None: the bundled Yelp evaluation classifier
+
+
+@dataclass
+class LMRecipe:
+    data: DataConfig = field(default_factory=lambda: DataConfig(source="yelp_shared"))
+    model: LMModelConfig = field(default_factory=LMModelConfig)
+    # a small textcycle model (bundled name or folder) whose discriminator and SentencePiece
+    # vocabulary start this model's discriminator
+    discriminator_from: str = "yelp"
+    train: LMTrainConfig = field(default_factory=LMTrainConfig)
+
+
+_RANGES = [
+    ("model.lora_rank", 0, 1024), ("model.lora_alpha", 1, 100_000), ("model.lora_dropout", 0.0, 0.9),
+    ("model.max_source_tokens", 1, 4096), ("model.max_new_tokens", 2, 4096),
+    ("train.threads", 0, 1024), ("train.batch_size", 1, 100_000), ("train.lr", 0.0, 1.0),
+    ("train.warmup_steps", 0, 10**9), ("train.max_grad_norm", 1e-6, 1e6), ("train.warm_steps", 0, 10**9),
+    ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9), ("train.selftrain_sources", 1, 10**8),
+    ("train.selftrain_samples", 0, 64), ("train.selftrain_min_style", 0.0, 1.0),
+    ("train.selftrain_min_content", 0.0, 1.0), ("train.selftrain_lr", 0.0, 1.0), ("train.rl_steps", 0, 10**9),
+    ("train.rl_lr", 0.0, 1.0), ("train.rl_sources", 1, 100_000), ("train.num_samples", 2, 64),
+    ("train.sample_temperature", 1e-3, 100.0), ("train.style_weight", 1e-6, 1e6),
+    ("train.content_weight", 1e-6, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.disc_lr", 0.0, 1.0),
+    ("train.time_limit_minutes", 0.0, 10**7), ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9),
+    ("train.save_every", 1, 10**9), ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),
+]
+
+
+def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
+    """Every number in its range at load time (one line naming the range)."""
+    for key, lo, hi in _RANGES:
+        section, name = key.split(".")
+        v = getattr(getattr(cfg, section), name)
+        if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
+            raise ConfigError(f"{key} = {shown(v)} is out of range: allowed {lo} to {hi}")
+    t = cfg.train
+    if t.warm_steps + t.selftrain_rounds + t.rl_steps < 1:
+        raise ConfigError("train.warm_steps + train.selftrain_rounds + train.rl_steps must be at least 1")
+    if t.warm_steps > 0 and not t.warm_pairs:
+        raise ConfigError("train.warm_steps > 0 needs train.warm_pairs (make them with python -m textcycle.text.lm_pairs)")
+    return cfg

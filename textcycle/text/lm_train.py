@@ -1,0 +1,362 @@
+"""python -m textcycle.text.lm_train --config configs/yelp-lm.yaml: the run around the LM method.
+
+Three phases, in the order of the small method; the `Schedule` owns where a step is (phase,
+round, learning rate, the time-limit cut), the method only updates:
+1. warm: pseudo-pairs from `train.warm_pairs` (`lm_pairs`: a teacher's rewrites), `warm_steps`
+   steps of `batch_size` pairs, each trained both ways (x -> y and the cycle y -> x);
+2. self-training rounds: the current generators' fast copy (merged, CTranslate2) rewrites
+   `selftrain_sources` training sentences per style, greedy and `selftrain_samples` samples;
+   the training reward picks the best per source, kept when it is in the target style, keeps the
+   content, is not a copy and keeps the source's numbers exactly; `selftrain_steps` pair steps
+   train on them;
+3. cycle-RL: `rl_steps` REINFORCE steps with the discriminator learning alongside.
+
+The run writes what the small method's run writes: config.yaml, checkpoints/ (the adapter, the
+discriminator, optimisers, RNG; atomic, `--resume` continues), best/ (by dev G from the evaluation
+classifier, the model folder), final/, tensorboard/, curves.png, train_summary.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
+from ..cli import entry_point
+from ..config import add_config_arguments, config_yaml, load_config, save_config
+from ..errors import TextcycleError
+from ..evaluate.bleu import self_bleu
+from ..files import atomic_write_text
+from ..plots import plot_curves
+from ..reward import combine_rewards, content_reward, detected_style_probs, style_reward
+from ..selftrain import best_candidates
+from ..textnorm import normalize
+from .lm_config import LMRecipe, validate_lm_config
+from .lm_data import natural
+from .lm_engine import LMEngine, convert_merged
+from .lm_method import LMCycleGAN
+from .lm_model import LMGenerators, LMSpec
+from .lm_pairs import read_pairs
+
+PANELS = {"pairs": ("pairs/forward", "pairs/cycle"), "reward": ("rl/reward_to0", "rl/reward_to1"),
+          "dev": ("dev/acc", "dev/self_bleu", "dev/G")}
+
+
+@dataclass
+class Schedule:
+    """Where step n of the run is: warm, self-training round r, or RL; and its learning rate.
+    `rounds` shrinks when the time limit cuts self-training (the run decides, the method obeys)."""
+    warm_steps: int
+    rounds: int
+    round_steps: int
+    rl_steps: int
+    lr: float
+    warmup_steps: int
+    selftrain_lr: float
+    rl_lr: float
+
+    @property
+    def total(self) -> int:
+        return self.warm_steps + self.rounds * self.round_steps + self.rl_steps
+
+    def phase(self, step: int) -> tuple[str, int | None]:
+        if step < self.warm_steps:
+            return "warm", None
+        r = (step - self.warm_steps) // self.round_steps
+        return ("selftrain", r) if r < self.rounds else ("rl", None)
+
+    def learning_rate(self, step: int) -> float:
+        phase, _ = self.phase(step)
+        if phase == "warm":
+            return self.lr * min(1.0, (step + 1) / max(1, self.warmup_steps))
+        return self.selftrain_lr if phase == "selftrain" else self.rl_lr
+
+
+def number_strings(text: str) -> list[str]:
+    from ..evaluate.faithful import NUMBER
+
+    return sorted(NUMBER.findall(text))
+
+
+class LMTrainingRun:
+    def __init__(self, cfg: LMRecipe, resume: bool = False):
+        from ..data import load_corpus
+        from ..model import TextCycleModel
+        from ..model_folder import resolve_model_path
+        from ..vocab import encode_ids
+
+        self.cfg, tc = cfg, cfg.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        self.out = Path(tc.output_dir)
+        torch.manual_seed(tc.seed)
+        self.rng = random.Random(tc.seed)
+        corpus = load_corpus(cfg.data)
+        self.style_names, self.language = list(corpus.style_names), corpus.language
+        self.train_text = [[natural(s, random.Random(f"{tc.seed}-{i}")) for i, s in enumerate(corpus.train[k])]
+                           for k in (0, 1)]
+        self.dev = [corpus.dev[k][: tc.eval_sentences] for k in (0, 1)]
+        self.dev_natural = [[natural(s, random.Random(f"dev-{i}")) for i, s in enumerate(d)] for d in self.dev]
+        self.pairs = read_pairs(tc.warm_pairs) if tc.warm_steps else []
+        m = cfg.model
+        self.spec = LMSpec(base=m.base, style_names=self.style_names, lora_rank=m.lora_rank, lora_alpha=m.lora_alpha,
+                           lora_dropout=m.lora_dropout, max_source_tokens=m.max_source_tokens,
+                           max_new_tokens=m.max_new_tokens)
+        self.gens = LMGenerators.build(self.spec)
+        small_folder = resolve_model_path(cfg.discriminator_from)
+        small = TextCycleModel.from_pretrained(small_folder)
+        self.disc, self.sp, self.max_length = small.discriminator, small.tokenizer.sp_model, small.max_length
+        self.sp_file = small_folder / "tokenizer.model"
+        encode = lambda texts: encode_ids(self.sp, [normalize(t, self.language) for t in texts], self.max_length)  # noqa: E731
+        self.method = LMCycleGAN(self.gens, self.disc, encode, lr=tc.lr, disc_lr=tc.disc_lr,
+                                 max_grad_norm=tc.max_grad_norm, bt_weight=tc.bt_weight,
+                                 style_weight=tc.style_weight, content_weight=tc.content_weight)
+        self.schedule = Schedule(tc.warm_steps, tc.selftrain_rounds, tc.selftrain_steps, tc.rl_steps, tc.lr,
+                                 tc.warmup_steps, tc.selftrain_lr, tc.rl_lr)
+        self.step, self.best_g, self.history, self.seconds = 0, -1.0, [], 0.0
+        self.round, self.round_pairs = None, []
+        self.classifier = self._classifier()
+        self.out.mkdir(parents=True, exist_ok=True)
+        if resume and latest_checkpoint(self.out / "checkpoints"):
+            self._resume()
+        save_config(cfg, self.out / "config.yaml")
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(self.out / "tensorboard"))
+
+    def _classifier(self):
+        from ..evaluate.classifier import StyleClassifier
+        from ..evaluate.paths import DEFAULT_CLASSIFIER
+
+        return StyleClassifier.load(self.cfg.train.eval_classifier or DEFAULT_CLASSIFIER)
+
+    # ------------------------------------------------------------------ the fast copy
+    def fast_engine(self, name: str) -> LMEngine:
+        """The current generators merged and converted (int8) into the run folder's `name/`."""
+        folder = self.out / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.gens.eval()
+        ct2 = convert_merged(self.gens, folder)
+        return LMEngine(ct2, self.style_names, threads=self.cfg.train.threads or 2,
+                        max_source_tokens=self.spec.max_source_tokens, max_new_tokens=self.spec.max_new_tokens)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> dict:
+        """Dev ACC (evaluation classifier), self-BLEU against the source and G, on corpus form."""
+        engine = self.fast_engine("fast-eval")
+        res, accs, bleus = {}, [], []
+        for s in (0, 1):
+            outs = [h[0] for h in engine.generate(self.dev_natural[s], to=1 - s)]
+            hyp = [normalize(o, self.language) for o in outs]
+            pred = self.classifier.predict(hyp, normalized=True)
+            acc = 100.0 * sum(int(p) == 1 - s for p in pred) / max(1, len(pred))
+            bleu = self_bleu(hyp, self.dev[s], self.language)
+            res[f"dev/acc_to{1 - s}"], res[f"dev/self_bleu_to{1 - s}"] = acc, bleu
+            res[f"sample_to{1 - s}"] = f"{self.dev_natural[s][0]}  ->  {outs[0]}"
+            accs.append(acc)
+            bleus.append(bleu)
+        acc, bleu = sum(accs) / 2, sum(bleus) / 2
+        res.update({"dev/acc": acc, "dev/self_bleu": bleu, "dev/G": math.sqrt(max(acc, 0) * max(bleu, 0))})
+        return res
+
+    def evaluate_and_keep_best(self) -> None:
+        res = self.evaluate()
+        row = {"step": self.step, "minutes": round(self.seconds / 60, 2),
+               **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
+        self.history.append(row)
+        self.log(res)
+        tqdm.write(json.dumps(row, ensure_ascii=False))
+        if res["dev/G"] > self.best_g:
+            self.best_g = res["dev/G"]
+            self.save_model(self.out / "best", row)
+
+    def save_model(self, folder: Path, dev_row: dict | None = None) -> None:
+        """The model folder: config.json, adapter/, the discriminator and its SentencePiece model."""
+        from safetensors.torch import save_file
+
+        def extra(tmp: Path) -> None:
+            save_file({k: v.detach().contiguous() for k, v in self.disc.state_dict().items()},
+                      str(tmp / "discriminator.safetensors"), metadata={"format": "pt"})
+            shutil.copyfile(self.sp_file, tmp / "tokenizer.model")
+            if dev_row:
+                (tmp / "dev_eval.json").write_text(json.dumps(dev_row, indent=1, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+
+        self.gens.save_pretrained(folder, config={"language": self.language, "max_length": self.max_length,
+                                                  "discriminator": asdict(self.disc.config)}, extra=extra)
+
+    # ------------------------------------------------------------------ self-training
+    def make_round_pairs(self, r: int) -> list[tuple[str, str, int]]:
+        """This round's pseudo-pairs (x, y, t) from the current generators' fast copy."""
+        tc = self.cfg.train
+        engine = self.fast_engine("fast-round")
+        engine.set_seed(tc.seed * 1_000_003 + r)
+        rng = random.Random(f"{tc.seed}-round-{r}")
+        pairs, stats = [], {}
+        for s in (0, 1):
+            t = 1 - s
+            src = rng.sample(self.train_text[s], min(tc.selftrain_sources, len(self.train_text[s])))
+            greedy = engine.generate(src, to=t)
+            sampled = engine.generate(src, to=t, sample=True, temperature=tc.sample_temperature,
+                                      num_hypotheses=tc.selftrain_samples) if tc.selftrain_samples else [[] for _ in src]
+            cands = [g + h for g, h in zip(greedy, sampled)]
+            k = 1 + tc.selftrain_samples
+            flat = [y for c in cands for y in c]
+            src_rep = [x for x in src for _ in range(k)]
+            with torch.no_grad():
+                self.disc.eval()
+                logits = self.method.disc_logits(flat).numpy()
+            recon = engine.logprobs(src_rep, flat, style=s)
+            content = np.asarray(content_reward(recon))
+            reward = np.asarray(combine_rewards(style_reward(logits, t), content, tc.style_weight,
+                                                tc.content_weight)).reshape(-1, k)
+            style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
+            bad = np.array([y == x or not y or number_strings(y) != number_strings(x)
+                            for y, x in zip(flat, src_rep)]).reshape(-1, k)
+            best = best_candidates(reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style,
+                                   tc.selftrain_min_content)
+            kept = np.flatnonzero(best >= 0)
+            pairs += [(src[i], cands[i][best[i]], t) for i in kept]
+            stats[f"selftrain/kept_to{t}"] = len(kept) / max(1, len(src))
+        self.log(stats)
+        tqdm.write(f"round {r}: " + ", ".join(f"{k.split('/')[-1]} {v:.2f}" for k, v in stats.items()))
+        atomic_write_text(self.out / "selftrain" / f"round-{r}.json", json.dumps({"pairs": pairs, "stats": stats},
+                                                                               ensure_ascii=False) + "\n")
+        return pairs
+
+    def round_pairs_for(self, r: int) -> list[tuple[str, str, int]]:
+        saved = self.out / "selftrain" / f"round-{r}.json"
+        if saved.is_file():  # a resumed run trains on the same pairs
+            return [tuple(p) for p in json.loads(saved.read_text(encoding="utf-8"))["pairs"]]
+        return self.make_round_pairs(r)
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self) -> None:
+        models, states = self.method.checkpoint_parts()
+        st = self.rng.getstate()
+        info = {"best_g": self.best_g, "history": self.history[-2000:], "seconds": self.seconds,
+                "rounds": self.schedule.rounds, "data_rng": [st[0], list(st[1]), st[2]]}
+        save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
+        prune_checkpoints(self.out / "checkpoints", self.cfg.train.keep_checkpoints)
+
+    def _resume(self) -> None:
+        from ..checkpoint import resume_latest
+
+        models, states = self.method.checkpoint_parts()
+        found = resume_latest(self.out / "checkpoints", models, states, log=tqdm.write)
+        if found is None:
+            return
+        ckpt, info = found
+        self.step, self.best_g, self.history = info["step"], info["best_g"], info["history"]
+        self.seconds, self.schedule.rounds = info["seconds"], info["rounds"]
+        a, b, c = info["data_rng"]
+        self.rng.setstate((a, tuple(b), c))
+        tqdm.write(f"resumed from {ckpt.name} (step {self.step})")
+
+    # ------------------------------------------------------------------ the loop
+    def log(self, logs: dict) -> None:
+        for k, v in logs.items():
+            if isinstance(v, (int, float)) and getattr(self, "writer", None) is not None:
+                self.writer.add_scalar(k, v, self.step)
+
+    def draw_pairs(self, pool: list, n: int) -> list[tuple[str, str, int]]:
+        return [pool[self.rng.randrange(len(pool))] for _ in range(n)]
+
+    def train_step(self) -> tuple[str, dict]:
+        tc, sch = self.cfg.train, self.schedule
+        phase, r = sch.phase(self.step)
+        self.method.set_lr(sch.learning_rate(self.step))
+        if phase == "warm":
+            return phase, self.method.pair_step(self.draw_pairs(self.pairs, tc.batch_size))
+        if phase == "selftrain":
+            if r != self.round:
+                self.round, self.round_pairs = r, self.round_pairs_for(r)
+            if not self.round_pairs:
+                return phase, {}
+            return phase, self.method.pair_step(self.draw_pairs(self.round_pairs, tc.batch_size))
+        sources = {s: [self.train_text[s][self.rng.randrange(len(self.train_text[s]))] for _ in range(tc.rl_sources)]
+                   for s in (0, 1)}
+        return phase, self.method.rl_step(sources, tc.num_samples, tc.sample_temperature)
+
+    def cut_by_time(self) -> bool:
+        """With a time limit: stop self-training early so the RL phase still fits (the run's call)."""
+        tc, sch = self.cfg.train, self.schedule
+        if not tc.time_limit_minutes:
+            return False
+        phase, r = sch.phase(self.step)
+        left = 60 * tc.time_limit_minutes - self.seconds
+        if phase == "selftrain" and (self.step - sch.warm_steps) % sch.round_steps == 0 and r > 0:
+            per_step = self.seconds / max(1, self.step)
+            if left < per_step * (sch.round_steps + sch.rl_steps):
+                sch.rounds = r
+                tqdm.write(f"time limit: self-training ends after {r} rounds so the RL phase fits")
+        return left <= 0
+
+    def run(self) -> dict:
+        tc = self.cfg.train
+        bar = tqdm(total=self.schedule.total, initial=self.step, desc="train", dynamic_ncols=True)
+        stopped = False
+        while self.step < self.schedule.total:
+            if self.cut_by_time():
+                stopped = True
+                break
+            bar.total = self.schedule.total
+            t0 = time.time()
+            phase, logs = self.train_step()
+            self.seconds += time.time() - t0
+            self.step += 1
+            bar.update(1)
+            if self.step % tc.log_every == 0:
+                self.log(logs)
+                self.history.append({"step": self.step, "phase": phase,
+                                     **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}})
+            if self.step % tc.eval_every == 0 or self.step == self.schedule.total:
+                self.evaluate_and_keep_best()
+            if self.step % tc.save_every == 0 or self.step == self.schedule.total:
+                self.save()
+        bar.close()
+        if stopped and self.step % tc.eval_every:
+            self.evaluate_and_keep_best()
+        self.save_model(self.out / "final")
+        for tmp in ("fast-eval", "fast-round"):
+            shutil.rmtree(self.out / tmp, ignore_errors=True)
+        summary = {"steps": self.step, "train_seconds": round(self.seconds, 1), "best_dev_G": self.best_g,
+                   "selftrain_rounds": self.schedule.rounds, "stopped_by_time_limit": stopped}
+        atomic_write_text(self.out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
+        plot_curves(self.history, self.out / "curves.png", PANELS)
+        self.writer.close()
+        return summary
+
+
+@entry_point
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m textcycle.text.lm_train", description=__doc__.split("\n\n")[0])
+    add_config_arguments(p)
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
+    args = p.parse_args(argv)
+    cfg = validate_lm_config(load_config(args.config, LMRecipe, args.overrides))
+    out = Path(cfg.train.output_dir)
+    if out.exists() and not out.is_dir():
+        raise TextcycleError(f"train.output_dir {out} is a file, not a folder")
+    if latest_checkpoint(out / "checkpoints") and not args.resume:
+        raise TextcycleError(f"{out} holds a run: pass --resume to continue it, or pick another train.output_dir")
+    saved = out / "config.yaml"
+    if args.resume and saved.is_file() and saved.read_text(encoding="utf-8") != config_yaml(cfg):
+        tqdm.write("note: the config differs from the run's saved config.yaml; the new one is used")
+    LMTrainingRun(cfg, resume=args.resume).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
