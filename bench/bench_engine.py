@@ -30,6 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from textcycle.cli import entry_point, thread_count  # noqa: E402
+
 # (label, storage quantization, compute type); None = torch
 CONFIGS = [
     ("torch decode loop (fp32)", None, None),
@@ -85,14 +87,14 @@ def cold_start(folder: Path, engine: str, compute_type: str | None, threads: int
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=str(REPO / "textcycle" / "pretrained" / "yelp"))
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp" / "li2018"))
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=thread_count, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
     ap.add_argument("--limit", type=int, default=0, help="first N sentences per direction only (default: all)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     import torch
 
@@ -177,4 +179,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(entry_point(main)())

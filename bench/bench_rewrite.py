@@ -29,6 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from textcycle.cli import entry_point, thread_count  # noqa: E402
 from textcycle.ct2_engine import CT2Engine  # noqa: E402
 from textcycle.model_folder import resolve_model_path  # noqa: E402
 from textcycle.model import TextCycleModel  # noqa: E402
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
     ap.add_argument("--sentences", type=int, default=1000, help="sentences per throughput row")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=thread_count, default=2)
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per row at most (batch 1 is slow)")
     ap.add_argument("--rss-sentences", type=int, default=5000)
     ap.add_argument("--json", action="store_true")
@@ -173,4 +174,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point(main)())

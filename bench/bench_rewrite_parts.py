@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_rewrite import sentences  # noqa: E402
+from textcycle.cli import entry_point, thread_count  # noqa: E402
 
 
 def seconds_per_call(fn, args: list, budget_s: float) -> float:
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="yelp")
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
     p.add_argument("--batch", type=int, default=160, help="texts per server batch (the load test's mean: about 154)")
-    p.add_argument("--threads", type=int, default=2, help="CTranslate2 threads (the server's default)")
+    p.add_argument("--threads", type=thread_count, default=2, help="CTranslate2 threads (the server's default)")
     p.add_argument("--seconds", type=float, default=8.0, help="seconds per row per round")
     p.add_argument("--rounds", type=int, default=2)
     args = p.parse_args(argv)
@@ -115,4 +116,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point(main)())

@@ -6,10 +6,13 @@
 """
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import os
 import sys
+
+from .errors import TextcycleError
 
 COMMANDS = {
     "rewrite": ("textcycle.rewrite", "rewrite sentences into the other style"),
@@ -31,17 +34,98 @@ COMMANDS = {
 }
 
 
+# --threads 100000 made the native libraries abort or crash (issue 24): 256, or 4 per core on a
+# machine with more than 64 of them
+MAX_THREADS = max(256, 4 * (os.cpu_count() or 1))
+
+
+def check_threads(n, zero_ok: bool = False) -> int:
+    """`n` as a thread count, from 1 (0 where it stands for the library's default) to MAX_THREADS:
+    the one bound of every command's --threads and of `Rewriter.from_pretrained`."""
+    low = 0 if zero_ok else 1
+    if isinstance(n, bool) or not isinstance(n, int) or not low <= n <= MAX_THREADS:
+        raise TextcycleError(f"--threads must be an integer from {low} to {MAX_THREADS}, got {n!r}")
+    return n
+
+
+def _threads_arg(text: str, zero_ok: bool) -> int:
+    # a TextcycleError, not argparse's own error: under `entry_point` it is the command's usual one line
+    try:
+        n = int(text)
+    except ValueError:
+        n = text
+    return check_threads(n, zero_ok)
+
+
+def thread_count(text: str) -> int:
+    """argparse `type=` of --threads: 1 to MAX_THREADS."""
+    return _threads_arg(text, zero_ok=False)
+
+
+def thread_count_or_zero(text: str) -> int:
+    """argparse `type=` of --threads where 0 means the library's default: 0 to MAX_THREADS."""
+    return _threads_arg(text, zero_ok=True)
+
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a write failed for want of room
+
+
+class OutputError(TextcycleError):
+    """The command's output could not be written (a full disk, /dev/full)."""
+
+
+def write_stdout(text: str) -> None:
+    """Write `text` to stdout, all of it, and flush: a failed write is an `OutputError` (one
+    line, exit 2), never a traceback. Written in a loop on the bytes, because unbuffered stdout
+    (python -u, PYTHONUNBUFFERED) drops what a short write leaves out: on a full tmpfs the output
+    stopped at 8,192 bytes, exit 0. A closed pipe stays a `BrokenPipeError`, which `entry_point`
+    ends quietly."""
+    out = sys.stdout
+    if out is None:  # no stdout at all (a detached process): nothing to write to
+        return
+    try:
+        out.flush()
+        buf = getattr(out, "buffer", None)
+        if buf is None:  # a text-only stream (a test's StringIO)
+            out.write(text)
+            return
+        data = memoryview(text.encode(out.encoding or "utf-8", out.errors or "strict"))
+        while data:
+            n = buf.write(data)
+            if not n:
+                raise OSError(errno.EIO, "the output stream took nothing")
+            data = data[n:]
+        buf.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write the output: {e.strerror or e}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's flush at exit has nothing left to fail on."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def entry_point(main):
     """Wrap a command's `main(argv)`: a `TextcycleError` becomes one line on stderr and exit
     status 2, Ctrl-C exit 130 with a word, and a closed stdout (`| head -1`) a quiet stop.
-    Every command uses it, so no command ends in a traceback for a problem a user can fix."""
-    from .errors import TextcycleError
+    stdout is flushed before the command ends, so a write that fails late (a full disk) is an
+    error too. Every command uses it, so no command ends in a traceback for a problem a user can fix."""
 
     @functools.wraps(main)
     def run(argv=None) -> int:
         try:
-            return main(argv) or 0
+            code = main(argv) or 0
+            write_stdout("")
+            return code
         except TextcycleError as e:
+            if isinstance(e, OutputError):
+                _silence_stdout()
             print(f"error: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
@@ -49,12 +133,14 @@ def entry_point(main):
             return 130
         except BrokenPipeError:
             # the reader went away: stop writing, and keep Python from complaining at exit
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            except OSError:
-                pass
+            _silence_stdout()
             return 0
+        except OSError as e:  # a print() or a file write on a full disk: the user's to fix, not a bug
+            if e.errno not in FULL_DISK:
+                raise
+            _silence_stdout()
+            print(f"error: cannot write{' ' + str(e.filename) if e.filename else ''}: {e.strerror}", file=sys.stderr)
+            return 2
 
     return run
 

@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 
-from .cli import entry_point
+from .cli import entry_point, thread_count
 from .ct2_convert import DEFAULT_QUANTIZATION, QUANTIZATIONS, export_ctranslate2, folder_size
 from .ct2_engine import CT2_DIR
 from .errors import TextcycleError
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a textcycle model folder (or a bundled name: yelp, zh)")
     p.add_argument("--quantization", default=DEFAULT_QUANTIZATION, choices=QUANTIZATIONS,
                    help="how the weights are stored (default %(default)s)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads while converting (default 2)")
+    p.add_argument("--threads", type=thread_count, default=2, help="torch threads while converting (default 2)")
     return p
 
 

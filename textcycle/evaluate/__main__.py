@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--classifier", default=None, help="classifier folder (default: the bundled one)")
     ap.add_argument("--lm", default=None, help="language-model folder (default: the bundled one)")
     ap.add_argument("--no-lm", action="store_true", help="skip perplexity")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     return ap
 
 

@@ -26,7 +26,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count
 from ..errors import TextcycleError
 from ..files import atomic_write_text, read_lines
 from .bleu import g_score, self_bleu
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lm", default=None, help="evaluation LM folder for this corpus (perplexity)")
     ap.add_argument("--samples", type=int, default=20, help="sample rewrites per direction (default 20)")
     ap.add_argument("--name", default="textcycle", help="the system's name in the table")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=thread_count, default=2)
     args = ap.parse_args(argv)
     import torch
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count
 from ..config import DataConfig
 from ..data import load_corpus
 from ..errors import TextcycleError
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buckets", type=int, default=ClassifierConfig.buckets)
     ap.add_argument("--lr", type=float, default=ClassifierConfig.lr)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-train-per-style", type=int, default=None, help="cap for quick runs")
     ap.add_argument("--config", help="train on the corpus of a training config instead of Yelp (e.g. "
                                      "configs/zh-reviews.yaml; Chinese gets character features); reports "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count
 from ..config import DataConfig
 from ..files import atomic_dir
 from ..data import load_corpus
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
                     help="bf16 autocast (auto: only where the CPU has fast bf16 matmuls)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-train-per-style", type=int, default=None, help="cap for quick runs")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))

@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError
 from ..files import atomic_write_text
 from .data import ImageFolder, list_images, normalize
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     p.add_argument("--cache", default="runs/classifiers", help="where the domain classifier is cached")
     p.add_argument("--classifier-epochs", type=int, default=6)
     p.add_argument("--max-test", type=int, default=None, help="cap on test images per domain")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch's default)")
+    p.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch threads (0 = torch's default)")
     p.add_argument("--out", default=None, help="also write the table (.md) and the numbers (.json) here")
     args = p.parse_args(argv)
     if args.threads > 0:

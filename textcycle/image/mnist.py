@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError
 from ..files import atomic_write_text
 from .data import load_image
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     pe.add_argument("--data", default=None)
     pe.add_argument("--out", default=None, help="also write the table (.md) and numbers (.json) here")
     for q in (pp, pe):
-        q.add_argument("--threads", type=int, default=1)
+        q.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch threads (0 = torch's default)")
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)

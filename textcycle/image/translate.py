@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import entry_point
+from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError
 from ..files import atomic_write_text
 from .data import ImageFolder, list_images, normalize, resized, to_pil, warn
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     p.add_argument("--html", help="write an HTML page of the test-set results here")
     p.add_argument("--data", default=None, help="dataset root for --html (default: the model's)")
     p.add_argument("--max-images", type=int, default=30, help="test images per domain in --html")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch threads (0 = torch's default)")
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
