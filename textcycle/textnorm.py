@@ -312,32 +312,59 @@ def zh_convert(text: str, config: str | None) -> str:
     return cc.convert(text) if text else text
 
 
+_TRADITIONAL_FORMS = ("s2t", "s2tw", "s2hk")  # OpenCC's standard, Taiwan's and Hong Kong's
+
+
+@functools.lru_cache(maxsize=65536)
+def char_script(ch: str) -> str | None:
+    """"traditional" or "simplified" for a character only that script writes, else None. Both
+    directions count, because OpenCC's conversions also change characters both scripts write:
+    Traditional-only, Simplified writes it otherwise (t2s changes it) and Traditional writes it so
+    (s2t, s2tw or s2hk keeps it: 難, 乾, 髮); Simplified-only, Traditional writes it otherwise (all
+    three change it) and Simplified writes it so (t2s keeps it: 难, 发). So 吃, which s2t makes
+    喫 but Taiwan keeps, and 台, kept in Hong Kong, count for neither. Needs OpenCC (`_opencc`)."""
+    traditional_keeps = any(_opencc(c).convert(ch) == ch for c in _TRADITIONAL_FORMS)
+    if _opencc("t2s").convert(ch) != ch:
+        return "traditional" if traditional_keeps else None
+    return None if traditional_keeps else "simplified"
+
+
+def script_counts(text: str) -> tuple[int, int]:
+    """(Traditional-only, Simplified-only) characters of `text` (`char_script`); (0, 0) without OpenCC."""
+    if not opencc_available():
+        return 0, 0
+    trad = simp = 0
+    for ch in text:
+        if ch >= "\u2e80":  # CJK and beyond: no script difference below it
+            kind = char_script(ch)
+            trad += kind == "traditional"
+            simp += kind == "simplified"
+    return trad, simp
+
+
 def zh_script(texts, sample: int = 5000) -> str | None:
-    """"traditional" or "simplified": the script most of `texts` is written in (characters that
-    OpenCC's t2s changes count as Traditional, those s2t changes as Simplified); None without
-    OpenCC or without script-specific characters."""
-    try:
-        t2s, s2t = _opencc("t2s"), _opencc("s2t")
-    except TextcycleError:
-        return None
-    text = "".join(list(texts)[:sample])
-    trad = sum(a != b for a, b in zip(text, t2s.convert(text)))
-    simp = sum(a != b for a, b in zip(text, s2t.convert(text)))
-    if trad == simp == 0:
+    """"traditional" or "simplified": the script with more script-only characters (`char_script`)
+    in the first `sample` of `texts`; None without OpenCC, without such characters, or on a tie."""
+    trad, simp = script_counts("".join(list(texts)[:sample]))
+    if trad == simp:
         return None
     return "traditional" if trad > simp else "simplified"
 
 
 def script_conversions(text: str, model_script: str | None) -> tuple[str | None, str | None]:
     """(into the model's script, back into the user's) OpenCC conversions for one input, or
-    (None, None) when the input already matches the model, is ambiguous, or OpenCC is missing.
-    Taiwan's forms are used for Traditional output."""
+    (None, None) when the input is in the model's script (or has no script-only characters), or
+    OpenCC is missing. Mostly the other script: there and back (Taiwan's forms for Traditional
+    output). Mixed half and half: into the model's script, so it reads one script, and the answer
+    stays in it. Mostly the model's script: as it is."""
     if model_script not in ("simplified", "traditional"):
         return None, None
-    mine = zh_script([text])
-    if mine is None or mine == model_script:
+    trad, simp = script_counts(text)
+    mine, other = (simp, trad) if model_script == "simplified" else (trad, simp)
+    if other == 0 or other < mine:
         return None, None
-    return ("t2s", "s2tw") if model_script == "simplified" else ("s2tw", "tw2s")
+    into, back = ("t2s", "s2tw") if model_script == "simplified" else ("s2tw", "tw2s")
+    return into, (back if other > mine else None)
 
 
 # ---------------------------------------------------------------- sentences
