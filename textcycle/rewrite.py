@@ -16,6 +16,9 @@ The Rewriter does the text handling; an engine does the networks, in token ids (
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
+import itertools
 import json
 import math
 import sys
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import entry_point
+from .cli import check_threads, entry_point, thread_count, write_stdout
 from .errors import TextcycleError
 from .files import split_lines
 from .model_folder import read_model_info, resolve_model_path
@@ -35,9 +38,13 @@ from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces,
 from .vocab import UNK_ID, decode_ids, encode_ids
 
 MAX_BEAM, MAX_RERANK = 16, 64
+MAX_SEED = 2 ** 32 - 1  # CTranslate2 takes an unsigned 32-bit seed
 # an input is "unreadable" for a model when at least this share of its pieces are unknown, or
 # (English models) of its letters are outside the Latin script
 UNREADABLE_SHARE = 0.5
+# SentencePiece's longest piece (its default max_sentencepiece_length): a part of an input longer
+# than this many characters per token of the model's max length cannot fit the model whole
+MAX_CHARS_PER_TOKEN = 16
 
 
 def _warn(msg: str) -> None:
@@ -72,6 +79,7 @@ class Rewriter:
         self.reward = info.get("reward") or {"style_weight": 1.0, "content_weight": 1.0}
         # words per piece: the model's token budget, leaving room for sub-word splits
         self.max_words = max(4, int(self.max_length * (1.0 if self.language == "zh" else 0.75)))
+        self.max_piece_chars = self.max_length * MAX_CHARS_PER_TOKEN
         self._warned_opencc = False
         self._unknown: dict[str, bool] = {}
 
@@ -84,6 +92,7 @@ class Rewriter:
 
         if engine not in ("auto", "ct2", "torch"):
             raise TextcycleError(f"unknown engine {engine!r}: use auto, ct2 or torch")
+        check_threads(threads)
         path = resolve_model_path(name_or_path)
         info = read_model_info(path)
         eng = None
@@ -118,11 +127,13 @@ class Rewriter:
 
     # ------------------------------------------------------------ helpers
     def style_index(self, style: str | int) -> int:
-        if isinstance(style, int) or (isinstance(style, str) and style.isdigit()):
-            i = int(style)
-            if i in (0, 1):
-                return i
-        else:
+        """A style name of the model's config (any case) or 0 / 1 (an int, or the ASCII digit: "²"
+        and "١" are digits to `str.isdigit` and `int`, never a style here)."""
+        if isinstance(style, (int, np.integer)) and not isinstance(style, bool) and style in (0, 1):
+            return int(style)
+        if isinstance(style, str):
+            if style in ("0", "1"):
+                return int(style)
             names = [s.lower() for s in self.style_names]
             if style.lower() in names:
                 return names.index(style.lower())
@@ -150,8 +161,14 @@ class Rewriter:
         return self._unknown[ch]
 
     def unreadable(self, normalized: str, raw: str) -> str | None:
-        """Why the model cannot read an input (mostly unknown pieces, or another script), or None.
-        Unknown symbols (emoji) do not count, they are kept aside (`pieces`); unknown letters do."""
+        """Why the model cannot read an input (a part too long to cut, mostly unknown pieces, or
+        another script), or None. Unknown symbols (emoji) do not count, they are kept aside
+        (`pieces`); unknown letters do. The length comes first: it needs no encoding, so a
+        10-million-character word costs no more memory than its own text."""
+        longest = max((len(p) for p in model_pieces(normalized, self.language, self.max_words)), default=0)
+        if longest > self.max_piece_chars:
+            return (f"a part of it is {longest} characters with no sentence end or space to cut it at "
+                    f"(this model reads at most {self.max_piece_chars})")
         text = "".join(ch for ch in normalized if not self.unknown_symbol(ch))
         ids = self.sp.encode(text)
         if not ids or sum(i == UNK_ID for i in ids) / len(ids) >= UNREADABLE_SHARE:
@@ -250,7 +267,7 @@ class Rewriter:
             raise TextcycleError("batch size must be at least 1")
         target = None if to is None else self.style_index(to)
         if seed is not None:
-            self.engine.set_seed(seed)
+            self.engine.set_seed(check_seed(seed))
 
         # every input becomes one or more pieces in corpus form ("" for a piece of symbols only)
         pieces, symbols, owner = [], [], []
@@ -327,6 +344,13 @@ class Rewriter:
                       "(pip install 'textcycle[zh]')")
 
 
+def check_seed(seed: int) -> int:
+    """A random seed both engines take (CTranslate2: unsigned 32 bits), or a one-line error."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise TextcycleError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
 def check_decoding(beam: int, sample: bool, temperature: float, rerank: int) -> None:
     """Decoding options in range, and no combination where one option would silently lose."""
     if not 1 <= beam <= MAX_BEAM:
@@ -360,18 +384,69 @@ def _argument_text(arg: str, n: int) -> str:
     return arg
 
 
+# byte-order marks of the encodings stdin may come in besides UTF-8; UTF-32 LE's starts with UTF-16 LE's
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _stdin_lines(buf):
+    """The lines of binary stream `buf` as text. UTF-8 line by line (undecodable bytes replaced
+    with a warning naming the line; a UTF-8 BOM is dropped by `clean`); UTF-16 and UTF-32 with a
+    byte-order mark decoded as such. Without a BOM those would split at every 0x0A byte into
+    garbage lines, so text that looks like them (NUL bytes in a quarter of its first line) is
+    refused with one line before any output."""
+    head = buf.read(4)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            yield from _wide_lines(buf, head, encoding)
+            return
+    first = head if head.endswith(b"\n") else head + buf.readline()  # whole lines: split as the stream is
+    seen_text = False
+    for k, raw in enumerate(itertools.chain(io.BytesIO(first), buf), 1):
+        if not seen_text and raw.strip(b"\r\n"):
+            seen_text = True
+            if raw.count(0) * 4 >= len(raw):
+                raise TextcycleError(f"stdin line {k} looks like UTF-16 or UTF-32 without a byte-order mark (NUL "
+                                     "bytes); convert it to UTF-8 first, e.g. iconv -f UTF-16LE -t UTF-8")
+        if raw.endswith(b"\n"):
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        yield _decode_bytes(raw, f"stdin line {k}")
+
+
+def _wide_lines(buf, head: bytes, encoding: str):
+    """Lines of UTF-16/UTF-32 text (`head` holds its first bytes, the BOM included), split on "\\n"
+    only as UTF-8 input is, decoded block by block; undecodable units replaced with one warning."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    pending: list[str] = []  # the line being read, in parts: a long line costs no re-joining per block
+    warned, block = False, head
+    while True:
+        text = decoder.decode(block, final=not block)
+        if "\ufffd" in text and not warned:
+            warned = True
+            _warn(f"stdin is {encoding.upper()} with undecodable bytes; they are replaced")
+        *ends, rest = text.split("\n")
+        for part in ends:
+            line = "".join(pending) + part
+            pending = []
+            yield line[:-1] if line.endswith("\r") else line
+        pending.append(rest)
+        if not block:
+            break
+        block = buf.read1(1 << 16)
+    last = "".join(pending)
+    if last:
+        yield last
+
+
 def iter_inputs(args_texts: list[str]):
     """The command line's sentences, "-" standing for every line of stdin, read as a stream.
     Lines split on "\\n" only ("\\r\\n" accepted), so a form feed or U+2028 inside a line never
     makes two outputs of one input; undecodable bytes are replaced with a warning."""
     for n, t in enumerate(args_texts, 1):
-        if t != "-":
+        if t == "-":
+            yield from _stdin_lines(sys.stdin.buffer)
+        else:
             yield _argument_text(t, n)
-            continue
-        for k, raw in enumerate(sys.stdin.buffer, 1):
-            if raw.endswith(b"\n"):
-                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-            yield _decode_bytes(raw, f"stdin line {k}")
 
 
 def _chunks(items, size: int):
@@ -406,10 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pick the best of greedy + N-1 samples by the training reward (default 1: off)")
     p.add_argument("--json", action="store_true", help="one JSON object per line: source, detected style, "
                                                        "rewrite, its style probability")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --sample and --rerank")
+    p.add_argument("--seed", type=int, default=0, help=f"random seed for --sample and --rerank (0 to {MAX_SEED})")
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"),
                    help="auto (default): CTranslate2 where the model folder has a copy, else torch")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--threads", type=thread_count, default=2, help="CPU threads (default 2)")
     p.add_argument("--batch-size", type=int, default=128, help="sentences per engine call (default 128)")
     p.add_argument("--chunk-lines", type=int, default=1024,
                    help="input lines read, rewritten and written at a time (bounded memory on huge files)")
@@ -423,8 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.texts:
         raise TextcycleError('nothing to rewrite: give sentences as arguments, or "-" to read stdin')
     check_decoding(args.beam, args.sample, args.temperature, args.rerank)
-    if args.threads < 1:
-        raise TextcycleError("--threads must be at least 1")
+    check_seed(args.seed)
     if args.batch_size < 1 or args.chunk_lines < 1:
         raise TextcycleError("--batch-size and --chunk-lines must be at least 1")
     rewriter = Rewriter.from_pretrained(args.model, engine=args.engine, threads=args.threads)
@@ -435,16 +509,16 @@ def main(argv: list[str] | None = None) -> int:
         from tqdm.auto import tqdm
 
         bar = tqdm(unit=" sent", desc="rewrite", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
-    out, n = sys.stdout, 0
+    n = 0
     for chunk in _chunks(iter_inputs(args.texts), args.chunk_lines):
         for k, t in enumerate(chunk, n + 1):
             if not clean(t or ""):
                 _warn(f"input {k} is empty; its output line is empty")
         results = rewriter.rewrite(chunk, to=args.to, beam=args.beam, sample=args.sample,
                                    temperature=args.temperature, details=args.json, rerank=args.rerank,
-                                   seed=args.seed + n, batch_size=args.batch_size, number_from=n + 1)
-        out.write("".join((json_line(r) if args.json else r) + "\n" for r in results))
-        out.flush()
+                                   seed=(args.seed + n) % (MAX_SEED + 1), batch_size=args.batch_size,
+                                   number_from=n + 1)
+        write_stdout("".join((json_line(r) if args.json else r) + "\n" for r in results))
         n += len(chunk)
         if bar is not None:
             bar.update(len(chunk))
