@@ -234,6 +234,15 @@ def validate_text_config(cfg: "TextCycleConfig") -> "TextCycleConfig":
     return cfg
 
 
+def allowed_range(key: str) -> tuple:
+    """(low, high) that a training config allows for the numeric `key` ("generator.d_model"): the
+    one copy of the ranges, also what a saved model folder's sizes are checked against."""
+    for k, lo, hi in _RANGES:
+        if k == key:
+            return lo, hi
+    raise KeyError(key)
+
+
 # keys that fix the shape of the networks: a resumed run must not change them
 ARCHITECTURE_KEYS = ("tokenizer.vocab_size", "tokenizer.model_type", "tokenizer.character_coverage",
                      "tokenizer.max_length", "generator.d_model", "generator.encoder_layers",

@@ -320,15 +320,13 @@ class CT2Engine:
         `verify`: also check the SHA-256 of every file (about 70 ms for the bundled model);
         sizes are always checked. Raises `CT2Unavailable` (fall back to torch) or
         `TextcycleError` (a corrupt folder)."""
+        from .model_folder import read_model_info
+
         folder = _resolve(path)
-        if not (folder / "config.json").is_file():
-            raise TextcycleError(f"{folder} is not a textcycle model: config.json is missing")
+        config = read_model_info(folder)  # every field checked, the networks' sizes too, as the torch engine does
         manifest = read_manifest(folder)
         ct2 = _ctranslate2()
         _check_files(folder, manifest, verify)
-        config = _read_json(folder / "config.json", "model config")
-        if not isinstance(config, dict):
-            raise TextcycleError(f"{folder / 'config.json'} is corrupt: expected a JSON object")
         sp = _load_sentencepiece(folder)
         supported = ct2.get_supported_compute_types("cpu")
         if compute_type is None:
@@ -434,7 +432,7 @@ class CT2Engine:
         if not src_ids:
             return []
         if sample and self._seed is not None:
-            _ctranslate2().set_random_seed(self._seed + self._sample_calls)
+            _ctranslate2().set_random_seed((self._seed + self._sample_calls) % 2 ** 32)  # an unsigned 32-bit seed
             self._sample_calls += 1
             self._translators[to] = _load_translator(self.folder, to, self.compute_type, self.threads)
             max_batch_size = len(src_ids)

@@ -25,6 +25,7 @@ from .files import atomic_dir
 from .model_folder import read_model_info, resolve_model_path
 from .errors import TextcycleError
 from .networks import StyleDiscriminator, StyleDiscriminatorConfig, share_embeddings
+from .shapes import check_shapes
 from .tokenizer import TextcycleTokenizer
 
 EMBED_KEYS = ("model.shared.weight", "model.encoder.embed_tokens.weight",
@@ -101,9 +102,10 @@ class TextCycleModel(nn.Module):
         tokenizer = TextcycleTokenizer.from_dir(path)
         gens = []
         for t in (0, 1):
-            g = BartForConditionalGeneration(bart_config)
             sd = {k[len(f"to_{t}."):]: v.float() for k, v in tensors.items() if k.startswith(f"to_{t}.")}
-            sd["model.shared.weight"] = tensors["shared.weight"].float()
+            sd["model.shared.weight"] = tensors.get("shared.weight", torch.zeros(0)).float()
+            check_shapes(lambda: BartForConditionalGeneration(bart_config), sd, f"{path}: generator weights")
+            g = BartForConditionalGeneration(bart_config)
             try:
                 missing, unexpected = g.load_state_dict(sd, strict=False)
             except RuntimeError as e:  # a size mismatch: config.json was edited, or belongs elsewhere
@@ -115,9 +117,11 @@ class TextCycleModel(nn.Module):
             g.tie_weights()
             gens.append(g.eval())
         share_embeddings(gens[1], gens[0])
+        disc_sd = {k: v.float() for k, v in disc_sd.items()}
+        check_shapes(lambda: StyleDiscriminator(dcfg), disc_sd, f"{path}: discriminator weights")
         disc = StyleDiscriminator(dcfg)
         try:
-            disc.load_state_dict({k: v.float() for k, v in disc_sd.items()})
+            disc.load_state_dict(disc_sd)
         except RuntimeError as e:
             raise TextcycleError(f"{path}: discriminator weights do not match config.json ({_first_mismatch(e)})") from None
         language, script = config["language"], config["script"]
@@ -149,8 +153,4 @@ def read_model_config(path: Path):
         dcfg = StyleDiscriminatorConfig(**config["discriminator"])
     except (TypeError, ValueError) as e:
         raise TextcycleError(f"{f}: bad generator or discriminator settings ({e})") from None
-    for name, v in (("generator.vocab_size", bart_config.vocab_size), ("generator.d_model", bart_config.d_model),
-                    ("discriminator.d_model", dcfg.d_model), ("discriminator.vocab_size", dcfg.vocab_size)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise TextcycleError(f"{f}: {name} must be a positive integer, got {v!r}")
     return config, bart_config, dcfg

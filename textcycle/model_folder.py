@@ -71,5 +71,50 @@ def read_model_info(path: str | Path) -> dict:
     for key in ("generator", "discriminator"):
         if not isinstance(config.get(key), dict):
             raise TextcycleError(f"{f}: {key!r} must be an object, got {config.get(key)!r}")
+    check_sizes(config, f)
     return {**config, "language": language, "max_length": ml, "script": script,
             "reward": {"style_weight": 1.0, "content_weight": 1.0, **reward}}
+
+
+# a saved model's network sizes and the training-config key whose range each must be in: the
+# generator is a BART config (encoder and decoder sizes apart), the discriminator's position table
+# is as long as a generator's
+SIZE_KEYS = {
+    "generator": {"vocab_size": "tokenizer.vocab_size", "d_model": "generator.d_model",
+                  "encoder_layers": "generator.encoder_layers", "decoder_layers": "generator.decoder_layers",
+                  "encoder_attention_heads": "generator.attention_heads",
+                  "decoder_attention_heads": "generator.attention_heads",
+                  "encoder_ffn_dim": "generator.ffn_dim", "decoder_ffn_dim": "generator.ffn_dim",
+                  "max_position_embeddings": "generator.max_position_embeddings"},
+    "discriminator": {"vocab_size": "tokenizer.vocab_size", "d_model": "discriminator.d_model",
+                      "layers": "discriminator.layers", "heads": "discriminator.heads",
+                      "ffn_dim": "discriminator.ffn_dim", "max_length": "generator.max_position_embeddings"},
+}
+
+
+def check_sizes(config: dict, f: Path) -> None:
+    """The generator's and discriminator's sizes in config.json: integers in the ranges a training
+    config allows, checked before any engine builds a network, so a tampered size (vocab_size 1e12)
+    is one line and not an attempt to allocate a petabyte."""
+    from .config import allowed_range
+
+    for part, keys in SIZE_KEYS.items():
+        for name, key in keys.items():
+            v = config[part].get(name)
+            lo, hi = allowed_range(key)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise TextcycleError(f"{f}: {part}.{name} must be an integer from {lo} to {hi} "
+                                     f"(as {key} in a training config), got {_short(v)}")
+    g, d = config["generator"], config["discriminator"]
+    for part, heads, d_model in (("generator", g["encoder_attention_heads"], g["d_model"]),
+                                 ("generator", g["decoder_attention_heads"], g["d_model"]),
+                                 ("discriminator", d["heads"], d["d_model"])):
+        if d_model % heads:
+            raise TextcycleError(f"{f}: {part}.d_model ({d_model}) must be divisible by its attention heads ({heads})")
+    if d.get("num_classes", 3) != 3:
+        raise TextcycleError(f"{f}: discriminator.num_classes must be 3, got {_short(d.get('num_classes'))}")
+
+
+def _short(v) -> str:
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."

@@ -25,6 +25,7 @@ from ..checkpoint import latest_checkpoint
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from ..files import atomic_dir
+from ..shapes import check_shapes
 from .config import ImageConfig, load_image_config, validate
 from .data import to_pil
 from .networks import build_generator
@@ -79,6 +80,7 @@ class ImageCycleModel(nn.Module):
                 sd = load_file(str(f))
             except (OSError, SafetensorError) as e:
                 raise TextcycleError(f"cannot read {f}: {e}") from None
+            _check_sizes(cfg, sd, f)
             net = build_generator(cfg)
             try:
                 net.load_state_dict(sd)
@@ -88,6 +90,20 @@ class ImageCycleModel(nn.Module):
         model = cls(cfg, nets["G_AB"], nets["G_BA"]).to(device).eval()
         model.path = Path(folder_or_run)
         return model
+
+
+def _check_sizes(cfg: ImageConfig, sd: dict, f: Path) -> None:
+    """The config's generator against the weights in `f`, before it is built: `validate` gives
+    sizes no upper bound, and an edited one (model.ngf 1000000000) would make torch allocate
+    terabytes or fail with a traceback. A generator cannot have more layers than the file has
+    tensors, nor layers wider than its widest tensor; within that, built on the meta device
+    (`check_shapes`), every shape must match."""
+    m = cfg.model
+    widest = max((max(t.shape) for t in sd.values() if t.dim()), default=0)
+    if m.n_blocks + m.n_downsampling > len(sd) or m.ngf * 2 ** m.n_downsampling > widest:
+        raise TextcycleError(f"{f} does not match the model's config: model.ngf {m.ngf}, n_blocks {m.n_blocks} and "
+                             f"n_downsampling {m.n_downsampling} make a larger generator than the file holds")
+    check_shapes(lambda: build_generator(cfg), sd, f"{f}: its weights")
 
 
 def read_model_config(file: Path) -> ImageConfig:
