@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterable
 
 from .errors import TextcycleError
 
@@ -86,19 +87,86 @@ def atomic_dir(final: str | Path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file via a temporary file and a rename."""
+@contextmanager
+def atomic_file(path: str | Path):
+    """Yield a temporary file name beside `path` to write; on success it is renamed to `path`,
+    on failure (a full disk) removed, so no half-written file is ever left under `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield Path(tmp)
         _publish_modes(Path(tmp))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file via a temporary file and a rename."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_texts(files: dict) -> None:
+    """Write several text files ({path: text}) as one set: all go to temporary files first and
+    are renamed only when every one is written, so a failure (a full disk) leaves none of the
+    new files, not some of them beside old ones."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            written.append((Path(tmp), path))
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        for tmp, path in written:
+            _publish_modes(tmp)
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in written:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def resolved(path: str | Path) -> Path:
+    """`path` with symlinks resolved; a symlink loop is a one-line error, not a RuntimeError."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
+        raise TextcycleError(f"cannot resolve {printable(path)}: {e}") from None
+
+
+def printable(path) -> str:
+    """A path for a one-line message (control characters in a name shown escaped)."""
+    s = str(path)
+    return s if s.isprintable() else ascii(s)
+
+
+def check_output_folder(out: str | Path, option: str, inside: Iterable[str | Path] = (),
+                        kind: str = "data folder") -> None:
+    """Refuse, before any work, an output folder (named by `option` in the message) that cannot
+    be one: an existing file, or a path through a file (a NotADirectoryError hours later); or
+    one that is or is inside a folder of `inside` (the data), whose files the run would then
+    mix with its own. Symlinks are resolved first."""
+    out = Path(out)
+    for p in (out, *out.parents):
+        if p.is_dir():
+            break
+        if p.exists() or p.is_symlink():
+            if p == out:
+                raise TextcycleError(f"{option} {printable(out)} is a file, not a folder")
+            raise TextcycleError(f"cannot write {option} {printable(out)}: {printable(p)} is a file, not a folder")
+    real = resolved(out)
+    for folder in inside:
+        f = resolved(folder)
+        if real == f or f in real.parents:
+            where = "is the" if real == f else "is inside the"
+            raise TextcycleError(f"{option} {printable(out)} {where} {kind} {printable(folder)}: its files would "
+                                 f"mix with the {kind.split()[0]}; pick a folder outside it")
 
 
 def stale_temporaries(folder: str | Path) -> list[Path]:
