@@ -143,7 +143,7 @@ def test_urllib_fetch_sends_the_over18_cookie(monkeypatch):
     class Resp:
         headers = type("H", (), {"get_content_charset": lambda self: "utf-8"})()
 
-        def read(self):
+        def read(self, n=-1):
             return "<html>好</html>".encode()
 
         def __enter__(self):
@@ -295,7 +295,7 @@ def test_urllib_fetch_unknown_charset(monkeypatch):
     class Resp:
         headers = type("H", (), {"get_content_charset": lambda self: "x-no-such-charset"})()
 
-        def read(self):
+        def read(self, n=-1):
             return "好\xff".encode() + b"\xff"
 
         def __enter__(self):

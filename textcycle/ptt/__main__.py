@@ -7,7 +7,7 @@ import sys
 
 from ..cli import entry_point
 from ..errors import TextcycleError
-from .crawl import crawl_board, parse_page_range
+from .crawl import MAX_PAGE_BYTES, PAGE_DEADLINE, crawl_board, parse_page_range
 from .ingest import IngestOptions, printable_path, ingest
 
 
@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--retries", type=int, default=4, help="retries per page (default: 4)")
     c.add_argument("--backoff", type=float, default=2.0,
                    help="first retry wait in seconds, doubled on each retry (default: 2)")
-    c.add_argument("--timeout", type=float, default=20.0, help="seconds per request (default: 20)")
+    c.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read (default: 20)")
+    c.add_argument("--page-deadline", type=float, default=PAGE_DEADLINE,
+                   help=f"seconds for a whole page, however slowly it comes (default: {PAGE_DEADLINE:g})")
+    c.add_argument("--max-page-mb", type=float, default=MAX_PAGE_BYTES / 2**20,
+                   help=f"largest page fetched, in MiB (default: {MAX_PAGE_BYTES / 2**20:g})")
     c.add_argument("--refresh-index", action="store_true", help="fetch index pages again even if on disk")
 
     i = sub.add_parser("ingest", help="turn saved pages / JSON dumps into neg.txt and pos.txt")
@@ -60,13 +64,16 @@ def _crawl(args) -> int:
     first = last = None
     if args.pages:
         first, last = parse_page_range(args.pages)
-    if not (math.isfinite(args.timeout) and args.timeout > 0):
-        raise TextcycleError(f"--timeout must be a number of seconds > 0, not {args.timeout}")
+    for name, value in (("--timeout", args.timeout), ("--page-deadline", args.page_deadline),
+                        ("--max-page-mb", args.max_page_mb)):
+        if not (math.isfinite(value) and value > 0):
+            raise TextcycleError(f"{name} must be a number > 0, not {value}")
     from .crawl import urllib_fetch
 
+    max_bytes = max(1, int(args.max_page_mb * 2**20))
     report = crawl_board(
         args.out, args.board, first=first, last=last, newest=args.last,
-        fetch=lambda url: urllib_fetch(url, timeout=args.timeout),
+        fetch=lambda url: urllib_fetch(url, timeout=args.timeout, deadline=args.page_deadline, max_bytes=max_bytes),
         delay=args.delay, retries=args.retries, backoff=args.backoff,
         refresh_index=args.refresh_index,
     )

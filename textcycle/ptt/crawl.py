@@ -15,6 +15,10 @@ Pages already on disk are not fetched again, so an interrupted crawl resumes whe
 as done). An index page with fewer than 20 entries (the newest page of a board, still filling)
 is fetched again on the next run.
 
+Limits: each page must arrive whole within `deadline` seconds (redirects included; the socket
+`timeout` only bounds each read, so a server trickling a byte a second would otherwise hold a
+fetch for hours) and be at most `max_bytes` long (a larger one is not read, and not retried).
+
 Politeness: one request at a time, at least `delay` seconds apart; the over18=1 cookie (boards
 like Gossiping ask for it); failed requests (network errors, 429, 5xx) are retried with
 exponential back-off (`backoff` * 2^attempt seconds, at most `max_backoff`, longer if the server
@@ -32,8 +36,11 @@ sleep and clock functions, so tests run without a network and without waiting.
 """
 from __future__ import annotations
 
+import http.client
 import math
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -50,20 +57,31 @@ PTT_HOST = "www.ptt.cc"
 BASE_URL = f"https://{PTT_HOST}"
 USER_AGENT = "textcycle-ptt/0.1 (research corpus builder; polite crawler)"
 FULL_INDEX_PAGE = 20  # entries on a full board index page
+PAGE_DEADLINE = 120.0  # seconds for a whole page, redirects included
+MAX_PAGE_BYTES = 32 * 2**20  # the largest PTT article pages (thousands of pushes) are a few MB
 _BOARD = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 
 
 class FetchError(Exception):
     """A failed request: `status` is the HTTP status, or None for a network error."""
 
+    retryable = True  # network errors, 429 and 5xx are retried (see Crawler.get)
+
     def __init__(self, url: str, status: Optional[int] = None, reason: str = "",
                  retry_after: Optional[float] = None):
+        reason = " ".join(str(reason).split())  # one line: urllib's redirect-loop reason has three
         super().__init__(f"{url}: {status or 'network error'} {reason}".strip())
         self.url, self.status, self.reason, self.retry_after = url, status, reason, retry_after
 
 
 class NotFound(FetchError):
     pass
+
+
+class PageTooLarge(FetchError):
+    """A page over the size limit: not read, and not asked for again in this run."""
+
+    retryable = False
 
 
 class UnsafeURL(TextcycleError):
@@ -107,8 +125,90 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _open(req: urllib.request.Request, timeout: float, host: str):
-    return urllib.request.build_opener(_SameHostRedirects(host)).open(req, timeout=timeout)
+class _Deadline:
+    """Shuts a page's connections down once its time is up. A socket timeout bounds each read,
+    not the page: a server that sends a byte a second never trips it."""
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._socks: list = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def watch(self, sock) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock) -> None:
+        try:  # the plain socket's shutdown, under TLS too: a blocked read returns at once
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # closed already
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._timer.cancel()
+            self._socks.clear()
+
+
+class _WatchedHandler(urllib.request.HTTPSHandler, urllib.request.HTTPHandler):
+    """urllib's HTTP(S) handler, its connections' sockets handed to a `_Deadline` once connected.
+    (Plain http is never asked for: `check_url` refuses it before a request is made.)"""
+
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def _connection(self, cls):
+        def make(host, **kwargs):
+            conn = cls(host, **kwargs)
+            connect = conn.connect
+
+            def connect_and_watch():
+                connect()
+                self.deadline.watch(conn.sock)
+
+            conn.connect = connect_and_watch
+            return conn
+
+        return make
+
+    def https_open(self, req):
+        return self.do_open(self._connection(http.client.HTTPSConnection), req, context=self._context)
+
+    def http_open(self, req):
+        return self.do_open(self._connection(http.client.HTTPConnection), req)
+
+
+def _open(req: urllib.request.Request, timeout: float, host: str, deadline: Optional[_Deadline] = None):
+    handlers = [_SameHostRedirects(host)] + ([_WatchedHandler(deadline)] if deadline else [])
+    return urllib.request.build_opener(*handlers).open(req, timeout=timeout)
+
+
+def _read_capped(resp, url: str, max_bytes: int) -> bytes:
+    """The body of `resp`, or PageTooLarge once it is longer than `max_bytes` (by its
+    Content-Length, before reading; else after reading one byte more than the limit)."""
+    try:
+        length = int(resp.headers.get("Content-Length") or -1)
+    except (TypeError, ValueError, AttributeError):
+        length = -1
+    if length > max_bytes:
+        raise PageTooLarge(url, None, f"page of {length:,} bytes, over the limit of {max_bytes:,}")
+    data = resp.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PageTooLarge(url, None, f"page over the limit of {max_bytes:,} bytes")
+    return data
 
 
 def _decode(data: bytes, charset: Optional[str]) -> str:
@@ -118,23 +218,37 @@ def _decode(data: bytes, charset: Optional[str]) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def urllib_fetch(url: str, timeout: float = 20.0, host: str = PTT_HOST) -> str:
+def urllib_fetch(url: str, timeout: float = 20.0, host: str = PTT_HOST, deadline: float = PAGE_DEADLINE,
+                 max_bytes: int = MAX_PAGE_BYTES) -> str:
     """GET `url` with the over18=1 cookie; the page as text, or FetchError. Only https URLs on
-    `host` are fetched, and only redirects there are followed: anything else is UnsafeURL."""
+    `host` are fetched, and only redirects there are followed: anything else is UnsafeURL.
+    `timeout` bounds each socket operation, `deadline` the whole page (FetchError when it is
+    up), `max_bytes` its size (PageTooLarge)."""
     check_url(url, host)
     req = urllib.request.Request(url, headers={"Cookie": "over18=1", "User-Agent": USER_AGENT})
+    watch = _Deadline(deadline)
     try:
-        with _open(req, timeout, host) as resp:
-            return _decode(resp.read(), resp.headers.get_content_charset())
+        with _open(req, timeout, host, watch) as resp:
+            data = _read_capped(resp, url, max_bytes)
+            charset = resp.headers.get_content_charset()
     except urllib.error.HTTPError as e:
+        if 300 <= e.code < 400:  # urllib gives up on a loop, or after 10 redirects
+            raise FetchError(url, e.code, "redirect loop (or too many redirects)") from None
         retry_after = None
         try:
             retry_after = float(e.headers.get("Retry-After")) if e.headers.get("Retry-After") else None
         except (TypeError, ValueError):
             pass
         raise FetchError(url, e.code, str(e.reason), retry_after) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-        raise FetchError(url, None, str(getattr(e, "reason", e))) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException) as e:
+        if watch.expired:
+            raise FetchError(url, None, f"no whole page within {deadline:g} s") from None
+        raise FetchError(url, None, str(getattr(e, "reason", e)) or type(e).__name__) from None
+    finally:
+        watch.cancel()
+    if watch.expired:  # cut short by the deadline without an error (a body with no length)
+        raise FetchError(url, None, f"no whole page within {deadline:g} s")
+    return _decode(data, charset)
 
 
 def parse_page_range(spec: str) -> tuple[int, int]:
@@ -271,7 +385,7 @@ class Crawler:
                 if e.status == 404 or isinstance(e, NotFound):
                     self._failures_in_a_row = 0
                     raise NotFound(url, 404) from None
-                retryable = e.status is None or e.status == 429 or e.status >= 500
+                retryable = e.retryable and (e.status is None or e.status == 429 or e.status >= 500)
                 if not retryable or attempt == self.retries:
                     self.log(f"failed: {e}")
                     self._failures_in_a_row += 1
@@ -394,5 +508,5 @@ def crawl_board(out_dir, board, first: Optional[int] = None, last: Optional[int]
     return c.crawl(first, last, refresh_index=refresh)
 
 
-__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "UnsafeURL", "check_url", "crawl_board",
-           "parse_page_range", "urllib_fetch"]
+__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "PageTooLarge", "UnsafeURL", "check_url",
+           "crawl_board", "parse_page_range", "urllib_fetch"]

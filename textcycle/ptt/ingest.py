@@ -38,14 +38,13 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from ..data import strip_urls
 from ..errors import TextcycleError
-from ..files import atomic_write_text
+from ..files import atomic_write_texts, resolved
+from ..files import check_output_folder as check_folder_path, printable as printable_path
 from ..textnorm import zh_convert, zh_normalize
 from .parse import ARROW, BOO, PUSH, Article, normalize_tag, parse_article_html, parse_json_dump
 
 _MENTION = re.compile(r"[@＠]\s*[A-Za-z][A-Za-z0-9_]*")
 _CONTENT = re.compile(r"[^\W\d_]")  # at least one letter or CJK character
-_ALNUM_END = re.compile(r"[A-Za-z0-9]$")
-_ALNUM_START = re.compile(r"^[A-Za-z0-9]")
 
 
 @dataclass
@@ -141,12 +140,6 @@ def _inputs_under(p: Path) -> list[Path]:
     return out
 
 
-def printable_path(path) -> str:
-    """A path for a one-line message (control characters in a name shown escaped)."""
-    s = str(path)
-    return s if s.isprintable() else ascii(s)
-
-
 def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
@@ -188,13 +181,22 @@ def read_articles(files: Iterable[Path], stats: IngestStats,
 # comments
 
 
-def _join(a: str, b: str) -> str:
-    if not a:
-        return b
-    if not b:
-        return a
-    sep = " " if _ALNUM_END.search(a) and _ALNUM_START.search(b) else ""
-    return a + sep + b
+def _alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()  # [A-Za-z0-9]
+
+
+def join_parts(parts: list[str]) -> str:
+    """The lines of one comment joined: without a space, except between two Latin letters or
+    digits; empty lines add nothing. One pass and one join (joining line by line copied the
+    comment so far for every line: quadratic in a comment of many lines)."""
+    out: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        if out and _alnum(out[-1][-1]) and _alnum(part[0]):
+            out.append(" ")
+        out.append(part)
+    return "".join(out)
 
 
 def _id_pattern(article: Article) -> Optional[re.Pattern]:
@@ -215,7 +217,7 @@ def _id_pattern(article: Article) -> Optional[re.Pattern]:
 
 def article_comments(article: Article, opts: IngestOptions, stats: IngestStats) -> list[tuple[str, str]]:
     """(tag, raw text) of each comment of `article`, continuation lines joined."""
-    groups: list[list] = []  # [tag, user, text]
+    groups: list[list] = []  # [tag, user, [lines]]
     for push in article.pushes:
         tag = normalize_tag(push.tag)
         if tag is None:
@@ -226,11 +228,11 @@ def article_comments(article: Article, opts: IngestOptions, stats: IngestStats) 
         last = groups[-1] if groups else None
         if (opts.join and last is not None and push.user and push.user == last[1]
                 and (tag == last[0] or (opts.join_arrow and tag == ARROW))):
-            last[2] = _join(last[2], push.content.strip())
+            last[2].append(push.content.strip())
             stats.joined_lines += 1
             continue
-        groups.append([tag, push.user, push.content.strip()])
-    return [(g[0], g[2]) for g in groups if g is not None]
+        groups.append([tag, push.user, [push.content.strip()]])
+    return [(g[0], join_parts(g[2])) for g in groups if g is not None]
 
 
 def clean_comment(text: str, ids: Optional[re.Pattern], convert: Optional[str]) -> str:
@@ -329,39 +331,17 @@ OUTPUT_FILES = ("neg.txt", "neg.dev.txt", "neg.test.txt", "pos.txt", "pos.dev.tx
                 "neu.txt", "ingest.json")
 
 
-def _resolved(p: Path) -> Path:
-    try:
-        return p.resolve()
-    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
-        raise TextcycleError(f"cannot resolve {printable_path(p)}: {e}") from None
-
-
 def check_output_folder(paths: Iterable[str | Path], out_dir: str | Path) -> None:
     """TextcycleError unless `out_dir` is a folder (or can be made one) outside every input
     folder, and no input file is one of the files ingest writes."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise TextcycleError(f"output folder {printable_path(out)} is a file, not a folder")
-    out_r = _resolved(out)
-    outputs = {out_r / name for name in OUTPUT_FILES}
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            p_r = _resolved(p)
-            if out_r == p_r or p_r in out_r.parents:
-                where = "is the input folder" if out_r == p_r else "is inside the input folder"
-                raise TextcycleError(f"output folder {printable_path(out)} {where} {printable_path(p)}: "
-                                     f"choose an output folder outside the inputs")
-        elif p.is_file() and _resolved(p) in outputs:
+    paths = [Path(p) for p in paths]
+    check_folder_path(out, "output folder", [p for p in paths if p.is_dir()], kind="input folder")
+    outputs = {resolved(out) / name for name in OUTPUT_FILES}
+    for p in paths:
+        if p.is_file() and resolved(p) in outputs:
             raise TextcycleError(f"input {printable_path(p)} is one of the files ingest writes to "
                                  f"{printable_path(out)}: choose another output folder")
-
-
-def _write(path: Path, text: str) -> None:
-    try:
-        atomic_write_text(path, text)
-    except OSError as e:
-        raise TextcycleError(f"cannot write {printable_path(path)}: {e.strerror or e}") from None
 
 
 def _lines(lines: list[str]) -> str:
@@ -389,16 +369,17 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions
             + (f", {len(stats.skipped)} unreadable" if stats.skipped else "") + ")"
         )
     out = Path(out_dir)
+    files = {}  # name -> text, written as one set at the end
     for tag, name in ((BOO, "neg"), (PUSH, "pos")):
         items = comments[tag]
         n = min(opts.holdout, int(len(items) * opts.holdout_max_fraction))
         train, dev, test = hold_out(items, n, opts.seed + (tag == PUSH))
         for suffix, lines in (("", train), (".dev", dev), (".test", test)):
-            _write(out / f"{name}{suffix}.txt", _lines(lines))
+            files[f"{name}{suffix}.txt"] = _lines(lines)
             stats.written[f"{name}{suffix}.txt"] = len(lines)
     if opts.neutral:
         lines = [t for _, t in comments[ARROW]]
-        _write(out / "neu.txt", _lines(lines))
+        files["neu.txt"] = _lines(lines)
         stats.written["neu.txt"] = len(lines)
     info = {"inputs": [str(p) for p in paths], "options": asdict(opts), "stats": asdict(stats)}
     text = json.dumps(info, ensure_ascii=False, indent=1) + "\n"
@@ -406,5 +387,9 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions
         text.encode("utf-8")
     except UnicodeEncodeError:  # a file name that is not UTF-8: escape it
         text = json.dumps(info, indent=1) + "\n"
-    _write(out / "ingest.json", text)
+    files["ingest.json"] = text
+    try:  # every file to a temporary name first, then all renamed: a full disk leaves none
+        atomic_write_texts({out / name: text for name, text in files.items()})
+    except OSError as e:
+        raise TextcycleError(f"cannot write the corpus to {printable_path(out)}: {e.strerror or e}") from None
     return stats
