@@ -11,10 +11,12 @@ newest complete one; `prune_checkpoints` keeps the last N.
 """
 from __future__ import annotations
 
+import errno
 import json
 import random
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +89,36 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"].to(torch.uint8))
 
 
+# errors of a write that a user fixes by making room (a full disk, a quota, a read-only mount)
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO)
+
+
+@contextmanager
+def write_errors(what: str | Path | None, ckpt_dir: str | Path, any_os_error: bool = True):
+    """Turn a failed write inside the block (OSError; SafetensorError, which is how safetensors
+    reports a full disk) into one line: what could not be written (`what`, else the error's
+    file name), why, and the last good checkpoint in `ckpt_dir`, which --resume continues
+    from. With `any_os_error` False only the OSErrors of `WRITE_ERRNOS` (a full disk) are
+    turned, for a block that also reads."""
+    try:
+        yield
+    except (OSError, SafetensorError) as e:
+        if not any_os_error and (e.errno not in WRITE_ERRNOS if isinstance(e, OSError)
+                                 else "deserializ" in str(e)):  # a read: not ours to explain
+            raise
+        why = (e.strerror if isinstance(e, OSError) else None) or (str(e).splitlines() or [type(e).__name__])[0]
+        last = latest_checkpoint(ckpt_dir)
+        resume = f"the last good checkpoint is {last}; --resume continues from it" if last else "no checkpoint yet"
+        name = what if what is not None else getattr(e, "filename", None) or "the run folder"
+        raise TextcycleError(f"cannot write {name}: {why[:200]}; {resume}") from None
+
+
 def save_checkpoint(run_dir: str | Path, step: int, models: dict, states: dict, info: dict) -> Path:
     """Write `run_dir/step-XXXXXX` atomically. `models`: name -> nn.Module; `states`: name ->
-    object with `state_dict()` (optimizers, schedulers, scalers); `info`: JSON-able dict."""
+    object with `state_dict()` (optimizers, schedulers, scalers); `info`: JSON-able dict.
+    A failed write (a full disk) leaves the older checkpoints and is one TextcycleError line."""
     final = Path(run_dir) / f"step-{step:06d}"
-    with atomic_dir(final) as tmp:
+    with write_errors(final, run_dir), atomic_dir(final) as tmp:
         for name, model in models.items():
             sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
             save_file(_dedup_shared(sd), str(tmp / f"{name}.safetensors"))
@@ -124,6 +151,8 @@ def load_checkpoint(ckpt: str | Path, models: dict, states: dict, restore_rng: b
             raise ValueError("no step number")
     except (ValueError, UnicodeDecodeError, OSError) as e:
         raise TextcycleError(f"corrupt checkpoint file {ckpt / DONE_MARK}: {e}") from None
+    # read before anything is loaded: a checkpoint without it would resume on other random draws
+    rng = load_state_dict(ckpt / "rng.state") if restore_rng else None
     for name, model in models.items():
         f = ckpt / f"{name}.safetensors"
         try:
@@ -135,8 +164,11 @@ def load_checkpoint(ckpt: str | Path, models: dict, states: dict, restore_rng: b
             raise TextcycleError(f"{f} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     for name, obj in states.items():
         obj.load_state_dict(load_state_dict(ckpt / f"{name}.state"))
-    if restore_rng and (ckpt / "rng.state.json").exists():
-        set_rng_state(load_state_dict(ckpt / "rng.state"))
+    if rng is not None:
+        try:
+            set_rng_state(rng)
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
+            raise TextcycleError(f"corrupt checkpoint file {ckpt / 'rng.state.json'}: {type(e).__name__} {e}") from None
     return info
 
 

@@ -8,7 +8,9 @@ share this loader.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import reprlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +160,53 @@ class TextCycleConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+
+
+def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """`repr(value)` (a string without quotes when not `quote`) cut to a short prefix, for a
+    one-line error: a bad config value can be megabytes long, and the message must stay one
+    readable line."""
+    text = _SHORT.repr(value) if quote or not isinstance(value, str) else value[:limit + 1]
+    text = text if text.isprintable() else ascii(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases (`*name`): nine nested anchors of nine items make a
+    few lines of YAML into 9^9 values, which any walk of the value (a type check, an error
+    message) then expands. A config never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            name = shown(event.anchor, 40, quote=False)
+            raise _AliasRefused(f"YAML aliases are not allowed in a config (*{name} at line "
+                                f"{event.start_mark.line + 1}); write the value out")
+        return super().compose_node(parent, index)
+
+
+class _AliasRefused(yaml.YAMLError):
+    pass
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """Parse config YAML (no aliases, see `_ConfigLoader`); any problem is one ConfigError line."""
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)
+    except _AliasRefused as e:
+        raise ConfigError(f"{where}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML (nested too deeply)") from None
+    except ValueError as e:  # an integer of more than 4300 digits
+        raise ConfigError(f"{where}: not valid YAML ({shown(str(e), quote=False)})") from None
+
+
 # allowed values of the text config: (section.key, low, high) for numbers, inclusive
 _YAML11_EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
 
@@ -208,13 +257,13 @@ def validate_text_config(cfg: "TextCycleConfig") -> "TextCycleConfig":
         if v is None:
             continue
         if isinstance(v, float) and not math.isfinite(v) or not lo <= v <= hi:
-            raise ConfigError(f"{key} = {v!r} is out of range: allowed {lo} to {hi}")
+            raise ConfigError(f"{key} = {shown(v)} is out of range: allowed {lo} to {hi}")
     for key, allowed in _CHOICES:
         if get(key) not in allowed:
-            raise ConfigError(f"{key} = {get(key)!r}: allowed {', '.join(allowed)}")
+            raise ConfigError(f"{key} = {shown(get(key))}: allowed {', '.join(allowed)}")
     for key in ("data.max_train_per_style", "data.max_dev_per_style", "data.max_test_per_style"):
         if get(key) is not None and get(key) < 1:
-            raise ConfigError(f"{key} = {get(key)!r}: allowed null (no cap) or at least 1")
+            raise ConfigError(f"{key} = {shown(get(key))}: allowed null (no cap) or at least 1")
     if cfg.generator.d_model % cfg.generator.attention_heads:
         raise ConfigError(f"generator.d_model ({cfg.generator.d_model}) must be divisible by "
                           f"generator.attention_heads ({cfg.generator.attention_heads})")
@@ -259,7 +308,7 @@ def architecture_changes(old: dict, new: dict) -> list[str]:
         section, name = key.split(".")
         a, b = (old.get(section) or {}).get(name), (new.get(section) or {}).get(name)
         if a != b:
-            out.append(f"{key}: {a!r} -> {b!r}")
+            out.append(f"{key}: {shown(a)} -> {shown(b)}")
     return out
 
 
@@ -276,25 +325,25 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        raise ConfigError(f"{where}: expected true/false, got {shown(value)}")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        raise ConfigError(f"{where}: expected an integer, got {shown(value)}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
         if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
             return float(value)  # YAML 1.1 reads 1e-5 (no dot) as a string
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, got {shown(value)}")
     if tp is str:
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
+        raise ConfigError(f"{where}: expected a string, got {shown(value)}")
     if tp is list or origin is list:
         if isinstance(value, list):
             return value
-        raise ConfigError(f"{where}: expected a list, got {value!r}")
+        raise ConfigError(f"{where}: expected a list, got {shown(value)}")
     return value
 
 
@@ -306,11 +355,10 @@ def from_dict(cls, data: dict, where: str = "config"):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(str(k) for k in data if k not in fields)  # keys may be numbers: str() to sort
     if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}"
-        )
+        names = ", ".join(shown(k, 40, quote=False) for k in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise ConfigError(f"{where}: unknown key(s) {names}; known keys: {', '.join(sorted(fields))}")
     kwargs = {}
     for name, value in data.items():
         tp = hints[name]
@@ -329,15 +377,15 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply `section.key=value` strings (value parsed as YAML) to a nested dict."""
     for item in overrides or []:
         if "=" not in item:
-            raise ConfigError(f"override {item!r}: expected key=value, e.g. train.lr=3e-4")
+            raise ConfigError(f"override {shown(item)}: expected key=value, e.g. train.lr=3e-4")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw, f"override {shown(item)}")
         node = data
         parts = key.split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {p} is not a section")
+                raise ConfigError(f"override {shown(item)}: {shown(p, 40, quote=False)} is not a section")
         node[parts[-1]] = value
     return data
 
@@ -356,7 +404,8 @@ def resolve_config(path: str | Path) -> Path:
     if (len(p.parts) == 1 or p.parent.name == "configs") and packaged.is_file():
         return packaged
     known = ", ".join(sorted(f.stem for f in PACKAGED_CONFIGS.glob("*.yaml")))
-    raise ConfigError(f"config file not found: {p} (or give a packaged config by name: {known})")
+    raise ConfigError(f"config file not found: {shown(str(p), 200, quote=False)} (or give a packaged config "
+                      f"by name: {known})")
 
 
 def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[str] | None = None):
@@ -366,9 +415,10 @@ def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[st
     if path is not None:
         p = resolve_config(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
             raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        data = load_yaml(text, str(p)) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{p}: expected a mapping at the top level")
     data = apply_overrides(data, overrides or [])
@@ -377,6 +427,37 @@ def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[st
 
 def config_yaml(cfg) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
+def _is_trainer_dump(text: str) -> bool:
+    """Whether `text` is a config the trainer wrote: its plain dump (`config_yaml`), which reads
+    back and dumps again unchanged. A user's config (comments, another order) is not."""
+    try:
+        data = yaml.load(text, Loader=_ConfigLoader)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return False
+    return isinstance(data, dict) and yaml.safe_dump(data, sort_keys=False, allow_unicode=True) == text
+
+
+def check_run_config(saved: str | Path, config_file: str | Path | None, cfg) -> None:
+    """Refuse, before any work, a run whose record of its config (`saved`, the run folder's
+    config.yaml) would replace a file the trainer did not write: a user's own config there,
+    comments and all, would be lost. The --config file itself may be the record (resuming
+    with the saved config) only when the run would write it back unchanged."""
+    saved = Path(saved)
+    if not saved.exists() and not saved.is_symlink():
+        return
+    try:
+        text = saved.read_text(encoding="utf-8") if saved.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        text = None
+    if text is None or not _is_trainer_dump(text):
+        raise ConfigError(f"{saved} is not a config this trainer wrote (your own config?) and the run would "
+                          "replace it: move it out of the run folder, or pick another train.output_dir")
+    same = config_file is not None and Path(config_file).is_file() and os.path.samefile(config_file, saved)
+    if same and text != config_yaml(cfg):
+        raise ConfigError(f"--config {config_file} is the run's own record, which these overrides would change: "
+                          "pass a copy of it, or pick another train.output_dir")
 
 
 def save_config(cfg, path: str | Path) -> None:

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Optional
 
 from .cli import entry_point
-from .config import DataConfig, add_config_arguments
+from .config import DataConfig, add_config_arguments, shown
 from .errors import TextcycleError
-from .files import read_lines
+from .files import atomic_write_texts, check_output_folder, read_lines
 from .textnorm import normalize, zh_clause_groups, zh_normalize, zh_sentences
 
 
@@ -142,7 +142,8 @@ def from_dataset(cfg: DataConfig) -> UnpairedCorpus:
     except TextcycleError:
         raise
     except Exception as e:  # network, missing files, bad formats: one clear line
-        raise TextcycleError(f"could not load dataset {cfg.path!r}: {str(e).splitlines()[0]}") from None
+        reason = shown(str(e).splitlines()[0], 300, quote=False)
+        raise TextcycleError(f"could not load dataset {shown(cfg.path)}: {reason}") from None
     if isinstance(ds, datasets.Dataset):
         ds = datasets.DatasetDict({"train": ds})
     c = UnpairedCorpus(style_names=list(cfg.style_names), language=cfg.language)
@@ -154,7 +155,8 @@ def from_dataset(cfg: DataConfig) -> UnpairedCorpus:
         cols = split.column_names
         for col in (cfg.text_column, cfg.label_column):
             if col not in cols:
-                raise TextcycleError(f"dataset split {split_name!r} has no column {col!r} (columns: {cols})")
+                raise TextcycleError(f"dataset split {shown(split_name)} has no column {shown(col)} "
+                                     f"(columns: {shown(cols, 200)})")
         texts, labels = split[cfg.text_column], split[cfg.label_column]
         for s in (0, 1):
             lines = [t for t, l in zip(texts, labels) if int(l) == s and isinstance(t, str)]
@@ -360,10 +362,20 @@ LOADERS = {
 }
 
 
+def data_folders(cfg: DataConfig) -> list[Path]:
+    """The folders `cfg` reads a corpus from, which a run folder must stay out of (its files
+    would mix with the data). text_files name their files one by one: no folder."""
+    if cfg.source == "zh_reviews":
+        return [Path(p) for p in (cfg.paths or [cfg.path])]
+    if cfg.source in ("folder", "yelp_shared") or cfg.source == "dataset" and Path(cfg.path).is_dir():
+        return [Path(cfg.path)]
+    return []
+
+
 def load_corpus(cfg: DataConfig) -> UnpairedCorpus:
     """Load the unpaired corpus that `cfg.source` names."""
     if cfg.source not in LOADERS:
-        raise TextcycleError(f"data.source {cfg.source!r} is not one of {', '.join(LOADERS)}")
+        raise TextcycleError(f"data.source {shown(cfg.source)} is not one of {', '.join(LOADERS)}")
     if len(cfg.style_names) != 2:
         raise TextcycleError("data.style_names must name exactly two styles")
     if cfg.zh_convert and cfg.language != "zh":
@@ -387,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", metavar="DIR", help="also write sentiment.{train,dev,test}.{0,1} to DIR")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, overrides=args.overrides)
+    if args.write:
+        check_output_folder(args.write, "--write", data_folders(cfg.data))
     stats = ReviewStats()
     if cfg.data.source == "zh_reviews":
         corpus = load_zh_reviews(cfg.data, stats)
@@ -397,13 +411,11 @@ def main(argv: list[str] | None = None) -> int:
         print(stats.summary())
     if args.write:
         out = Path(args.write)
-        out.mkdir(parents=True, exist_ok=True)
-        for split in ("train", "dev", "test"):
-            for s in (0, 1):
-                lines = getattr(corpus, split)[s]
-                (out / f"sentiment.{split}.{s}").write_text(
-                    "".join(l + "\n" for l in lines), encoding="utf-8"
-                )
+        try:  # all six or none
+            atomic_write_texts({out / f"sentiment.{split}.{s}": "".join(l + "\n" for l in getattr(corpus, split)[s])
+                                for split in ("train", "dev", "test") for s in (0, 1)})
+        except OSError as e:
+            raise TextcycleError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {out}/sentiment.{{train,dev,test}}.{{0,1}}")
     return 0
 

@@ -27,19 +27,19 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from .checkpoint import latest_checkpoint, prune_checkpoints, remove_stale_temporaries, resume_latest, save_checkpoint
+from .checkpoint import (latest_checkpoint, prune_checkpoints, remove_stale_temporaries, resume_latest, save_checkpoint,
+                         write_errors)
 from .cli import entry_point
-from .config import (TextCycleConfig, add_config_arguments, architecture_changes, load_config, save_config, to_dict,
-                     validate_text_config)
-from .data import UnpairedCorpus, load_corpus
+from .config import (TextCycleConfig, add_config_arguments, architecture_changes, check_run_config, load_config,
+                     load_yaml, resolve_config, save_config, to_dict, validate_text_config)
+from .data import UnpairedCorpus, data_folders, load_corpus
 from .errors import TextcycleError
 from .evaluate.bleu import self_bleu
-from .files import atomic_write_text
+from .files import atomic_write_text, check_output_folder
 from .method import TextCycleGAN, phase, round_start, selftrain_end
 from .networks import pad_batch, trim
 from .plots import TEXT_PANELS, plot_curves
@@ -87,18 +87,24 @@ def prepare_tokenizer(cfg: TextCycleConfig, corpus: UnpairedCorpus, tok_dir: Pat
     atomic_write_text(record, json.dumps(recipe, indent=1) + "\n")
 
 
-def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool) -> None:
-    """Before anything is written: refuse to mix runs, and refuse a resume that changes the
-    networks' shape (the saved config.yaml is the record of how the checkpoints were made)."""
+def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool, config_file: Path | None = None) -> None:
+    """Before anything is written: refuse an output folder that is a file or inside the data,
+    refuse to mix runs or to replace a config.yaml the trainer did not write (`config_file`:
+    the --config file), and refuse a resume that changes the networks' shape (the saved
+    config.yaml is the record of how the checkpoints were made)."""
+    check_output_folder(out, "train.output_dir", data_folders(cfg.data))
     has_ckpt = latest_checkpoint(out / "checkpoints") is not None
     if has_ckpt and not resume:
         raise TextcycleError(f"{out} already has checkpoints: pass --resume to continue, or pick another output dir")
     saved = out / "config.yaml"
+    check_run_config(saved, config_file, cfg)
     if resume and has_ckpt and saved.is_file():
         try:
-            old = yaml.safe_load(saved.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            old = load_yaml(saved.read_text(encoding="utf-8"), str(saved)) or {}
+        except UnicodeDecodeError as e:
             raise TextcycleError(f"{saved}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(old, dict):
+            raise TextcycleError(f"{saved}: expected a mapping at the top level")
         changes = architecture_changes(old, to_dict(cfg))
         if changes:
             raise TextcycleError(f"--resume: the config changes the networks the checkpoints in {out} were made "
@@ -207,7 +213,14 @@ class TrainingRun:
         sources = [self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s])))
                    for s in (0, 1)]
         return make_pairs(engine, sources, tc.selftrain_samples, tc.sample_temperature, tc.selftrain_min_style,
-                          tc.selftrain_min_content, tc.style_weight, tc.content_weight, overlap=tc.selftrain_overlap)
+                          tc.selftrain_min_content, tc.style_weight, tc.content_weight, overlap=tc.selftrain_overlap,
+                          seed=self.sampling_seed())
+
+    def sampling_seed(self) -> int:
+        """A seed for a random draw outside the run's checkpointed generators (CTranslate2's
+        sampling), from the run's seed and step: two runs of one config draw the same. (Steps
+        apart by 2: make_pairs draws with the seed and the seed + 1.)"""
+        return (self.cfg.train.seed * 1_000_003 + self.step * 2) % 2**31
 
     # ------------------------------------------------------------ evaluation
     def _load_eval_classifier(self):
@@ -465,21 +478,23 @@ def main(argv=None) -> int:
     accelerator = Accelerator(cpu=no_gpu, mixed_precision=mp)
     set_seed(cfg.train.seed + accelerator.process_index)
     out = Path(cfg.train.output_dir)
-    check_run_folder(out, cfg, args.resume)
+    check_run_folder(out, cfg, args.resume, resolve_config(args.config))
     record = copy.deepcopy(cfg)  # config.yaml: as given (a time-limit cut of the rounds is in the checkpoints)
-    run = TrainingRun(cfg, accelerator)
-    if args.resume:
-        if run.resume():
-            accelerator.print(f"resumed from step {run.step}")
-        else:
-            accelerator.print("no checkpoint found; starting from scratch")
-    if accelerator.is_main_process:  # only now: the checks passed, this config makes the next checkpoints
-        save_config(record, out / "config.yaml")
-        remove_stale_temporaries(out)
-        remove_stale_temporaries(out / "checkpoints")
-    accelerator.print(run.corpus.summary())
-    accelerator.print(f"{accelerator.num_processes} process(es) on {accelerator.device}")
-    run.run()
+    # a full disk at any save is one line naming the checkpoint to resume from, not a traceback
+    with write_errors(None, out / "checkpoints", any_os_error=False):
+        run = TrainingRun(cfg, accelerator)
+        if args.resume:
+            if run.resume():
+                accelerator.print(f"resumed from step {run.step}")
+            else:
+                accelerator.print("no checkpoint found; starting from scratch")
+        if accelerator.is_main_process:  # only now: the checks passed, this config makes the next checkpoints
+            save_config(record, out / "config.yaml")
+            remove_stale_temporaries(out)
+            remove_stale_temporaries(out / "checkpoints")
+        accelerator.print(run.corpus.summary())
+        accelerator.print(f"{accelerator.num_processes} process(es) on {accelerator.device}")
+        run.run()
     accelerator.print(f"done: {run.step} steps; model in {out / 'final'} (best by dev G in {out / 'best'})")
     return 0
 

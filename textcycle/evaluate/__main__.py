@@ -60,6 +60,10 @@ def _run(args) -> int:
     from .report import markdown_direction_table, markdown_table
     from .testset import read_system_dir, unique_names
 
+    if args.out:  # a file in the way is found now, not after all the scoring
+        from ..files import check_output_folder
+
+        check_output_folder(args.out, "--out")
     ev = Evaluator(args.data, args.classifier, args.lm, use_lm=not args.no_lm)
     inputs = []
     # read and check every folder before loading any model (fast errors)

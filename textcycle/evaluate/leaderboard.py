@@ -15,7 +15,8 @@ import json
 import time
 from pathlib import Path
 
-from ..files import atomic_write_text
+from ..errors import TextcycleError
+from ..files import atomic_write_texts
 from .core import Evaluator
 from .report import markdown_direction_table, markdown_table, to_csv
 from .testset import read_system_dir, unique_names
@@ -50,13 +51,16 @@ def run_leaderboard(ev: Evaluator, ours: list[str | Path] = (), log=print) -> li
 
 
 def write_leaderboard(results: list[dict], out: str | Path, command: str = "") -> dict:
+    """leaderboard.{md,csv,json} in `out`, written as one set: a failure (a full disk) leaves
+    the old files, or none, and is one line."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    md = leaderboard_markdown(results, command)
-    atomic_write_text(out / "leaderboard.md", md)
-    atomic_write_text(out / "leaderboard.csv", to_csv(results))
-    atomic_write_text(out / "leaderboard.json", json.dumps(results, indent=1) + "\n")
-    return {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json"}
+    files = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json"}
+    try:
+        atomic_write_texts({files["md"]: leaderboard_markdown(results, command), files["csv"]: to_csv(results),
+                            files["json"]: json.dumps(results, indent=1) + "\n"})
+    except OSError as e:
+        raise TextcycleError(f"cannot write the leaderboard to {out}: {e.strerror or e}") from None
+    return files
 
 
 def leaderboard_markdown(results: list[dict], command: str = "") -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import read_lines
+from ..files import printable, read_lines, resolved
 from ..errors import TextcycleError
 
 DIRECTIONS = ("neg2pos", "pos2neg")  # direction d rewrites source style d into style 1 - d
@@ -81,8 +81,17 @@ def read_system_dir(path: str | Path, testset: YelpTestSet) -> tuple[list[str], 
 
 def unique_names(dirs: list[str]) -> list[str]:
     """A name per system folder: its basename, or where basenames clash the shortest trailing
-    part of the path that tells them apart (`runs/a/best`, `runs/b/best` -> `a/best`, `b/best`)."""
-    parts = [Path(d).resolve().parts for d in dirs]
+    part of the path that tells them apart (`runs/a/best`, `runs/b/best` -> `a/best`, `b/best`).
+    Names come from the real paths (symlinks resolved); one folder given twice (or through a
+    link) is an error, not two systems merged under one name."""
+    real = [resolved(d) for d in dirs]
+    seen: dict = {}
+    for d, r in zip(dirs, real):
+        if r in seen:
+            also = "" if str(r) in (d, seen[r]) else f" (both are {printable(r)})"
+            raise TextcycleError(f"the same system folder is given twice: {printable(seen[r])} and {printable(d)}{also}")
+        seen[r] = d
+    parts = [r.parts for r in real]
     names = []
     for i, p in enumerate(parts):
         for k in range(1, len(p) + 1):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..config import load_config
+from ..config import load_config, shown
 from ..errors import ConfigError
 
 NORMS = ("instance", "batch", "none")
@@ -85,14 +85,14 @@ def validate(cfg: ImageConfig) -> ImageConfig:
         at_least["data.max_images"] = (d.max_images, 1)
     for name, (value, low) in at_least.items():
         if value < low:
-            raise ConfigError(f"{name} must be >= {low}, got {value}")
+            raise ConfigError(f"{name} must be >= {low}, got {shown(value)}")
     for name in ("g_norm", "d_norm"):
         if getattr(m, name) not in NORMS:
-            raise ConfigError(f"model.{name}: expected one of {', '.join(NORMS)}, got {getattr(m, name)!r}")
+            raise ConfigError(f"model.{name}: expected one of {', '.join(NORMS)}, got {shown(getattr(m, name))}")
     if t.gan_mode not in ("lsgan", "vanilla"):
-        raise ConfigError(f"train.gan_mode: expected lsgan or vanilla, got {t.gan_mode!r}")
+        raise ConfigError(f"train.gan_mode: expected lsgan or vanilla, got {shown(t.gan_mode)}")
     if d.channels not in (1, 3):
-        raise ConfigError(f"data.channels: expected 1 or 3, got {d.channels}")
+        raise ConfigError(f"data.channels: expected 1 or 3, got {shown(d.channels)}")
     if d.crop_size > d.load_size:
         raise ConfigError(f"data.crop_size ({d.crop_size}) is larger than data.load_size ({d.load_size})")
     if d.crop_size % (2 ** m.n_downsampling):
@@ -105,11 +105,11 @@ def validate(cfg: ImageConfig) -> ImageConfig:
     if t.constant_steps + t.decay_steps <= 0:
         raise ConfigError("train.constant_steps + train.decay_steps must be > 0")
     if not t.lr > 0:
-        raise ConfigError(f"train.lr must be > 0, got {t.lr}")
+        raise ConfigError(f"train.lr must be > 0, got {shown(t.lr)}")
     if not 0 <= m.dropout < 1:
-        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
+        raise ConfigError(f"model.dropout must be in [0, 1), got {shown(m.dropout)}")
     if t.mixed_precision not in ("no", "bf16", "fp16"):
-        raise ConfigError(f"train.mixed_precision: expected \"no\", bf16 or fp16, got {t.mixed_precision!r}")
+        raise ConfigError(f"train.mixed_precision: expected \"no\", bf16 or fp16, got {shown(t.mixed_precision)}")
     return cfg
 
 

@@ -32,11 +32,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from ..checkpoint import list_checkpoints, prune_checkpoints, resume_latest, save_checkpoint
+from ..checkpoint import list_checkpoints, prune_checkpoints, resume_latest, save_checkpoint, write_errors
 from ..cli import entry_point
-from ..config import add_config_arguments, save_config
+from ..config import add_config_arguments, check_run_config, resolve_config, save_config
 from ..errors import TextcycleError
-from ..files import atomic_write_text
+from ..files import atomic_file, atomic_write_text, check_output_folder
 from ..plots import IMAGE_PANELS, plot_curves
 from .config import ImageConfig, load_image_config, validate_for_training
 from .data import UnalignedDataset, fixed_samples
@@ -47,9 +47,15 @@ HISTORY = "history.jsonl"
 OLD_HISTORY = "losses.jsonl"  # the old layout's name
 
 
-def check_run_folder(out: Path, resume: bool) -> Path:
+def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None,
+                     config_file: Path | None = None) -> Path:
     """Where the run's checkpoints are (checkpoints/, or the folder itself in the old layout);
-    refuse, before anything is written, to start over an existing run or to resume a missing one."""
+    refuse, before anything is written, an output folder that is a file or inside the data
+    (`cfg.data.root`), to replace a config.yaml the trainer did not write (`config_file`: the
+    --config file), to start over an existing run or to resume a missing one."""
+    if cfg is not None:
+        check_output_folder(out, "train.output_dir", [cfg.data.root])
+        check_run_config(out / RUN_CONFIG, config_file, cfg)
     ckpt_dir = out / CHECKPOINTS
     if resume:
         if list_checkpoints(ckpt_dir):
@@ -80,8 +86,15 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
     return out
 
 
-def train(cfg: ImageConfig, resume: bool = False, max_steps: int | None = None) -> Path:
-    """Train (or continue) the run in cfg.train.output_dir; return that folder."""
+def train(cfg: ImageConfig, resume: bool = False, max_steps: int | None = None,
+          config_file: Path | None = None) -> Path:
+    """Train (or continue) the run in cfg.train.output_dir (`config_file`: the --config file it
+    came from); return that folder. A full disk is one line naming the checkpoint to resume from."""
+    with write_errors(None, Path(cfg.train.output_dir) / CHECKPOINTS, any_os_error=False):
+        return _train(cfg, resume, max_steps, config_file)
+
+
+def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: Path | None) -> Path:
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, set_seed
 
@@ -92,7 +105,7 @@ def train(cfg: ImageConfig, resume: bool = False, max_steps: int | None = None) 
     if t.threads > 0:
         torch.set_num_threads(t.threads)
     out = Path(t.output_dir)
-    resume_from = check_run_folder(out, resume)  # first: nothing is written when this refuses
+    resume_from = check_run_folder(out, resume, cfg, config_file)  # first: nothing is written if it refuses
 
     # without a GPU say so: accelerate only sets up several CPU processes (gloo) when told cpu=True
     no_gpu = not torch.cuda.is_available() and not torch.backends.mps.is_available()
@@ -148,10 +161,9 @@ def train(cfg: ImageConfig, resume: bool = False, max_steps: int | None = None) 
 
     def save_samples(name: str) -> None:
         grid = sample_grid(model, fixed_A.to(acc.device), fixed_B.to(acc.device))
-        (out / "samples").mkdir(parents=True, exist_ok=True)
-        grid.save(out / "samples" / f"{name}.png")
-        if name != "latest":
-            grid.save(out / "samples" / "latest.png")
+        for file in {f"{name}.png", "latest.png"}:
+            with atomic_file(out / "samples" / file) as tmp:
+                grid.save(tmp, format="PNG")
 
     from tqdm.auto import tqdm
 
@@ -229,7 +241,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_image_config(args.config, [*args.positional_overrides, *args.overrides])
-    train(cfg, resume=args.resume, max_steps=args.max_steps)
+    train(cfg, resume=args.resume, max_steps=args.max_steps, config_file=resolve_config(args.config))
     return 0
 
 
