@@ -7,7 +7,8 @@ The first form writes each input's translation to --out (same name, .png). It ne
 input file, and refuses to replace files already in --out unless --overwrite is given; inputs that
 cannot be read (a truncated JPEG, an image too large to decode) are skipped with a warning. The
 second writes an HTML page of the model's test sets (testA -> B and testB -> A): input, translation
-and reconstruction side by side, with the images beside it. --model is a model folder or a run folder
+and reconstruction side by side, with the images beside it (in PAGE_images/; an existing page or
+image there is replaced only with --overwrite). --model is a model folder or a run folder
 (its final/ model, or its newest checkpoint while it trains).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 
 from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError
-from ..files import atomic_write_text
+from ..files import atomic_file, atomic_write_text, check_output_folder
 from .data import ImageFolder, list_images, normalize, resized, to_pil, warn
 from .model import ImageCycleModel
 
@@ -59,8 +60,7 @@ def output_paths(paths: list[Path], out_dir: Path) -> list[Path]:
 def check_outputs(paths: list[Path], dests: list[Path], out_dir: Path, overwrite: bool) -> None:
     """Refuse, before anything is written: an output that is an input (always), an output path
     that is a folder, and outputs that already exist (unless `overwrite`)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise TextcycleError(f"--out {out_dir} is a file, not a folder")
+    check_output_folder(out_dir, "--out")
     inputs = {os.path.realpath(p): p for p in paths}
     for dest in dests:
         src = inputs.get(os.path.realpath(dest))
@@ -78,10 +78,26 @@ def check_outputs(paths: list[Path], dests: list[Path], out_dir: Path, overwrite
 
 
 def save_png(img, dest: Path) -> None:
+    """Write a PNG under a temporary name, then rename: a full disk leaves no empty or cut
+    file under `dest` (which a rerun would then refuse to replace)."""
     try:
-        img.save(dest, format="PNG")
+        with atomic_file(dest) as tmp:
+            img.save(tmp, format="PNG")
     except OSError as e:
-        raise TextcycleError(f"cannot write {dest}: {e}") from None
+        raise TextcycleError(f"cannot write {dest}: {e.strerror or e}") from None
+
+
+def check_page_outputs(page: Path, images: list[Path], inputs: list[Path], overwrite: bool) -> None:
+    """Refuse, before any work, what `check_outputs` refuses for the HTML page and its images:
+    an output that is an input, a folder in the way, existing files without `overwrite`."""
+    if page.is_dir():
+        raise TextcycleError(f"--html {page} is a folder")
+    check_output_folder(images[0].parent if images else page.parent, "the page's image folder")
+    check_outputs(inputs, [page, *images], page.parent, overwrite=True)  # inputs and folders
+    existing = [d for d in (page, *images) if d.exists() or d.is_symlink()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more of the page's files)" if len(existing) > 1 else ""
+        raise TextcycleError(f"{existing[0]} already exists{more}; pass --overwrite to replace")
 
 
 @torch.no_grad()
@@ -120,8 +136,9 @@ def translate_paths(model, paths, to: str, out_dir, batch_size: int = 16, overwr
 
 
 @torch.no_grad()
-def html_report(model, out_html, data_root=None, max_images: int = 30) -> Path:
-    """An HTML page of the test sets: input | translation | reconstruction, for both directions."""
+def html_report(model, out_html, data_root=None, max_images: int = 30, overwrite: bool = False) -> Path:
+    """An HTML page of the test sets: input | translation | reconstruction, for both directions.
+    Like the translations, it never replaces a file (the page, its images) without `overwrite`."""
     out_html = Path(out_html)
     if out_html.suffix.lower() not in (".html", ".htm"):
         raise TextcycleError(f"--html {out_html}: the page's name must end in .html")
@@ -132,7 +149,9 @@ def html_report(model, out_html, data_root=None, max_images: int = 30) -> Path:
     folders = {src: ImageFolder(root / f"test{src}", cfg.data.crop_size, cfg.data.channels, max_images)
                for src in "AB"}
     img_dir = out_html.parent / (out_html.stem + "_images")
-    img_dir.mkdir(parents=True, exist_ok=True)
+    names = [img_dir / f"{src}_{p.stem}_{kind}.png" for src in "AB" for p in folders[src].paths
+             for kind in ("input", "fake", "rec")]
+    check_page_outputs(out_html, names, folders["A"].paths + folders["B"].paths, overwrite)
     parts = [f"<!doctype html><meta charset='utf-8'><title>CycleGAN test results</title>"
              f"<style>body{{font-family:sans-serif}} img{{width:{max(128, cfg.data.crop_size)}px;"
              f"image-rendering:pixelated}} td{{text-align:center;font-size:12px}}</style>"
@@ -152,7 +171,10 @@ def html_report(model, out_html, data_root=None, max_images: int = 30) -> Path:
                 cells.append(f"<td><img src='{html.escape(img_dir.name)}/{html.escape(name)}'></td>")
             parts.append("<tr>" + "".join(cells) + f"<td>{html.escape(p.name)}</td></tr>")
         parts.append("</table>")
-    atomic_write_text(out_html, "\n".join(parts) + "\n")
+    try:
+        atomic_write_text(out_html, "\n".join(parts) + "\n")
+    except OSError as e:
+        raise TextcycleError(f"cannot write {out_html}: {e.strerror or e}") from None
     return out_html
 
 
@@ -163,7 +185,8 @@ def main(argv=None) -> int:
     p.add_argument("--to", choices=("A", "B"), help="target domain of the translation")
     p.add_argument("inputs", nargs="*", help="image files and/or folders")
     p.add_argument("--out", help="output folder for the translations")
-    p.add_argument("--overwrite", action="store_true", help="replace files already in --out (never an input)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files already in --out, or the --html page (never an input)")
     p.add_argument("--html", help="write an HTML page of the test-set results here")
     p.add_argument("--data", default=None, help="dataset root for --html (default: the model's)")
     p.add_argument("--max-images", type=int, default=30, help="test images per domain in --html")
@@ -180,7 +203,7 @@ def main(argv=None) -> int:
         written = translate_paths(model, collect_inputs(args.inputs), args.to, args.out, overwrite=args.overwrite)
         print(f"wrote {len(written)} image(s) to {args.out}")
     if args.html:
-        print(f"wrote {html_report(model, args.html, args.data, args.max_images)}")
+        print(f"wrote {html_report(model, args.html, args.data, args.max_images, args.overwrite)}")
     return 0
 
 
