@@ -89,7 +89,8 @@ def unique_names(dirs: list[str]) -> list[str]:
     for d, r in zip(dirs, real):
         if r in seen:
             also = "" if str(r) in (d, seen[r]) else f" (both are {printable(r)})"
-            raise TextcycleError(f"the same system folder is given twice: {printable(seen[r])} and {printable(d)}{also}")
+            raise TextcycleError(f"the same system folder is given twice: {printable(seen[r])} and "
+                                 f"{printable(d)}{also}")
         seen[r] = d
     parts = [r.parts for r in real]
     names = []
