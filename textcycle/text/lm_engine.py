@@ -72,20 +72,19 @@ class LMEngine:
     name = "ct2-lm"
 
     def __init__(self, ct2_folder: str | Path, style_names: list[str], threads: int = 2,
-                 max_source_tokens: int = 64, max_new_tokens: int = 64):
+                 max_source_tokens: int = 64, max_new_tokens: int = 64, seed: int | None = None):
+        """`seed`: reproducible sampling. CTranslate2 seeds a worker thread when the thread
+        starts, so the seed is set before the generator (and its one worker) is made."""
         import ctranslate2
         from tokenizers import Tokenizer
 
         ct2_folder = Path(ct2_folder)
+        if seed is not None:
+            ctranslate2.set_random_seed(seed % 2**32)
         self.generator = ctranslate2.Generator(str(ct2_folder), device="cpu", intra_threads=threads)
         self.tokenizer = Tokenizer.from_file(str(ct2_folder / TOKENIZER))
         self.style_names = list(style_names)
         self.max_source_tokens, self.max_new_tokens = max_source_tokens, max_new_tokens
-
-    def set_seed(self, seed: int) -> None:
-        import ctranslate2
-
-        ctranslate2.set_random_seed(seed)
 
     def _tokens(self, text: str) -> list[str]:
         return self.tokenizer.encode(text, add_special_tokens=False).tokens

@@ -141,7 +141,7 @@ class LMTrainingRun:
         return StyleClassifier.load(self.cfg.train.eval_classifier or DEFAULT_CLASSIFIER)
 
     # ------------------------------------------------------------------ the fast copy
-    def fast_engine(self, name: str) -> LMEngine:
+    def fast_engine(self, name: str, seed: int | None = None) -> LMEngine:
         """The current generators merged and converted (int8) into the run folder's `name/`."""
         folder = self.out / name
         shutil.rmtree(folder, ignore_errors=True)
@@ -149,7 +149,8 @@ class LMTrainingRun:
         self.gens.eval()
         ct2 = convert_merged(self.gens, folder)
         return LMEngine(ct2, self.style_names, threads=self.cfg.train.threads or 2,
-                        max_source_tokens=self.spec.max_source_tokens, max_new_tokens=self.spec.max_new_tokens)
+                        max_source_tokens=self.spec.max_source_tokens, max_new_tokens=self.spec.max_new_tokens,
+                        seed=seed)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> dict:
@@ -200,8 +201,7 @@ class LMTrainingRun:
     def make_round_pairs(self, r: int) -> list[tuple[str, str, int]]:
         """This round's pseudo-pairs (x, y, t) from the current generators' fast copy."""
         tc = self.cfg.train
-        engine = self.fast_engine("fast-round")
-        engine.set_seed(tc.seed * 1_000_003 + r)
+        engine = self.fast_engine("fast-round", seed=tc.seed * 1_000_003 + r)
         rng = random.Random(f"{tc.seed}-round-{r}")
         pairs, stats = [], {}
         for s in (0, 1):
