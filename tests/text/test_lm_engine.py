@@ -1,6 +1,7 @@
 """The LM model's CTranslate2 engine: the merged copy is built once into the cache and reused,
 rebuilt when the adapter changes; greedy rewrites and reconstruction scores match the torch
 reference (float32 copy)."""
+
 import pytest
 import torch
 

@@ -1,6 +1,7 @@
 """The LM method's updates on a tiny random Llama: the pair step's two losses, the reward against
 the formula by hand, the sign of the policy gradient, the discriminator step, and checkpoints of
 the adapter alone."""
+
 import math
 
 import pytest
@@ -10,9 +11,9 @@ pytest.importorskip("peft")
 
 from textcycle.checkpoint import load_checkpoint, save_checkpoint
 from textcycle.networks import StyleDiscriminator, StyleDiscriminatorConfig
-from textcycle.textnorm import normalize
 from textcycle.text.lm_method import LMCycleGAN
 from textcycle.text.lm_model import LMGenerators, LMSpec
+from textcycle.textnorm import normalize
 from textcycle.vocab import encode_ids
 
 
@@ -20,8 +21,11 @@ from textcycle.vocab import encode_ids
 def method(tiny_base, bundled_sp):
     torch.manual_seed(0)
     gens = LMGenerators.build(LMSpec(lora_rank=8, lora_alpha=16, lora_dropout=0.0), base=str(tiny_base))
-    disc = StyleDiscriminator(StyleDiscriminatorConfig(vocab_size=bundled_sp.get_piece_size(), d_model=16, layers=1,
-                                                       heads=2, ffn_dim=32, dropout=0.0))
+    disc = StyleDiscriminator(
+        StyleDiscriminatorConfig(
+            vocab_size=bundled_sp.get_piece_size(), d_model=16, layers=1, heads=2, ffn_dim=32, dropout=0.0
+        )
+    )
     encode = lambda texts: encode_ids(bundled_sp, [normalize(t, "en") for t in texts], 40)  # noqa: E731
     return LMCycleGAN(gens, disc, encode, lr=5e-3, disc_lr=1e-2)
 
@@ -31,8 +35,12 @@ PAIRS = [("the food was bad", "the food was great", 1), ("the staff was friendly
 
 def test_pair_step_trains_both_directions(method):
     g = method.gens
-    forward = g.token_loss(["the food was bad", "the staff was friendly"], [1, 0], ["the food was great", "the staff was rude"])
-    cycle = g.token_loss(["the food was great", "the staff was rude"], [0, 1], ["the food was bad", "the staff was friendly"])
+    forward = g.token_loss(
+        ["the food was bad", "the staff was friendly"], [1, 0], ["the food was great", "the staff was rude"]
+    )
+    cycle = g.token_loss(
+        ["the food was great", "the staff was rude"], [0, 1], ["the food was bad", "the staff was friendly"]
+    )
     g.eval()
     f, c = method.pair_loss(PAIRS)
     assert f.item() == pytest.approx(forward.item(), abs=1e-5) and c.item() == pytest.approx(cycle.item(), abs=1e-5)
@@ -60,8 +68,11 @@ def test_reward_is_the_harmonic_mean_by_hand(method):
 def test_the_policy_gradient_favours_the_rewarded_sample(method, monkeypatch):
     good, bad = "the food was great", "the food was amazing"
     monkeypatch.setattr(method.gens, "generate", lambda xs, ts, **kw: [[good, bad] for _ in xs])
-    monkeypatch.setattr(method, "reward", lambda xs, ys, t: (torch.tensor([1.0 if y == good else 0.0 for y in ys]),
-                                                             {"style_acc": 1.0, "content": 1.0}))
+    monkeypatch.setattr(
+        method,
+        "reward",
+        lambda xs, ys, t: (torch.tensor([1.0 if y == good else 0.0 for y in ys]), {"style_acc": 1.0, "content": 1.0}),
+    )
     method.bt_weight = 0.0
 
     def margin():

@@ -1,7 +1,7 @@
 """The LM generators: the prompt and its labels, log-probabilities checked by hand, learning a
 pair, save/load of the adapter alone, the merged copy, and config checks."""
+
 import json
-import math
 
 import pytest
 import torch
@@ -22,8 +22,9 @@ def test_prompt_and_labels(gens):
     tok = gens.tokenizer
     assert prompt_text("the food was bad", "positive") == f"{START}the food was bad{END}\n{START}positive\n"
     b = gens.pair_batch(["the food was bad", "bad"], ["positive", 0], ["the food was good", "good"])
-    for i, (src, style, tgt) in enumerate([("the food was bad", "positive", "the food was good"),
-                                           ("bad", "negative", "good")]):
+    for i, (src, style, tgt) in enumerate(
+        [("the food was bad", "positive", "the food was good"), ("bad", "negative", "good")]
+    ):
         prompt = tok.encode(prompt_text(src, style), add_special_tokens=False)
         target = tok.encode(tgt, add_special_tokens=False) + [gens.end_id]
         n = len(prompt) + len(target)
@@ -47,7 +48,9 @@ def test_target_logprobs_by_hand(gens):
     assert n.item() == len(target)
     assert lp.item() == pytest.approx(total, abs=1e-4)
     # the mean token loss is the same quantity, averaged and negated
-    assert gens.token_loss(["the food was bad"], ["positive"], ["good"]).item() == pytest.approx(-total / len(target), abs=1e-4)
+    assert gens.token_loss(["the food was bad"], ["positive"], ["good"]).item() == pytest.approx(
+        -total / len(target), abs=1e-4
+    )
 
 
 def test_learns_a_pair_and_generates_it(gens):
@@ -100,13 +103,16 @@ def test_full_finetuning_saves_the_whole_lm(tiny_base, tmp_path):
     assert again.spec.lora_rank == 0 and again.generate(["bad"], [1], max_new_tokens=3)
 
 
-@pytest.mark.parametrize("patch, message", [
-    ({"model_type": "bart"}, "not a textcycle LM model"),
-    ({"style_names": ["a", "a"]}, "style_names"),
-    ({"style_names": "ab"}, "style_names"),
-    ({"lora_rank": -1}, "lora_rank"),
-    ({"max_new_tokens": 1e12}, "max_new_tokens"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"model_type": "bart"}, "not a textcycle LM model"),
+        ({"style_names": ["a", "a"]}, "style_names"),
+        ({"style_names": "ab"}, "style_names"),
+        ({"lora_rank": -1}, "lora_rank"),
+        ({"max_new_tokens": 1e12}, "max_new_tokens"),
+    ],
+)
 def test_bad_configs_are_one_line_errors(tmp_path, patch, message):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "textcycle-lm", **patch}))
     with pytest.raises(TextcycleError, match=message):

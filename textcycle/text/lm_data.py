@@ -8,6 +8,7 @@ of minutes...). A pair gets the same numbers on both sides, in order, so the gen
 copy numbers exactly; a pair whose target has more numbers than its source would teach inventing
 one, and is dropped (`fill_pair` returns None).
 """
+
 from __future__ import annotations
 
 import random
@@ -60,6 +61,36 @@ def fill(text: str, values: list[str]) -> str:
     text = re.sub(_TIME, lambda m: "_num_:_num_", text)
     filled = re.sub(_NUM, lambda m: next(it, "some"), text)
     return yelp_detokenize(filled)
+
+
+_NT = re.compile(r"\b(\w+)n't\b", re.IGNORECASE)
+_NT_STEMS = {
+    "do",
+    "does",
+    "did",
+    "is",
+    "was",
+    "were",
+    "are",
+    "could",
+    "would",
+    "should",
+    "ca",
+    "wo",
+    "have",
+    "has",
+    "had",
+    "ai",
+    "need",
+    "must",
+    "might",
+}
+
+
+def well_formed(text: str) -> bool:
+    """False for a natural-form text with a broken contraction: a model that writes `n't` after
+    any word ("very n't") detokenises to "veryn't", which a pseudo-pair must not teach."""
+    return all(m.group(1).lower() in _NT_STEMS for m in _NT.finditer(text))
 
 
 def natural(text: str, rng: random.Random) -> str:

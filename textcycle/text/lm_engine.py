@@ -7,6 +7,7 @@ converted by CTranslate2's Transformers converter), keyed by the digests of the 
 base, checked on every use and rebuilt when stale or corrupt. Texts go in and come out as strings;
 the prompt is `lm_model.prompt_text`, tokenised with the `tokenizers` library.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,6 @@ import numpy as np
 
 from ..cache import cached_folder, file_digest
 from ..errors import TextcycleError
-
 from .lm_format import ADAPTER, END, FULL, START, read_lm_spec
 
 TOKENIZER = "tokenizer.json"
@@ -59,8 +59,9 @@ def convert_merged(gens, out: Path, quantization: str = "int8") -> Path:
     plain = out / "hf"
     gens.merged_lm().save_pretrained(plain)
     gens.tokenizer.save_pretrained(plain)
-    ctranslate2.converters.TransformersConverter(str(plain)).convert(str(out / "ct2"), quantization=quantization,
-                                                                    force=True)
+    ctranslate2.converters.TransformersConverter(str(plain)).convert(
+        str(out / "ct2"), quantization=quantization, force=True
+    )
     shutil.copyfile(plain / TOKENIZER, out / "ct2" / TOKENIZER)
     shutil.rmtree(plain)
     return out / "ct2"
@@ -71,8 +72,15 @@ class LMEngine:
 
     name = "ct2-lm"
 
-    def __init__(self, ct2_folder: str | Path, style_names: list[str], threads: int = 2,
-                 max_source_tokens: int = 64, max_new_tokens: int = 64, seed: int | None = None):
+    def __init__(
+        self,
+        ct2_folder: str | Path,
+        style_names: list[str],
+        threads: int = 2,
+        max_source_tokens: int = 64,
+        max_new_tokens: int = 64,
+        seed: int | None = None,
+    ):
         """`seed`: reproducible sampling. CTranslate2 seeds a worker thread when the thread
         starts, so the seed is set before the generator (and its one worker) is made."""
         import ctranslate2
@@ -96,13 +104,26 @@ class LMEngine:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
-    def generate(self, texts: list[str], to: int, beam: int = 1, sample: bool = False, temperature: float = 1.0,
-                 num_hypotheses: int = 1, max_batch_size: int = 64) -> list[list[str]]:
+    def generate(
+        self,
+        texts: list[str],
+        to: int,
+        beam: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        num_hypotheses: int = 1,
+        max_batch_size: int = 64,
+    ) -> list[list[str]]:
         """Per text, `num_hypotheses` rewrites into style `to` (samples, or the beam's best)."""
         if not texts:
             return []
-        options = dict(max_length=self.max_new_tokens, include_prompt_in_result=False, end_token=END,
-                       max_batch_size=max_batch_size, num_hypotheses=num_hypotheses)
+        options = dict(
+            max_length=self.max_new_tokens,
+            include_prompt_in_result=False,
+            end_token=END,
+            max_batch_size=max_batch_size,
+            num_hypotheses=num_hypotheses,
+        )
         if sample:
             options.update(sampling_topk=0, sampling_temperature=temperature)
         else:

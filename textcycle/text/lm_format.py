@@ -5,6 +5,7 @@ G_t(x) is the LM's continuation of `<|im_start|>x<|im_end|>\n<|im_start|>t\n` up
 where t is the target style's name (SmolLM2's chat markers, which its tokenizer has as single
 tokens).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def prompt_text(source: str, style: str) -> str:
 @dataclass
 class LMSpec:
     """What a saved LM model is: its base, its styles and its adapter."""
+
     base: str = "smollm2-135m"
     style_names: list = field(default_factory=lambda: ["negative", "positive"])
     lora_rank: int = 16  # 0: train every weight of the LM
@@ -48,8 +50,12 @@ def read_lm_spec(folder: str | Path) -> LMSpec:
     known = set(LMSpec.__dataclass_fields__)
     spec = LMSpec(**{k: v for k, v in raw.items() if k in known})
     names = spec.style_names
-    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) and n for n in names)
-            and len(set(names)) == len(names)):
+    if not (
+        isinstance(names, list)
+        and len(names) >= 2
+        and all(isinstance(n, str) and n for n in names)
+        and len(set(names)) == len(names)
+    ):
         raise TextcycleError(f"{f}: style_names must be a list of different names")
     for key, low, high in (("lora_rank", 0, 1024), ("max_source_tokens", 1, 4096), ("max_new_tokens", 2, 4096)):
         v = getattr(spec, key)

@@ -12,6 +12,7 @@
 The discriminator is the small method's `StyleDiscriminator` over a SentencePiece vocabulary: it
 reads the corpus form of a text (`disc_encode`), where casing and number strings carry no style.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -31,9 +32,18 @@ class LMCycleGAN:
     """Generators on one LM, the discriminator, and their updates. `disc_encode(texts)` gives the
     discriminator's ids of natural texts."""
 
-    def __init__(self, gens: LMGenerators, disc: StyleDiscriminator, disc_encode: Callable[[list[str]], list[list[int]]],
-                 lr: float = 2e-4, disc_lr: float = 1e-4, max_grad_norm: float = 1.0, bt_weight: float = 1.0,
-                 style_weight: float = 1.0, content_weight: float = 1.0):
+    def __init__(
+        self,
+        gens: LMGenerators,
+        disc: StyleDiscriminator,
+        disc_encode: Callable[[list[str]], list[list[int]]],
+        lr: float = 2e-4,
+        disc_lr: float = 1e-4,
+        max_grad_norm: float = 1.0,
+        bt_weight: float = 1.0,
+        style_weight: float = 1.0,
+        content_weight: float = 1.0,
+    ):
         self.gens, self.disc, self.disc_encode = gens, disc, disc_encode
         self.gen_params = [p for p in gens.parameters() if p.requires_grad]
         self.opt_g = torch.optim.AdamW(self.gen_params, lr=lr, weight_decay=0.0)
@@ -82,8 +92,10 @@ class LMCycleGAN:
         recon = lp / n.clamp(min=1)
         self.disc.train(was)
         r = training_reward(logits, recon, t, self.style_weight, self.content_weight)
-        return r, {"style_acc": (logits[:, :2].argmax(-1) == t).float().mean().item(),
-                   "content": content_reward(recon).mean().item()}
+        return r, {
+            "style_acc": (logits[:, :2].argmax(-1) == t).float().mean().item(),
+            "content": content_reward(recon).mean().item(),
+        }
 
     def rl_step(self, sources: dict[int, list[str]], k: int, temperature: float = 1.0) -> dict:
         """One REINFORCE update over sources of both styles (`sources[s]`: texts of style s)."""
@@ -91,8 +103,11 @@ class LMCycleGAN:
         for s, xs in sources.items():
             t = 1 - s
             self.gens.eval()
-            samples = [y for row in self.gens.generate(xs, [t] * len(xs), sample=True, num=k, temperature=temperature)
-                       for y in row]
+            samples = [
+                y
+                for row in self.gens.generate(xs, [t] * len(xs), sample=True, num=k, temperature=temperature)
+                for y in row
+            ]
             x_rep = [x for x in xs for _ in range(k)]
             reward, parts = self.reward(x_rep, samples, t)
             base = mean_baseline(reward, k)
@@ -102,8 +117,15 @@ class LMCycleGAN:
             bt = self.gens.token_loss(samples, [s] * len(samples), x_rep)
             loss = loss + pg + self.bt_weight * bt
             fakes += samples[::k]
-            logs.update({f"rl/reward_to{t}": reward.mean().item(), f"rl/style_acc_to{t}": parts["style_acc"],
-                         f"rl/content_to{t}": parts["content"], f"rl/pg_to{t}": pg.item(), f"rl/bt_to{s}": bt.item()})
+            logs.update(
+                {
+                    f"rl/reward_to{t}": reward.mean().item(),
+                    f"rl/style_acc_to{t}": parts["style_acc"],
+                    f"rl/content_to{t}": parts["content"],
+                    f"rl/pg_to{t}": pg.item(),
+                    f"rl/bt_to{s}": bt.item(),
+                }
+            )
         self.update_generators(loss)
         logs.update(self.disc_step({s: xs for s, xs in sources.items()}, fakes))
         return logs
@@ -129,8 +151,10 @@ class LMCycleGAN:
     def checkpoint_parts(self) -> tuple[dict, dict]:
         """(modules, optimiser states) for `checkpoint.save_checkpoint`: of the LM only the
         trained weights (the adapter), not the frozen base."""
-        return ({"generators": TrainedWeights(self.gens.lm), "discriminator": self.disc},
-                {"opt_g": self.opt_g, "opt_d": self.opt_d})
+        return (
+            {"generators": TrainedWeights(self.gens.lm), "discriminator": self.disc},
+            {"opt_g": self.opt_g, "opt_d": self.opt_d},
+        )
 
 
 class TrainedWeights:

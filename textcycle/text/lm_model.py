@@ -9,6 +9,7 @@ trains every weight instead (for pilots: that folder holds the whole LM).
 Text goes in and out as the user writes it (cased, digits, emoji): the LM's byte-level BPE reads
 everything, and digits are single tokens, which makes copying numbers easy to learn.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,17 +46,29 @@ class LMGenerators(torch.nn.Module):
         if spec.lora_rank > 0:
             from peft import LoraConfig, get_peft_model
 
-            lm = get_peft_model(lm, LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha,
-                                               lora_dropout=spec.lora_dropout, target_modules="all-linear",
-                                               task_type="CAUSAL_LM"))
+            lm = get_peft_model(
+                lm,
+                LoraConfig(
+                    r=spec.lora_rank,
+                    lora_alpha=spec.lora_alpha,
+                    lora_dropout=spec.lora_dropout,
+                    target_modules="all-linear",
+                    task_type="CAUSAL_LM",
+                ),
+            )
         return cls(lm, tokenizer, spec)
 
     def save_pretrained(self, folder: str | Path, config: dict | None = None, extra=None) -> None:
         """config.json (the spec, plus `config`) + the adapter (or, with lora_rank 0, the whole
         LM), and whatever `extra(tmp)` writes beside them (the discriminator), in one rename."""
         with atomic_dir(folder) as tmp:
-            (tmp / CONFIG).write_text(json.dumps({"model_type": MODEL_TYPE, **asdict(self.spec), **(config or {})},
-                                                 ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+            (tmp / CONFIG).write_text(
+                json.dumps(
+                    {"model_type": MODEL_TYPE, **asdict(self.spec), **(config or {})}, ensure_ascii=False, indent=1
+                )
+                + "\n",
+                encoding="utf-8",
+            )
             if extra is not None:
                 extra(tmp)
             self.lm.save_pretrained(tmp / (ADAPTER if self.spec.lora_rank > 0 else FULL))
@@ -71,8 +84,11 @@ class LMGenerators(torch.nn.Module):
         spec = read_lm_spec(folder)
         if spec.lora_rank == 0:
             lm_folder = folder / FULL
-            return cls(AutoModelForCausalLM.from_pretrained(lm_folder, dtype=torch.float32),
-                       AutoTokenizer.from_pretrained(lm_folder), spec)
+            return cls(
+                AutoModelForCausalLM.from_pretrained(lm_folder, dtype=torch.float32),
+                AutoTokenizer.from_pretrained(lm_folder),
+                spec,
+            )
         from peft import PeftModel
 
         base_path = base or base_folder(spec.base)
@@ -114,13 +130,15 @@ class LMGenerators(torch.nn.Module):
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         lab = torch.full((len(rows), width), -100, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (r, l) in enumerate(zip(rows, labels)):
+        for i, (r, y) in enumerate(zip(rows, labels)):
             ids[i, : len(r)] = torch.tensor(r)
-            lab[i, : len(l)] = torch.tensor(l)
+            lab[i, : len(y)] = torch.tensor(y)
             mask[i, : len(r)] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": lab}
 
-    def target_logprobs(self, sources: list[str], styles: list, targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def target_logprobs(
+        self, sources: list[str], styles: list, targets: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum of log p of each target's tokens and end, number of those tokens), per row."""
         b = self.pair_batch(sources, styles, targets)
         logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
@@ -133,32 +151,45 @@ class LMGenerators(torch.nn.Module):
         """Mean cross-entropy over the target tokens of the batch (teacher forcing)."""
         b = self.pair_batch(sources, styles, targets)
         logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), b["labels"][:, 1:].reshape(-1),
-                               ignore_index=-100)
+        return F.cross_entropy(
+            logits.reshape(-1, logits.size(-1)).float(), b["labels"][:, 1:].reshape(-1), ignore_index=-100
+        )
 
     # ------------------------------------------------------------------ generation (the reference)
     @torch.no_grad()
-    def generate(self, sources: list[str], styles: list, sample: bool = False, num: int = 1,
-                 temperature: float = 1.0, max_new_tokens: Optional[int] = None) -> list[list[str]]:
+    def generate(
+        self,
+        sources: list[str],
+        styles: list,
+        sample: bool = False,
+        num: int = 1,
+        temperature: float = 1.0,
+        max_new_tokens: Optional[int] = None,
+    ) -> list[list[str]]:
         """`num` rewrites per source (greedy: num 1), left-padded batch through `generate`."""
         prompts = [self.prompt_ids(s, t) for s, t in zip(sources, styles)]
         width = max(map(len, prompts))
         ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
-        out = self.lm.generate(input_ids=ids, attention_mask=mask, do_sample=sample,
-                               temperature=temperature if sample else None, top_k=0 if sample else None,
-                               top_p=None, num_return_sequences=num,
-                               max_new_tokens=max_new_tokens or self.spec.max_new_tokens,
-                               eos_token_id=self.end_id, pad_token_id=self.pad_id)
+            ids[i, width - len(p) :] = torch.tensor(p)
+            mask[i, width - len(p) :] = 1
+        out = self.lm.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=sample,
+            temperature=temperature if sample else None,
+            top_k=0 if sample else None,
+            top_p=None,
+            num_return_sequences=num,
+            max_new_tokens=max_new_tokens or self.spec.max_new_tokens,
+            eos_token_id=self.end_id,
+            pad_token_id=self.pad_id,
+        )
         texts = [self.decode(row[width:].tolist()) for row in out]
-        return [texts[i * num:(i + 1) * num] for i in range(len(prompts))]
+        return [texts[i * num : (i + 1) * num] for i in range(len(prompts))]
 
     def decode(self, ids: list[int]) -> str:
         if self.end_id in ids:
             ids = ids[: ids.index(self.end_id)]
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-
-

@@ -6,10 +6,12 @@
 The teacher (a small textcycle model, on its fast engine) rewrites training sentences of each
 style into the other; of its greedy rewrite and `rerank - 1` samples, the best by its training
 reward (`Rewriter.candidates`) is kept when its own discriminator puts it in the target style
-(p >= --min-style), it is not a copy, and it adds no number. Pairs are written in natural form
+(p >= --min-style), it is not a copy, it adds no number, and it has no broken contraction
+(`lm_data.well_formed`). Pairs are written in natural form
 with the same drawn numbers on both sides (`lm_data.fill_pair`), one per line:
 `source<TAB>rewrite<TAB>target style`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +26,16 @@ from ..config import add_config_arguments, load_config
 from ..errors import TextcycleError
 from ..files import atomic_file, read_lines
 from .lm_config import LMRecipe
-from .lm_data import fill_pair
+from .lm_data import fill_pair, well_formed
 
 
-def teacher_pairs(rw, sentences: list[str], to: int, rerank: int, min_style: float,
-                  batch: int = 256) -> list[tuple[str, str, float]]:
+def teacher_pairs(
+    rw, sentences: list[str], to: int, rerank: int, min_style: float, batch: int = 256
+) -> list[tuple[str, str, float]]:
     """(source, best rewrite, its reward) in corpus form for the sentences that pass."""
     out = []
     for b in tqdm(range(0, len(sentences), batch), desc=f"teacher -> {to}", file=sys.stderr):
-        chunk = sentences[b:b + batch]
+        chunk = sentences[b : b + batch]
         texts, scores = rw.candidates(chunk, to, rerank)
         best = [row[int(i)] for row, i in zip(texts, scores.argmax(1))]
         probs = rw.style_probs(best)[:, to]
@@ -88,12 +91,14 @@ def main(argv=None) -> int:
         got = teacher_pairs(rw, sents[: args.per_style], 1 - s, args.rerank, args.min_style)
         for x, y, _ in got:
             filled = fill_pair(x, y, rng)
-            if filled:
+            if filled and well_formed(filled[1]):
                 pairs.append((*filled, 1 - s))
         kept.append(len(got))
     write_pairs(out, pairs)
-    print(f"pairs: {kept[0]:,} negative -> positive, {kept[1]:,} positive -> negative of {args.per_style:,} "
-          f"per style; {len(pairs):,} written to {out}")
+    print(
+        f"pairs: {kept[0]:,} negative -> positive, {kept[1]:,} positive -> negative of {args.per_style:,} "
+        f"per style; {len(pairs):,} written to {out}"
+    )
     return 0
 
 

@@ -15,6 +15,7 @@ The run writes what the small method's run writes: config.yaml, checkpoints/ (th
 discriminator, optimisers, RNG; atomic, `--resume` continues), best/ (by dev G from the evaluation
 classifier, the model folder), final/, tensorboard/, curves.png, train_summary.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,18 @@ from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
 
-PANELS = {"pairs": ("pairs/forward", "pairs/cycle"), "reward": ("rl/reward_to0", "rl/reward_to1"),
-          "dev": ("dev/acc", "dev/self_bleu", "dev/G")}
+PANELS = {
+    "pairs": ("pairs/forward", "pairs/cycle"),
+    "reward": ("rl/reward_to0", "rl/reward_to1"),
+    "dev": ("dev/acc", "dev/self_bleu", "dev/G"),
+}
 
 
 @dataclass
 class Schedule:
     """Where step n of the run is: warm, self-training round r, or RL; and its learning rate.
     `rounds` shrinks when the time limit cuts self-training (the run decides, the method obeys)."""
+
     warm_steps: int
     rounds: int
     round_steps: int
@@ -103,26 +108,49 @@ class LMTrainingRun:
         self.rng = random.Random(tc.seed)
         corpus = load_corpus(cfg.data)
         self.style_names, self.language = list(corpus.style_names), corpus.language
-        self.train_text = [[natural(s, random.Random(f"{tc.seed}-{i}")) for i, s in enumerate(corpus.train[k])]
-                           for k in (0, 1)]
+        self.train_text = [
+            [natural(s, random.Random(f"{tc.seed}-{i}")) for i, s in enumerate(corpus.train[k])] for k in (0, 1)
+        ]
         self.dev = [corpus.dev[k][: tc.eval_sentences] for k in (0, 1)]
         self.dev_natural = [[natural(s, random.Random(f"dev-{i}")) for i, s in enumerate(d)] for d in self.dev]
         self.pairs = read_pairs(tc.warm_pairs) if tc.warm_steps else []
         m = cfg.model
-        self.spec = LMSpec(base=m.base, style_names=self.style_names, lora_rank=m.lora_rank, lora_alpha=m.lora_alpha,
-                           lora_dropout=m.lora_dropout, max_source_tokens=m.max_source_tokens,
-                           max_new_tokens=m.max_new_tokens)
+        self.spec = LMSpec(
+            base=m.base,
+            style_names=self.style_names,
+            lora_rank=m.lora_rank,
+            lora_alpha=m.lora_alpha,
+            lora_dropout=m.lora_dropout,
+            max_source_tokens=m.max_source_tokens,
+            max_new_tokens=m.max_new_tokens,
+        )
         self.gens = LMGenerators.build(self.spec)
         small_folder = resolve_model_path(cfg.discriminator_from)
         small = TextCycleModel.from_pretrained(small_folder)
         self.disc, self.sp, self.max_length = small.discriminator, small.tokenizer.sp_model, small.max_length
         self.sp_file = small_folder / "tokenizer.model"
         encode = lambda texts: encode_ids(self.sp, [normalize(t, self.language) for t in texts], self.max_length)  # noqa: E731
-        self.method = LMCycleGAN(self.gens, self.disc, encode, lr=tc.lr, disc_lr=tc.disc_lr,
-                                 max_grad_norm=tc.max_grad_norm, bt_weight=tc.bt_weight,
-                                 style_weight=tc.style_weight, content_weight=tc.content_weight)
-        self.schedule = Schedule(tc.warm_steps, tc.selftrain_rounds, tc.selftrain_steps, tc.rl_steps, tc.lr,
-                                 tc.warmup_steps, tc.selftrain_lr, tc.rl_lr)
+        self.method = LMCycleGAN(
+            self.gens,
+            self.disc,
+            encode,
+            lr=tc.lr,
+            disc_lr=tc.disc_lr,
+            max_grad_norm=tc.max_grad_norm,
+            bt_weight=tc.bt_weight,
+            style_weight=tc.style_weight,
+            content_weight=tc.content_weight,
+        )
+        self.schedule = Schedule(
+            tc.warm_steps,
+            tc.selftrain_rounds,
+            tc.selftrain_steps,
+            tc.rl_steps,
+            tc.lr,
+            tc.warmup_steps,
+            tc.selftrain_lr,
+            tc.rl_lr,
+        )
         self.step, self.best_g, self.history, self.seconds = 0, -1.0, [], 0.0
         self.round, self.round_pairs = None, []
         self.classifier = self._classifier()
@@ -148,9 +176,14 @@ class LMTrainingRun:
         folder.mkdir(parents=True)
         self.gens.eval()
         ct2 = convert_merged(self.gens, folder)
-        return LMEngine(ct2, self.style_names, threads=self.cfg.train.threads or 2,
-                        max_source_tokens=self.spec.max_source_tokens, max_new_tokens=self.spec.max_new_tokens,
-                        seed=seed)
+        return LMEngine(
+            ct2,
+            self.style_names,
+            threads=self.cfg.train.threads or 2,
+            max_source_tokens=self.spec.max_source_tokens,
+            max_new_tokens=self.spec.max_new_tokens,
+            seed=seed,
+        )
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> dict:
@@ -173,8 +206,11 @@ class LMTrainingRun:
 
     def evaluate_and_keep_best(self) -> None:
         res = self.evaluate()
-        row = {"step": self.step, "minutes": round(self.seconds / 60, 2),
-               **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
+        row = {
+            "step": self.step,
+            "minutes": round(self.seconds / 60, 2),
+            **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()},
+        }
         self.history.append(row)
         self.log(res)
         tqdm.write(json.dumps(row, ensure_ascii=False))
@@ -187,15 +223,26 @@ class LMTrainingRun:
         from safetensors.torch import save_file
 
         def extra(tmp: Path) -> None:
-            save_file({k: v.detach().contiguous() for k, v in self.disc.state_dict().items()},
-                      str(tmp / "discriminator.safetensors"), metadata={"format": "pt"})
+            save_file(
+                {k: v.detach().contiguous() for k, v in self.disc.state_dict().items()},
+                str(tmp / "discriminator.safetensors"),
+                metadata={"format": "pt"},
+            )
             shutil.copyfile(self.sp_file, tmp / "tokenizer.model")
             if dev_row:
-                (tmp / "dev_eval.json").write_text(json.dumps(dev_row, indent=1, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+                (tmp / "dev_eval.json").write_text(
+                    json.dumps(dev_row, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
 
-        self.gens.save_pretrained(folder, config={"language": self.language, "max_length": self.max_length,
-                                                  "discriminator": asdict(self.disc.config)}, extra=extra)
+        self.gens.save_pretrained(
+            folder,
+            config={
+                "language": self.language,
+                "max_length": self.max_length,
+                "discriminator": asdict(self.disc.config),
+            },
+            extra=extra,
+        )
 
     # ------------------------------------------------------------------ self-training
     def make_round_pairs(self, r: int) -> list[tuple[str, str, int]]:
@@ -208,8 +255,13 @@ class LMTrainingRun:
             t = 1 - s
             src = rng.sample(self.train_text[s], min(tc.selftrain_sources, len(self.train_text[s])))
             greedy = engine.generate(src, to=t)
-            sampled = engine.generate(src, to=t, sample=True, temperature=tc.sample_temperature,
-                                      num_hypotheses=tc.selftrain_samples) if tc.selftrain_samples else [[] for _ in src]
+            sampled = (
+                engine.generate(
+                    src, to=t, sample=True, temperature=tc.sample_temperature, num_hypotheses=tc.selftrain_samples
+                )
+                if tc.selftrain_samples
+                else [[] for _ in src]
+            )
             cands = [g + h for g, h in zip(greedy, sampled)]
             k = 1 + tc.selftrain_samples
             flat = [y for c in cands for y in c]
@@ -219,20 +271,25 @@ class LMTrainingRun:
                 logits = self.method.disc_logits(flat).numpy()
             recon = engine.logprobs(src_rep, flat, style=s)
             content = np.asarray(content_reward(recon))
-            reward = np.asarray(combine_rewards(style_reward(logits, t), content, tc.style_weight,
-                                                tc.content_weight)).reshape(-1, k)
+            reward = np.asarray(
+                combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
+            ).reshape(-1, k)
             style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
-            bad = np.array([y == x or not y or number_strings(y) != number_strings(x)
-                            for y, x in zip(flat, src_rep)]).reshape(-1, k)
-            best = best_candidates(reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style,
-                                   tc.selftrain_min_content)
+            bad = np.array(
+                [y == x or not y or number_strings(y) != number_strings(x) for y, x in zip(flat, src_rep)]
+            ).reshape(-1, k)
+            best = best_candidates(
+                reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content
+            )
             kept = np.flatnonzero(best >= 0)
             pairs += [(src[i], cands[i][best[i]], t) for i in kept]
             stats[f"selftrain/kept_to{t}"] = len(kept) / max(1, len(src))
         self.log(stats)
         tqdm.write(f"round {r}: " + ", ".join(f"{k.split('/')[-1]} {v:.2f}" for k, v in stats.items()))
-        atomic_write_text(self.out / "selftrain" / f"round-{r}.json", json.dumps({"pairs": pairs, "stats": stats},
-                                                                               ensure_ascii=False) + "\n")
+        atomic_write_text(
+            self.out / "selftrain" / f"round-{r}.json",
+            json.dumps({"pairs": pairs, "stats": stats}, ensure_ascii=False) + "\n",
+        )
         return pairs
 
     def round_pairs_for(self, r: int) -> list[tuple[str, str, int]]:
@@ -245,8 +302,13 @@ class LMTrainingRun:
     def save(self) -> None:
         models, states = self.method.checkpoint_parts()
         st = self.rng.getstate()
-        info = {"best_g": self.best_g, "history": self.history[-2000:], "seconds": self.seconds,
-                "rounds": self.schedule.rounds, "data_rng": [st[0], list(st[1]), st[2]]}
+        info = {
+            "best_g": self.best_g,
+            "history": self.history[-2000:],
+            "seconds": self.seconds,
+            "rounds": self.schedule.rounds,
+            "data_rng": [st[0], list(st[1]), st[2]],
+        }
         save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
         prune_checkpoints(self.out / "checkpoints", self.cfg.train.keep_checkpoints)
 
@@ -285,8 +347,10 @@ class LMTrainingRun:
             if not self.round_pairs:
                 return phase, {}
             return phase, self.method.pair_step(self.draw_pairs(self.round_pairs, tc.batch_size))
-        sources = {s: [self.train_text[s][self.rng.randrange(len(self.train_text[s]))] for _ in range(tc.rl_sources)]
-                   for s in (0, 1)}
+        sources = {
+            s: [self.train_text[s][self.rng.randrange(len(self.train_text[s]))] for _ in range(tc.rl_sources)]
+            for s in (0, 1)
+        }
         return phase, self.method.rl_step(sources, tc.num_samples, tc.sample_temperature)
 
     def cut_by_time(self) -> bool:
@@ -319,8 +383,13 @@ class LMTrainingRun:
             bar.update(1)
             if self.step % tc.log_every == 0:
                 self.log(logs)
-                self.history.append({"step": self.step, "phase": phase,
-                                     **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}})
+                self.history.append(
+                    {
+                        "step": self.step,
+                        "phase": phase,
+                        **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)},
+                    }
+                )
             if self.step % tc.eval_every == 0 or self.step == self.schedule.total:
                 self.evaluate_and_keep_best()
             if self.step % tc.save_every == 0 or self.step == self.schedule.total:
@@ -331,8 +400,13 @@ class LMTrainingRun:
         self.save_model(self.out / "final")
         for tmp in ("fast-eval", "fast-round"):
             shutil.rmtree(self.out / tmp, ignore_errors=True)
-        summary = {"steps": self.step, "train_seconds": round(self.seconds, 1), "best_dev_G": self.best_g,
-                   "selftrain_rounds": self.schedule.rounds, "stopped_by_time_limit": stopped}
+        summary = {
+            "steps": self.step,
+            "train_seconds": round(self.seconds, 1),
+            "best_dev_G": self.best_g,
+            "selftrain_rounds": self.schedule.rounds,
+            "stopped_by_time_limit": stopped,
+        }
         atomic_write_text(self.out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
         plot_curves(self.history, self.out / "curves.png", PANELS)
         self.writer.close()
