@@ -15,6 +15,7 @@ copy, and the cold start (a fresh process: import, load, rewrite one sentence). 
 multiply probe before and after shows whether the shared CPU changed speed meanwhile; compare
 rows of one run only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,7 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     while time.perf_counter() - t0 < seconds:
         a @ a
         n += 1
-    return 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
+    return 2 * 512**3 * n / (time.perf_counter() - t0) / 1e9
 
 
 def load_sentences(data: Path) -> list[list[str]]:
@@ -66,22 +67,26 @@ def load_sentences(data: Path) -> list[list[str]]:
 
 
 def folder_mib(p: Path) -> float:
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 2 ** 20
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 2**20
 
 
 def cold_start(folder: Path, engine: str, compute_type: str | None, threads: int) -> float:
     """Seconds for a fresh process to import, load the model and rewrite one sentence."""
     if engine == "torch":
-        code = (f"import torch; torch.set_num_threads({threads})\n"
-                "from textcycle.model import TextCycleModel\n"
-                "from textcycle.networks import decode, pad_batch\n"
-                f"m = TextCycleModel.from_pretrained({str(folder)!r})\n"
-                "x, k = pad_batch(m.tokenizer.encode_fast(['the food was cold .'], m.max_length))\n"
-                "decode(m.generators[1], x, k, m.max_length + 8)\n")
+        code = (
+            f"import torch; torch.set_num_threads({threads})\n"
+            "from textcycle.model import TextCycleModel\n"
+            "from textcycle.networks import decode, pad_batch\n"
+            f"m = TextCycleModel.from_pretrained({str(folder)!r})\n"
+            "x, k = pad_batch(m.tokenizer.encode_fast(['the food was cold .'], m.max_length))\n"
+            "decode(m.generators[1], x, k, m.max_length + 8)\n"
+        )
     else:
-        code = ("from textcycle.ct2_engine import CT2Engine\n"
-                f"e = CT2Engine.from_folder({str(folder)!r}, threads={threads}, compute_type={compute_type!r})\n"
-                "e.generate(e.encode(['the food was cold .']), 1)\n")
+        code = (
+            "from textcycle.ct2_engine import CT2Engine\n"
+            f"e = CT2Engine.from_folder({str(folder)!r}, threads={threads}, compute_type={compute_type!r})\n"
+            "e.generate(e.encode(['the food was cold .']), 1)\n"
+        )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True)
     return time.perf_counter() - t0
@@ -119,16 +124,18 @@ def main(argv=None) -> None:
             shutil.copytree(args.model, folders[q], ignore=shutil.ignore_patterns("ct2"))
             export_ctranslate2(model, folders[q], q)
             sizes[q] = folder_mib(folders[q])
-        base_size = folder_mib(Path(args.model)) - (folder_mib(Path(args.model) / "ct2")
-                                                    if (Path(args.model) / "ct2").is_dir() else 0)
-        engines = {(q, c): CT2Engine.from_folder(folders[q], threads=args.threads, compute_type=c)
-                   for _, q, c in CONFIGS if q}
+        base_size = folder_mib(Path(args.model)) - (
+            folder_mib(Path(args.model) / "ct2") if (Path(args.model) / "ct2").is_dir() else 0
+        )
+        engines = {
+            (q, c): CT2Engine.from_folder(folders[q], threads=args.threads, compute_type=c) for _, q, c in CONFIGS if q
+        }
 
         def run(q, c, bs, limit=None):
             outs = []
             for s in (0, 1):
                 for i in range(0, min(len(ids[s]), limit or len(ids[s])), bs):
-                    batch = ids[s][i:i + bs]
+                    batch = ids[s][i : i + bs]
                     if q is None:
                         x, m = pad_batch(batch)
                         with torch.no_grad():
@@ -148,34 +155,44 @@ def main(argv=None) -> None:
         ref_bs = 64 if 64 in args.batches else args.batches[0]
         ref = outputs[(CONFIGS[0][0], ref_bs)]
         probe_after = matmul_gflops()
-        starts = {label: cold_start(folders[q] if q else Path(args.model), "ct2" if q else "torch", c, args.threads)
-                  for label, q, c in CONFIGS}
+        starts = {
+            label: cold_start(folders[q] if q else Path(args.model), "ct2" if q else "torch", c, args.threads)
+            for label, q, c in CONFIGS
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     import ctranslate2
 
-    print(f"Greedy rewriting of {n} Li et al. test sentences ({len(ids[0])} neg -> pos, {len(ids[1])} "
-          f"pos -> neg), {Path(args.model).name}, {args.threads} threads, one run; torch {torch.__version__}, "
-          f"ctranslate2 {ctranslate2.__version__}; matmul probe {probe_before:.0f} GFLOP/s before, "
-          f"{probe_after:.0f} after.\n")
-    head = ("| engine | " + " | ".join(f"sent/s batch {b}" for b in args.batches)
-            + f" | identical to torch (batch {ref_bs}) | model folder MiB | cold start s |")
+    print(
+        f"Greedy rewriting of {n} Li et al. test sentences ({len(ids[0])} neg -> pos, {len(ids[1])} "
+        f"pos -> neg), {Path(args.model).name}, {args.threads} threads, one run; torch {torch.__version__}, "
+        f"ctranslate2 {ctranslate2.__version__}; matmul probe {probe_before:.0f} GFLOP/s before, "
+        f"{probe_after:.0f} after.\n"
+    )
+    head = (
+        "| engine | "
+        + " | ".join(f"sent/s batch {b}" for b in args.batches)
+        + f" | identical to torch (batch {ref_bs}) | model folder MiB | cold start s |"
+    )
     print(head)
     print("|---|" + "---:|" * (len(args.batches) + 3))
-    for label, q, c in CONFIGS:
+    for label, q, _ in CONFIGS:
         same = sum(a == b for a, b in zip(ref, outputs[(label, ref_bs)]))
         size = sizes[q] if q else base_size
         cells = [f"{speed[(label, b)]:.0f}" for b in args.batches]
         ident = "reference" if q is None else f"{same}/{n}"
         print(f"| {label} | " + " | ".join(cells) + f" | {ident} | {size:.1f} | {starts[label]:.1f} |")
     # the same outputs at every batch size?
-    drift = {label: [b for b in args.batches if outputs[(label, b)] != outputs[(label, ref_bs)]]
-             for label, _, _ in CONFIGS}
+    drift = {
+        label: [b for b in args.batches if outputs[(label, b)] != outputs[(label, ref_bs)]] for label, _, _ in CONFIGS
+    }
     drift = {k: v for k, v in drift.items() if v}
     if drift:
-        print("\nOutputs that change with the batch size: " + "; ".join(
-            f"{k} at batch {', '.join(map(str, v))}" for k, v in drift.items()))
+        print(
+            "\nOutputs that change with the batch size: "
+            + "; ".join(f"{k} at batch {', '.join(map(str, v))}" for k, v in drift.items())
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Each probe sentence is rewritten into the style opposite to the one the model de
 every rewrite with its faults, then: sentences with every number kept, with no invented number,
 and with every name kept, as written (`textcycle.evaluate.faithful`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,11 @@ def main(argv=None) -> None:
     for (src, names), out in zip(rows, outs):
         r = check(src, out, names)
         results.append(r)
-        faults = ([] if r.numbers_kept else ["number lost"]) + ([f"invented {r.invented}"] if r.invented else []) \
+        faults = (
+            ([] if r.numbers_kept else ["number lost"])
+            + ([f"invented {r.invented}"] if r.invented else [])
             + ([f"name lost {r.missing_names}"] if r.missing_names else [])
+        )
         print(f"{src}\n  -> {out}" + (f"   [{'; '.join(faults)}]" if faults else ""))
     s = summary(results)
     n = s["sentences"]

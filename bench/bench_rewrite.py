@@ -12,6 +12,7 @@ start of `python -m textcycle.rewrite` for one sentence (median of 5, both engin
 of rewriting 5,000 sentences from stdin (both engines); a matmul probe before and after, since
 the CPU is shared and its speed varies. Compare rows of one run only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from textcycle.cli import entry_point, thread_count  # noqa: E402
 from textcycle.ct2_engine import CT2Engine  # noqa: E402
-from textcycle.model_folder import resolve_model_path  # noqa: E402
 from textcycle.model import TextCycleModel  # noqa: E402
+from textcycle.model_folder import resolve_model_path  # noqa: E402
 from textcycle.networks import decode, pad_batch, trim  # noqa: E402
 from textcycle.textnorm import normalize  # noqa: E402
 
@@ -42,10 +42,14 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 def sentences(data: Path, n: int) -> list[str]:
     files = [data / "li2018" / "sentiment.test.0", data / "li2018" / "sentiment.test.1"]
     if all(f.is_file() for f in files):
-        lines = [l.strip() for f in files for l in f.read_text(encoding="utf-8").splitlines() if l.strip()]
+        lines = [line.strip() for f in files for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:  # no shared data: generic review sentences
-        lines = [f"the {w} was {a} and the staff was {b} ." for w in ("food", "pizza", "room", "service")
-                 for a in ("cold", "great", "bland", "amazing") for b in ("rude", "friendly", "slow", "quick")]
+        lines = [
+            f"the {w} was {a} and the staff was {b} ."
+            for w in ("food", "pizza", "room", "service")
+            for a in ("cold", "great", "bland", "amazing")
+            for b in ("rude", "friendly", "slow", "quick")
+        ]
     return (lines * (n // len(lines) + 1))[:n]
 
 
@@ -55,7 +59,7 @@ def matmul_gflops(seconds: float = 1.0) -> float:
     while time.perf_counter() - t0 < seconds:
         a @ b
         n += 1
-    return 2 * 512 ** 3 * n / (time.perf_counter() - t0) / 1e9
+    return 2 * 512**3 * n / (time.perf_counter() - t0) / 1e9
 
 
 def rate(fn, ids: list[list[int]], bs: int, budget_s: float) -> tuple[float, list]:
@@ -63,8 +67,8 @@ def rate(fn, ids: list[list[int]], bs: int, budget_s: float) -> tuple[float, lis
     fn(ids[:bs])
     outs, n, t0 = [], 0, time.perf_counter()
     for i in range(0, len(ids), bs):
-        outs += fn(ids[i:i + bs])
-        n += len(ids[i:i + bs])
+        outs += fn(ids[i : i + bs])
+        n += len(ids[i : i + bs])
         if time.perf_counter() - t0 > budget_s:
             break
     return n / (time.perf_counter() - t0), outs
@@ -79,12 +83,20 @@ def cli_run(args: list[str], stdin: bytes | None = None) -> tuple[float, int]:
     src.seek(0)
     t0 = time.perf_counter()
     # VmHWM of the child's own address space (ru_maxrss would carry this process's peak over exec)
-    code = ("import sys, runpy; sys.argv = ['rewrite'] + sys.argv[1:]\ntry:\n"
-            " runpy.run_module('textcycle.rewrite', run_name='__main__')\nfinally:\n"
-            " hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-            " print(hwm, file=sys.stderr)")
-    p = subprocess.Popen([sys.executable, "-c", code, *args],
-                         cwd=REPO, env=ENV, stdin=src, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    code = (
+        "import sys, runpy; sys.argv = ['rewrite'] + sys.argv[1:]\ntry:\n"
+        " runpy.run_module('textcycle.rewrite', run_name='__main__')\nfinally:\n"
+        " hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        " print(hwm, file=sys.stderr)"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO,
+        env=ENV,
+        stdin=src,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     p.stdout.readline()
     first = time.perf_counter() - t0
     p.stdout.read()
@@ -125,11 +137,19 @@ def main(argv=None) -> int:
         x, m = pad_batch(batch)
         return trim(decode(g, x, m, max_new))
 
-    engines = [("torch generate() (baseline)", hf_generate), ("torch decode loop", torch_loop),
-               ("CTranslate2 float32 compute (shipped)", lambda b: [h[0] for h in fast.generate(b, 1)]),
-               ("CTranslate2 int8 compute", lambda b: [h[0] for h in fast_int8.generate(b, 1)])]
-    result = {"threads": args.threads, "sentences": len(sents), "model": str(folder),
-              "matmul_gflops_before": round(matmul_gflops(), 1), "rows": {}}
+    engines = [
+        ("torch generate() (baseline)", hf_generate),
+        ("torch decode loop", torch_loop),
+        ("CTranslate2 float32 compute (shipped)", lambda b: [h[0] for h in fast.generate(b, 1)]),
+        ("CTranslate2 int8 compute", lambda b: [h[0] for h in fast_int8.generate(b, 1)]),
+    ]
+    result = {
+        "threads": args.threads,
+        "sentences": len(sents),
+        "model": str(folder),
+        "matmul_gflops_before": round(matmul_gflops(), 1),
+        "rows": {},
+    }
     outputs = {}
     for name, fn in engines:
         row = {}
@@ -150,21 +170,27 @@ def main(argv=None) -> int:
         result[f"cold start, {eng} engine, s (median of 5)"] = round(statistics.median(starts), 2)
         stdin = "\n".join(sentences(Path(args.data), args.rss_sentences)).encode() + b"\n"
         result[f"peak RSS, {eng} engine, {args.rss_sentences} sentences, MiB"] = cli_run(
-            ["--engine", eng, "--model", str(folder), "--quiet", "-"], stdin)[1]
+            ["--engine", eng, "--model", str(folder), "--quiet", "-"], stdin
+        )[1]
     result["matmul_gflops_after"] = round(matmul_gflops(), 1)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
     loop = result["rows"]["torch decode loop"]
-    print(f"threads={args.threads}, {len(sents)} Li test sentences, model {folder.name}, "
-          f"matmul probe {result['matmul_gflops_before']} -> {result['matmul_gflops_after']} GFLOP/s\n")
+    print(
+        f"threads={args.threads}, {len(sents)} Li test sentences, model {folder.name}, "
+        f"matmul probe {result['matmul_gflops_before']} -> {result['matmul_gflops_after']} GFLOP/s\n"
+    )
     cols = [f"batch {bs}" for bs in args.batches]
     print("| greedy, sentences/s | " + " | ".join(cols) + f" | x torch loop ({cols[-1]}) | identical to torch loop |")
     print("|---|" + "---:|" * (len(cols) + 2))
     for name, row in result["rows"].items():
         ratio = row[cols[-1]] / loop[cols[-1]]
-        print(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in cols) +
-              f" | {ratio:.2f}x | {row.get('identical to the torch loop', '')} |")
+        print(
+            f"| {name} | "
+            + " | ".join(f"{row[c]:.1f}" for c in cols)
+            + f" | {ratio:.2f}x | {row.get('identical to the torch loop', '')} |"
+        )
     print()
     print("| command | value |\n|---|---:|")
     for k, v in result.items():

@@ -19,6 +19,7 @@ so a shared CPU's drift hits them alike; numpy's BLAS on one thread, as in the s
 The last lines give the ceilings: the whole rewrite's sentences/s as a share of the engine
 alone, and the share it could reach if the discriminator cost nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_rewrite import sentences  # noqa: E402
+
 from textcycle.cli import entry_point, thread_count  # noqa: E402
 
 
@@ -69,7 +71,9 @@ def main(argv=None) -> int:
     except TextcycleError as e:
         p.error(str(e))
     if rw.language != "en":
-        p.error(f"{args.model} is a {rw.language} model; this bench's sentences are English (the Li et al. Yelp test set)")
+        p.error(
+            f"{args.model} is a {rw.language} model; this bench's sentences are English (the Li et al. Yelp test set)"
+        )
     engine = rw.engine
     if not hasattr(engine, "generate_many"):
         p.error(f"{args.model}: no CTranslate2 copy, so no engine to compare with")
@@ -85,16 +89,24 @@ def main(argv=None) -> int:
         out = [h[0] for r in engine.generate_many(requests) for h in r]
         parts.append((src, requests, out))
     one_way = engine.encode([normalize(t, rw.language) for t in texts])
-    big = [one_way[i:i + 512] for i in range(0, len(one_way) - 511, 512)]
+    big = [one_way[i : i + 512] for i in range(0, len(one_way) - 511, 512)]
 
-    rows = {"engine alone (512, one way)": [], f"generation at the server's batch ({args.batch}, both ways)": [],
-            "discriminator (2 passes)": [], "whole rewrite (rewrite_batch)": []}
+    rows = {
+        "engine alone (512, one way)": [],
+        f"generation at the server's batch ({args.batch}, both ways)": [],
+        "discriminator (2 passes)": [],
+        "whole rewrite (rewrite_batch)": [],
+    }
     for _ in range(args.rounds):
         timings = [
             (seconds_per_call(lambda ids: engine.generate(ids, 1), big, args.seconds), 512),
             (seconds_per_call(lambda pt: engine.generate_many(pt[1]), parts, args.seconds), args.batch),
-            (seconds_per_call(lambda pt: (engine.style_logits(pt[0]), engine.style_logits(pt[2])), parts,
-                              args.seconds), args.batch),
+            (
+                seconds_per_call(
+                    lambda pt: (engine.style_logits(pt[0]), engine.style_logits(pt[2])), parts, args.seconds
+                ),
+                args.batch,
+            ),
             (seconds_per_call(lambda b: rewrite_batch(rw, b, None), batches, args.seconds), args.batch),
         ]
         for key, (s, n) in zip(rows, timings):
@@ -103,15 +115,19 @@ def main(argv=None) -> int:
     gen_k, disc_k, whole_k = list(rows)[1:]
     rest = per[whole_k] - per[gen_k] - per[disc_k]
     ref = per["engine alone (512, one way)"]
-    print(f"| part ({args.batch}-text server batches, {args.threads} CTranslate2 threads) | ms per {args.batch} "
-          "sentences | sentences/s | share of the whole rewrite |")
+    print(
+        f"| part ({args.batch}-text server batches, {args.threads} CTranslate2 threads) | ms per {args.batch} "
+        "sentences | sentences/s | share of the whole rewrite |"
+    )
     print("|---|---:|---:|---:|")
     for k, v in [*per.items(), ("the rest (normalising, SentencePiece, decoding, assembling)", rest)]:
         share = f"{100 * v / per[whole_k]:.0f}%" if k != list(rows)[0] else ""
         print(f"| {k} | {1000 * v * args.batch:.1f} | {1 / v:.0f} | {share} |")
-    print(f"\nwhole rewrite: {100 * ref / per[whole_k]:.0f}% of the engine alone; generation at the server's batch: "
-          f"{100 * ref / per[gen_k]:.0f}%; the whole rewrite with a free discriminator: at most "
-          f"{100 * ref / (per[whole_k] - per[disc_k]):.0f}%")
+    print(
+        f"\nwhole rewrite: {100 * ref / per[whole_k]:.0f}% of the engine alone; generation at the server's batch: "
+        f"{100 * ref / per[gen_k]:.0f}%; the whole rewrite with a free discriminator: at most "
+        f"{100 * ref / (per[whole_k] - per[disc_k]):.0f}%"
+    )
     return 0
 
 

@@ -31,6 +31,7 @@ latency of accepted requests grows past a few seconds. Prints a Markdown table (
 `--out`). The load generator shares the CPU with the server, as a real client on the same box would;
 the last column says how many cores each used on average in the sustained phase.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,14 +57,22 @@ sys.path.insert(0, str(REPO / "bench"))  # bench_rewrite: the engine-alone timin
 HOST = "127.0.0.1"  # loopback only
 
 SENTENCES = [
-    "the food was cold and the waiter was rude .", "this is the best pizza in town !",
-    "the service was terrible and slow .", "i love this place , the staff is so friendly .",
-    "the room was dirty and smelled bad .", "great coffee and a cozy atmosphere .",
-    "we waited an hour and nobody cared .", "the burger was juicy and cheap .",
-    "very disappointed with this place .", "highly recommend the tacos here !",
-    "the manager was unhelpful and rude .", "everything we ordered was delicious .",
-    "the fries were soggy and bland .", "the staff went above and beyond for us .",
-    "i will never come back here .", "our server was attentive and sweet .",
+    "the food was cold and the waiter was rude .",
+    "this is the best pizza in town !",
+    "the service was terrible and slow .",
+    "i love this place , the staff is so friendly .",
+    "the room was dirty and smelled bad .",
+    "great coffee and a cozy atmosphere .",
+    "we waited an hour and nobody cared .",
+    "the burger was juicy and cheap .",
+    "very disappointed with this place .",
+    "highly recommend the tacos here !",
+    "the manager was unhelpful and rude .",
+    "everything we ordered was delicious .",
+    "the fries were soggy and bland .",
+    "the staff went above and beyond for us .",
+    "i will never come back here .",
+    "our server was attentive and sweet .",
 ]
 
 
@@ -94,7 +103,7 @@ def tree_rss_mib(pid: int) -> float:
     try:
         p = psutil.Process(pid)
         procs = [p] + p.children(recursive=True)
-        return sum(x.memory_info().rss for x in procs if x.is_running()) / 2 ** 20
+        return sum(x.memory_info().rss for x in procs if x.is_running()) / 2**20
     except psutil.Error:
         return float("nan")
 
@@ -108,8 +117,8 @@ class Phase:
     latencies_1: list[float] = field(default_factory=list)  # the same, 1-sentence requests only
     sentences: int = 0
     ok: int = 0
-    shed: int = 0     # 503
-    errors: int = 0   # anything else, timeouts and connection errors included
+    shed: int = 0  # 503
+    errors: int = 0  # anything else, timeouts and connection errors included
     skipped: int = 0  # overload arrivals not sent: the client already had --max-in-flight open
     health_ok: int = 0
     health_total: int = 0
@@ -124,9 +133,27 @@ class Server:
     def __init__(self, args, batching: bool, workers: int, inflight: int, log_dir: Path):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
-        cmd = [sys.executable, "-m", "textcycle.serve", "--host", HOST, "--port", str(self.port),
-               "--model", args.model, "--engine", args.engine, "--workers", str(workers), "--max-queue", str(args.max_queue),
-               "--max-wait-ms", str(args.max_wait_ms), "--log-level", os.environ.get("BENCH_SERVE_LOG", "warning")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "textcycle.serve",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--model",
+            args.model,
+            "--engine",
+            args.engine,
+            "--workers",
+            str(workers),
+            "--max-queue",
+            str(args.max_queue),
+            "--max-wait-ms",
+            str(args.max_wait_ms),
+            "--log-level",
+            os.environ.get("BENCH_SERVE_LOG", "warning"),
+        ]
         cmd += ["--batches-in-flight", str(inflight)]
         if not batching:
             cmd.append("--no-batching")
@@ -179,8 +206,10 @@ class Connection:
 
     async def post(self, path: str, payload: dict, timeout: float = 60.0) -> tuple[int, bytes]:
         data = json.dumps(payload).encode()
-        head = (f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode()
         for attempt in (0, 1):  # once more on a fresh connection if the idle one was closed
             fresh = self.streams is None
             if fresh:
@@ -263,8 +292,9 @@ class HealthProbe:
         self.proc.join(10)
 
 
-async def sustained(port: int, url: str, args, seed: int, duration: float | None = None,
-                    server_pid: int | None = None) -> Phase:
+async def sustained(
+    port: int, url: str, args, seed: int, duration: float | None = None, server_pid: int | None = None
+) -> Phase:
     phase = Phase("sustained")
     stop = asyncio.Event()
     sent = 0
@@ -348,8 +378,17 @@ async def overload(port: int, url: str, args, rate: float, p50: float, seed: int
     return phase
 
 
-def row(engine: str, batching: bool, workers: int, inflight: int, ph: Phase, rss: tuple[float, float] | None, exit_code: int | None,
-        engine_rate: float, rewriter_rate: float) -> str:
+def row(
+    engine: str,
+    batching: bool,
+    workers: int,
+    inflight: int,
+    ph: Phase,
+    rss: tuple[float, float] | None,
+    exit_code: int | None,
+    engine_rate: float,
+    rewriter_rate: float,
+) -> str:
     lat = [x * 1000 for x in ph.latencies]
     lat_1 = [x * 1000 for x in ph.latencies_1]
     offered = f"{ph.offered:.1f}" if ph.offered else "closed loop"
@@ -361,18 +400,22 @@ def row(engine: str, batching: bool, workers: int, inflight: int, ph: Phase, rss
     exit_text = "" if exit_code is None else str(exit_code)
     cpu = "" if ph.cpu_client != ph.cpu_client else f"{ph.cpu_server:.2f} / {ph.cpu_client:.2f}"
     batch = "" if ph.mean_batch != ph.mean_batch else f"{ph.mean_batch:.0f}"
-    return (f"| {engine} | {'on' if batching else 'off'} | {workers} | {inflight} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
-            f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
-            f"{100 * ph.sentences / ph.seconds / rewriter_rate:.0f}% | "
-            f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
-            f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
-            f"{exit_text} | {cpu} | {batch} |")
+    return (
+        f"| {engine} | {'on' if batching else 'off'} | {workers} | {inflight} | {ph.name} | {offered} | {ph.ok / ph.seconds:.1f} | "
+        f"{ph.sentences / ph.seconds:.1f} | {100 * ph.sentences / ph.seconds / engine_rate:.0f}% | "
+        f"{100 * ph.sentences / ph.seconds / rewriter_rate:.0f}% | "
+        f"{pct(lat, 50):.0f} | {pct(lat, 95):.0f} | {pct(lat, 99):.0f} | {pct(lat_1, 99):.0f} | "
+        f"{ph.errors} | {ph.shed} | {ph.skipped if ph.offered else '-'} | {health} | {recovered} | {rss_text} | "
+        f"{exit_text} | {cpu} | {batch} |"
+    )
 
 
-HEADER = ("| engine | batching | workers | batches in flight | phase | offered req/s | req/s (200) | sentences/s | of engine | of rewriter | p50 ms | "
-          "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
-          "RSS MiB start -> end | exit | CPU cores: server / load generator | mean batch |\n"
-          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+HEADER = (
+    "| engine | batching | workers | batches in flight | phase | offered req/s | req/s (200) | sentences/s | of engine | of rewriter | p50 ms | "
+    "p95 ms | p99 ms | p99 ms, 1 sentence | errors | 503 shed | not sent | /healthz ok, slowest | recovered | "
+    "RSS MiB start -> end | exit | CPU cores: server / load generator | mean batch |\n"
+    "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+)
 
 
 def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
@@ -388,7 +431,6 @@ def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
     engine = CT2Engine.from_folder(resolve_model_path(model), threads=threads)
     ids = engine.encode([normalize(t, "en") for t in sentences(REPO.parent / "shared" / "data" / "yelp", 4096)])
     value, _ = rate(lambda b: engine.generate(b, 1), ids, 512, seconds)
-    del engine
     return value
 
 
@@ -422,8 +464,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=60.0, help="seconds of the sustained phase (default 60)")
     p.add_argument("--overload-duration", type=float, default=30.0, help="seconds of the overload phase (default 30)")
-    p.add_argument("--warmup", type=float, default=10.0,
-                   help="seconds of the sustained load before it is measured (default 10; RSS start is read after it)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of the sustained load before it is measured (default 10; RSS start is read after it)",
+    )
     p.add_argument("--clients", type=int, default=32, help="closed-loop clients (default 32)")
     p.add_argument("--big-every", type=int, default=8, help="1 request in N has 32 sentences (default 8)")
     p.add_argument("--overload", type=float, default=4.0, help="overload factor over the sustained req/s (default 4)")
@@ -433,13 +479,19 @@ def main(argv=None) -> int:
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
     p.add_argument("--max-batch", type=int, default=None, help="the servers' --max-batch (default: theirs)")
     p.add_argument("--model", default="yelp")
-    p.add_argument("--rewriter-batch", type=int, default=160,
-                   help="batch size of the rewriter-alone timing ('of rewriter'; default 160, about the "
-                        "servers' mean batch under the sustained load)")
+    p.add_argument(
+        "--rewriter-batch",
+        type=int,
+        default=160,
+        help="batch size of the rewriter-alone timing ('of rewriter'; default 160, about the "
+        "servers' mean batch under the sustained load)",
+    )
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="the servers' --engine")
-    p.add_argument("--configs", default="on:1,off:1,on:2,off:2",
-                   help="batching:workers[:batches in flight] (default on:1,off:1,on:2,off:2; in flight: "
-                        "the servers' default)")
+    p.add_argument(
+        "--configs",
+        default="on:1,off:1,on:2,off:2",
+        help="batching:workers[:batches in flight] (default on:1,off:1,on:2,off:2; in flight: the servers' default)",
+    )
     p.add_argument("--out", type=Path, help="also write the table here")
     p.add_argument("--log-dir", type=Path, default=Path("/tmp"), help="server logs (default /tmp)")
     args = p.parse_args(argv)
@@ -452,10 +504,10 @@ def main(argv=None) -> int:
             raise SystemExit(f"--configs: {spec!r} is not batching:workers[:in flight], e.g. on:1 or on:1:2")
         configs.append((on, *map(int, rest)))
 
+    from bench_rewrite import sentences
+
     from textcycle.serve.__main__ import default_threads
     from textcycle.serve.settings import Settings
-
-    from bench_rewrite import sentences
 
     # the requests carry the sentences the engine alone is timed on (Li test; without the shared
     # data, generic review sentences), so "of engine" compares like with like
@@ -465,14 +517,20 @@ def main(argv=None) -> int:
     before = engine_rate(args.model, threads)
     print(f"-- engine alone ({threads} threads, batches of 512): {before:.1f} sentences/s", file=sys.stderr, flush=True)
     rw_before = rewriter_rate(args.model, threads, args.texts, args.rewriter_batch)
-    print(f"-- rewriter alone (batches of {args.rewriter_batch}): {rw_before:.1f} sentences/s", file=sys.stderr,
-          flush=True)
+    print(
+        f"-- rewriter alone (batches of {args.rewriter_batch}): {rw_before:.1f} sentences/s",
+        file=sys.stderr,
+        flush=True,
+    )
     lines, rows = [HEADER], []
     for k, (on, workers, *inflight) in enumerate(configs):
         batching = on == "on"
         inflight = inflight[0] if inflight else Settings().max_inflight
-        print(f"-- batching {on}, {workers} worker(s), {inflight} batch(es) in flight: starting", file=sys.stderr,
-              flush=True)
+        print(
+            f"-- batching {on}, {workers} worker(s), {inflight} batch(es) in flight: starting",
+            file=sys.stderr,
+            flush=True,
+        )
         server = Server(args, batching, workers, inflight, args.log_dir)
         try:
             server.wait_ready(workers)
@@ -486,8 +544,11 @@ def main(argv=None) -> int:
             base = asyncio.run(sustained(server.port, server.url, args, seed=k, server_pid=server.proc.pid))
             p50 = pct(base.latencies, 50)
             rate = args.overload * base.ok / base.seconds
-            print(f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"   sustained {base.ok / base.seconds:.1f} req/s; overload at {rate:.1f} req/s",
+                file=sys.stderr,
+                flush=True,
+            )
             rss_mid = tree_rss_mib(server.proc.pid)  # the sustained phase alone: start -> mid
             over = asyncio.run(overload(server.port, server.url, args, rate, p50, seed=100 + k))
             rss_end = tree_rss_mib(server.proc.pid)
@@ -500,19 +561,22 @@ def main(argv=None) -> int:
     rw_after = rewriter_rate(args.model, threads, args.texts, args.rewriter_batch)
     ref, rw_ref = (before + after) / 2, (rw_before + rw_after) / 2
     table = "\n".join(lines + [row(*r, ref, rw_ref) for r in rows])
-    note = (f"\n\n'of engine': sentences/s as a share of the engine alone ({threads} threads, CTranslate2 "
-            f"batches of 512, as bench/bench_rewrite.py), {before:.1f} before the servers and {after:.1f} after, "
-            f"mean {ref:.1f}. 'of rewriter': the same against the whole rewrite the engine thread runs per batch "
-            f"(serve/work.py `rewrite_batch`: normalising, style detection, CTranslate2 both ways, the "
-            f"discriminator on the rewrites, decoding) on batches of {args.rewriter_batch} request sentences "
-            f"without the server, {rw_before:.1f} before and {rw_after:.1f} after, mean {rw_ref:.1f}. "
-            f"{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
-            f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
-            f"overload {args.overload:g}x for {args.overload_duration:g} s, after {args.warmup:g} s of warm-up load "
-            f"(RSS 'ready' is before it); --max-queue {args.max_queue}, "
-            f"--max-wait-ms {args.max_wait_ms:g}" + (f", --max-batch {args.max_batch}." if args.max_batch else ".") +
-            " 'CPU cores': CPU seconds per second of the sustained phase, the server's process tree / the load "
-            "generator's process. 'mean batch': texts per engine call in it (of the worker /healthz reached).")
+    note = (
+        f"\n\n'of engine': sentences/s as a share of the engine alone ({threads} threads, CTranslate2 "
+        f"batches of 512, as bench/bench_rewrite.py), {before:.1f} before the servers and {after:.1f} after, "
+        f"mean {ref:.1f}. 'of rewriter': the same against the whole rewrite the engine thread runs per batch "
+        f"(serve/work.py `rewrite_batch`: normalising, style detection, CTranslate2 both ways, the "
+        f"discriminator on the rewrites, decoding) on batches of {args.rewriter_batch} request sentences "
+        f"without the server, {rw_before:.1f} before and {rw_after:.1f} after, mean {rw_ref:.1f}. "
+        f"{os.cpu_count()} CPU cores, shared by server and load generator; model {args.model}; "
+        f"{args.clients} clients, 1 request in {args.big_every} with 32 sentences; sustained {args.duration:g} s, "
+        f"overload {args.overload:g}x for {args.overload_duration:g} s, after {args.warmup:g} s of warm-up load "
+        f"(RSS 'ready' is before it); --max-queue {args.max_queue}, "
+        f"--max-wait-ms {args.max_wait_ms:g}"
+        + (f", --max-batch {args.max_batch}." if args.max_batch else ".")
+        + " 'CPU cores': CPU seconds per second of the sustained phase, the server's process tree / the load "
+        "generator's process. 'mean batch': texts per engine call in it (of the worker /healthz reached)."
+    )
     print(table + note)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ verified after the repairs. `--from-local DIR` (or `--base-url file:///...`) rea
 instead, `DIR/<owner>/<repo>/<path>`, so this script can be tested without a network.
 Only the Python standard library is used.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,16 @@ LI = ("lijuncen/Sentiment-and-Style-Transfer", "14a48fa3f49a5d0020083830901037a4
 DUALRL = ("luofuli/DualRL", "f412d903de683cf00ca471a1e413f916911a811c")
 
 DUALRL_SYSTEMS = [
-    "DualRL", "CrossAlignment_Shen", "StyleEmbedding_Fu", "Multidecoder_Fu", "DeleteOnly_Li",
-    "DeleteRetrieve_Li", "TemplateBase_Li", "RetrieveOnly_Li", "BackTranslation_Pr", "UnpairedRL_Xu",
+    "DualRL",
+    "CrossAlignment_Shen",
+    "StyleEmbedding_Fu",
+    "Multidecoder_Fu",
+    "DeleteOnly_Li",
+    "DeleteRetrieve_Li",
+    "TemplateBase_Li",
+    "RetrieveOnly_Li",
+    "BackTranslation_Pr",
+    "UnpairedRL_Xu",
     "UnsuperMT_Zhang",
 ]
 
@@ -103,18 +112,39 @@ def file_list(with_train: bool = True, with_outputs: bool = False) -> list[dict]
         for s in (0, 1):
             # the training splits are not in ../shared/data and have no pinned hash: optional
             opt = split == "train"
-            files.append(dict(repo=SHEN, path=f"data/yelp/sentiment.{split}.{s}", local=f"sentiment.{split}.{s}", optional=opt))
-            files.append(dict(repo=LI, path=f"data/yelp/sentiment.{split}.{s}", local=f"li2018/sentiment.{split}.{s}", optional=opt))
+            files.append(
+                dict(repo=SHEN, path=f"data/yelp/sentiment.{split}.{s}", local=f"sentiment.{split}.{s}", optional=opt)
+            )
+            files.append(
+                dict(
+                    repo=LI,
+                    path=f"data/yelp/sentiment.{split}.{s}",
+                    local=f"li2018/sentiment.{split}.{s}",
+                    optional=opt,
+                )
+            )
     for s in (0, 1):
         files.append(dict(repo=LI, path=f"data/yelp/reference.{s}", local=f"reference.{s}", optional=False))
         for k in range(4):
-            files.append(dict(repo=DUALRL, path=f"references/yelp/reference{k}.{s}",
-                              local=f"references4/reference{k}.{s}", optional=False))
+            files.append(
+                dict(
+                    repo=DUALRL,
+                    path=f"references/yelp/reference{k}.{s}",
+                    local=f"references4/reference{k}.{s}",
+                    optional=False,
+                )
+            )
     if with_outputs:
         for name in DUALRL_SYSTEMS:
             for s, d in ((0, "neg2pos"), (1, "pos2neg")):
-                files.append(dict(repo=DUALRL, path=f"outputs/yelp/{name}/test.{s}.tsf",
-                                  local=f"outputs/{name}/{d}.txt", optional=False))
+                files.append(
+                    dict(
+                        repo=DUALRL,
+                        path=f"outputs/yelp/{name}/test.{s}.tsf",
+                        local=f"outputs/{name}/{d}.txt",
+                        optional=False,
+                    )
+                )
     return files
 
 
@@ -155,8 +185,15 @@ def fetch(url: str, retries: int = 2, timeout: float = 60.0) -> bytes:
     raise DownloadError(f"{url}: {getattr(last, 'reason', last)}")
 
 
-def download(out: str | Path, base_url: str = GITHUB_RAW, with_train: bool = True, with_outputs: bool = False,
-             verify: bool = True, force: bool = False, log=print) -> dict:
+def download(
+    out: str | Path,
+    base_url: str = GITHUB_RAW,
+    with_train: bool = True,
+    with_outputs: bool = False,
+    verify: bool = True,
+    force: bool = False,
+    log=print,
+) -> dict:
     """Fetch every file into `out/yelp/`; returns {"written": [...], "skipped": [...], "failed": [...]}."""
     root = Path(out) / "yelp"
     report = {"written": [], "skipped": [], "failed": []}
@@ -193,13 +230,18 @@ def download(out: str | Path, base_url: str = GITHUB_RAW, with_train: bool = Tru
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent),
-                    help="folder that receives yelp/ (default: this data/ folder)")
+    ap.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parent),
+        help="folder that receives yelp/ (default: this data/ folder)",
+    )
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("--from-local", metavar="DIR",
-                     help="read DIR/<owner>/<repo>/<path> instead of GitHub (no network)")
-    src.add_argument("--base-url", default=None,
-                     help="URL template with {repo} {commit} {path} (default: raw.githubusercontent.com)")
+    src.add_argument(
+        "--from-local", metavar="DIR", help="read DIR/<owner>/<repo>/<path> instead of GitHub (no network)"
+    )
+    src.add_argument(
+        "--base-url", default=None, help="URL template with {repo} {commit} {path} (default: raw.githubusercontent.com)"
+    )
     ap.add_argument("--no-train", action="store_true", help="skip the (large) training splits")
     ap.add_argument("--with-outputs", action="store_true", help="also the 11 system outputs in luofuli/DualRL")
     ap.add_argument("--no-verify", action="store_true", help="do not check SHA-256 sums")
@@ -214,13 +256,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base = args.base_url or GITHUB_RAW
     try:
-        rep = download(args.out, base, with_train=not args.no_train, with_outputs=args.with_outputs,
-                       verify=not args.no_verify, force=args.force)
+        rep = download(
+            args.out,
+            base,
+            with_train=not args.no_train,
+            with_outputs=args.with_outputs,
+            verify=not args.no_verify,
+            force=args.force,
+        )
     except DownloadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"done: {len(rep['written'])} written, {len(rep['skipped'])} already there, "
-          f"{len(rep['failed'])} optional files missing; use --data {Path(args.out) / 'yelp'}")
+    print(
+        f"done: {len(rep['written'])} written, {len(rep['skipped'])} already there, "
+        f"{len(rep['failed'])} optional files missing; use --data {Path(args.out) / 'yelp'}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Shared test fixtures: offline Hugging Face, the shared data folder, tiny corpora."""
+
 import os
 import random
 from pathlib import Path
@@ -28,8 +29,12 @@ NOUNS = ["food", "service", "staff", "waiter", "place", "pizza", "room", "coffee
 
 def make_sentences(words, n, seed):
     rng = random.Random(seed)
-    return [f"the {rng.choice(NOUNS)} was {rng.choice(words)} ." if rng.random() < 0.5
-            else f"this {rng.choice(NOUNS)} is so {rng.choice(words)} !" for _ in range(n)]
+    return [
+        f"the {rng.choice(NOUNS)} was {rng.choice(words)} ."
+        if rng.random() < 0.5
+        else f"this {rng.choice(NOUNS)} is so {rng.choice(words)} !"
+        for _ in range(n)
+    ]
 
 
 def toy_seed(split_index: int, style: int) -> int:

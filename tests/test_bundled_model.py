@@ -1,4 +1,5 @@
 """The model shipped inside the package: it loads offline, is small, and really changes sentiment."""
+
 import json
 import subprocess
 import sys
@@ -14,16 +15,30 @@ from textcycle.rewrite import Rewriter
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = PACKAGE_MODELS / "yelp"
 
-NEGATIVE = ["the food was cold and the waiter was rude .", "this is the worst pizza i have ever had .",
-            "the service was terrible and slow .", "i will never come back here .",
-            "the room was dirty and smelled bad .", "the staff was unfriendly and unhelpful .",
-            "the burger was bland and overpriced .", "we waited an hour and nobody cared .",
-            "very disappointed with this place .", "the coffee was awful ."]
-POSITIVE = ["the food was delicious and the staff was friendly .", "this is the best pizza in town !",
-            "great service and a great atmosphere .", "i love this place .",
-            "the room was clean and comfortable .", "the staff was very helpful .",
-            "the burger was amazing and cheap .", "highly recommend this restaurant !",
-            "we had a wonderful time here .", "the coffee is excellent ."]
+NEGATIVE = [
+    "the food was cold and the waiter was rude .",
+    "this is the worst pizza i have ever had .",
+    "the service was terrible and slow .",
+    "i will never come back here .",
+    "the room was dirty and smelled bad .",
+    "the staff was unfriendly and unhelpful .",
+    "the burger was bland and overpriced .",
+    "we waited an hour and nobody cared .",
+    "very disappointed with this place .",
+    "the coffee was awful .",
+]
+POSITIVE = [
+    "the food was delicious and the staff was friendly .",
+    "this is the best pizza in town !",
+    "great service and a great atmosphere .",
+    "i love this place .",
+    "the room was clean and comfortable .",
+    "the staff was very helpful .",
+    "the burger was amazing and cheap .",
+    "highly recommend this restaurant !",
+    "we had a wonderful time here .",
+    "the coffee is excellent .",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +48,16 @@ def rw():
 
 def test_bundle_files_and_size():
     names = {p.name for p in BUNDLED.iterdir()}
-    assert {"config.json", "tokenizer.model", "generators.safetensors", "discriminator.safetensors",
-            "README.md"} <= names
+    assert {
+        "config.json",
+        "tokenizer.model",
+        "generators.safetensors",
+        "discriminator.safetensors",
+        "README.md",
+    } <= names
     assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
     size = sum(p.stat().st_size for p in BUNDLED.iterdir())
-    assert size < 32 * 2 ** 20
+    assert size < 32 * 2**20
     assert json.loads((BUNDLED / "config.json").read_text())["torch_dtype"] == "float16"
     card = (BUNDLED / "README.md").read_text()
     assert "python -m textcycle.train" in card and "wall time" in card
@@ -50,8 +70,9 @@ def test_bundled_model_changes_sentiment(rw):
     clf = StyleClassifier.load(DEFAULT_CLASSIFIER)
     to_pos = rw.rewrite(NEGATIVE, to="positive", corpus_form=True)
     to_neg = rw.rewrite(POSITIVE, to="negative", corpus_form=True)
-    flipped = sum(p == 1 for p in clf.predict(to_pos, normalized=True)) + \
-        sum(p == 0 for p in clf.predict(to_neg, normalized=True))
+    flipped = sum(p == 1 for p in clf.predict(to_pos, normalized=True)) + sum(
+        p == 0 for p in clf.predict(to_neg, normalized=True)
+    )
     assert flipped >= 14, list(zip(NEGATIVE + POSITIVE, to_pos + to_neg))
 
 
@@ -62,9 +83,14 @@ def test_bundled_model_detects_direction(rw):
 
 
 def test_main_command_offline():
-    r = subprocess.run([sys.executable, "-m", "textcycle.rewrite", "The food was cold and the waiter was rude."],
-                       cwd=REPO, capture_output=True, text=True, timeout=300,
-                       env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)})
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.rewrite", "The food was cold and the waiter was rude."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout.strip().splitlines()
     assert len(out) == 1 and out[0] and out[0][0].isupper()

@@ -1,5 +1,6 @@
 """The user cache: built once, reused, rebuilt when stale or corrupt, and a read-only location
 falls back to a temporary folder with a note."""
+
 import os
 
 import pytest
@@ -20,6 +21,7 @@ def builder(calls):
         (tmp / "weights.bin").write_bytes(b"w" * 1000)
         (tmp / "sub").mkdir()
         (tmp / "sub" / "config.json").write_text("{}")
+
     return build
 
 
@@ -53,6 +55,7 @@ def test_a_failed_build_leaves_nothing(root):
     def broken(tmp):
         (tmp / "half.bin").write_bytes(b"x")
         raise OSError(28, "No space left on device")
+
     with pytest.raises(TextcycleError, match="cannot build m.*No space left"):
         cache.cached_folder("m", "s", broken, note=lambda m: None)
     assert not (root / "m").exists() and not list(root.iterdir())

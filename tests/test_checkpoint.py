@@ -1,14 +1,21 @@
 """Checkpoints (textcycle.checkpoint) and atomic saves (textcycle.files): round trips, a corrupt
 newest checkpoint, stale temporaries, modes, keep >= 1."""
-import json
+
 import os
 import stat
 
 import pytest
 import torch
 
-from textcycle.checkpoint import (latest_checkpoint, list_checkpoints, load_checkpoint, prune_checkpoints,
-                                  remove_stale_temporaries, resume_latest, save_checkpoint)
+from textcycle.checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    remove_stale_temporaries,
+    resume_latest,
+    save_checkpoint,
+)
 from textcycle.errors import TextcycleError
 from textcycle.files import atomic_dir, atomic_write_text, split_lines
 

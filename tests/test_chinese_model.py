@@ -1,5 +1,6 @@
 """The text model on Chinese: piece-level noise, the model's script, and Traditional/Simplified
 round trips in the rewriter, on a tiny Traditional-Chinese corpus the test writes."""
+
 import random
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def zh_trainer(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("zh")
     data = write_corpus(root / "data")
-    cfg = load_config(TINY, TextCycleConfig, overrides=[f"data.path={data}", "data.language=zh",
-                                                       f"train.output_dir={root / 'run'}"])
+    cfg = load_config(
+        TINY, TextCycleConfig, overrides=[f"data.path={data}", "data.language=zh", f"train.output_dir={root / 'run'}"]
+    )
     return TrainingRun(cfg, Accelerator(cpu=True))
 
 
@@ -100,6 +102,7 @@ def test_script_detection_and_conversions():
 
 # ------------------------------------------------------------------ evaluation on a config's test split
 
+
 class WordClassifier:
     """Stands in for the evaluation classifier: positive iff a positive phrase is present."""
 
@@ -146,15 +149,52 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     text = Path(TINY).read_text(encoding="utf-8").replace("tests/data-not-set", str(data))
     cfg_file.write_text(text.replace("  style_names:", "  language: zh\n  style_names:"), encoding="utf-8")
     zh_trainer.model().save_pretrained(tmp_path / "model")
-    assert train_classifier.main(["--config", str(cfg_file), "--out", str(tmp_path / "clf"), "--epochs", "10",
-                                  "--dim", "16", "--buckets", "1024", "--lr", "0.05"]) == 0
+    assert (
+        train_classifier.main(
+            [
+                "--config",
+                str(cfg_file),
+                "--out",
+                str(tmp_path / "clf"),
+                "--epochs",
+                "10",
+                "--dim",
+                "16",
+                "--buckets",
+                "1024",
+                "--lr",
+                "0.05",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "eval"
     from textcycle import bundle
 
-    assert bundle.main([str(tmp_path), "--checkpoint", "model", "--config", str(cfg_file), "--outputs", str(out),
-                        "--classifier", str(tmp_path / "clf"), "--engine", "torch"]) == 0
-    assert split_eval.main(["--config", str(cfg_file), "--outputs", str(out),
-                            "--classifier", str(tmp_path / "clf"), "--samples", "3"]) == 0
+    assert (
+        bundle.main(
+            [
+                str(tmp_path),
+                "--checkpoint",
+                "model",
+                "--config",
+                str(cfg_file),
+                "--outputs",
+                str(out),
+                "--classifier",
+                str(tmp_path / "clf"),
+                "--engine",
+                "torch",
+            ]
+        )
+        == 0
+    )
+    assert (
+        split_eval.main(
+            ["--config", str(cfg_file), "--outputs", str(out), "--classifier", str(tmp_path / "clf"), "--samples", "3"]
+        )
+        == 0
+    )
     n2p = (out / "neg2pos.txt").read_text(encoding="utf-8").splitlines()
     assert len(n2p) == 40
     scores = __import__("json").loads((out / "scores.json").read_text(encoding="utf-8"))
@@ -173,8 +213,12 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
         assert clear["ours"] is None and "no table" in split_eval.clear_table(scores)
     assert "negative -> positive" in (out / "samples.md").read_text(encoding="utf-8")
     # a bad path is one clear line, exit 2
-    assert split_eval.main(["--config", str(cfg_file), "--outputs", str(tmp_path / "nope"),
-                            "--classifier", str(tmp_path / "clf")]) == 2
+    assert (
+        split_eval.main(
+            ["--config", str(cfg_file), "--outputs", str(tmp_path / "nope"), "--classifier", str(tmp_path / "clf")]
+        )
+        == 2
+    )
 
 
 def test_bundle_with_config_writes_a_chinese_model_card(zh_trainer, tmp_path):
@@ -187,12 +231,44 @@ def test_bundle_with_config_writes_a_chinese_model_card(zh_trainer, tmp_path):
     cfg_file.write_text(text.replace("  style_names:", "  language: zh\n  style_names:"), encoding="utf-8")
     run = tmp_path / "run"
     zh_trainer.model().save_pretrained(run / "best")
-    assert train_classifier.main(["--config", str(cfg_file), "--out", str(tmp_path / "clf"), "--epochs", "10",
-                                  "--dim", "16", "--buckets", "1024", "--lr", "0.05"]) == 0
+    assert (
+        train_classifier.main(
+            [
+                "--config",
+                str(cfg_file),
+                "--out",
+                str(tmp_path / "clf"),
+                "--epochs",
+                "10",
+                "--dim",
+                "16",
+                "--buckets",
+                "1024",
+                "--lr",
+                "0.05",
+            ]
+        )
+        == 0
+    )
     into = tmp_path / "bundled"
-    assert bundle.main([str(run), "--config", str(cfg_file), "--classifier", str(tmp_path / "clf"),
-                        "--outputs", str(tmp_path / "outputs"), "--into", str(into),
-                        "--command", "python -m textcycle.train --config zh.yaml"]) == 0
+    assert (
+        bundle.main(
+            [
+                str(run),
+                "--config",
+                str(cfg_file),
+                "--classifier",
+                str(tmp_path / "clf"),
+                "--outputs",
+                str(tmp_path / "outputs"),
+                "--into",
+                str(into),
+                "--command",
+                "python -m textcycle.train --config zh.yaml",
+            ]
+        )
+        == 0
+    )
     card = (into / "README.md").read_text(encoding="utf-8")
     assert "language: zh" in card and "copy input" in card and "python -m textcycle.train --config zh.yaml" in card
     assert "Clear subset: test sources the evaluation classifier gives their own label with p >= 0.9" in card
@@ -213,7 +289,9 @@ def test_long_chinese_input_is_split_not_truncated(zh_trainer):
     from textcycle.rewrite import Rewriter
     from textcycle.textnorm import model_pieces
 
-    text = "這家店的服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好，我們等了一個多小時才上菜。下次不會再來了！" * 3
+    text = (
+        "這家店的服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好，我們等了一個多小時才上菜。下次不會再來了！" * 3
+    )
     chunks = model_pieces(text, "zh", 16)
     assert "".join(chunks) == text and max(map(len, chunks)) <= 16
     rw = Rewriter(zh_trainer.model())

@@ -1,4 +1,5 @@
 """The `textcycle` console script: every subcommand resolves to a module with a main()."""
+
 import importlib
 
 import pytest

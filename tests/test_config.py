@@ -1,11 +1,18 @@
 """Configs (textcycle.config): YAML into dataclasses, overrides, validation with the allowed
 range in the message, and the architecture check of a resumed run."""
+
 from pathlib import Path
 
 import pytest
 
-from textcycle.config import (TextCycleConfig, architecture_changes, load_config, save_config, to_dict,
-                              validate_text_config)
+from textcycle.config import (
+    TextCycleConfig,
+    architecture_changes,
+    load_config,
+    save_config,
+    to_dict,
+    validate_text_config,
+)
 from textcycle.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,10 +25,15 @@ def test_yaml_overrides_and_round_trip(tmp_path):
     assert to_dict(load_config(tmp_path / "c.yaml", TextCycleConfig)) == to_dict(cfg)
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("train.no_such=1", "unknown key"), ("train.lr=abc", "expected a number"),
-    ("train.steps", "expected key=value"), ("train=3", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("train.no_such=1", "unknown key"),
+        ("train.lr=abc", "expected a number"),
+        ("train.steps", "expected key=value"),
+        ("train=3", "expected a mapping"),
+    ],
+)
 def test_bad_keys_and_types(override, msg):
     with pytest.raises(ConfigError, match=msg):
         load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, [override])
@@ -40,11 +52,17 @@ def test_every_shipped_text_config_validates():
         validate_text_config(load_config(REPO / "configs" / f"{name}.yaml", TextCycleConfig))
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("train.batch_size=0", "allowed 1"), ("train.sample_temperature=.nan", "out of range"),
-    ("train.baseline=foo", "allowed greedy, mean"), ("generator.attention_heads=3", "divisible"),
-    ("tokenizer.max_length=100", "max_position_embeddings"), ("train.rl_steps=0", None),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("train.batch_size=0", "allowed 1"),
+        ("train.sample_temperature=.nan", "out of range"),
+        ("train.baseline=foo", "allowed greedy, mean"),
+        ("generator.attention_heads=3", "divisible"),
+        ("tokenizer.max_length=100", "max_position_embeddings"),
+        ("train.rl_steps=0", None),
+    ],
+)
 def test_validation(override, msg):
     cfg = load_config(REPO / "configs" / "tiny.yaml", TextCycleConfig, [override])
     if msg is None:
@@ -79,8 +97,23 @@ def test_the_wheel_ships_configs_and_bundled_models(tmp_path):
     import sys
     import zipfile
 
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                        str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode != 0 and "No module named" in r.stderr:
         pytest.skip(f"cannot build a wheel here: {r.stderr.strip().splitlines()[-1]}")
     assert r.returncode == 0, r.stderr[-2000:]

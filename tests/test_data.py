@@ -1,22 +1,24 @@
 """Corpora (textcycle.data): the loaders, Chinese sentence splitting and the review loader,
 `python -m textcycle.data`, and the configs that name them."""
+
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from textcycle.textnorm import opencc_available
-
 from textcycle.config import DataConfig, load_config
-from textcycle.data import (LOADERS, ReviewStats, load_corpus, load_zh_reviews, main as data_main,
-                            review_to_sentences, split_sentences)
+from textcycle.data import LOADERS, ReviewStats, load_corpus, load_zh_reviews, review_to_sentences, split_sentences
+from textcycle.data import main as data_main
 from textcycle.errors import TextcycleError
+from textcycle.textnorm import opencc_available
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-needs_opencc = pytest.mark.skipif(not opencc_available(), reason="OpenCC not installed (pip install opencc-python-reimplemented)")
+needs_opencc = pytest.mark.skipif(
+    not opencc_available(), reason="OpenCC not installed (pip install opencc-python-reimplemented)"
+)
 
 
 def test_split_sentences():
@@ -45,21 +47,31 @@ def test_review_to_sentences_mixed_input():
 
 def write_folder(root: Path, neg: list, pos: list) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "neg.txt").write_text("".join(l + "\n" for l in neg), encoding="utf-8")
-    (root / "pos.txt").write_text("".join(l + "\n" for l in pos), encoding="utf-8")
+    (root / "neg.txt").write_text("".join(line + "\n" for line in neg), encoding="utf-8")
+    (root / "pos.txt").write_text("".join(line + "\n" for line in pos), encoding="utf-8")
     return root
 
 
 def make_reviews(tag: str, words: list, n: int, start: int = 0) -> list:
     """n reviews of 3 sentences each; every sentence names its review (`tag` + number)."""
-    return [f"第{i}{tag}个评论{words[i % len(words)]}。甲{i}{tag}还要说两句！乙{i}{tag}就这样吧"
-            for i in range(start, start + n)]
+    return [
+        f"第{i}{tag}个评论{words[i % len(words)]}。甲{i}{tag}还要说两句！乙{i}{tag}就这样吧"
+        for i in range(start, start + n)
+    ]
 
 
 def zh_cfg(paths, **kw) -> DataConfig:
-    base = dict(source="zh_reviews", paths=[str(p) for p in paths], language="zh", min_chars=4,
-                max_chars=60, dev_fraction=0.1, max_dev_per_style=6, test_fraction=0.1,
-                max_test_per_style=9)
+    base = dict(
+        source="zh_reviews",
+        paths=[str(p) for p in paths],
+        language="zh",
+        min_chars=4,
+        max_chars=60,
+        dev_fraction=0.1,
+        max_dev_per_style=6,
+        test_fraction=0.1,
+        max_test_per_style=9,
+    )
     base.update(kw)
     return DataConfig(**base)
 
@@ -69,24 +81,29 @@ def review_of(sentence: str) -> str:
 
 
 def test_zh_reviews_loader_splits_dedups_and_holds_out_whole_reviews(tmp_path):
-    a = write_folder(tmp_path / "a", make_reviews("负", ["太差了", "很慢"], 40) + ["送餐很快。太难吃了！", "太差了太差了。"],
-                     make_reviews("正", ["很好吃", "很快"], 30) + ["送餐很快。好吃！", "短"])
-    b = write_folder(tmp_path / "b", ["太差了太差了。", "甲1负还要说两句！"], make_reviews("正", ["不错"], 5, start=100))
+    a = write_folder(
+        tmp_path / "a",
+        make_reviews("负", ["太差了", "很慢"], 40) + ["送餐很快。太难吃了！", "太差了太差了。"],
+        make_reviews("正", ["很好吃", "很快"], 30) + ["送餐很快。好吃！", "短"],
+    )
+    b = write_folder(
+        tmp_path / "b", ["太差了太差了。", "甲1负还要说两句！"], make_reviews("正", ["不错"], 5, start=100)
+    )
     stats = ReviewStats()
     c = load_zh_reviews(zh_cfg([a, b]), stats)
     assert "zh_reviews" in LOADERS
     assert c.language == "zh"
     everything = [s for split in (c.train, c.dev, c.test) for side in split for s in side]
-    assert len(everything) == len(set(everything))                  # deduplicated over all splits
+    assert len(everything) == len(set(everything))  # deduplicated over all splits
     assert "送餐很快。" not in everything and stats.both_labels == 1  # in both styles: dropped
-    assert stats.duplicates >= 2                                     # "太差了太差了。", b's copies
+    assert stats.duplicates >= 2  # "太差了太差了。", b's copies
     assert all(4 <= len(s) <= 60 for s in everything)
-    assert stats.too_short >= 1                                      # "好吃！" and "短"
+    assert stats.too_short >= 1  # "好吃！" and "短"
     for s in (0, 1):
         assert len(c.test[s]) == 9 and len(c.dev[s]) == 6
         held = {review_of(x) for x in c.dev[s] + c.test[s] if any(ch.isdigit() for ch in x)}
         trained = {review_of(x) for x in c.train[s] if any(ch.isdigit() for ch in x)}
-        assert not held & trained                                    # whole reviews held out
+        assert not held & trained  # whole reviews held out
     assert c.train[0] and c.train[1]
     # deterministic
     c2 = load_zh_reviews(zh_cfg([a, b]))
@@ -98,7 +115,9 @@ def test_zh_reviews_through_load_corpus_and_yaml(tmp_path):
     cfg_file = tmp_path / "zh.yaml"
     cfg_file.write_text(
         f"data:\n  source: zh_reviews\n  paths: [{a}]\n  language: zh\n  min_chars: 4\n  max_chars: 40\n"
-        "  max_train_per_style: 10\n", encoding="utf-8")
+        "  max_train_per_style: 10\n",
+        encoding="utf-8",
+    )
     cfg = load_config(cfg_file)
     assert cfg.data.paths == [str(a)] and cfg.data.zh_convert is None
     c = load_corpus(cfg.data)
@@ -159,8 +178,7 @@ def test_configs_load(name):
 @pytest.mark.data
 def test_zh_reviews_on_shared_data(shared_data):
     """The real waimai_10k folder: sentence split, sizes in a plausible range, no leaks."""
-    cfg = load_config(REPO / "configs" / "zh-reviews.yaml", overrides=[
-        f"data.paths=[{shared_data / 'waimai_10k'}]"])
+    cfg = load_config(REPO / "configs" / "zh-reviews.yaml", overrides=[f"data.paths=[{shared_data / 'waimai_10k'}]"])
     stats = ReviewStats()
     c = load_zh_reviews(cfg.data, stats)
     assert stats.reviews[0] > 7000 and stats.reviews[1] > 3500
@@ -175,18 +193,25 @@ def test_zh_reviews_on_shared_data(shared_data):
 def test_toy_corpora_are_the_same_in_every_process(tmp_path):
     # bug: tests/conftest.py seeded its toy corpora with hash((split, s)), which Python randomises
     # per process (PYTHONHASHSEED), so the tests saw different data in every run
-    import hashlib
     import os
     import subprocess
 
-    code = ("import sys, hashlib; sys.path.insert(0, 'tests'); import conftest, pathlib, tempfile\n"
-            "d = pathlib.Path(tempfile.mkdtemp())\n"
-            "conftest.write_toy_files(d)\n"
-            "print(hashlib.sha256(b''.join(p.read_bytes() for p in sorted(d.glob('sentiment.*')))).hexdigest())")
+    code = (
+        "import sys, hashlib; sys.path.insert(0, 'tests'); import conftest, pathlib, tempfile\n"
+        "d = pathlib.Path(tempfile.mkdtemp())\n"
+        "conftest.write_toy_files(d)\n"
+        "print(hashlib.sha256(b''.join(p.read_bytes() for p in sorted(d.glob('sentiment.*')))).hexdigest())"
+    )
     digests = set()
     for seed in ("1", "2"):
-        r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "PYTHONHASHSEED": seed})
+        r = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert r.returncode == 0, r.stderr
         digests.add(r.stdout.strip())
     assert len(digests) == 1

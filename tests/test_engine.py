@@ -1,6 +1,7 @@
 """The CTranslate2 engine (textcycle/ct2_engine.py) and its export (textcycle/ct2_export.py), against
 the torch path on the bundled Yelp model: greedy outputs, log-probabilities, the numpy
 discriminator, no torch import, and clear errors for missing or corrupt copies."""
+
 import hashlib
 import os
 import shutil
@@ -21,9 +22,14 @@ BUNDLED = REPO / "textcycle" / "pretrained" / "yelp"
 SHARED = Path(os.environ.get("TEXTCYCLE_SHARED_DATA", REPO.parent / "shared" / "data"))
 LI = SHARED / "yelp" / "li2018"
 N_PARITY = 200  # sentences per direction
-FALLBACK = ["the food was cold and the waiter was rude .", "great pizza , friendly staff !",
-            "i will never come back here .", "the room was clean and the bed was comfortable .",
-            "worst service i have ever had .", "we loved the desserts ."]
+FALLBACK = [
+    "the food was cold and the waiter was rude .",
+    "great pizza , friendly staff !",
+    "i will never come back here .",
+    "the room was clean and the bed was comfortable .",
+    "worst service i have ever had .",
+    "we loved the desserts .",
+]
 
 
 def _torch_api():
@@ -35,11 +41,13 @@ def _torch_api():
 
         def pad_batch(seqs):
             import torch
+
             n = max(len(s) for s in seqs)
             ids = torch.zeros((len(seqs), n), dtype=torch.long)
             for i, s in enumerate(seqs):
                 ids[i, : len(s)] = torch.tensor(s)
             return ids, (ids != 0).long()
+
     return decode, sequence_logprobs, pad_batch
 
 
@@ -52,6 +60,7 @@ def li_sentences(style: int, n: int = N_PARITY) -> list[str]:
     if not f.is_file():
         pytest.skip(f"Li et al. test sentences not found at {f} (shared data absent; set TEXTCYCLE_SHARED_DATA)")
     from textcycle.textnorm import normalize
+
     return [normalize(line.strip()) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()][:n]
 
 
@@ -62,6 +71,7 @@ def torch_model():
     import torch
 
     from textcycle.model import TextCycleModel
+
     torch.set_num_threads(2)
     return TextCycleModel.from_pretrained(BUNDLED)
 
@@ -88,9 +98,12 @@ def default_folder(tmp_path_factory, torch_model):
     import torch
 
     from textcycle.ct2_convert import DEFAULT_QUANTIZATION, export_ctranslate2
+
     folder = tmp_path_factory.mktemp("default") / "yelp"
     shutil.copytree(BUNDLED, folder)
-    weights = {f"{t}.{k}": v.detach().clone() for t in (0, 1) for k, v in torch_model.generators[t].state_dict().items()}
+    weights = {
+        f"{t}.{k}": v.detach().clone() for t in (0, 1) for k, v in torch_model.generators[t].state_dict().items()
+    }
     out = export_ctranslate2(torch_model, folder, DEFAULT_QUANTIZATION)
     assert out == folder / "ct2"
     # CTranslate2's int8 quantization writes into the tensors it is given: the export must not
@@ -107,6 +120,7 @@ def engine(f16_folder):
 
 def _torch_greedy(model, ids, to, max_new=None):
     import torch
+
     decode, _, pad_batch = _torch_api()
     x, m = pad_batch(ids)
     with torch.no_grad():
@@ -157,7 +171,10 @@ def test_generate_many_runs_both_directions_side_by_side_with_the_same_outputs(e
     both = engine.generate_many([(neg, 1), (pos, 0), ([], 1)])
     assert both == [engine.generate(neg, 1), engine.generate(pos, 0), []]
     beams = engine.generate_many([(neg, 1), (pos, 0)], beam=3, num_hypotheses=2)
-    assert beams == [engine.generate(neg, 1, beam=3, num_hypotheses=2), engine.generate(pos, 0, beam=3, num_hypotheses=2)]
+    assert beams == [
+        engine.generate(neg, 1, beam=3, num_hypotheses=2),
+        engine.generate(pos, 0, beam=3, num_hypotheses=2),
+    ]
     engine.set_seed(5)  # seeded sampling: one request after the other, reproducible
     s1 = engine.generate_many([(neg, 1), (pos, 0)], sample=True, num_hypotheses=2)
     engine.set_seed(5)
@@ -187,6 +204,7 @@ def test_cut_at_max_new_tokens_like_torch(engine, torch_model):
 
 def test_logprobs_match_torch(engine, torch_model):
     import torch
+
     _, sequence_logprobs, pad_batch = _torch_api()
     src = engine.encode(li_sentences(0, 100))
     hyp = [h[0] for h in engine.generate(src, 1)]
@@ -205,6 +223,7 @@ def test_logprobs_match_torch(engine, torch_model):
 
 def test_numpy_discriminator_matches_torch(engine, torch_model):
     import torch
+
     _, _, pad_batch = _torch_api()
     try:
         sents = li_sentences(0, 500) + li_sentences(1, 500)
@@ -233,6 +252,7 @@ def test_encode_decode_match_the_tokenizer(engine, torch_model):
 
 # ---------------------------------------------------------------- decoding modes
 
+
 def _valid(h, vocab):
     return h and h[-1] == 3 and 3 not in h[:-1] and all(3 < t < vocab or t == 1 for t in h[:-1])
 
@@ -257,6 +277,7 @@ def test_beam_and_sampling_give_valid_outputs(engine):
 
 # ---------------------------------------------------------------- no torch on this path
 
+
 def test_engine_never_imports_torch(f16_folder):
     code = f"""
 import sys
@@ -280,6 +301,7 @@ assert not bad, bad
 
 
 # ---------------------------------------------------------------- missing and corrupt copies
+
 
 def test_folder_without_ct2_is_unavailable(tmp_path):
     if not BUNDLED.is_dir():
@@ -347,6 +369,7 @@ def test_stale_copy_is_unavailable(f16_folder, tmp_path):
 
 def test_export_command_errors(tmp_path):
     from textcycle.ct2_export import main
+
     assert main([str(tmp_path)]) == 2  # not a model folder: one line, exit 2
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--quantization", "int3"])

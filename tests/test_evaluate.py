@@ -4,6 +4,7 @@ Unit tests run on small files the tests write. Integration tests (skipped withou
 ../shared/data) reproduce two published checks with the released files and use the bundled
 classifier and LM; they never train the bundled models.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import NEG_WORDS, POS_WORDS, make_sentences
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ PY = sys.executable
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 from textcycle.errors import TextcycleError  # noqa: E402
-from textcycle.evaluate import Evaluator, corpus_bleu, evaluate_system, g_score, harmonic_mean  # noqa: E402
+from textcycle.evaluate import corpus_bleu, evaluate_system, g_score, harmonic_mean  # noqa: E402
 from textcycle.evaluate.bleu import bleu_normalize, zh_bleu, zh_sentence_bleu  # noqa: E402
 from textcycle.evaluate.testset import load_testset  # noqa: E402
 from textcycle.textnorm import opencc_available, yelp_tokenize  # noqa: E402
@@ -56,7 +56,10 @@ def tiny_yelp(tmp_path) -> Path:
         refs = [_flip(x, a, b) for x in srcs[s]]
         _write(root / f"reference.{s}", [f"{x}\t{r.capitalize()}" for x, r in zip(srcs[s], refs)])
         for k in range(4):
-            _write(root / "references4" / f"reference{k}.{s}", refs if k == 0 else [r.replace("the ", "this ") for r in refs])
+            _write(
+                root / "references4" / f"reference{k}.{s}",
+                refs if k == 0 else [r.replace("the ", "this ") for r in refs],
+            )
     return root
 
 
@@ -73,12 +76,25 @@ def toy_models(tmp_path_factory) -> dict:
     train = [make_sentences(NEG_WORDS, 300, 11), make_sentences(POS_WORDS, 300, 12)]
     clf = train_classifier(train, ClassifierConfig(dim=8, buckets=1024, epochs=4, lr=2e-2), log=lambda m: None)
     clf.save(out / "classifier")
-    cfg = LMConfig(vocab_size=64, n_embd=32, n_layer=1, n_head=2, n_inner=64, steps=30, warmup_steps=5,
-                   batch_size=32, eval_every=1000, max_minutes=1.0)
+    cfg = LMConfig(
+        vocab_size=64,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        n_inner=64,
+        steps=30,
+        warmup_steps=5,
+        batch_size=32,
+        eval_every=1000,
+        max_minutes=1.0,
+    )
     lm, _ = train_lm(train[0] + train[1], out / "lm", cfg, log=lambda m: None)
     lm.save(out / "lm")
-    return {"classifier": out / "classifier", "lm": out / "lm",
-            "test": [make_sentences(NEG_WORDS, 100, 21), make_sentences(POS_WORDS, 100, 22)]}
+    return {
+        "classifier": out / "classifier",
+        "lm": out / "lm",
+        "test": [make_sentences(NEG_WORDS, 100, 21), make_sentences(POS_WORDS, 100, 22)],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,9 +117,13 @@ def test_g_and_harmonic_mean_on_hand_computed_numbers():
 
 def test_normalisation_puts_natural_text_in_corpus_form():
     # the cased Li et al. reference -> the tokenised form of references4/reference0
-    assert bleu_normalize('Had one great meal and said, "we\'ll try again."') == \
-        "had one great meal and said , `` we 'll try again . ''"
-    assert bleu_normalize("Such great service, cannot praise it enough") == "such great service , can not praise it enough"
+    assert (
+        bleu_normalize('Had one great meal and said, "we\'ll try again."')
+        == "had one great meal and said , `` we 'll try again . ''"
+    )
+    assert (
+        bleu_normalize("Such great service, cannot praise it enough") == "such great service , can not praise it enough"
+    )
     # LEWIS-style detokenised spans
     assert bleu_normalize("the food was n't dry.") == "the food was n't dry ."
     assert bleu_normalize("is this the right thing?") == "is this the right thing ?"
@@ -113,16 +133,19 @@ def test_normalisation_puts_natural_text_in_corpus_form():
     assert yelp_tokenize("I rate it 5 stars!") == "i rate it _num_ stars !"
 
 
-@pytest.mark.parametrize("line", [
-    "she said `` yes , sorry . ''",
-    "think twice -- this place is a dump .",
-    "we gave it another 5-10 minutes before we got up and left .",
-    "i called at 6:30 and got the complete brush off .",
-    "fun place to catch a game on tv and catch up w/ people .",
-    "dr. hall is so kind and gentle .",
-    "the <unk> was a+ and so-so , 1/2 price .",
-    "prices are great , you really ca n't beat 'em .",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "she said `` yes , sorry . ''",
+        "think twice -- this place is a dump .",
+        "we gave it another 5-10 minutes before we got up and left .",
+        "i called at 6:30 and got the complete brush off .",
+        "fun place to catch a game on tv and catch up w/ people .",
+        "dr. hall is so kind and gentle .",
+        "the <unk> was a+ and so-so , 1/2 price .",
+        "prices are great , you really ca n't beat 'em .",
+    ],
+)
 def test_normalisation_leaves_corpus_form_unchanged(line):
     assert bleu_normalize(line) == line
     assert bleu_normalize(bleu_normalize(line)) == bleu_normalize(line)
@@ -155,10 +178,25 @@ def test_missing_models_are_one_line_errors(tmp_path):
 def test_evaluate_system_api_and_keys(tiny_yelp, toy_models):
     ts = load_testset(tiny_yelp)
     refs = [ts.refs4[0][0], ts.refs4[1][0]]
-    r = evaluate_system(refs[0], refs[1], data_dir=tiny_yelp, classifier_dir=toy_models["classifier"],
-                        lm_dir=toy_models["lm"], name="ref0")
-    for key in ("style_accuracy", "bleu_ref1", "bleu_ref4", "self_bleu", "perplexity", "g_ref4",
-                "bleu_ref4_concat", "bleu_ref1_concat", "self_bleu_concat"):
+    r = evaluate_system(
+        refs[0],
+        refs[1],
+        data_dir=tiny_yelp,
+        classifier_dir=toy_models["classifier"],
+        lm_dir=toy_models["lm"],
+        name="ref0",
+    )
+    for key in (
+        "style_accuracy",
+        "bleu_ref1",
+        "bleu_ref4",
+        "self_bleu",
+        "perplexity",
+        "g_ref4",
+        "bleu_ref4_concat",
+        "bleu_ref1_concat",
+        "self_bleu_concat",
+    ):
         assert key in r
     for d in ("neg2pos", "pos2neg"):
         assert set(r[d]) >= {"style_accuracy", "bleu_ref1", "bleu_ref4", "self_bleu", "perplexity", "g_ref4"}
@@ -169,12 +207,18 @@ def test_evaluate_system_api_and_keys(tiny_yelp, toy_models):
     assert r["g_ref4"] == pytest.approx(math.sqrt(r["style_accuracy"] * r["bleu_ref4"]), abs=1e-2)
     assert 1.0 < r["perplexity"] < 1000.0
     # copying the input: self-BLEU 100
-    c = evaluate_system(ts.sources[0], ts.sources[1], data_dir=tiny_yelp, classifier_dir=toy_models["classifier"],
-                        lm_dir=toy_models["lm"])
+    c = evaluate_system(
+        ts.sources[0],
+        ts.sources[1],
+        data_dir=tiny_yelp,
+        classifier_dir=toy_models["classifier"],
+        lm_dir=toy_models["lm"],
+    )
     assert c["self_bleu"] == pytest.approx(100.0) and c["style_accuracy"] <= 10.0
     with pytest.raises(TextcycleError, match="neg2pos: has 7 lines, expected 8"):
-        evaluate_system(refs[0][:-1], refs[1], data_dir=tiny_yelp, classifier_dir=toy_models["classifier"],
-                        lm_dir=toy_models["lm"])
+        evaluate_system(
+            refs[0][:-1], refs[1], data_dir=tiny_yelp, classifier_dir=toy_models["classifier"], lm_dir=toy_models["lm"]
+        )
 
 
 def test_cli_json_on_tiny_data(tiny_yelp, toy_models, tmp_path, capsys):
@@ -184,8 +228,18 @@ def test_cli_json_on_tiny_data(tiny_yelp, toy_models, tmp_path, capsys):
     sysdir = tmp_path / "mine"
     _write(sysdir / "neg2pos.txt", ts.refs4[0][1])
     _write(sysdir / "pos2neg.txt", ts.refs4[1][1])
-    rc = main([str(sysdir), "--data", str(tiny_yelp), "--json", "--classifier", str(toy_models["classifier"]),
-               "--lm", str(toy_models["lm"])])
+    rc = main(
+        [
+            str(sysdir),
+            "--data",
+            str(tiny_yelp),
+            "--json",
+            "--classifier",
+            str(toy_models["classifier"]),
+            "--lm",
+            str(toy_models["lm"]),
+        ]
+    )
     assert rc == 0
     r = json.loads(capsys.readouterr().out)
     assert r["name"] == "mine" and r["neg2pos"]["bleu_ref4"] == pytest.approx(100.0)
@@ -203,7 +257,9 @@ def test_systems_with_the_same_folder_name_keep_apart(tiny_yelp, toy_models, tmp
         _write(tmp_path / run / "best" / "neg2pos.txt", outs[0])
         _write(tmp_path / run / "best" / "pos2neg.txt", outs[1])
     dirs = [str(tmp_path / "a" / "best"), str(tmp_path / "b" / "best")]
-    assert main([*dirs, "--data", str(tiny_yelp), "--json", "--classifier", str(toy_models["classifier"]), "--no-lm"]) == 0
+    assert (
+        main([*dirs, "--data", str(tiny_yelp), "--json", "--classifier", str(toy_models["classifier"]), "--no-lm"]) == 0
+    )
     r = json.loads(capsys.readouterr().out)
     assert sorted(r) == ["a/best", "b/best"]
     assert r["b/best"]["self_bleu"] == pytest.approx(100.0) and r["a/best"]["self_bleu"] < 100
@@ -228,16 +284,26 @@ def _bad_system(tiny_yelp: Path, tmp_path: Path, case: str) -> tuple[Path, str]:
         (d / "pos2neg.txt").write_bytes(b"\n".join(data))
     if case == "missing":
         (d / "pos2neg.txt").unlink()
-    expected = {"lines": "neg2pos.txt: has 7 lines, expected 8", "empty": "pos2neg.txt: line 3 is empty",
-                "utf8": "pos2neg.txt: line 5 is not valid UTF-8", "missing": "file not found:"}[case]
+    expected = {
+        "lines": "neg2pos.txt: has 7 lines, expected 8",
+        "empty": "pos2neg.txt: line 3 is empty",
+        "utf8": "pos2neg.txt: line 5 is not valid UTF-8",
+        "missing": "file not found:",
+    }[case]
     return d, expected
 
 
 @pytest.mark.parametrize("case", ["lines", "empty", "utf8", "missing"])
 def test_bad_input_gives_one_line_error(tiny_yelp, tmp_path, case):
     d, expected = _bad_system(tiny_yelp, tmp_path, case)
-    p = subprocess.run([PY, "-m", "textcycle.evaluate", str(d), "--data", str(tiny_yelp)],
-                       capture_output=True, text=True, env=ENV, cwd=REPO, timeout=120)
+    p = subprocess.run(
+        [PY, "-m", "textcycle.evaluate", str(d), "--data", str(tiny_yelp)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=REPO,
+        timeout=120,
+    )
     assert p.returncode == 2
     assert "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
@@ -281,9 +347,22 @@ def test_download_from_local_mirror(tmp_path):
             data = b"the d\xa8\xa6cor was really beautiful\n" + data  # GBK bytes, as released
         target.write_bytes(data)
     out = tmp_path / "out"
-    p = subprocess.run([PY, str(REPO / "data" / "download.py"), "--out", str(out), "--from-local", str(mirror),
-                        "--no-train", "--with-outputs", "--no-verify"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            PY,
+            str(REPO / "data" / "download.py"),
+            "--out",
+            str(out),
+            "--from-local",
+            str(mirror),
+            "--no-train",
+            "--with-outputs",
+            "--no-verify",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     y = out / "yelp"
     assert (y / "li2018" / "sentiment.test.0").read_text() == "a line of text .\n" * 3
@@ -291,8 +370,20 @@ def test_download_from_local_mirror(tmp_path):
     assert (y / "outputs" / "DualRL" / "neg2pos.txt").is_file()
     assert (y / "outputs" / "UnsuperMT_Zhang" / "pos2neg.txt").is_file()
     # with checksums on, the fake files are refused
-    p = subprocess.run([PY, str(REPO / "data" / "download.py"), "--out", str(tmp_path / "out2"),
-                        "--from-local", str(mirror), "--no-train"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            PY,
+            str(REPO / "data" / "download.py"),
+            "--out",
+            str(tmp_path / "out2"),
+            "--from-local",
+            str(mirror),
+            "--no-train",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 1 and "SHA-256 mismatch" in p.stderr and "Traceback" not in p.stderr
 
 
@@ -306,8 +397,13 @@ def test_download_checksums_match_shared_data(shared_data, tmp_path):
         target = mirror / f["repo"][0] / f["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
-    rep = dl.download(tmp_path / "out", mirror.resolve().as_uri() + "/{repo}/{path}", with_train=False,
-                      with_outputs=True, log=lambda m: None)
+    rep = dl.download(
+        tmp_path / "out",
+        mirror.resolve().as_uri() + "/{repo}/{path}",
+        with_train=False,
+        with_outputs=True,
+        log=lambda m: None,
+    )
     assert len(rep["written"]) == len(dl.file_list(with_train=False, with_outputs=True))
     for local in rep["written"]:
         got = hashlib.sha256((tmp_path / "out" / "yelp" / local).read_bytes()).hexdigest()
@@ -374,7 +470,10 @@ def test_leaderboard_scores_16_systems_copy_and_human(shared_data, tmp_path):
     assert res["Copy input"]["bleu_ref1_concat"] == pytest.approx(31.4, abs=0.5)
     assert res["Copy input"]["self_bleu"] == pytest.approx(100.0)
     assert res["Human"]["bleu_ref1"] is None and res["Human"]["references"]["ref4"] == [
-        "references4/reference1", "references4/reference2", "references4/reference3"]
+        "references4/reference1",
+        "references4/reference2",
+        "references4/reference3",
+    ]
     assert all(r["perplexity"] and r["perplexity"] > 1 for r in res.values())
     md = (out / "leaderboard.md").read_text()
     assert "| 1 |" in md and "DualRL" in md
@@ -417,7 +516,9 @@ def test_evaluation_classifier_on_chinese_characters(tmp_path):
         return [f"這家店的{rng.choice(things)}{rng.choice(words)}。" for _ in range(n)]
 
     train = [make(neg, 200), make(pos, 200)]
-    cfg = ClassifierConfig(tokenization="zh_chars", epochs=10, min_count=1, buckets=1024, dim=16, batch_size=16, lr=0.05)
+    cfg = ClassifierConfig(
+        tokenization="zh_chars", epochs=10, min_count=1, buckets=1024, dim=16, batch_size=16, lr=0.05
+    )
     clf = train_classifier(train, cfg, log=lambda m: None)
     assert clf.tokens("服務 很好！", normalized=True) == ["服", "務", "很", "好", "！"]
     assert clf.accuracy(make(neg, 50), 0) >= 95 and clf.accuracy(make(pos, 50), 1) >= 95

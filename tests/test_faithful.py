@@ -1,4 +1,5 @@
 """The faithfulness probe: numbers kept as written, invented numbers, names with their case."""
+
 from pathlib import Path
 
 from textcycle.evaluate.faithful import check, numbers, read_probe, summary

@@ -4,6 +4,7 @@ For every case: no traceback; exit 0 or 2; an exit-2 error is one line; where th
 so, one output line per input line; no input file changed; no file outside the case's output
 folder changed. (The image and PTT commands have their own tables in tests/image and tests/ptt.)
 """
+
 import hashlib
 import os
 import subprocess
@@ -11,28 +12,48 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY_CONFIG, write_corpus
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
-       "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": str(REPO),
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "CUDA_VISIBLE_DEVICES": "",
+}
 
 HOSTILE_LINES = [
-    b"", b"   ", b"x" * 5000, b"great food \xf0\x9f\x98\x80\xf0\x9f\x8d\x95", "這家店的服務很差".encode(),
-    "Очень плохо".encode(), b"nul\x00byte and \x07bell", b"form\x0cfeed", "line\u2028sep".encode(),
-    b"bad \xff\xfe utf8", b"\t\ttabs\t", "\u200b\ufeffzero width".encode(), b"crlf line\r",
+    b"",
+    b"   ",
+    b"x" * 5000,
+    b"great food \xf0\x9f\x98\x80\xf0\x9f\x8d\x95",
+    "這家店的服務很差".encode(),
+    "Очень плохо".encode(),
+    b"nul\x00byte and \x07bell",
+    b"form\x0cfeed",
+    "line\u2028sep".encode(),
+    b"bad \xff\xfe utf8",
+    b"\t\ttabs\t",
+    "\u200b\ufeffzero width".encode(),
+    b"crlf line\r",
 ]
 
 
 def snapshot(root: Path) -> dict:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run(args, cwd: Path, stdin: bytes = b""):
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=ENV, input=stdin, capture_output=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=ENV, input=stdin, capture_output=True, timeout=600
+    )
 
 
 def check(r, out_dir: Path | None, before: dict, root: Path, lines_in: int | None = None):
@@ -83,8 +104,9 @@ REWRITE_CASES = [
 def test_rewrite(sandbox, name, args, stdin):
     before = snapshot(sandbox)
     model = [] if "--model" in args else ["--model", "model"]
-    r = run(["textcycle.rewrite", "--quiet", *model, *args], sandbox,
-            (sandbox / "in.txt").read_bytes() if stdin else b"")
+    r = run(
+        ["textcycle.rewrite", "--quiet", *model, *args], sandbox, (sandbox / "in.txt").read_bytes() if stdin else b""
+    )
     check(r, None, before, sandbox, lines_in=len(HOSTILE_LINES) if stdin else None)
     if not stdin and name != "nothing to rewrite":
         assert r.returncode == 2
@@ -110,8 +132,12 @@ def test_train(sandbox, name, args):
 
 def test_evaluate_and_data_commands(sandbox):
     before = snapshot(sandbox)
-    for args in (["textcycle.evaluate", "data", "--data", "data"], ["textcycle.evaluate", "no-such-dir"],
-                 ["textcycle.data", "--config", "broken.yaml"], ["textcycle.cli", "no-such-command"]):
+    for args in (
+        ["textcycle.evaluate", "data", "--data", "data"],
+        ["textcycle.evaluate", "no-such-dir"],
+        ["textcycle.data", "--config", "broken.yaml"],
+        ["textcycle.cli", "no-such-command"],
+    ):
         r = run(args, sandbox)
         check(r, None, before, sandbox)
         assert r.returncode == 2

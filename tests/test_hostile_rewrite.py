@@ -2,6 +2,7 @@
 that OpenCC's conversions blur, stdin in UTF-16/32 and a 10-million-character word, digits that
 are not ASCII, seeds and thread counts out of range, a full disk, and tampered model sizes.
 Each case: a one-line error and exit 2, or the documented output; never a traceback."""
+
 import io
 import json
 import os
@@ -18,14 +19,20 @@ from textcycle.errors import TextcycleError
 from textcycle.rewrite import MAX_SEED, Rewriter, _stdin_lines
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
-       "TRANSFORMERS_OFFLINE": "1"}
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": str(REPO),
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
 BUNDLED_YELP = REPO / "textcycle" / "pretrained" / "yelp"
 INFO = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
 
 
 class EchoEngine:
     """Copies its input; calls every input negative."""
+
     name = "echo"
 
     def set_seed(self, seed):
@@ -44,8 +51,15 @@ def echo(bundled_sp):
 
 
 def run(module, *args, stdin=b"", stdout=subprocess.PIPE):
-    return subprocess.run([sys.executable, "-m", module, *args], input=stdin, cwd=REPO, env=ENV,
-                          stdout=stdout, stderr=subprocess.PIPE, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        input=stdin,
+        cwd=REPO,
+        env=ENV,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        timeout=300,
+    )
 
 
 def one_line_error(r, *words):
@@ -57,6 +71,7 @@ def one_line_error(r, *words):
 
 
 # ---------------------------------------------------------------- 11: Traditional or Simplified
+
 
 def test_script_only_characters_are_judged_in_both_directions():
     pytest.importorskip("opencc")
@@ -108,8 +123,7 @@ TWO_LINES = "the food was cold\nthe staff was rude\n"
 def test_stdin_with_a_utf16_or_utf32_bom_is_decoded(encoding):
     bom = {"utf-16": "", "utf-32": ""}.get(encoding, "\ufeff")  # the -be codecs write no BOM themselves
     data = (bom + "the food\u2028was cold\r\nthe staff was rude\n" + "x" * 70000 + "\nlast").encode(encoding)
-    assert list(_stdin_lines(io.BytesIO(data))) == ["the food\u2028was cold", "the staff was rude", "x" * 70000,
-                                                    "last"]
+    assert list(_stdin_lines(io.BytesIO(data))) == ["the food\u2028was cold", "the staff was rude", "x" * 70000, "last"]
 
 
 def test_cli_reads_utf16_stdin_line_for_line_and_refuses_it_without_a_bom():
@@ -147,6 +161,7 @@ def test_cli_returns_a_huge_word_unchanged_with_a_warning():
 
 # ---------------------------------------------------------------- 16: style digits
 
+
 def test_only_ascii_digits_or_names_are_styles(echo):
     # bug: "²" was a ValueError traceback (the server: 500), "١" silently style 1
     for bad in ("²", "١", "１", "01", " 1", True, 2, -1, 1.0, None):
@@ -162,8 +177,9 @@ def test_cli_refuses_a_non_ascii_digit_style():
 
 # ---------------------------------------------------------------- 17: seeds
 
+
 def test_seed_out_of_range_is_refused_by_the_api(echo):
-    for seed in (-1, MAX_SEED + 1, 2 ** 64, 1.5, True):
+    for seed in (-1, MAX_SEED + 1, 2**64, 1.5, True):
         with pytest.raises(TextcycleError, match="--seed"):
             echo.rewrite("the food was cold", sample=True, seed=seed)
     echo.rewrite("the food was cold", sample=True, seed=MAX_SEED)
@@ -174,12 +190,22 @@ def test_cli_seed_range_and_the_largest_seed_across_chunks():
     for seed in ("-1", str(MAX_SEED + 1)):
         one_line_error(run("textcycle.rewrite", "--quiet", "--sample", "--seed", seed, "hi"), "--seed")
     # the seed of the second chunk is seed + 1: past 32 bits, it wraps instead of failing
-    r = run("textcycle.rewrite", "--quiet", "--sample", "--seed", str(MAX_SEED), "--chunk-lines", "1", "-",
-            stdin=TWO_LINES.encode())
+    r = run(
+        "textcycle.rewrite",
+        "--quiet",
+        "--sample",
+        "--seed",
+        str(MAX_SEED),
+        "--chunk-lines",
+        "1",
+        "-",
+        stdin=TWO_LINES.encode(),
+    )
     assert r.returncode == 0 and r.stdout.count(b"\n") == 2, r.stderr
 
 
 # ---------------------------------------------------------------- 18: threads
+
 
 def test_one_thread_bound():
     assert thread_count("1") == 1 and thread_count(str(MAX_THREADS)) == MAX_THREADS and thread_count_or_zero("0") == 0
@@ -194,12 +220,22 @@ def test_one_thread_bound():
         Rewriter.from_pretrained("yelp", threads=100000)
 
 
-@pytest.mark.parametrize("command", [
-    ["textcycle.rewrite", "hi"], ["textcycle.evaluate", "data"], ["textcycle.evaluate.split_eval"],
-    ["textcycle.evaluate.train_classifier"], ["textcycle.evaluate.train_lm"], ["textcycle.ct2_export", "x"],
-    ["textcycle.serve"], ["textcycle.image.translate", "--model", "x"], ["textcycle.image.evaluate", "--model", "x"],
-    ["textcycle.image.mnist", "evaluate", "--model", "x"],
-], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["textcycle.rewrite", "hi"],
+        ["textcycle.evaluate", "data"],
+        ["textcycle.evaluate.split_eval"],
+        ["textcycle.evaluate.train_classifier"],
+        ["textcycle.evaluate.train_lm"],
+        ["textcycle.ct2_export", "x"],
+        ["textcycle.serve"],
+        ["textcycle.image.translate", "--model", "x"],
+        ["textcycle.image.evaluate", "--model", "x"],
+        ["textcycle.image.mnist", "evaluate", "--model", "x"],
+    ],
+    ids=lambda c: c[0],
+)
 def test_every_threads_option_is_bounded(command):
     # bug: --threads 100000 aborted rewrite (134), crashed evaluate and image.translate, hung serve;
     # image.translate took --threads -5
@@ -208,6 +244,7 @@ def test_every_threads_option_is_bounded(command):
 
 
 # ---------------------------------------------------------------- 19: output that cannot be written
+
 
 def test_a_full_disk_is_one_line_and_exit_2():
     # bug: > /dev/full was an OSError traceback
@@ -226,9 +263,16 @@ def test_output_cut_short_is_an_error_not_a_short_file(tmp_path):
 
     out = tmp_path / "out.txt"
     with open(out, "wb") as f:
-        r = subprocess.run([sys.executable, "-m", "textcycle.rewrite", "--quiet", "-"], cwd=REPO,
-                           env={**ENV, "PYTHONUNBUFFERED": "1"}, input=b"the food was cold\n" * 1000, stdout=f,
-                           stderr=subprocess.PIPE, preexec_fn=limit, timeout=300)
+        r = subprocess.run(
+            [sys.executable, "-m", "textcycle.rewrite", "--quiet", "-"],
+            cwd=REPO,
+            env={**ENV, "PYTHONUNBUFFERED": "1"},
+            input=b"the food was cold\n" * 1000,
+            stdout=f,
+            stderr=subprocess.PIPE,
+            preexec_fn=limit,
+            timeout=300,
+        )
     one_line_error(r, "cannot write the output")
 
 
@@ -236,19 +280,30 @@ def test_output_cut_short_is_an_error_not_a_short_file(tmp_path):
 def test_output_that_fails_late_is_an_error_too(unbuffered):
     # a command's last output sits in stdout's buffer, and its flush at exit failed with no error
     # of ours (exit 120); unbuffered, the print() itself failed with a traceback
-    code = ("import sys; from textcycle.cli import entry_point; "
-            "sys.exit(entry_point(lambda argv: print('x' * 100))())")
+    code = "import sys; from textcycle.cli import entry_point; sys.exit(entry_point(lambda argv: print('x' * 100))())"
     with open("/dev/full", "wb") as full:
-        r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**ENV, "PYTHONUNBUFFERED": unbuffered},
-                           stdout=full, stderr=subprocess.PIPE, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env={**ENV, "PYTHONUNBUFFERED": unbuffered},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
     one_line_error(r, "No space left")
 
 
 def test_a_closed_pipe_stays_quiet():
     code = "from textcycle.cli import entry_point; import sys; sys.exit(entry_point(lambda argv: print('x'))())"
-    r = subprocess.run(f"{sys.executable} -c \"{code}\" | true; {sys.executable} -m textcycle.rewrite --quiet - "
-                       "| head -c 1", shell=True, input=b"the food was cold\n" * 3000, cwd=REPO, env=ENV,
-                       capture_output=True, timeout=300)
+    r = subprocess.run(
+        f'{sys.executable} -c "{code}" | true; {sys.executable} -m textcycle.rewrite --quiet - | head -c 1',
+        shell=True,
+        input=b"the food was cold\n" * 3000,
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+    )
     assert r.stderr == b"", r.stderr
 
 
@@ -262,6 +317,7 @@ def test_entry_point_flushes_before_it_returns(capsys):
 
 
 # ---------------------------------------------------------------- 22: tampered model sizes
+
 
 def tampered(tmp_path: Path, edit) -> Path:
     """The bundled Yelp model with an edited config.json (its other files linked, not copied)."""
@@ -280,7 +336,7 @@ SIZE_EDITS = [
     ("vocab 1e12", lambda c: c["generator"].update(vocab_size=1e12), "generator.vocab_size"),
     ("generator d_model -5", lambda c: c["generator"].update(d_model=-5), "generator.d_model"),
     ("discriminator d_model -5", lambda c: c["discriminator"].update(d_model=-5), "discriminator.d_model"),
-    ("layers 10**6", lambda c: c["generator"].update(decoder_layers=10 ** 6), "generator.decoder_layers"),
+    ("layers 10**6", lambda c: c["generator"].update(decoder_layers=10**6), "generator.decoder_layers"),
     ("heads as text", lambda c: c["discriminator"].update(heads="4"), "discriminator.heads"),
     ("heads 3", lambda c: c["generator"].update(encoder_attention_heads=3), "divisible"),
     ("no vocab size", lambda c: c["generator"].pop("vocab_size"), "generator.vocab_size"),
@@ -320,5 +376,7 @@ def test_an_in_range_size_that_the_weights_lack_allocates_nothing(tmp_path):
 def test_cli_tampered_model_is_one_line(tmp_path):
     folder = tampered(tmp_path, lambda c: c["generator"].update(vocab_size=1e12))
     for engine in ("auto", "torch"):
-        one_line_error(run("textcycle.rewrite", "--quiet", "--engine", engine, "--model", str(folder), "hi"),
-                       "generator.vocab_size")
+        one_line_error(
+            run("textcycle.rewrite", "--quiet", "--engine", engine, "--model", str(folder), "hi"),
+            "generator.vocab_size",
+        )

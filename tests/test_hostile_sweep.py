@@ -1,12 +1,12 @@
 """Issue 24, the text side: what a hostile-input sweep found in configs, training, checkpoints and
 evaluation. Each test failed before its fix. (The PTT and image parts: tests/ptt/test_hostile_limits.py
 and tests/image/test_hostile_sweep.py.)"""
+
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -15,19 +15,26 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from conftest import TINY_CONFIG, write_corpus
+from safetensors.torch import load_file
 from test_checkpoint import tiny_parts
 from test_evaluate import _write, tiny_yelp  # noqa: F401  (a fixture)
+
 from textcycle.checkpoint import load_checkpoint, resume_latest, save_checkpoint
 from textcycle.config import TextCycleConfig, config_yaml, load_config
 from textcycle.errors import ConfigError, TextcycleError
 from textcycle.evaluate.testset import load_testset, unique_names
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
-       "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+ENV = {
+    **os.environ,
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": str(REPO),
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "CUDA_VISIBLE_DEVICES": "",
+}
 
 
 def one_error_line(err: str, needle: str) -> str:
@@ -39,6 +46,7 @@ def one_error_line(err: str, needle: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # 1. a YAML alias bomb; long values in messages
+
 
 def alias_bomb(levels: int = 9) -> str:
     """`- &a [lol x9]`, `- &b [*a x9]`, ...: 9^levels strings once expanded."""
@@ -59,21 +67,30 @@ def test_a_yaml_alias_bomb_is_refused_before_anything_expands_it(tmp_path):
     assert time.monotonic() - t0 < 5 and len(str(e.value)) < 300 and "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="aliases are not allowed"):  # an override is YAML too
         load_config(None, TextCycleConfig, ["train.batch_size=[&a [1, 2], *a, *a]"])
-    r = subprocess.run([sys.executable, "-m", "textcycle.train", "--config", str(tmp_path / "bomb.yaml")],
-                       cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.train", "--config", str(tmp_path / "bomb.yaml")],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and len(r.stderr) < 400
     one_error_line(r.stderr, "aliases are not allowed")
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("train.batch_size=" + "x" * 1_000_000, "expected an integer"),
-    ("train.baseline=" + "y" * 1_000_000, "allowed greedy, mean"),
-    ("train.lr=[" + ", ".join(["1"] * 100_000) + "]", "expected a number"),
-    ("train." + "k" * 100_000 + "=1", "unknown key"),
-    ("data.max_train_per_style=-" + "9" * 4000, "allowed null"),
-    ("train.batch_size=" + "[" * 5000 + "]" * 5000, "nested too deeply"),
-    ("train.batch_size=" + "7" * 5000, "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("train.batch_size=" + "x" * 1_000_000, "expected an integer"),
+        ("train.baseline=" + "y" * 1_000_000, "allowed greedy, mean"),
+        ("train.lr=[" + ", ".join(["1"] * 100_000) + "]", "expected a number"),
+        ("train." + "k" * 100_000 + "=1", "unknown key"),
+        ("data.max_train_per_style=-" + "9" * 4000, "allowed null"),
+        ("train.batch_size=" + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ("train.batch_size=" + "7" * 5000, "not valid YAML"),
+    ],
+)
 def test_a_bad_value_is_quoted_by_a_short_prefix(override, needle):
     from textcycle.config import validate_text_config
 
@@ -93,6 +110,7 @@ def test_shown_cuts_long_values():
 # ---------------------------------------------------------------------------------------------
 # 7, 9, 21: the run folder
 
+
 def train_main(*args) -> int:
     from textcycle.train import main
 
@@ -105,8 +123,9 @@ def test_a_users_config_in_the_run_folder_is_never_replaced(tmp_path, capsys):
     data = write_corpus(tmp_path / "data")
     run = tmp_path / "D"
     run.mkdir()
-    mine = f"# my experiment: keep this comment\n" + Path(TINY_CONFIG).read_text().replace(
-        "tests/data-not-set", str(data)).replace("runs/tiny", str(run))
+    mine = "# my experiment: keep this comment\n" + Path(TINY_CONFIG).read_text().replace(
+        "tests/data-not-set", str(data)
+    ).replace("runs/tiny", str(run))
     (run / "config.yaml").write_text(mine)
     assert train_main("--config", str(run / "config.yaml"), "-o", f"train.output_dir={run}") == 2
     one_error_line(capsys.readouterr().err, "is not a config this trainer wrote")
@@ -157,6 +176,7 @@ def test_a_run_folder_that_is_a_file_is_one_line_before_any_work(tmp_path, capsy
 # ---------------------------------------------------------------------------------------------
 # 13, 14: reproducible runs; a checkpoint without its random state
 
+
 def run_weights(out: Path) -> dict:
     """{file: tensors} of the final model and of every checkpoint's networks."""
     files = [*(out / "final").glob("*.safetensors"), *(out / "checkpoints").glob("*/*.safetensors")]
@@ -206,8 +226,10 @@ def test_a_checkpoint_without_its_random_state_is_skipped_with_a_warning(tmp_pat
 # ---------------------------------------------------------------------------------------------
 # 19: a full disk while saving
 
-ENOSPC_SAFETENSORS = ('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
-                      '"No space left on device" })')  # what safetensors raises on a full disk
+ENOSPC_SAFETENSORS = (
+    "Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "
+    '"No space left on device" })'
+)  # what safetensors raises on a full disk
 
 
 def full_disk(tensors, filename, metadata=None):
@@ -243,8 +265,21 @@ def test_training_on_a_full_disk_exits_2_naming_the_checkpoint_to_resume(tmp_pat
         return (real if "step-000005" in filename else full_disk)(tensors, filename, metadata=metadata)
 
     monkeypatch.setattr(ck, "save_file", save_file)
-    assert train_main("-o", f"data.path={data}", "-o", f"train.output_dir={tmp_path / 'run'}",
-                      "-o", "train.rl_steps=0", "-o", "train.selftrain_rounds=0", "-o", "train.eval_every=100") == 2
+    assert (
+        train_main(
+            "-o",
+            f"data.path={data}",
+            "-o",
+            f"train.output_dir={tmp_path / 'run'}",
+            "-o",
+            "train.rl_steps=0",
+            "-o",
+            "train.selftrain_rounds=0",
+            "-o",
+            "train.eval_every=100",
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     errors = re.findall(r"error: [^\r\n]*", err)  # after a progress bar's line
     assert len(errors) == 1 and "Traceback" not in err
@@ -256,6 +291,7 @@ def test_training_on_a_full_disk_exits_2_naming_the_checkpoint_to_resume(tmp_pat
 
 # ---------------------------------------------------------------------------------------------
 # 12, 19, 20: evaluate
+
 
 def test_one_system_folder_given_twice_is_refused(tmp_path, tiny_yelp, capsys):  # noqa: F811
     """Before: `evaluate DIR DIR_SYMLINK --json` (or DIR twice) merged two systems into one entry."""

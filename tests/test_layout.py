@@ -1,5 +1,6 @@
 """The package layout: no import circles (module-level or inside functions), the ruler does not
 run the rewriter, and the rewriter's own module pulls in neither torch nor transformers."""
+
 import ast
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def find_cycle(graph):
             if n.startswith(m + ".") or m.startswith(n + ".") and n == m.rsplit(".", 1)[0]:
                 continue  # a package and its own modules (__init__ re-exports) are one unit
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state:
                 found = visit(n)
                 if found:
@@ -75,8 +76,18 @@ def test_the_ruler_never_imports_the_rewriter_or_the_method():
     graph = import_graph()
     for mod, deps in graph.items():
         if mod.startswith("textcycle.evaluate"):
-            bad = {d for d in deps if d in ("textcycle.rewrite", "textcycle.method", "textcycle.train",
-                                             "textcycle.networks", "textcycle.torch_engine")}
+            bad = {
+                d
+                for d in deps
+                if d
+                in (
+                    "textcycle.rewrite",
+                    "textcycle.method",
+                    "textcycle.train",
+                    "textcycle.networks",
+                    "textcycle.torch_engine",
+                )
+            }
             assert not bad, f"{mod} imports {bad}"
 
 

@@ -1,8 +1,8 @@
 """The saved model folder (textcycle.model): save_pretrained / from_pretrained, fp16, and
 config.json problems as one-line errors."""
+
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -35,15 +35,18 @@ def test_fp16_export_is_smaller_and_loads(trained, tmp_path):
     assert TextCycleModel.from_pretrained(tmp_path / "half").generators[1].lm_head.weight.dtype == torch.float32
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda c: c["generator"].update(vocab_size=999), "do not match"),
-    (lambda c: c["generator"].update(d_model=64), "do not match"),
-    (lambda c: c.update(generator=None), "'generator' must be an object"),
-    (lambda c: c.update(max_length="abc"), "max_length"),
-    (lambda c: c.update(style_names=["only-one"]), "style_names"),
-    (lambda c: c["discriminator"].update(d_model=48), "do not match"),
-    (lambda c: c.update(reward={"style_weight": -1}), "reward"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda c: c["generator"].update(vocab_size=999), "do not match"),
+        (lambda c: c["generator"].update(d_model=64), "do not match"),
+        (lambda c: c.update(generator=None), "'generator' must be an object"),
+        (lambda c: c.update(max_length="abc"), "max_length"),
+        (lambda c: c.update(style_names=["only-one"]), "style_names"),
+        (lambda c: c["discriminator"].update(d_model=48), "do not match"),
+        (lambda c: c.update(reward={"style_weight": -1}), "reward"),
+    ],
+)
 def test_config_that_disagrees_with_the_weights_is_one_line(trained, tmp_path, edit, words):
     from textcycle.model import TextCycleModel
 

@@ -1,4 +1,5 @@
 """The networks (textcycle.networks): the KV-cache decode loop against transformers' generate()."""
+
 import torch
 
 
@@ -19,4 +20,4 @@ def test_own_decode_matches_generate_greedy(trained):
         for a, b in zip(ours.tolist(), ref.tolist()):
             a = [t for t in a if t != PAD_ID]
             b = [t for t in b if t != PAD_ID]
-            assert a[:len(b)] == b[:len(a)]
+            assert a[: len(b)] == b[: len(a)]

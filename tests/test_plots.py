@@ -1,4 +1,5 @@
 """Training curves (textcycle.plots): every logged series is visible in the PNG."""
+
 import matplotlib.axes
 
 from textcycle.plots import TEXT_PANELS, plot_curves

@@ -1,5 +1,6 @@
 """The training reward (textcycle.reward) on hand-computed numbers, for torch and numpy alike,
 and the reranker scoring candidates with exactly that reward."""
+
 import math
 
 import numpy as np
@@ -35,6 +36,7 @@ def test_combine_and_content_on_numpy():
 
 class ThreeWayEngine:
     """Every candidate gets logits (log 1, log 3, log 1) and reconstruction log-prob log 0.5."""
+
     name = "fixed"
 
     def set_seed(self, seed):

@@ -1,5 +1,6 @@
 """The Rewriter's text handling (with a stand-in engine) and the rewrite command's contract:
 one output line per input line, clean errors, no input changed."""
+
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ INFO = {"style_names": ["negative", "positive"], "language": "en", "max_length":
 
 class EchoEngine:
     """Copies its input; calls every input negative."""
+
     name = "echo"
 
     def __init__(self):
@@ -44,8 +46,14 @@ def echo(bundled_sp):
 
 
 def rewrite_cli(*args, stdin=b""):
-    return subprocess.run([sys.executable, "-m", "textcycle.rewrite", *args], input=stdin, cwd=REPO, env=ENV,
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "textcycle.rewrite", *args],
+        input=stdin,
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 def test_numbers_come_back_in_their_places(echo):
@@ -71,13 +79,18 @@ def test_unreadable_input_comes_back_unchanged_with_a_flag(bundled_sp):
 
 
 def test_decoding_options_are_bounded_and_combinations_refused(echo):
-    for kw, msg in (({"beam": 1000}, "--beam"), ({"beam": 0}, "--beam"), ({"rerank": 0}, "--rerank"),
-                    ({"temperature": float("nan"), "sample": True}, "temperature"),
-                    ({"temperature": float("inf"), "sample": True}, "temperature"),
-                    ({"temperature": 0.0, "sample": True}, "temperature"),
-                    ({"temperature": -1.0}, "temperature"),
-                    ({"beam": 4, "sample": True}, "do not combine"), ({"beam": 4, "rerank": 4}, "do not combine"),
-                    ({"sample": True, "rerank": 4}, "do not combine")):
+    for kw, msg in (
+        ({"beam": 1000}, "--beam"),
+        ({"beam": 0}, "--beam"),
+        ({"rerank": 0}, "--rerank"),
+        ({"temperature": float("nan"), "sample": True}, "temperature"),
+        ({"temperature": float("inf"), "sample": True}, "temperature"),
+        ({"temperature": 0.0, "sample": True}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"beam": 4, "sample": True}, "do not combine"),
+        ({"beam": 4, "rerank": 4}, "do not combine"),
+        ({"sample": True, "rerank": 4}, "do not combine"),
+    ):
         with pytest.raises(TextcycleError, match=msg):
             echo.rewrite("the food was cold", **kw)
     check_decoding(4, False, 1.0, 1)  # a plain beam is fine
@@ -93,8 +106,12 @@ def test_missing_opencc_is_said_once(monkeypatch, bundled_sp):
 
     monkeypatch.setattr(rewrite_module, "opencc_available", lambda: False)
     warnings = []
-    rw = Rewriter(engine=EchoEngine(), info={**INFO, "language": "zh", "script": "simplified"}, sp=bundled_sp,
-                  warn=warnings.append)
+    rw = Rewriter(
+        engine=EchoEngine(),
+        info={**INFO, "language": "zh", "script": "simplified"},
+        sp=bundled_sp,
+        warn=warnings.append,
+    )
     rw.rewrite(["這家店的服務很差", "服務很好"])
     assert sum("OpenCC" in w for w in warnings) == 1
 
@@ -114,7 +131,9 @@ def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
 
 def test_cli_keeps_one_output_line_per_input_line():
     # bug: str.splitlines() split on form feeds, \x1c-\x1e, U+0085, U+2028, U+2029 too
-    stdin = "the service\x0cwas slow\nthe staff\u2028was rude\nfood\x1cwas\x1dcold\x1e\n\u0085odd\u2029line\r\n".encode()
+    stdin = (
+        "the service\x0cwas slow\nthe staff\u2028was rude\nfood\x1cwas\x1dcold\x1e\n\u0085odd\u2029line\r\n".encode()
+    )
     r = rewrite_cli("--quiet", "-", stdin=stdin)
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().count("\n") == 4
@@ -125,20 +144,36 @@ def test_cli_keeps_one_output_line_per_input_line():
 
 def test_cli_bad_arguments_are_one_line_errors():
     # invalid UTF-8 in an argument, a closed stdout, bad decoding options: no traceback
-    r = subprocess.run([sys.executable, "-m", "textcycle.rewrite", "--engine", "torch",
-                        os.fsdecode(b"food \xff\xfe cold")], cwd=REPO, env=ENV, capture_output=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.rewrite", "--engine", "torch", os.fsdecode(b"food \xff\xfe cold")],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and b"Traceback" not in r.stderr and b"not valid UTF-8" in r.stderr
     assert r.stdout.count(b"\n") == 1
-    p = subprocess.run(f"{sys.executable} -m textcycle.rewrite --engine torch --quiet - | head -1",
-                       shell=True, input=b"the food was cold\n" * 300, cwd=REPO, env=ENV, capture_output=True,
-                       timeout=300)
+    p = subprocess.run(
+        f"{sys.executable} -m textcycle.rewrite --engine torch --quiet - | head -1",
+        shell=True,
+        input=b"the food was cold\n" * 300,
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        timeout=300,
+    )
     assert b"Traceback" not in p.stderr and b"BrokenPipe" not in p.stderr and p.stdout.count(b"\n") == 1
-    for args in (["--beam", "1000", "x"], ["--sample", "--temperature", "nan", "x"], ["--rerank", "4", "--beam", "2", "x"]):
+    for args in (
+        ["--beam", "1000", "x"],
+        ["--sample", "--temperature", "nan", "x"],
+        ["--rerank", "4", "--beam", "2", "x"],
+    ):
         r = rewrite_cli(*args)
         assert r.returncode == 2 and b"Traceback" not in r.stderr and len(r.stderr.decode().strip().splitlines()) == 1
 
 
 # ------------------------------------------------------------------ with a tiny trained model
+
 
 def test_rewriter_api(trained):
     from textcycle.rewrite import Rewriter
@@ -172,7 +207,13 @@ def test_rewrite_cli_order_json_and_stdin(trained):
     r = rewrite_cli("--model", str(trained / "final"), "the food was bad .", "the staff is so great !")
     assert r.returncode == 0, r.stderr.decode()
     assert len(r.stdout.decode().splitlines()) == 2
-    r = rewrite_cli("--model", str(trained / "final"), "--json", "-", stdin="the room was dirty .\nthis coffee is so tasty !\n".encode())
+    r = rewrite_cli(
+        "--model",
+        str(trained / "final"),
+        "--json",
+        "-",
+        stdin="the room was dirty .\nthis coffee is so tasty !\n".encode(),
+    )
     rows = [json.loads(x) for x in r.stdout.decode().splitlines()]
     assert [x["source"] for x in rows] == ["the room was dirty .", "this coffee is so tasty !"]
 
@@ -211,8 +252,10 @@ BUNDLED_YELP = REPO / "textcycle" / "pretrained" / "yelp"
 
 
 def test_fast_path_imports_neither_torch_nor_transformers():
-    code = ("import sys; from textcycle.rewrite import main; rc = main(['--quiet', 'the food was cold']); "
-            "sys.stdout.flush(); print('torch' in sys.modules, 'transformers' in sys.modules, rc)")
+    code = (
+        "import sys; from textcycle.rewrite import main; rc = main(['--quiet', 'the food was cold']); "
+        "sys.stdout.flush(); print('torch' in sys.modules, 'transformers' in sys.modules, rc)"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -243,8 +286,12 @@ def test_corrupt_fast_copy_is_one_line_and_exit_2(tmp_path):
 
 
 def test_fast_engine_matches_torch_on_real_sentences(bundled_sp):
-    sents = ["the food was cold and the waiter was rude .", "i love this place , the staff is always friendly !",
-             "we waited an hour for our pizza .", "best tacos in town , hands down ."]
+    sents = [
+        "the food was cold and the waiter was rude .",
+        "i love this place , the staff is always friendly !",
+        "we waited an hour for our pizza .",
+        "best tacos in town , hands down .",
+    ]
     fast = Rewriter.from_pretrained("yelp", engine="ct2")
     slow = Rewriter.from_pretrained("yelp", engine="torch")
     assert fast.engine_name == "ctranslate2" and slow.engine_name == "torch"
@@ -262,9 +309,15 @@ def test_ctrl_c_keeps_what_was_written_and_says_so():
 
     # Ctrl-C as in a terminal: a shell that starts jobs in the background (`cmd &`, no job
     # control) makes them ignore SIGINT, and a child would inherit that and never see it
-    p = subprocess.Popen([sys.executable, "-m", "textcycle.rewrite", "--quiet", "--chunk-lines", "2", "-"],
-                         cwd=REPO, env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "textcycle.rewrite", "--quiet", "--chunk-lines", "2", "-"],
+        cwd=REPO,
+        env=ENV,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     p.stdin.write(b"the food was cold\nthe staff was rude\n")
     p.stdin.flush()  # stdin stays open: the command waits for more after its first chunk
     first = [p.stdout.readline(), p.stdout.readline()]

@@ -1,4 +1,5 @@
 """The method's small parts on hand-computed numbers: rewards, baselines, REINFORCE, noise."""
+
 import itertools
 import math
 import random
@@ -110,14 +111,21 @@ def test_noise_words_drop_mask_shuffle():
 @pytest.mark.parametrize("sampling, ratio", [("uniform", 4.0), ("frequency", 16.0)])  # 16: 4 markers, not 8
 def test_method_draws_swapped_markers_as_configured(sampling, ratio, tmp_path):
     from accelerate import Accelerator
-
     from conftest import write_corpus
+
     from textcycle.config import TextCycleConfig, load_config
     from textcycle.train import TrainingRun
 
-    cfg = load_config(str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"), TextCycleConfig,
-                      overrides=[f"data.path={write_corpus(tmp_path / 'data')}", f"train.output_dir={tmp_path / 'run'}",
-                                 f"train.marker_sampling={sampling}", f"train.lexicon_ratio={ratio}"])
+    cfg = load_config(
+        str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"),
+        TextCycleConfig,
+        overrides=[
+            f"data.path={write_corpus(tmp_path / 'data')}",
+            f"train.output_dir={tmp_path / 'run'}",
+            f"train.marker_sampling={sampling}",
+            f"train.lexicon_ratio={ratio}",
+        ],
+    )
     run = TrainingRun(cfg, Accelerator(cpu=True))
     t, counts = run.method, style_lexicon(*run.corpus.train, ratio=ratio)[1]
     assert len(counts) == (8 if ratio == 4.0 else 4)  # the toy corpus's positive markers at that ratio

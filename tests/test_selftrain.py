@@ -1,5 +1,6 @@
 """Reward-ranked self-training (textcycle.selftrain) on hand-computed numbers, and its place in
 the schedule."""
+
 import json
 import math
 from types import SimpleNamespace
@@ -14,10 +15,14 @@ from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pa
 
 
 def test_best_candidate_is_the_highest_reward_that_passes_every_threshold():
-    reward = np.array([[0.9, 0.5, 0.7],   # 0.9 is a copy, 0.7 misses the style: 0.5 (column 1)
-                       [0.2, 0.8, 0.4],   # 0.8 loses the content: 0.4 (column 2)
-                       [0.6, 0.6, 0.1],   # tie: the first column
-                       [0.9, 0.9, 0.9]])  # nothing passes: -1
+    reward = np.array(
+        [
+            [0.9, 0.5, 0.7],  # 0.9 is a copy, 0.7 misses the style: 0.5 (column 1)
+            [0.2, 0.8, 0.4],  # 0.8 loses the content: 0.4 (column 2)
+            [0.6, 0.6, 0.1],  # tie: the first column
+            [0.9, 0.9, 0.9],
+        ]
+    )  # nothing passes: -1
     style = np.array([[0.9, 0.6, 0.4], [0.9, 0.9, 0.9], [0.7, 0.7, 0.7], [0.1, 0.2, 0.3]])
     content = np.array([[0.9, 0.5, 0.9], [0.5, 0.1, 0.3], [0.5, 0.5, 0.5], [0.9, 0.9, 0.9]])
     copy = np.zeros((4, 3), dtype=bool)
@@ -32,8 +37,12 @@ class FakeEngine:
     def __init__(self):
         self.samples = {(1, (5, 3)): [[7, 3]], (0, (6, 3)): [[8, 3]]}
         self.greedy = {(1, (5, 3)): [5, 3], (0, (6, 3)): [9, 3]}  # the first greedy rewrite is a copy
-        self.logits = {(7, 3): [0.0, math.log(3), 0.0], (5, 3): [0.0, 5.0, 0.0],
-                       (8, 3): [5.0, 0.0, 0.0], (9, 3): [math.log(3), 0.0, 0.0]}
+        self.logits = {
+            (7, 3): [0.0, math.log(3), 0.0],
+            (5, 3): [0.0, 5.0, 0.0],
+            (8, 3): [5.0, 0.0, 0.0],
+            (9, 3): [math.log(3), 0.0, 0.0],
+        }
         self.recon = {(7, 3): math.log(0.5), (5, 3): 0.0, (8, 3): math.log(0.1), (9, 3): math.log(0.5)}
         self.scored_with = []
 
@@ -52,8 +61,9 @@ class FakeEngine:
 
 def test_make_pairs_keeps_the_best_scored_rewrite_per_source():
     engine = FakeEngine()
-    pairs, stats = make_pairs(engine, [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0,
-                              min_style=0.5, min_content=0.2)
+    pairs, stats = make_pairs(
+        engine, [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0, min_style=0.5, min_content=0.2
+    )
     # into style 1: the sample [7, 3] (the greedy one is a copy); into style 0: the sample [8, 3]
     # has content 0.1 < 0.2, so the greedy [9, 3]
     assert pairs == [[([6, 3], [9, 3])], [([5, 3], [7, 3])]]
@@ -68,8 +78,9 @@ def test_make_pairs_keeps_the_best_scored_rewrite_per_source():
 
 
 def test_make_pairs_drops_sources_with_no_good_candidate():
-    pairs, stats = make_pairs(FakeEngine(), [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0,
-                              min_style=0.8, min_content=0.2)  # 3/4 < 0.8 everywhere
+    pairs, stats = make_pairs(
+        FakeEngine(), [[[5, 3]], [[6, 3]]], num_samples=1, temperature=1.0, min_style=0.8, min_content=0.2
+    )  # 3/4 < 0.8 everywhere
     assert pairs == [[], []] and stats["selftrain/kept_to1"] == 0.0
 
 
@@ -140,9 +151,12 @@ def test_model_card_states_the_steps_each_phase_took():
     full = {"steps": 1700, "warm_steps": 1000, "selftrain_rounds": 12, "selftrain_steps": 50}
     assert schedule(full) == "1700 steps (1000 warm start + 600 self-training in 12 rounds + 100 cycle-RL)"
     cut = {**full, "steps": 1320, "stopped_by_time_limit": True}  # stopped in round 7
-    assert schedule(cut) == ("1320 steps (1000 warm start + 320 self-training in 7 rounds + 0 cycle-RL), "
-                             "stopped by the config's time limit")
+    assert schedule(cut) == (
+        "1320 steps (1000 warm start + 320 self-training in 7 rounds + 0 cycle-RL), stopped by the config's time limit"
+    )
     assert schedule({"steps": 1250, "warm_steps": 1100}) == "1250 steps (1100 warm start + 150 cycle-RL)"
     ended = {**full, "steps": 1820, "selftrain_rounds": 8, "selftrain_steps": 100, "selftrain_cut_by_time_limit": True}
-    assert schedule(ended) == ("1820 steps (1000 warm start + 800 self-training in 8 rounds + 20 cycle-RL), "
-                               "self-training ended by the config's time limit to leave time for cycle-RL")
+    assert schedule(ended) == (
+        "1820 steps (1000 warm start + 800 self-training in 8 rounds + 20 cycle-RL), "
+        "self-training ended by the config's time limit to leave time for cycle-RL"
+    )

@@ -1,6 +1,7 @@
 """The training-sentence filter (textcycle.sentence_filter): styled sentences kept, neutral ones
 dropped, counts and files, determinism, reuse on resume, the config option and its errors.
 Toy corpora only (no ../shared/data)."""
+
 import itertools
 import json
 import random
@@ -11,18 +12,22 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import NEG_WORDS, NOUNS, POS_WORDS, REPO, TINY_CONFIG, write_toy_files
+
 from textcycle.config import DataConfig, TextCycleConfig, load_config, validate_text_config
 from textcycle.data import UnpairedCorpus, load_corpus
 from textcycle.errors import ConfigError
-from textcycle.sentence_filter import (FILTER_DIR, apply_kept, filter_for_run, prepare_filter, score_sentences,
-                                       select)
+from textcycle.sentence_filter import FILTER_DIR, apply_kept, filter_for_run, prepare_filter, score_sentences, select
 
 # neutral sentences (each once, under a random label): their words say nothing of the style
-NEUTRAL = [f"we {v} there on {d} with my {w} ." for v, d, w in itertools.product(
-    ("went", "drove", "walked", "came", "got"), ("monday", "friday", "sunday", "tuesday", "noon", "saturday"),
-    ("wife", "son", "boss", "team", "mom", "kids", "dad"))]
+NEUTRAL = [
+    f"we {v} there on {d} with my {w} ."
+    for v, d, w in itertools.product(
+        ("went", "drove", "walked", "came", "got"),
+        ("monday", "friday", "sunday", "tuesday", "noon", "saturday"),
+        ("wife", "son", "boss", "team", "mom", "kids", "dad"),
+    )
+]
 random.Random(5).shuffle(NEUTRAL)
 NEUTRAL_OF = [NEUTRAL[:100], NEUTRAL[100:200]]
 
@@ -38,12 +43,12 @@ def toy_corpus(tmp_path: Path) -> DataConfig:
     for s in (0, 1):
         with open(files[f"train_{s}"], "a", encoding="utf-8") as fh:
             fh.write("".join(n + "\n" for n in NEUTRAL_OF[s]))
-    return DataConfig(source="text_files", **{k: v for k, v in files.items() if k != "dir"},
-                      filter_min_prob=0.8)
+    return DataConfig(source="text_files", **{k: v for k, v in files.items() if k != "dir"}, filter_min_prob=0.8)
 
 
 class MainProcess:
     """The bits of an `accelerate.Accelerator` the training hook uses."""
+
     is_main_process = True
 
     def __init__(self):
@@ -111,7 +116,7 @@ def test_run_folder_counts_and_samples(toy_run):
     assert len(counts["dev_passing_percent"]) == 2
     assert any("kept" in line and "negative" in line for line in printed)  # the table at start
     samples = (folder / "samples.txt").read_text().splitlines()
-    assert len([l for l in samples if not l.startswith("#")]) == 40  # 10 kept + 10 dropped per style
+    assert len([line for line in samples if not line.startswith("#")]) == 40  # 10 kept + 10 dropped per style
     assert (folder / "classifier-a" / "model.safetensors").is_file()
     assert (folder / "classifier-b" / "model.safetensors").is_file()
 
@@ -154,23 +159,38 @@ def test_option_off_changes_nothing(tmp_path):
     assert tokenizer_recipe(cfg, apply_kept(corpus, [[0], [0]])) == before
 
 
-@pytest.mark.parametrize("override, words", [
-    ("data.filter_min_prob=0.2", "data.filter_min_prob"), ("data.filter_min_prob=1.5", "data.filter_min_prob"),
-    ("data.filter_min_prob=.nan", "data.filter_min_prob"), ("data.filter_min_prob=high", "expected a number"),
-    ("data.filter_max_per_style=0", "data.filter_max_per_style"),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("data.filter_min_prob=0.2", "data.filter_min_prob"),
+        ("data.filter_min_prob=1.5", "data.filter_min_prob"),
+        ("data.filter_min_prob=.nan", "data.filter_min_prob"),
+        ("data.filter_min_prob=high", "expected a number"),
+        ("data.filter_max_per_style=0", "data.filter_max_per_style"),
+    ],
+)
 def test_bad_values_are_one_line_errors(override, words):
     with pytest.raises(ConfigError, match=words) as e:
         validate_text_config(load_config(TINY_CONFIG, overrides=[override]))
     assert "\n" not in str(e.value)
-    r = subprocess.run([sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, "-o", override],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, "-o", override],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_command_without_a_threshold_says_so():
-    r = subprocess.run([sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "--min-prob" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -180,13 +200,21 @@ def test_filter_keeping_nothing_is_a_clear_error():
         apply_kept(corpus, [[], [0]])
 
 
-@pytest.mark.parametrize("args, words", [
-    (["-o", "data.path=no-such-data", "--min-prob", "0.9"], "not found"),
-    (["--min-prob", "2"], "data.filter_min_prob"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["-o", "data.path=no-such-data", "--min-prob", "0.9"], "not found"),
+        (["--min-prob", "2"], "data.filter_min_prob"),
+    ],
+)
 def test_command_errors_are_one_line(args, words):
-    r = subprocess.run([sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, *args],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -197,9 +225,17 @@ def test_training_trains_its_tokenizer_on_the_kept_sentences_and_resumes_with_th
 
     data, corpus, _, _, filtered = toy_run
     out = tmp_path / "run"
-    settings = ["data.source=text_files", "data.filter_min_prob=0.8", f"train.output_dir={out}",
-                "train.warm_steps=2", "train.bt_start=1", "train.selftrain_rounds=0", "train.rl_steps=0",
-                "train.save_every=1", *[f"data.{k}={getattr(data, k)}" for k in ("train_0", "train_1", "dev_0", "dev_1")]]
+    settings = [
+        "data.source=text_files",
+        "data.filter_min_prob=0.8",
+        f"train.output_dir={out}",
+        "train.warm_steps=2",
+        "train.bt_start=1",
+        "train.selftrain_rounds=0",
+        "train.rl_steps=0",
+        "train.save_every=1",
+        *[f"data.{k}={getattr(data, k)}" for k in ("train_0", "train_1", "dev_0", "dev_1")],
+    ]
     args = ["--config", TINY_CONFIG] + [a for kv in settings for a in ("-o", kv)]
     assert main(args) == 0
     printed = capsys.readouterr().out

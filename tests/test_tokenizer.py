@@ -1,8 +1,9 @@
 """The SentencePiece tokenizer (textcycle.tokenizer): training, special ids, the fast paths,
 and the Hugging Face interface."""
-import pytest
 
+import pytest
 from conftest import NEG_WORDS, POS_WORDS, make_sentences
+
 from textcycle.errors import TextcycleError
 from textcycle.tokenizer import EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
 

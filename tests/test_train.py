@@ -1,20 +1,17 @@
 """Training (textcycle.train, the run around textcycle.method) on a tiny config: outputs, curves,
 the run folder's safety checks, resume after a kill, two processes."""
+
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import shutil
-
 import pytest
-import torch
-
 from conftest import write_corpus
-from textcycle.errors import TextcycleError
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
@@ -22,11 +19,18 @@ TINY = str(REPO / "configs" / "tiny.yaml")
 
 
 def train_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "textcycle.train", "--config", TINY, *args], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "textcycle.train", "--config", TINY, *args],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # ------------------------------------------------------------------ training outputs
+
 
 def test_training_writes_model_checkpoints_and_curves(trained):
     final = trained / "final"
@@ -61,8 +65,23 @@ def test_time_limit_stops_early_with_a_model_and_a_checkpoint(tmp_path):
 
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
-    assert main(["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}",
-                 "-o", "train.time_limit_minutes=0.02", "-o", "train.warm_steps=5000"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                TINY,
+                "-o",
+                f"data.path={data}",
+                "-o",
+                f"train.output_dir={out}",
+                "-o",
+                "train.time_limit_minutes=0.02",
+                "-o",
+                "train.warm_steps=5000",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["stopped_by_time_limit"] is True and summary["steps"] < 5000
     assert (out / "final" / "generators.safetensors").is_file()
@@ -77,9 +96,9 @@ def test_rl_fits_on_hand_computed_numbers():
 
     # a 300-s round (60 s making pairs, 100 steps: 2.4 s a step); 20 RL steps = 20 * 2.5 * 2.4 = 120 s; eval 30 s
     assert RL_STEP_COST == 2.5
-    assert rl_fits(9000, 8550, 300, 60, 100, 20, 30)       # 8550 + 300 + 120 + 30 = 9000
+    assert rl_fits(9000, 8550, 300, 60, 100, 20, 30)  # 8550 + 300 + 120 + 30 = 9000
     assert not rl_fits(9000, 8551, 300, 60, 100, 20, 30)
-    assert rl_fits(9000, 8700, 300, 60, 100, 0, 0)         # no RL: only the round must fit
+    assert rl_fits(9000, 8700, 300, 60, 100, 0, 0)  # no RL: only the round must fit
 
 
 def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch):
@@ -90,13 +109,35 @@ def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch)
 
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
-    args = ["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}", "-o", "train.warm_steps=4",
-            "-o", "train.selftrain_rounds=3", "-o", "train.selftrain_steps=2", "-o", "train.rl_steps=3",
-            "-o", "train.time_limit_minutes=1000", "-o", "train.rl_lr=7.0e-5", "-o", "train.save_every=1"]
+    args = [
+        "--config",
+        TINY,
+        "-o",
+        f"data.path={data}",
+        "-o",
+        f"train.output_dir={out}",
+        "-o",
+        "train.warm_steps=4",
+        "-o",
+        "train.selftrain_rounds=3",
+        "-o",
+        "train.selftrain_steps=2",
+        "-o",
+        "train.rl_steps=3",
+        "-o",
+        "train.time_limit_minutes=1000",
+        "-o",
+        "train.rl_lr=7.0e-5",
+        "-o",
+        "train.save_every=1",
+    ]
     lrs = []
     real_rl_step = train_mod.TextCycleGAN.rl_step
-    monkeypatch.setattr(train_mod.TextCycleGAN, "rl_step",
-                        lambda self: lrs.append(self.opt_g.param_groups[0]["lr"]) or real_rl_step(self))
+    monkeypatch.setattr(
+        train_mod.TextCycleGAN,
+        "rl_step",
+        lambda self: lrs.append(self.opt_g.param_groups[0]["lr"]) or real_rl_step(self),
+    )
     monkeypatch.setattr(train_mod, "rl_fits", lambda *a: False)
     assert train_mod.main(args) == 0
     summary = json.loads((out / "train_summary.json").read_text())
@@ -119,9 +160,26 @@ def test_a_run_killed_mid_round_resumes_without_cutting_that_round(tmp_path, mon
 
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
-    args = ["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}", "-o", "train.warm_steps=4",
-            "-o", "train.selftrain_rounds=3", "-o", "train.selftrain_steps=2", "-o", "train.rl_steps=3",
-            "-o", "train.time_limit_minutes=1000", "-o", "train.save_every=1"]
+    args = [
+        "--config",
+        TINY,
+        "-o",
+        f"data.path={data}",
+        "-o",
+        f"train.output_dir={out}",
+        "-o",
+        "train.warm_steps=4",
+        "-o",
+        "train.selftrain_rounds=3",
+        "-o",
+        "train.selftrain_steps=2",
+        "-o",
+        "train.rl_steps=3",
+        "-o",
+        "train.time_limit_minutes=1000",
+        "-o",
+        "train.save_every=1",
+    ]
     real_step = train_mod.TextCycleGAN.selftrain_step
 
     def killed_at_7(self):
@@ -155,8 +213,19 @@ def test_resume_with_other_networks_is_one_line_naming_the_keys(trained, capsys)
 
     before = (trained / "config.yaml").read_bytes()
     data = trained.parent / "data"
-    rc = main(["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={trained}",
-                   "-o", "generator.d_model=48", "--resume"])
+    rc = main(
+        [
+            "--config",
+            TINY,
+            "-o",
+            f"data.path={data}",
+            "-o",
+            f"train.output_dir={trained}",
+            "-o",
+            "generator.d_model=48",
+            "--resume",
+        ]
+    )
     assert rc == 2 and "generator.d_model: 32 -> 48" in capsys.readouterr().err
     assert (trained / "config.yaml").read_bytes() == before
 
@@ -168,8 +237,22 @@ def test_stale_tokenizer_is_detected(trained, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(trained / "tokenizer", out / "tokenizer")
     data = trained.parent / "data"
-    rc = main(["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}",
-               "-o", "tokenizer.vocab_size=300", "-o", "train.warm_steps=1", "-o", "train.rl_steps=0"])
+    rc = main(
+        [
+            "--config",
+            TINY,
+            "-o",
+            f"data.path={data}",
+            "-o",
+            f"train.output_dir={out}",
+            "-o",
+            "tokenizer.vocab_size=300",
+            "-o",
+            "train.warm_steps=1",
+            "-o",
+            "train.rl_steps=0",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "vocab_size 200 -> 300" in err and len(err.strip().splitlines()) == 1
 
@@ -186,16 +269,27 @@ def test_corpus_too_small_for_a_dev_split_fails_at_start(tmp_path, capsys):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("override, words", [
-    ("train.batch_size=0", "train.batch_size"), ("train.batch_size=-4", "train.batch_size"),
-    ("train.save_every=0", "train.save_every"), ("train.eval_every=0", "train.eval_every"),
-    ("train.log_every=0", "train.log_every"), ("train.num_samples=0", "train.num_samples"),
-    ("train.mixed_precision=fp8", "mixed_precision"), ("train.lr=-0.001", "train.lr"),
-    ("tokenizer.max_length=0", "tokenizer.max_length"), ("train.warm_steps=-5", "train.warm_steps"),
-    ("train.baseline=foo", "train.baseline"), ("train.keep_checkpoints=0", "keep_checkpoints"),
-    ("train.grad_accum=2", "grad_accum"), ("train.disc_warm_steps=3", "disc_warm_steps"),
-    ("train.marker_sampling=zipf", "train.marker_sampling"), ("train.lexicon_ratio=0.5", "train.lexicon_ratio"),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("train.batch_size=0", "train.batch_size"),
+        ("train.batch_size=-4", "train.batch_size"),
+        ("train.save_every=0", "train.save_every"),
+        ("train.eval_every=0", "train.eval_every"),
+        ("train.log_every=0", "train.log_every"),
+        ("train.num_samples=0", "train.num_samples"),
+        ("train.mixed_precision=fp8", "mixed_precision"),
+        ("train.lr=-0.001", "train.lr"),
+        ("tokenizer.max_length=0", "tokenizer.max_length"),
+        ("train.warm_steps=-5", "train.warm_steps"),
+        ("train.baseline=foo", "train.baseline"),
+        ("train.keep_checkpoints=0", "keep_checkpoints"),
+        ("train.grad_accum=2", "grad_accum"),
+        ("train.disc_warm_steps=3", "disc_warm_steps"),
+        ("train.marker_sampling=zipf", "train.marker_sampling"),
+        ("train.lexicon_ratio=0.5", "train.lexicon_ratio"),
+    ],
+)
 def test_bad_config_values_fail_at_load_with_the_allowed_range(override, words, tmp_path, capsys):
     from textcycle.train import main
 
@@ -212,14 +306,32 @@ def test_bad_config_key_is_a_clear_error():
 
 # ------------------------------------------------------------------ resume and processes
 
+
 @pytest.mark.slow
 def test_sigkill_then_resume_reaches_the_same_final_step(tmp_path):
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
-    args = ["--config", TINY, "-o", f"data.path={data}", "-o", f"train.output_dir={out}",
-            "-o", "train.warm_steps=30", "-o", "train.rl_steps=10", "-o", "train.save_every=5"]
-    p = subprocess.Popen([sys.executable, "-m", "textcycle.train", *args], cwd=REPO, env=ENV,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "--config",
+        TINY,
+        "-o",
+        f"data.path={data}",
+        "-o",
+        f"train.output_dir={out}",
+        "-o",
+        "train.warm_steps=30",
+        "-o",
+        "train.rl_steps=10",
+        "-o",
+        "train.save_every=5",
+    ]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "textcycle.train", *args],
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not list(out.glob("checkpoints/step-*")):
         assert p.poll() is None, "training ended before it could be killed"
@@ -228,8 +340,14 @@ def test_sigkill_then_resume_reaches_the_same_final_step(tmp_path):
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     assert not (out / "final").exists()
-    r = subprocess.run([sys.executable, "-m", "textcycle.train", *args, "--resume"], cwd=REPO, env=ENV,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.train", *args, "--resume"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from step" in r.stdout
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 44
@@ -239,16 +357,43 @@ def test_sigkill_then_resume_reaches_the_same_final_step(tmp_path):
 def test_accelerate_launch_two_cpu_processes(tmp_path):
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                        "-m", "textcycle.train", "--config", TINY, "-o", f"data.path={data}",
-                        "-o", f"train.output_dir={out}", "-o", "train.warm_steps=6", "-o", "train.rl_steps=4",
-                        "-o", "train.bt_start=3"],
-                       cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "textcycle.train",
+            "--config",
+            TINY,
+            "-o",
+            f"data.path={data}",
+            "-o",
+            f"train.output_dir={out}",
+            "-o",
+            "train.warm_steps=6",
+            "-o",
+            "train.rl_steps=4",
+            "-o",
+            "train.bt_start=3",
+        ],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 process(es)" in r.stdout
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["processes"] == 2 and summary["steps"] == 14
     assert (out / "final" / "generators.safetensors").is_file()
-
-

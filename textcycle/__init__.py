@@ -5,6 +5,7 @@
 
 Names are imported on first use, so `import textcycle` stays fast.
 """
+
 __version__ = "0.1.0"
 
 _LAZY = {

@@ -11,6 +11,7 @@
 3. saves the model in fp16 into `--into` with a README.md model card: data, the exact training
    command, wall time, machine, the scores per direction, and twenty sample rewrites.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,14 @@ from .files import atomic_write_text
 from .model import TextCycleModel
 from .rewrite import Rewriter
 
-FIELDS = (("style_accuracy", "ACC"), ("bleu_ref4", "BLEU 4-ref"), ("bleu_ref1", "BLEU 1-ref"),
-          ("self_bleu", "self-BLEU"), ("perplexity", "PPL"), ("g_ref4", "G 4-ref"))
+FIELDS = (
+    ("style_accuracy", "ACC"),
+    ("bleu_ref4", "BLEU 4-ref"),
+    ("bleu_ref1", "BLEU 1-ref"),
+    ("self_bleu", "self-BLEU"),
+    ("perplexity", "PPL"),
+    ("g_ref4", "G 4-ref"),
+)
 
 
 SELF_FIELDS_NOTE = "ACC, self-BLEU, PPL and G = sqrt(ACC x self-BLEU) beside copy-input"
@@ -91,15 +98,15 @@ python -m textcycle.rewrite "the food was cold and the waiter was rude"
   et al. (2018) dev and test sets, deduplicated (69,004 negative / 97,988 positive); validation:
   500 + 500 Li et al. dev sentences.
 - Command: `{command}`
-- Machine: {summary.get('machine', 'see README')}; {summary.get('processes', 1)} process(es) on
-  {summary.get('device', 'cpu')}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
+- Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
+  {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
 - Checkpoint shipped: the best by dev G (sqrt(style accuracy x self-BLEU) on 200 + 200 dev sentences),
-  dev G {summary.get('best_dev_G', float('nan')):.1f}.
+  dev G {summary.get("best_dev_G", float("nan")):.1f}.
 
 ## Scores on the Li et al. test set (1000 sentences), textcycle's evaluation
 Greedy decoding. ACC from the project's evaluation classifier (never the training discriminator);
 BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's small LM. Command:
-`python -m textcycle.evaluate --leaderboard --data ../shared/data/yelp --ours {summary.get('outputs', 'DIR')}`
+`python -m textcycle.evaluate --leaderboard --data ../shared/data/yelp --ours {summary.get("outputs", "DIR")}`
 
 {scores_table([scores], FIELDS)}
 
@@ -108,7 +115,7 @@ BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's 
 {samples}
 
 ## Limitations
-Trained for {minutes:.0f} minutes ({summary.get('device', 'cpu')}): a small model that often swaps sentiment words
+Trained for {minutes:.0f} minutes ({summary.get("device", "cpu")}): a small model that often swaps sentiment words
 and sometimes loses content or produces ungrammatical text. It only knows restaurant / business
 review sentences in the style of Yelp, lowercased and tokenised inside (the rewrite command
 converts user text in and out). Long inputs are split into sentences.
@@ -120,8 +127,9 @@ converts user text in and out). Long inputs are split into sentences.
 """
 
 
-def corpus_model_card(run: Path, result: dict, samples: str, summary: dict, command: str, eval_command: str,
-                      classifier_metrics: dict) -> str:
+def corpus_model_card(
+    run: Path, result: dict, samples: str, summary: dict, command: str, eval_command: str, classifier_metrics: dict
+) -> str:
     """Model card for a corpus without human rewrites (e.g. Chinese reviews): the test split's
     scores beside copy-input, and twenty sample rewrites per direction."""
     from .evaluate.split_eval import SELF_FIELDS, clear_table
@@ -159,19 +167,19 @@ python -m textcycle.rewrite --model zh "這家店的服務很差"
   training keeps only style-bearing sentences, by a cross-fitted filter classifier that is never
   the evaluation classifier (`textcycle.sentence_filter`; dev and test are not filtered).
 - Command: `{command}`
-- Machine: {summary.get('machine', 'see README')}; {summary.get('processes', 1)} process(es) on
-  {summary.get('device', 'cpu')}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
-- Checkpoint shipped: `{summary.get('checkpoint', 'best')}` (best = highest dev G = sqrt(style accuracy x self-BLEU)
-  on 200 + 200 dev sentences; dev G {summary.get('best_dev_G', float('nan')):.1f}).
+- Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
+  {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
+- Checkpoint shipped: `{summary.get("checkpoint", "best")}` (best = highest dev G = sqrt(style accuracy x self-BLEU)
+  on 200 + 200 dev sentences; dev G {summary.get("best_dev_G", float("nan")):.1f}).
 
-## Scores on the held-out test split ({ours['n']} sentences), textcycle's evaluation
+## Scores on the held-out test split ({ours["n"]} sentences), textcycle's evaluation
 No human rewrites exist for this data, so content is measured by self-BLEU (sacrebleu, `zh`
 tokenizer) against the source; ACC from the project's Chinese evaluation classifier (trained on
-the train split only; its own accuracy on the test sources: {test.get('neg', '?')}% {a},
-{test.get('pos', '?')}% {b}; review labels are noisy at sentence level); PPL under the
+the train split only; its own accuracy on the test sources: {test.get("neg", "?")}% {a},
+{test.get("pos", "?")}% {b}; review labels are noisy at sentence level); PPL under the
 project's Chinese LM. Greedy decoding. Command: `{eval_command}`
 
-{scores_table([result['copy_input'], ours], SELF_FIELDS, result['style_names'])}
+{scores_table([result["copy_input"], ours], SELF_FIELDS, result["style_names"])}
 
 {clear_table(result)}
 
@@ -208,15 +216,17 @@ def bundle_corpus(args) -> int:
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, checkpoint=args.checkpoint)
-        eval_cmd = (f"python -m textcycle.evaluate.split_eval --config {args.config} --outputs {args.outputs} "
-                    f"--classifier {classifier}" + (f" --lm {args.lm}" if args.lm else ""))
+        eval_cmd = (
+            f"python -m textcycle.evaluate.split_eval --config {args.config} --outputs {args.outputs} "
+            f"--classifier {classifier}" + (f" --lm {args.lm}" if args.lm else "")
+        )
         mfile = Path(classifier) / "metrics.json"
         metrics = json.loads(mfile.read_text()) if mfile.is_file() else {}
         samples = (Path(args.outputs) / "samples.md").read_text(encoding="utf-8")
         card = corpus_model_card(run, result, samples, summary, args.command, eval_cmd, metrics)
         model = TextCycleModel.from_pretrained(run / args.checkpoint)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
-        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2 ** 20
+        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
         print(f"bundled into {args.into} ({size:.1f} MiB)")
     return 0
 
@@ -225,18 +235,30 @@ def bundle_corpus(args) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.bundle", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a training output dir (with best/ or final/)")
-    p.add_argument("--checkpoint", default="best", help="model folder inside RUN (best, final, or e.g. yelp with RUN = textcycle/pretrained)")
+    p.add_argument(
+        "--checkpoint",
+        default="best",
+        help="model folder inside RUN (best, final, or e.g. yelp with RUN = textcycle/pretrained)",
+    )
     p.add_argument("--data", default="../shared/data/yelp")
     p.add_argument("--outputs", required=True, help="where to write neg2pos.txt / pos2neg.txt")
     p.add_argument("--into", help="write the fp16 model + card here (e.g. textcycle/pretrained/yelp)")
     p.add_argument("--command", default="python -m textcycle.train --config configs/yelp.yaml")
     p.add_argument("--machine", default=f"{platform.machine()} CPU, 2 cores")
-    p.add_argument("--config", help="a corpus without human rewrites (e.g. configs/zh-reviews.yaml): score on "
-                                    "its own test split (self-BLEU, ACC, PPL) instead of the Yelp leaderboard")
+    p.add_argument(
+        "--config",
+        help="a corpus without human rewrites (e.g. configs/zh-reviews.yaml): score on "
+        "its own test split (self-BLEU, ACC, PPL) instead of the Yelp leaderboard",
+    )
     p.add_argument("--classifier", help="with --config: evaluation classifier (default: train.eval_classifier)")
     p.add_argument("--lm", help="with --config: evaluation LM folder for perplexity")
-    p.add_argument("--rerank", type=int, default=1, metavar="N",
-                   help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy")
+    p.add_argument(
+        "--rerank",
+        type=int,
+        default=1,
+        metavar="N",
+        help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy",
+    )
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="rewriting engine")
     args = p.parse_args(argv)
     if args.config:
@@ -256,11 +278,12 @@ def main(argv=None) -> int:
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, outputs=args.outputs)
-        card = model_card(run, scores, samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10),
-                          summary, args.command)
+        card = model_card(
+            run, scores, samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10), summary, args.command
+        )
         model = TextCycleModel.from_pretrained(run / args.checkpoint)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
-        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2 ** 20
+        size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
         print(f"bundled into {args.into} ({size:.1f} MiB)")
     return 0
 

@@ -7,6 +7,7 @@ carries a manifest with the digest of what it was built from and the size and SH
 file, so a copy built from another source (stale) or damaged on disk (corrupt) is rebuilt rather
 than used. Where the cache cannot be written, a temporary folder is used with a note.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,11 @@ def file_digest(path: Path) -> str:
 
 
 def _files(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_digest(p)}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {
+        str(p.relative_to(folder)): {"size": p.stat().st_size, "sha256": file_digest(p)}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
 
 
 def is_valid(folder: Path, source: str) -> bool:
@@ -69,8 +73,12 @@ def _writable(root: Path) -> bool:
         return False
 
 
-def cached_folder(name: str, source: str, build: Callable[[Path], None],
-                  note: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Path:
+def cached_folder(
+    name: str,
+    source: str,
+    build: Callable[[Path], None],
+    note: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+) -> Path:
     """`<cache>/<name>`, first built by `build(tmp)` into a temporary folder and renamed into
     place when it is missing, stale (built from another `source`) or corrupt."""
     root = cache_root()
@@ -84,7 +92,9 @@ def cached_folder(name: str, source: str, build: Callable[[Path], None],
         if is_valid(folder, source):
             return folder
         if not _writable(fallback):
-            raise TextcycleError(f"cannot write the cache {root} nor {fallback}: set TEXTCYCLE_CACHE to a writable folder")
+            raise TextcycleError(
+                f"cannot write the cache {root} nor {fallback}: set TEXTCYCLE_CACHE to a writable folder"
+            )
     note(f"building {name} in {folder.parent} (once)")
     try:
         with atomic_dir(folder) as tmp:

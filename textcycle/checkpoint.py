@@ -9,6 +9,7 @@ It is written to a temporary folder and renamed into place, so a run killed at a
 either the old checkpoint or the new one, never half of one. `latest_checkpoint` finds the
 newest complete one; `prune_checkpoints` keeps the last N.
 """
+
 from __future__ import annotations
 
 import errno
@@ -38,8 +39,12 @@ def _flatten(obj: Any, prefix: str, tensors: dict) -> Any:
         tensors[key] = obj.detach().cpu().contiguous()
         return {"__tensor__": key}
     if isinstance(obj, dict):
-        return {"__dict__": [[_flatten(k, f"{prefix}.k{i}", tensors), _flatten(v, f"{prefix}.{i}", tensors)]
-                             for i, (k, v) in enumerate(obj.items())]}
+        return {
+            "__dict__": [
+                [_flatten(k, f"{prefix}.k{i}", tensors), _flatten(v, f"{prefix}.{i}", tensors)]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     if isinstance(obj, (list, tuple)):
         kind = "__list__" if isinstance(obj, list) else "__tuple__"
         return {kind: [_flatten(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
@@ -103,8 +108,9 @@ def write_errors(what: str | Path | None, ckpt_dir: str | Path, any_os_error: bo
     try:
         yield
     except (OSError, SafetensorError) as e:
-        if not any_os_error and (e.errno not in WRITE_ERRNOS if isinstance(e, OSError)
-                                 else "deserializ" in str(e)):  # a read: not ours to explain
+        if not any_os_error and (
+            e.errno not in WRITE_ERRNOS if isinstance(e, OSError) else "deserializ" in str(e)
+        ):  # a read: not ours to explain
             raise
         why = (e.strerror if isinstance(e, OSError) else None) or (str(e).splitlines() or [type(e).__name__])[0]
         last = latest_checkpoint(ckpt_dir)

@@ -5,6 +5,7 @@ against the dataclass fields and each value against the field's type, and applie
 overrides from the command line. Text (`TextCycleConfig`) and image (`textcycle.image`) configs
 share this loader.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -170,9 +171,9 @@ def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
     """`repr(value)` (a string without quotes when not `quote`) cut to a short prefix, for a
     one-line error: a bad config value can be megabytes long, and the message must stay one
     readable line."""
-    text = _SHORT.repr(value) if quote or not isinstance(value, str) else value[:limit + 1]
+    text = _SHORT.repr(value) if quote or not isinstance(value, str) else value[: limit + 1]
     text = text if text.isprintable() else ascii(text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -184,8 +185,10 @@ class _ConfigLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             name = shown(event.anchor, 40, quote=False)
-            raise _AliasRefused(f"YAML aliases are not allowed in a config (*{name} at line "
-                                f"{event.start_mark.line + 1}); write the value out")
+            raise _AliasRefused(
+                f"YAML aliases are not allowed in a config (*{name} at line "
+                f"{event.start_mark.line + 1}); write the value out"
+            )
         return super().compose_node(parent, index)
 
 
@@ -211,34 +214,70 @@ def load_yaml(text: str, where: str) -> Any:
 _YAML11_EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
 
 _RANGES = [
-    ("tokenizer.vocab_size", 16, 1_000_000), ("tokenizer.max_length", 2, 4096),
+    ("tokenizer.vocab_size", 16, 1_000_000),
+    ("tokenizer.max_length", 2, 4096),
     ("tokenizer.character_coverage", 0.5, 1.0),
-    ("generator.d_model", 8, 8192), ("generator.encoder_layers", 1, 64), ("generator.decoder_layers", 1, 64),
-    ("generator.attention_heads", 1, 128), ("generator.ffn_dim", 8, 65536), ("generator.dropout", 0.0, 0.9),
+    ("generator.d_model", 8, 8192),
+    ("generator.encoder_layers", 1, 64),
+    ("generator.decoder_layers", 1, 64),
+    ("generator.attention_heads", 1, 128),
+    ("generator.ffn_dim", 8, 65536),
+    ("generator.dropout", 0.0, 0.9),
     ("generator.max_position_embeddings", 8, 8192),
-    ("discriminator.d_model", 8, 8192), ("discriminator.layers", 1, 64), ("discriminator.heads", 1, 128),
-    ("discriminator.ffn_dim", 8, 65536), ("discriminator.dropout", 0.0, 0.9), ("discriminator.lr", 1e-8, 1.0),
-    ("train.batch_size", 1, 1_000_000), ("train.lr", 1e-8, 1.0), ("train.rl_lr", 0.0, 1.0),
-    ("train.warmup_steps", 0, 10**9), ("train.max_grad_norm", 1e-6, 1e6), ("train.threads", 0, 1024),
-    ("train.warm_steps", 0, 10**9), ("train.bt_start", 0, 10**9), ("train.rl_steps", 0, 10**9),
-    ("train.lexicon_ratio", 1.0, 10**6), ("train.word_drop", 0.0, 0.9), ("train.word_mask", 0.0, 0.9), ("train.shuffle_window", 0, 100),
-    ("train.num_samples", 1, 1024), ("train.style_weight", 1e-6, 1e6), ("train.content_weight", 1e-6, 1e6),
-    ("train.rl_weight", 0.0, 1e6), ("train.bt_weight", 0.0, 1e6), ("train.dae_weight", 0.0, 1e6),
-    ("train.selftrain_rounds", 0, 10**6), ("train.selftrain_steps", 1, 10**9),
-    ("train.selftrain_sources", 1, 10**8), ("train.selftrain_samples", 1, 64),
-    ("train.selftrain_min_style", 0.0, 1.0), ("train.selftrain_min_content", 0.0, 1.0),
+    ("discriminator.d_model", 8, 8192),
+    ("discriminator.layers", 1, 64),
+    ("discriminator.heads", 1, 128),
+    ("discriminator.ffn_dim", 8, 65536),
+    ("discriminator.dropout", 0.0, 0.9),
+    ("discriminator.lr", 1e-8, 1.0),
+    ("train.batch_size", 1, 1_000_000),
+    ("train.lr", 1e-8, 1.0),
+    ("train.rl_lr", 0.0, 1.0),
+    ("train.warmup_steps", 0, 10**9),
+    ("train.max_grad_norm", 1e-6, 1e6),
+    ("train.threads", 0, 1024),
+    ("train.warm_steps", 0, 10**9),
+    ("train.bt_start", 0, 10**9),
+    ("train.rl_steps", 0, 10**9),
+    ("train.lexicon_ratio", 1.0, 10**6),
+    ("train.word_drop", 0.0, 0.9),
+    ("train.word_mask", 0.0, 0.9),
+    ("train.shuffle_window", 0, 100),
+    ("train.num_samples", 1, 1024),
+    ("train.style_weight", 1e-6, 1e6),
+    ("train.content_weight", 1e-6, 1e6),
+    ("train.rl_weight", 0.0, 1e6),
+    ("train.bt_weight", 0.0, 1e6),
+    ("train.dae_weight", 0.0, 1e6),
+    ("train.selftrain_rounds", 0, 10**6),
+    ("train.selftrain_steps", 1, 10**9),
+    ("train.selftrain_sources", 1, 10**8),
+    ("train.selftrain_samples", 1, 64),
+    ("train.selftrain_min_style", 0.0, 1.0),
+    ("train.selftrain_min_content", 0.0, 1.0),
     ("train.selftrain_overlap", 0.0, 1.0),
-    ("train.selftrain_lr", 0.0, 1.0), ("train.time_limit_minutes", 0.0, 10**7),
-    ("train.disc_steps", 0, 100), ("train.sample_temperature", 1e-3, 100.0), ("train.max_new_tokens", 1, 4096),
-    ("train.log_every", 1, 10**9), ("train.eval_every", 1, 10**9), ("train.save_every", 1, 10**9),
-    ("train.keep_checkpoints", 1, 10**6), ("train.eval_sentences", 1, 10**7),
-    ("data.dev_fraction", 0.0, 0.9), ("data.test_fraction", 0.0, 0.9), ("data.min_chars", 0, 10**6),
-    ("data.max_chars", 1, 10**7), ("data.filter_min_prob", 0.5, 1.0),
+    ("train.selftrain_lr", 0.0, 1.0),
+    ("train.time_limit_minutes", 0.0, 10**7),
+    ("train.disc_steps", 0, 100),
+    ("train.sample_temperature", 1e-3, 100.0),
+    ("train.max_new_tokens", 1, 4096),
+    ("train.log_every", 1, 10**9),
+    ("train.eval_every", 1, 10**9),
+    ("train.save_every", 1, 10**9),
+    ("train.keep_checkpoints", 1, 10**6),
+    ("train.eval_sentences", 1, 10**7),
+    ("data.dev_fraction", 0.0, 0.9),
+    ("data.test_fraction", 0.0, 0.9),
+    ("data.min_chars", 0, 10**6),
+    ("data.max_chars", 1, 10**7),
+    ("data.filter_min_prob", 0.5, 1.0),
     ("data.filter_max_per_style", 1, 10**9),
 ]
 _CHOICES = [
-    ("data.language", ("en", "zh")), ("tokenizer.model_type", ("bpe", "unigram")),
-    ("train.mixed_precision", ("no", "bf16", "fp16")), ("train.baseline", ("greedy", "mean")),
+    ("data.language", ("en", "zh")),
+    ("tokenizer.model_type", ("bpe", "unigram")),
+    ("train.mixed_precision", ("no", "bf16", "fp16")),
+    ("train.baseline", ("greedy", "mean")),
     ("train.marker_sampling", ("uniform", "frequency")),
 ]
 
@@ -265,19 +304,27 @@ def validate_text_config(cfg: "TextCycleConfig") -> "TextCycleConfig":
         if get(key) is not None and get(key) < 1:
             raise ConfigError(f"{key} = {shown(get(key))}: allowed null (no cap) or at least 1")
     if cfg.generator.d_model % cfg.generator.attention_heads:
-        raise ConfigError(f"generator.d_model ({cfg.generator.d_model}) must be divisible by "
-                          f"generator.attention_heads ({cfg.generator.attention_heads})")
+        raise ConfigError(
+            f"generator.d_model ({cfg.generator.d_model}) must be divisible by "
+            f"generator.attention_heads ({cfg.generator.attention_heads})"
+        )
     if cfg.discriminator.d_model % cfg.discriminator.heads:
-        raise ConfigError(f"discriminator.d_model ({cfg.discriminator.d_model}) must be divisible by "
-                          f"discriminator.heads ({cfg.discriminator.heads})")
+        raise ConfigError(
+            f"discriminator.d_model ({cfg.discriminator.d_model}) must be divisible by "
+            f"discriminator.heads ({cfg.discriminator.heads})"
+        )
     if cfg.tokenizer.max_length > cfg.generator.max_position_embeddings:
-        raise ConfigError(f"tokenizer.max_length ({cfg.tokenizer.max_length}) exceeds "
-                          f"generator.max_position_embeddings ({cfg.generator.max_position_embeddings})")
+        raise ConfigError(
+            f"tokenizer.max_length ({cfg.tokenizer.max_length}) exceeds "
+            f"generator.max_position_embeddings ({cfg.generator.max_position_embeddings})"
+        )
     if cfg.train.warm_steps + cfg.train.rl_steps < 1:
         raise ConfigError("train.warm_steps + train.rl_steps must be at least 1")
     if cfg.train.rl_steps > 0 and cfg.train.batch_size < cfg.train.num_samples:
-        raise ConfigError(f"train.batch_size ({cfg.train.batch_size}) must be at least train.num_samples "
-                          f"({cfg.train.num_samples}): each RL step rewrites batch_size / num_samples sources")
+        raise ConfigError(
+            f"train.batch_size ({cfg.train.batch_size}) must be at least train.num_samples "
+            f"({cfg.train.num_samples}): each RL step rewrites batch_size / num_samples sources"
+        )
     if cfg.data.min_chars > cfg.data.max_chars:
         raise ConfigError(f"data.min_chars ({cfg.data.min_chars}) is above data.max_chars ({cfg.data.max_chars})")
     return cfg
@@ -293,12 +340,25 @@ def allowed_range(key: str) -> tuple:
 
 
 # keys that fix the shape of the networks: a resumed run must not change them
-ARCHITECTURE_KEYS = ("tokenizer.vocab_size", "tokenizer.model_type", "tokenizer.character_coverage",
-                     "tokenizer.max_length", "generator.d_model", "generator.encoder_layers",
-                     "generator.decoder_layers", "generator.attention_heads", "generator.ffn_dim",
-                     "generator.max_position_embeddings", "generator.share_embeddings", "generator.init_from",
-                     "discriminator.d_model", "discriminator.layers", "discriminator.heads",
-                     "discriminator.ffn_dim", "data.language")
+ARCHITECTURE_KEYS = (
+    "tokenizer.vocab_size",
+    "tokenizer.model_type",
+    "tokenizer.character_coverage",
+    "tokenizer.max_length",
+    "generator.d_model",
+    "generator.encoder_layers",
+    "generator.decoder_layers",
+    "generator.attention_heads",
+    "generator.ffn_dim",
+    "generator.max_position_embeddings",
+    "generator.share_embeddings",
+    "generator.init_from",
+    "discriminator.d_model",
+    "discriminator.layers",
+    "discriminator.heads",
+    "discriminator.ffn_dim",
+    "data.language",
+)
 
 
 def architecture_changes(old: dict, new: dict) -> list[str]:
@@ -404,8 +464,9 @@ def resolve_config(path: str | Path) -> Path:
     if (len(p.parts) == 1 or p.parent.name == "configs") and packaged.is_file():
         return packaged
     known = ", ".join(sorted(f.stem for f in PACKAGED_CONFIGS.glob("*.yaml")))
-    raise ConfigError(f"config file not found: {shown(str(p), 200, quote=False)} (or give a packaged config "
-                      f"by name: {known})")
+    raise ConfigError(
+        f"config file not found: {shown(str(p), 200, quote=False)} (or give a packaged config by name: {known})"
+    )
 
 
 def load_config(path: str | Path | None, cls=TextCycleConfig, overrides: list[str] | None = None):
@@ -452,12 +513,16 @@ def check_run_config(saved: str | Path, config_file: str | Path | None, cfg) -> 
     except (OSError, UnicodeDecodeError):
         text = None
     if text is None or not _is_trainer_dump(text):
-        raise ConfigError(f"{saved} is not a config this trainer wrote (your own config?) and the run would "
-                          "replace it: move it out of the run folder, or pick another train.output_dir")
+        raise ConfigError(
+            f"{saved} is not a config this trainer wrote (your own config?) and the run would "
+            "replace it: move it out of the run folder, or pick another train.output_dir"
+        )
     same = config_file is not None and Path(config_file).is_file() and os.path.samefile(config_file, saved)
     if same and text != config_yaml(cfg):
-        raise ConfigError(f"--config {config_file} is the run's own record, which these overrides would change: "
-                          "pass a copy of it, or pick another train.output_dir")
+        raise ConfigError(
+            f"--config {config_file} is the run's own record, which these overrides would change: "
+            "pass a copy of it, or pick another train.output_dir"
+        )
 
 
 def save_config(cfg, path: str | Path) -> None:
@@ -469,5 +534,12 @@ def save_config(cfg, path: str | Path) -> None:
 def add_config_arguments(parser, required: bool = True) -> None:
     """`--config FILE` and `-o/--set KEY=VALUE` (repeatable): the same on every command."""
     parser.add_argument("--config", required=required, help="YAML config (see configs/)")
-    parser.add_argument("-o", "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="override a config value, e.g. -o train.batch_size=32 (repeatable)")
+    parser.add_argument(
+        "-o",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a config value, e.g. -o train.batch_size=32 (repeatable)",
+    )

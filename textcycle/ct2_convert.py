@@ -31,11 +31,11 @@ the torch decode loop; folder size with the copies; bench/bench_engine.py):
 The bundled models store fp16 values, so float16 storage loses nothing; int8_embed_float16 is
 what fits the 48 MiB a bundled folder may take while staying above 99% identical in float32.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from .ct2_engine import CT2_DIR, FORMAT_VERSION, MANIFEST
@@ -44,8 +44,17 @@ from .files import atomic_dir
 
 MIXED = "int8_embed_float16"  # ours: int8 linear layers, float16 embedding/output projection and the rest
 DEFAULT_QUANTIZATION = MIXED
-QUANTIZATIONS = (MIXED, "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
-                 "float16", "bfloat16", "float32")
+QUANTIZATIONS = (
+    MIXED,
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 # the variables MIXED keeps in float16: the token embeddings and the output projection (one
 # tensor in our tied generators), where int8 rounding changes the most greedy outputs
 _FLOAT16_SCOPES = ("embeddings", "projection")
@@ -105,8 +114,10 @@ def _convert(generator, pieces: list[str], out: Path, quantization: str) -> None
     generator = copy.deepcopy(generator).eval()  # never the caller's tensors (see above)
     cfg = generator.config
     if getattr(cfg, "model_type", "bart") != "bart" or getattr(cfg, "scale_embedding", False):
-        raise TextcycleError(f"CTranslate2 export supports the BART generators textcycle builds "
-                             f"(got model_type={cfg.model_type!r}, scale_embedding={cfg.scale_embedding})")
+        raise TextcycleError(
+            f"CTranslate2 export supports the BART generators textcycle builds "
+            f"(got model_type={cfg.model_type!r}, scale_embedding={cfg.scale_embedding})"
+        )
     # plain BART: post-norm layers and a layer norm on the embeddings; BartLoader reads these two
     # from the config (fairseq's names), which BartConfig lacks
     cfg.normalize_before, cfg.normalize_embedding = False, True
@@ -132,8 +143,10 @@ def _optimize_mixed(spec) -> None:
     if q is None or not hasattr(spec, "_alias_variables") or "variable_filter" not in inspect.signature(q).parameters:
         import ctranslate2
 
-        raise TextcycleError(f"quantization {MIXED} needs the ctranslate2 4.8 spec internals; this is "
-                             f"ctranslate2 {ctranslate2.__version__}: export with --quantization int8 or float16")
+        raise TextcycleError(
+            f"quantization {MIXED} needs the ctranslate2 4.8 spec internals; this is "
+            f"ctranslate2 {ctranslate2.__version__}: export with --quantization int8 or float16"
+        )
     keep = lambda name: any(scope in name.split("/") for scope in _FLOAT16_SCOPES)  # noqa: E731
     spec._alias_variables()
     spec._quantize("int8_float16", variable_filter=lambda name: not keep(name))
@@ -155,8 +168,9 @@ def export_ctranslate2(model, folder: str | Path, quantization: str = DEFAULT_QU
     folder = Path(folder)
     source = folder / "generators.safetensors"
     if not source.is_file():
-        raise TextcycleError(f"{folder} is not a textcycle model folder (no generators.safetensors): "
-                             "save the model there first")
+        raise TextcycleError(
+            f"{folder} is not a textcycle model folder (no generators.safetensors): save the model there first"
+        )
     pieces = vocabulary(model)
     with atomic_dir(folder / CT2_DIR) as tmp:
         files = {}

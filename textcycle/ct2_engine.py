@@ -23,6 +23,7 @@ falls back to torch with a note); a copy that is there but corrupt or truncated 
 `TextcycleError` with a one-line message, checked against the manifest before CTranslate2 reads
 a byte (so never a native crash).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,15 @@ MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 ENGINE_NAME = "ctranslate2"
 # weights stored in a type this CPU cannot compute in are computed in the nearest one it can
-_CPU_FALLBACK = {"float16": "float32", "bfloat16": "float32", "int8_float16": "int8_float32",
-                 "int8_bfloat16": "int8_float32", "int16": "float32",
-                 # int8 layers + float16 embeddings: stored for size, computed in float32 for fidelity
-                 "int8_embed_float16": "float32"}
+_CPU_FALLBACK = {
+    "float16": "float32",
+    "bfloat16": "float32",
+    "int8_float16": "int8_float32",
+    "int8_bfloat16": "int8_float32",
+    "int16": "float32",
+    # int8 layers + float16 embeddings: stored for size, computed in float32 for fidelity
+    "int8_embed_float16": "float32",
+}
 
 
 class CT2Unavailable(TextcycleError):
@@ -110,8 +116,10 @@ def read_manifest(folder) -> dict:
     """`folder/ct2/manifest.json`, checked; `CT2Unavailable` when there is none."""
     path = Path(folder) / CT2_DIR / MANIFEST
     if not path.is_file():
-        raise CT2Unavailable(f"{folder} has no CTranslate2 copy (no {CT2_DIR}/{MANIFEST}); "
-                             f"make one with: python -m textcycle.ct2_export {folder}")
+        raise CT2Unavailable(
+            f"{folder} has no CTranslate2 copy (no {CT2_DIR}/{MANIFEST}); "
+            f"make one with: python -m textcycle.ct2_export {folder}"
+        )
     m = _read_json(path, "CTranslate2 manifest")
     if not isinstance(m, dict) or not isinstance(m.get("files"), dict) or not isinstance(m.get("format"), int):
         raise TextcycleError(f"{path} is corrupt: not a textcycle CTranslate2 manifest")
@@ -146,11 +154,13 @@ def _check_files(folder: Path, manifest: dict, verify: bool) -> None:
     if isinstance(src, dict) and g.is_file():
         stale = g.stat().st_size != src.get("size") or (verify and _sha256(g) != src.get("sha256"))
         if stale:
-            raise CT2Unavailable(f"the CTranslate2 copy in {root} was made from other weights than "
-                                 f"{g.name} (stale); {redo}")
+            raise CT2Unavailable(
+                f"the CTranslate2 copy in {root} was made from other weights than {g.name} (stale); {redo}"
+            )
 
 
 # ---------------------------------------------------------------- the discriminator in numpy
+
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     mu = x.mean(-1, keepdims=True)
@@ -178,8 +188,9 @@ class NumpyDiscriminator:
             if k not in w:
                 raise TextcycleError(f"discriminator weights do not match the config: {k} is missing")
             if shape is not None and w[k].shape != shape:
-                raise TextcycleError(f"discriminator weights do not match the config: {k} has shape "
-                                     f"{w[k].shape}, expected {shape}")
+                raise TextcycleError(
+                    f"discriminator weights do not match the config: {k} has shape {w[k].shape}, expected {shape}"
+                )
             return w[k]
 
         d, ffn = self.d, int(config.get("ffn_dim", 0)) or None
@@ -193,18 +204,22 @@ class NumpyDiscriminator:
         for i in range(self.layers):
             p = f"encoder.layers.{i}."
             lin1 = get(p + "linear1.weight")
-            self.blocks.append(dict(
-                in_w=get(p + "self_attn.in_proj_weight", (3 * d, d)).T.copy(),
-                in_b=get(p + "self_attn.in_proj_bias", (3 * d,)),
-                out_w=get(p + "self_attn.out_proj.weight", (d, d)).T.copy(),
-                out_b=get(p + "self_attn.out_proj.bias", (d,)),
-                n1w=get(p + "norm1.weight", (d,)), n1b=get(p + "norm1.bias", (d,)),
-                n2w=get(p + "norm2.weight", (d,)), n2b=get(p + "norm2.bias", (d,)),
-                l1w=get(p + "linear1.weight", (ffn or lin1.shape[0], d)).T.copy(),
-                l1b=get(p + "linear1.bias", (ffn or lin1.shape[0],)),
-                l2w=get(p + "linear2.weight", (d, ffn or lin1.shape[0])).T.copy(),
-                l2b=get(p + "linear2.bias", (d,)),
-            ))
+            self.blocks.append(
+                dict(
+                    in_w=get(p + "self_attn.in_proj_weight", (3 * d, d)).T.copy(),
+                    in_b=get(p + "self_attn.in_proj_bias", (3 * d,)),
+                    out_w=get(p + "self_attn.out_proj.weight", (d, d)).T.copy(),
+                    out_b=get(p + "self_attn.out_proj.bias", (d,)),
+                    n1w=get(p + "norm1.weight", (d,)),
+                    n1b=get(p + "norm1.bias", (d,)),
+                    n2w=get(p + "norm2.weight", (d,)),
+                    n2b=get(p + "norm2.bias", (d,)),
+                    l1w=get(p + "linear1.weight", (ffn or lin1.shape[0], d)).T.copy(),
+                    l1b=get(p + "linear1.bias", (ffn or lin1.shape[0],)),
+                    l2w=get(p + "linear2.weight", (d, ffn or lin1.shape[0])).T.copy(),
+                    l2b=get(p + "linear2.bias", (d,)),
+                )
+            )
         self.norm_w, self.norm_b = get("norm.weight", (d,)), get("norm.bias", (d,))
         self.head_w = get("head.weight").T.copy()
         self.head_b = get("head.bias")
@@ -228,10 +243,10 @@ class NumpyDiscriminator:
         for blk in self.blocks:
             x = _layer_norm(h, blk["n1w"], blk["n1b"])
             qkv = (x @ blk["in_w"] + blk["in_b"]).reshape(B, T, 3, H, dh).transpose(2, 0, 3, 1, 4)
-            q, k, v = qkv[0] * scale, qkv[1], qkv[2]                     # [B, H, T, dh]
-            s = q @ k.transpose(0, 1, 3, 2) + key_bias                    # [B, H, T, T]
+            q, k, v = qkv[0] * scale, qkv[1], qkv[2]  # [B, H, T, dh]
+            s = q @ k.transpose(0, 1, 3, 2) + key_bias  # [B, H, T, T]
             s = np.exp(s - s.max(-1, keepdims=True))
-            a = (s / s.sum(-1, keepdims=True)) @ v                        # [B, H, T, dh]
+            a = (s / s.sum(-1, keepdims=True)) @ v  # [B, H, T, dh]
             h = h + a.transpose(0, 2, 1, 3).reshape(B * T, d) @ blk["out_w"] + blk["out_b"]
             x = _layer_norm(h, blk["n2w"], blk["n2b"])
             h = h + np.maximum(x @ blk["l1w"] + blk["l1b"], 0) @ blk["l2w"] + blk["l2b"]
@@ -271,6 +286,7 @@ def pad_ids(seqs: list[list[int]]) -> np.ndarray:
 
 # ---------------------------------------------------------------- the engine
 
+
 class CT2Engine:
     """Both generators as CTranslate2 translators, the discriminator in numpy, and the
     SentencePiece vocabulary, from one model folder. `generators`/`to` index as in
@@ -283,8 +299,17 @@ class CT2Engine:
 
     name = ENGINE_NAME
 
-    def __init__(self, folder: Path, translators: list, discriminator: NumpyDiscriminator, sp, config: dict,
-                 manifest: dict, threads: int, vocabulary: list[str] | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        translators: list,
+        discriminator: NumpyDiscriminator,
+        sp,
+        config: dict,
+        manifest: dict,
+        threads: int,
+        vocabulary: list[str] | None = None,
+    ):
         self.folder = folder
         self._translators = translators
         self.discriminator = discriminator
@@ -310,8 +335,7 @@ class CT2Engine:
         self._suppress = [[self._pieces[PAD_ID]], [self._pieces[BOS_ID]]]
 
     @classmethod
-    def from_folder(cls, path, threads: int = 2, compute_type: str | None = None,
-                    verify: bool = True) -> "CT2Engine":
+    def from_folder(cls, path, threads: int = 2, compute_type: str | None = None, verify: bool = True) -> "CT2Engine":
         """Load a model folder (or a bundled name) that has CTranslate2 copies.
 
         `threads`: CTranslate2 intra-op threads per generator. `compute_type`: None computes in
@@ -333,8 +357,10 @@ class CT2Engine:
             stored = manifest.get("quantization") or "default"
             compute_type = stored if stored in supported else _CPU_FALLBACK.get(stored, "default")
         elif compute_type not in supported and compute_type not in ("default", "auto"):
-            raise TextcycleError(f"compute type {compute_type!r} is not available on this CPU "
-                                 f"(available: {', '.join(sorted(supported))})")
+            raise TextcycleError(
+                f"compute type {compute_type!r} is not available on this CPU "
+                f"(available: {', '.join(sorted(supported))})"
+            )
         translators = [_load_translator(folder, t, compute_type, threads) for t in (0, 1)]
         vocabs = []
         for t in (0, 1):
@@ -347,8 +373,10 @@ class CT2Engine:
         pieces = [sp.id_to_piece(i) for i in range(n)]
         for v in vocabs:
             if v is not None and (len(v) < n or v[:n] != pieces or v != (vocabs[0] or v)):
-                raise CT2Unavailable(f"the CTranslate2 copy in {folder / CT2_DIR} has another vocabulary than "
-                                     f"tokenizer.model (stale); re-export with: python -m textcycle.ct2_export {folder}")
+                raise CT2Unavailable(
+                    f"the CTranslate2 copy in {folder / CT2_DIR} has another vocabulary than "
+                    f"tokenizer.model (stale); re-export with: python -m textcycle.ct2_export {folder}"
+                )
         disc = load_discriminator(folder)
         return cls(folder, translators, disc, sp, config, manifest, max(1, int(threads)), vocabs[0])
 
@@ -393,9 +421,19 @@ class CT2Engine:
         sub-batch is not fixed, and neither would the samples be)."""
         self._seed, self._sample_calls = int(seed), 0
 
-    def generate(self, src_ids: list[list[int]], to: int, beam: int = 1, sample: bool = False,
-                 temperature: float = 1.0, num_hypotheses: int = 1, max_new_tokens: int | None = None,
-                 top_k: int = 0, seed: int | None = None, max_batch_size: int = 0) -> list[list[list[int]]]:
+    def generate(
+        self,
+        src_ids: list[list[int]],
+        to: int,
+        beam: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        num_hypotheses: int = 1,
+        max_new_tokens: int | None = None,
+        top_k: int = 0,
+        seed: int | None = None,
+        max_batch_size: int = 0,
+    ) -> list[list[list[int]]]:
         """Rewrite each source into style `to`. Returns, per source, `num_hypotheses` id lists,
         each ending in `</s>` (a rewrite cut at `max_new_tokens` gets one appended, as in the
         torch `decode`); `<pad>` and `<s>` are never generated.
@@ -407,9 +445,16 @@ class CT2Engine:
         CTranslate2 sort the sources by length and run them in chunks of that size."""
         if sample and seed is not None:
             self.set_seed(seed)
-        return self.generate_many([(src_ids, to)], beam=beam, sample=sample, temperature=temperature,
-                                  num_hypotheses=num_hypotheses, max_new_tokens=max_new_tokens, top_k=top_k,
-                                  max_batch_size=max_batch_size)[0]
+        return self.generate_many(
+            [(src_ids, to)],
+            beam=beam,
+            sample=sample,
+            temperature=temperature,
+            num_hypotheses=num_hypotheses,
+            max_new_tokens=max_new_tokens,
+            top_k=top_k,
+            max_batch_size=max_batch_size,
+        )[0]
 
     def generate_many(self, requests: list[tuple[list[list[int]], int]], **options) -> list[list[list[list[int]]]]:
         """`generate(src_ids, to, **options)` for each `(src_ids, to)` of `requests`, all handed to
@@ -420,8 +465,18 @@ class CT2Engine:
             return [self._collect(self._start(ids, to, **options)) for ids, to in requests]
         return [self._collect(p) for p in [self._start(ids, to, **options) for ids, to in requests]]
 
-    def _start(self, src_ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1, max_new_tokens=None,
-               top_k=0, max_batch_size=0):
+    def _start(
+        self,
+        src_ids,
+        to,
+        beam=1,
+        sample=False,
+        temperature=1.0,
+        num_hypotheses=1,
+        max_new_tokens=None,
+        top_k=0,
+        max_batch_size=0,
+    ):
         """Check the options and hand the sources to CTranslate2 (asynchronously); `_collect` waits."""
         if beam < 1 or num_hypotheses < 1:
             raise TextcycleError("beam and num_hypotheses must be at least 1")
@@ -432,15 +487,21 @@ class CT2Engine:
         if not src_ids:
             return []
         if sample and self._seed is not None:
-            _ctranslate2().set_random_seed((self._seed + self._sample_calls) % 2 ** 32)  # an unsigned 32-bit seed
+            _ctranslate2().set_random_seed((self._seed + self._sample_calls) % 2**32)  # an unsigned 32-bit seed
             self._sample_calls += 1
             self._translators[to] = _load_translator(self.folder, to, self.compute_type, self.threads)
             max_batch_size = len(src_ids)
         max_new = self.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
-        opts = dict(beam_size=1 if sample else beam, num_hypotheses=num_hypotheses,
-                    max_decoding_length=max_new, min_decoding_length=0, return_end_token=True,
-                    suppress_sequences=self._suppress, asynchronous=True,
-                    max_batch_size=_sub_batch(len(src_ids), self.threads, max_batch_size))
+        opts = dict(
+            beam_size=1 if sample else beam,
+            num_hypotheses=num_hypotheses,
+            max_decoding_length=max_new,
+            min_decoding_length=0,
+            return_end_token=True,
+            suppress_sequences=self._suppress,
+            asynchronous=True,
+            max_batch_size=_sub_batch(len(src_ids), self.threads, max_batch_size),
+        )
         if sample:
             opts.update(sampling_topk=int(top_k), sampling_temperature=max(float(temperature), 1e-5))
         else:
@@ -466,8 +527,14 @@ class CT2Engine:
             out.append(hyps)
         return out
 
-    def logprobs(self, src_ids: list[list[int]], tgt_ids: list[list[int]], with_generator: int,
-                 normalize: bool = True, max_batch_size: int = 0) -> np.ndarray:
+    def logprobs(
+        self,
+        src_ids: list[list[int]],
+        tgt_ids: list[list[int]],
+        with_generator: int,
+        normalize: bool = True,
+        max_batch_size: int = 0,
+    ) -> np.ndarray:
         """log p(tgt_i | src_i) under generator `with_generator`, float32 [n]: the mean over the
         target's tokens with `normalize` (the content reward's input), else the sum. Targets
         end in `</s>` (padding after it is ignored); `</s>` counts as a token, as in torch's
@@ -481,8 +548,10 @@ class CT2Engine:
         # CTranslate2 appends </s> to each target and scores it: pass the targets without it
         try:
             results = self._translators[with_generator].score_batch(
-                self._tokens(src_ids), self._tokens(tgt_ids, strip_eos=True),
-                max_batch_size=_sub_batch(len(src_ids), self.threads, max_batch_size))
+                self._tokens(src_ids),
+                self._tokens(tgt_ids, strip_eos=True),
+                max_batch_size=_sub_batch(len(src_ids), self.threads, max_batch_size),
+            )
         except (RuntimeError, ValueError) as e:
             raise TextcycleError(f"CTranslate2 scoring failed: {_one_line(e)}") from None
         f = np.mean if normalize else np.sum
@@ -497,7 +566,7 @@ class CT2Engine:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(ids), self.discriminator.num_classes), dtype=np.float32)
         for b in range(0, len(order), batch_size):
-            chunk = order[b:b + batch_size]
+            chunk = order[b : b + batch_size]
             out[chunk] = self.discriminator(pad_ids([ids[i] for i in chunk]))
         return out
 
@@ -525,11 +594,14 @@ def _load_translator(folder: Path, t: int, compute_type: str, threads: int):
         # one thread per sub-batch, sub-batches in parallel: measured 577 sentences/s at 2 threads
         # against 366 for one batch on 2 intra-op threads (this model is too small to split a
         # matmul well); `_sub_batch` cuts batches so that every thread gets work
-        return ct2.Translator(str(d), device="cpu", compute_type=compute_type, inter_threads=max(1, int(threads)),
-                              intra_threads=1)
+        return ct2.Translator(
+            str(d), device="cpu", compute_type=compute_type, inter_threads=max(1, int(threads)), intra_threads=1
+        )
     except (RuntimeError, ValueError, OSError) as e:
-        raise TextcycleError(f"{d}: CTranslate2 could not load it ({_one_line(e)}); "
-                             f"re-export with: python -m textcycle.ct2_export {folder}") from None
+        raise TextcycleError(
+            f"{d}: CTranslate2 could not load it ({_one_line(e)}); "
+            f"re-export with: python -m textcycle.ct2_export {folder}"
+        ) from None
 
 
 def _load_sentencepiece(folder: Path):

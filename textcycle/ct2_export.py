@@ -4,6 +4,7 @@ existing model folder, in place, touching no other file (the conversion: `textcy
     python -m textcycle.ct2_export textcycle/pretrained/yelp                  # the default storage
     python -m textcycle.ct2_export runs/yelp/best --quantization float16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,12 +19,18 @@ from .errors import TextcycleError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m textcycle.ct2_export",
-                                description="Add CTranslate2 copies of the generators to a model folder "
-                                            "(MODEL_DIR/ct2/), for rewriting without torch.")
+    p = argparse.ArgumentParser(
+        prog="python -m textcycle.ct2_export",
+        description="Add CTranslate2 copies of the generators to a model folder "
+        "(MODEL_DIR/ct2/), for rewriting without torch.",
+    )
     p.add_argument("model_dir", metavar="MODEL_DIR", help="a textcycle model folder (or a bundled name: yelp, zh)")
-    p.add_argument("--quantization", default=DEFAULT_QUANTIZATION, choices=QUANTIZATIONS,
-                   help="how the weights are stored (default %(default)s)")
+    p.add_argument(
+        "--quantization",
+        default=DEFAULT_QUANTIZATION,
+        choices=QUANTIZATIONS,
+        help="how the weights are stored (default %(default)s)",
+    )
     p.add_argument("--threads", type=thread_count, default=2, help="torch threads while converting (default 2)")
     return p
 
@@ -45,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     leftover = [p for p in folder.iterdir() if p.name.startswith(f".{CT2_DIR}.")]
     for p in leftover:  # a killed earlier export's temporary folder
         shutil.rmtree(p, ignore_errors=True)
-    print(f"wrote {out} ({args.quantization}, {folder_size(out) / 2**20:.1f} MiB; "
-          f"folder now {folder_size(folder) / 2**20:.1f} MiB)")
+    print(
+        f"wrote {out} ({args.quantization}, {folder_size(out) / 2**20:.1f} MiB; "
+        f"folder now {folder_size(folder) / 2**20:.1f} MiB)"
+    )
     return 0
 
 

@@ -19,12 +19,13 @@ Sources:
 `python -m textcycle.data --config configs/zh-reviews.yaml` prints the split sizes of a config's
 corpus (and with `--write DIR` writes `sentiment.{train,dev,test}.{0,1}` for the "folder" loader).
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import random
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -76,7 +77,7 @@ def _split_off(lines: list[str], fraction: float, seed: int, cap: int | None):
     if cap is not None:
         n = min(n, cap)
     held = set(idx[:n])
-    return [l for i, l in enumerate(lines) if i not in held], [lines[i] for i in sorted(held)]
+    return [line for i, line in enumerate(lines) if i not in held], [lines[i] for i in sorted(held)]
 
 
 def _finish(corpus: UnpairedCorpus, cfg: DataConfig) -> UnpairedCorpus:
@@ -155,11 +156,12 @@ def from_dataset(cfg: DataConfig) -> UnpairedCorpus:
         cols = split.column_names
         for col in (cfg.text_column, cfg.label_column):
             if col not in cols:
-                raise TextcycleError(f"dataset split {shown(split_name)} has no column {shown(col)} "
-                                     f"(columns: {shown(cols, 200)})")
+                raise TextcycleError(
+                    f"dataset split {shown(split_name)} has no column {shown(col)} (columns: {shown(cols, 200)})"
+                )
         texts, labels = split[cfg.text_column], split[cfg.label_column]
         for s in (0, 1):
-            lines = [t for t, l in zip(texts, labels) if int(l) == s and isinstance(t, str)]
+            lines = [t for t, line in zip(texts, labels) if int(line) == s and isinstance(t, str)]
             getattr(c, target)[s] = _prepare(lines, cfg, dedup=(target == "train"))
     return _finish(c, cfg)
 
@@ -169,21 +171,23 @@ def yelp_shared(cfg: DataConfig) -> UnpairedCorpus:
     root = Path(cfg.path)
     li = root / "li2018"
     if not (root / "sentiment.dev.0").is_file() or not li.is_dir():
-        raise TextcycleError(
-            f"{root} does not look like the shared Yelp folder (needs sentiment.dev.0 and li2018/)"
-        )
+        raise TextcycleError(f"{root} does not look like the shared Yelp folder (needs sentiment.dev.0 and li2018/)")
     c = UnpairedCorpus(style_names=list(cfg.style_names), language=cfg.language)
     stray = {"negative", "neutral", "positive", "very negative", "very positive"}
     for s in (0, 1):
-        dev = [l for l in read_lines(li / f"sentiment.dev.{s}") if l.strip().lower() not in stray]
+        dev = [line for line in read_lines(li / f"sentiment.dev.{s}") if line.strip().lower() not in stray]
         test = read_lines(li / f"sentiment.test.{s}")
         c.dev[s] = _prepare(dev, cfg, dedup=True)
         c.test[s] = _prepare(test, cfg, dedup=False)
         # exclude Li dev/test sentences of *both* styles from training
-        held = {normalize(l, cfg.language) for t in (0, 1) for sp in ("dev", "test")
-                for l in read_lines(li / f"sentiment.{sp}.{t}")}
+        held = {
+            normalize(line, cfg.language)
+            for t in (0, 1)
+            for sp in ("dev", "test")
+            for line in read_lines(li / f"sentiment.{sp}.{t}")
+        }
         lines = read_lines(root / f"sentiment.dev.{s}") + read_lines(root / f"sentiment.test.{s}")
-        c.train[s] = [l for l in _prepare(lines, cfg, dedup=True) if l not in held]
+        c.train[s] = [line for line in _prepare(lines, cfg, dedup=True) if line not in held]
     return _finish(c, cfg)
 
 
@@ -412,8 +416,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         out = Path(args.write)
         try:  # all six or none
-            atomic_write_texts({out / f"sentiment.{split}.{s}": "".join(l + "\n" for l in getattr(corpus, split)[s])
-                                for split in ("train", "dev", "test") for s in (0, 1)})
+            atomic_write_texts(
+                {
+                    out / f"sentiment.{split}.{s}": "".join(line + "\n" for line in getattr(corpus, split)[s])
+                    for split in ("train", "dev", "test")
+                    for s in (0, 1)
+                }
+            )
         except OSError as e:
             raise TextcycleError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {out}/sentiment.{{train,dev,test}}.{{0,1}}")

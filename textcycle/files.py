@@ -4,6 +4,7 @@ A save either lands whole or not at all: files and folders are written under a t
 beside their destination and renamed into place, so a kill at any moment leaves the old version
 or the new one. Published files get the usual permissions (umask applied), not mkdtemp's 0700.
 """
+
 from __future__ import annotations
 
 import os
@@ -146,8 +147,9 @@ def printable(path) -> str:
     return s if s.isprintable() else ascii(s)
 
 
-def check_output_folder(out: str | Path, option: str, inside: Iterable[str | Path] = (),
-                        kind: str = "data folder") -> None:
+def check_output_folder(
+    out: str | Path, option: str, inside: Iterable[str | Path] = (), kind: str = "data folder"
+) -> None:
     """Refuse, before any work, an output folder (named by `option` in the message) that cannot
     be one: an existing file, or a path through a file (a NotADirectoryError hours later); or
     one that is or is inside a folder of `inside` (the data), whose files the run would then
@@ -165,8 +167,10 @@ def check_output_folder(out: str | Path, option: str, inside: Iterable[str | Pat
         f = resolved(folder)
         if real == f or f in real.parents:
             where = "is the" if real == f else "is inside the"
-            raise TextcycleError(f"{option} {printable(out)} {where} {kind} {printable(folder)}: its files would "
-                                 f"mix with the {kind.split()[0]}; pick a folder outside it")
+            raise TextcycleError(
+                f"{option} {printable(out)} {where} {kind} {printable(folder)}: its files would "
+                f"mix with the {kind.split()[0]}; pick a folder outside it"
+            )
 
 
 def stale_temporaries(folder: str | Path) -> list[Path]:

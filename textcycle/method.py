@@ -22,6 +22,7 @@ hands the method a `draw(style, n)` function that samples training sentences as 
 The two generators share their embedding and are called through `decode`, so gradients are
 averaged across processes explicitly (`sync_gradients`) instead of through a DDP wrapper.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,8 +34,17 @@ import torch.nn.functional as F
 
 from .config import TextCycleConfig
 from .model import TextCycleModel
-from .networks import (GENERATED, StyleDiscriminator, StyleDiscriminatorConfig, build_generator, decode,
-                       pad_batch, sequence_logprobs, share_embeddings, token_loss)
+from .networks import (
+    GENERATED,
+    StyleDiscriminator,
+    StyleDiscriminatorConfig,
+    build_generator,
+    decode,
+    pad_batch,
+    sequence_logprobs,
+    share_embeddings,
+    token_loss,
+)
 from .reward import content_reward, training_reward
 from .rl import mean_baseline, noise_words, reinforce_loss, style_lexicon, swap_markers
 from .tokenizer import EOS_ID, PAD_ID, UNK_ID, TextcycleTokenizer
@@ -73,8 +83,15 @@ def phase(tc, step: int) -> str:
 class TextCycleGAN:
     """The networks and optimisers of the text method, and its three kinds of update."""
 
-    def __init__(self, cfg: TextCycleConfig, tokenizer: TextcycleTokenizer, train_text: list[list[str]],
-                 accelerator, draw: Callable[[int, int], list[list[int]]], rng: random.Random):
+    def __init__(
+        self,
+        cfg: TextCycleConfig,
+        tokenizer: TextcycleTokenizer,
+        train_text: list[list[str]],
+        accelerator,
+        draw: Callable[[int, int], list[list[int]]],
+        rng: random.Random,
+    ):
         self.cfg, self.acc, self.tok = cfg, accelerator, tokenizer
         self.device = accelerator.device
         self.draw, self.rng = draw, rng
@@ -85,23 +102,35 @@ class TextCycleGAN:
         self.piece_units = cfg.data.language == "zh"
         if self.piece_units:
             sp = tokenizer.sp_model
-            lex = style_lexicon(*([" ".join(p) for p in sp.encode(train_text[s], out_type=str)] for s in (0, 1)),
-                                ratio=tc.lexicon_ratio)
+            lex = style_lexicon(
+                *([" ".join(p) for p in sp.encode(train_text[s], out_type=str)] for s in (0, 1)), ratio=tc.lexicon_ratio
+            )
             lex = tuple({sp.piece_to_id(w): n for w, n in side.items()} for side in lex)
         else:
             lex = style_lexicon(train_text[0], train_text[1], ratio=tc.lexicon_ratio)
         self.lex, self.lex_set = [list(side) for side in lex], [set(side) for side in lex]
         # the replacement markers' cumulative counts, when drawn as often as real text has them
-        self.lex_weights = ([list(itertools.accumulate(side.values())) for side in lex]
-                            if tc.marker_sampling == "frequency" else [None, None])
+        self.lex_weights = (
+            [list(itertools.accumulate(side.values())) for side in lex]
+            if tc.marker_sampling == "frequency"
+            else [None, None]
+        )
 
         vocab = len(tokenizer)
         self.gens = [build_generator(cfg.generator, vocab), build_generator(cfg.generator, vocab)]
         if cfg.generator.share_embeddings:
             share_embeddings(self.gens[1], self.gens[0])
-        self.disc = StyleDiscriminator(StyleDiscriminatorConfig(
-            vocab_size=vocab, d_model=dc.d_model, layers=dc.layers, heads=dc.heads, ffn_dim=dc.ffn_dim,
-            dropout=dc.dropout, max_length=max(64, cfg.tokenizer.max_length + 8)))
+        self.disc = StyleDiscriminator(
+            StyleDiscriminatorConfig(
+                vocab_size=vocab,
+                d_model=dc.d_model,
+                layers=dc.layers,
+                heads=dc.heads,
+                ffn_dim=dc.ffn_dim,
+                dropout=dc.dropout,
+                max_length=max(64, cfg.tokenizer.max_length + 8),
+            )
+        )
         for m in (*self.gens, self.disc):
             m.to(self.device).train()
         seen, self.gen_params = set(), []
@@ -139,14 +168,15 @@ class TextCycleGAN:
         tc = self.cfg.train
         if self.piece_units:
             pieces = [i for i in ids if i != EOS_ID]
-            pieces = swap_markers(pieces, self.lex_set[style], self.lex[1 - style], self.rng,
-                                  cum_weights=self.lex_weights[1 - style])
-            pieces = noise_words(pieces, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window,
-                                 mask_token=UNK_ID)
+            pieces = swap_markers(
+                pieces, self.lex_set[style], self.lex[1 - style], self.rng, cum_weights=self.lex_weights[1 - style]
+            )
+            pieces = noise_words(pieces, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window, mask_token=UNK_ID)
             return pieces[: self.cfg.tokenizer.max_length - 1] + [EOS_ID]
         words = self.tok.decode_fast([ids])[0].split()
-        words = swap_markers(words, self.lex_set[style], self.lex[1 - style], self.rng,
-                             cum_weights=self.lex_weights[1 - style])
+        words = swap_markers(
+            words, self.lex_set[style], self.lex[1 - style], self.rng, cum_weights=self.lex_weights[1 - style]
+        )
         words = noise_words(words, self.rng, tc.word_drop, tc.word_mask, tc.shuffle_window)
         return self.tok.encode_fast([" ".join(words)], self.cfg.tokenizer.max_length)[0]
 
@@ -217,8 +247,15 @@ class TextCycleGAN:
             t = 1 - s
             x, x_mask = pad_batch(self.draw(s, B), dev)
             with self.autocast():
-                samples = decode(self.gens[t], x, x_mask, tc.max_new_tokens, sample=True,
-                                 temperature=tc.sample_temperature, num_samples=K)
+                samples = decode(
+                    self.gens[t],
+                    x,
+                    x_mask,
+                    tc.max_new_tokens,
+                    sample=True,
+                    temperature=tc.sample_temperature,
+                    num_samples=K,
+                )
             x_rep, xm_rep = x.repeat_interleave(K, 0), x_mask.repeat_interleave(K, 0)
             s_mask = (samples != PAD_ID).long()
             reward = self.reward(samples, s_mask, x_rep, t, s)
@@ -303,8 +340,10 @@ class TextCycleGAN:
 
     def checkpoint_parts(self) -> tuple[dict, dict]:
         """What a checkpoint holds: the networks, and the optimiser and scheduler states."""
-        return ({"gen0": self.gens[0], "gen1": self.gens[1], "disc": self.disc},
-                {"opt_g": self.opt_g, "opt_d": self.opt_d, "sched": self.sched})
+        return (
+            {"gen0": self.gens[0], "gen1": self.gens[1], "disc": self.disc},
+            {"opt_g": self.opt_g, "opt_d": self.opt_d, "sched": self.sched},
+        )
 
     def after_load(self) -> None:
         """Loading state dicts unties the shared embedding: tie it again."""
@@ -314,6 +353,13 @@ class TextCycleGAN:
     def model(self, style_names, script: str | None) -> TextCycleModel:
         """The saved-folder view (`save_pretrained`) of the current networks."""
         tc = self.cfg.train
-        return TextCycleModel(self.gens, self.disc, self.tok, style_names, self.cfg.data.language,
-                              self.cfg.tokenizer.max_length, script,
-                              reward={"style_weight": tc.style_weight, "content_weight": tc.content_weight})
+        return TextCycleModel(
+            self.gens,
+            self.disc,
+            self.tok,
+            style_names,
+            self.cfg.data.language,
+            self.cfg.tokenizer.max_length,
+            script,
+            reward={"style_weight": tc.style_weight, "content_weight": tc.content_weight},
+        )

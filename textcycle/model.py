@@ -10,6 +10,7 @@
 `from_pretrained(dir)` reads it back (safetensors only, never pickle). Each generator is a plain
 `BartForConditionalGeneration`, so `model.generators[1].save_pretrained(...)` also works.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,23 +22,35 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import BartConfig, BartForConditionalGeneration
 
+from .errors import TextcycleError
 from .files import atomic_dir
 from .model_folder import read_model_info, resolve_model_path
-from .errors import TextcycleError
 from .networks import StyleDiscriminator, StyleDiscriminatorConfig, share_embeddings
 from .shapes import check_shapes
 from .tokenizer import TextcycleTokenizer
 
-EMBED_KEYS = ("model.shared.weight", "model.encoder.embed_tokens.weight",
-              "model.decoder.embed_tokens.weight", "lm_head.weight")
+EMBED_KEYS = (
+    "model.shared.weight",
+    "model.encoder.embed_tokens.weight",
+    "model.decoder.embed_tokens.weight",
+    "lm_head.weight",
+)
 
 
 class TextCycleModel(nn.Module):
     """generators[t] rewrites into style t: generators[1] = G_xy (0 -> 1), generators[0] = G_yx."""
 
-    def __init__(self, generators, discriminator: StyleDiscriminator, tokenizer: TextcycleTokenizer,
-                 style_names: list, language: str = "en", max_length: int = 40, script: str | None = None,
-                 reward: dict | None = None):
+    def __init__(
+        self,
+        generators,
+        discriminator: StyleDiscriminator,
+        tokenizer: TextcycleTokenizer,
+        style_names: list,
+        language: str = "en",
+        max_length: int = 40,
+        script: str | None = None,
+        reward: dict | None = None,
+    ):
         super().__init__()
         self.generators = nn.ModuleList(generators)
         self.discriminator = discriminator
@@ -49,8 +62,13 @@ class TextCycleModel(nn.Module):
         # the training reward's weights, so `--rerank` scores candidates as training did
         self.reward = {"style_weight": 1.0, "content_weight": 1.0, **(reward or {})}
 
-    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float32, card: str | None = None,
-                        ctranslate2: str | None = "int8_embed_float16") -> None:
+    def save_pretrained(
+        self,
+        path: str | Path,
+        dtype: torch.dtype = torch.float32,
+        card: str | None = None,
+        ctranslate2: str | None = "int8_embed_float16",
+    ) -> None:
         """Write the folder (atomically). `ctranslate2`: also write CTranslate2 copies of both
         generators (`ct2/`, for the fast engine) in that quantization, made from exactly the
         weights saved here; None leaves them out (checkpoints during training)."""
@@ -102,18 +120,21 @@ class TextCycleModel(nn.Module):
         tokenizer = TextcycleTokenizer.from_dir(path)
         gens = []
         for t in (0, 1):
-            sd = {k[len(f"to_{t}."):]: v.float() for k, v in tensors.items() if k.startswith(f"to_{t}.")}
+            sd = {k[len(f"to_{t}.") :]: v.float() for k, v in tensors.items() if k.startswith(f"to_{t}.")}
             sd["model.shared.weight"] = tensors.get("shared.weight", torch.zeros(0)).float()
             check_shapes(lambda: BartForConditionalGeneration(bart_config), sd, f"{path}: generator weights")
             g = BartForConditionalGeneration(bart_config)
             try:
                 missing, unexpected = g.load_state_dict(sd, strict=False)
             except RuntimeError as e:  # a size mismatch: config.json was edited, or belongs elsewhere
-                raise TextcycleError(f"{path}: generator weights do not match config.json "
-                                     f"({_first_mismatch(e)})") from None
+                raise TextcycleError(
+                    f"{path}: generator weights do not match config.json ({_first_mismatch(e)})"
+                ) from None
             bad = [m for m in missing if m not in EMBED_KEYS and not m.endswith("final_logits_bias")]
             if bad or unexpected:
-                raise TextcycleError(f"{path}: weights do not match the config (missing {bad[:3]}, unexpected {unexpected[:3]})")
+                raise TextcycleError(
+                    f"{path}: weights do not match the config (missing {bad[:3]}, unexpected {unexpected[:3]})"
+                )
             g.tie_weights()
             gens.append(g.eval())
         share_embeddings(gens[1], gens[0])
@@ -123,17 +144,30 @@ class TextCycleModel(nn.Module):
         try:
             disc.load_state_dict(disc_sd)
         except RuntimeError as e:
-            raise TextcycleError(f"{path}: discriminator weights do not match config.json ({_first_mismatch(e)})") from None
+            raise TextcycleError(
+                f"{path}: discriminator weights do not match config.json ({_first_mismatch(e)})"
+            ) from None
         language, script = config["language"], config["script"]
         if language == "zh" and script is None:  # older folders: the vocabulary tells the script
             from .textnorm import zh_script
+
             sp = tokenizer.sp_model
             script = zh_script([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
         if tokenizer.sp_model.get_piece_size() != bart_config.vocab_size:
-            raise TextcycleError(f"{path}: tokenizer.model has {tokenizer.sp_model.get_piece_size()} pieces but "
-                                 f"config.json says vocab_size {bart_config.vocab_size}")
-        return cls(gens, disc.eval(), tokenizer, config["style_names"], language,
-                   config["max_length"], script, config["reward"])
+            raise TextcycleError(
+                f"{path}: tokenizer.model has {tokenizer.sp_model.get_piece_size()} pieces but "
+                f"config.json says vocab_size {bart_config.vocab_size}"
+            )
+        return cls(
+            gens,
+            disc.eval(),
+            tokenizer,
+            config["style_names"],
+            language,
+            config["max_length"],
+            script,
+            config["reward"],
+        )
 
 
 def _first_mismatch(e: Exception) -> str:

@@ -6,6 +6,7 @@ shadows the bundled model: a bundled name (`yelp`, `zh`, `default`) is the bundl
 else is a path. Write `./yelp` for a folder of that name. A training run folder may be given for
 its model: `RUN/best` when it exists, else `RUN/final`.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,12 @@ def read_model_info(path: str | Path) -> dict:
     if not isinstance(config, dict):
         raise TextcycleError(f"{f}: expected a JSON object")
     names = config.get("style_names")
-    if not (isinstance(names, list) and len(names) == 2 and all(isinstance(n, str) and n.strip() for n in names)
-            and names[0] != names[1]):
+    if not (
+        isinstance(names, list)
+        and len(names) == 2
+        and all(isinstance(n, str) and n.strip() for n in names)
+        and names[0] != names[1]
+    ):
         raise TextcycleError(f"{f}: style_names must be a list of two different names, got {names!r}")
     language = config.get("language", "en")
     if language not in ("en", "zh"):
@@ -65,30 +70,53 @@ def read_model_info(path: str | Path) -> dict:
     if script not in (None, "simplified", "traditional"):
         raise TextcycleError(f"{f}: script must be simplified, traditional or null, got {script!r}")
     reward = config.get("reward") or {}
-    if not (isinstance(reward, dict) and all(k in ("style_weight", "content_weight") and isinstance(v, (int, float))
-                                             and not isinstance(v, bool) and v > 0 for k, v in reward.items())):
+    if not (
+        isinstance(reward, dict)
+        and all(
+            k in ("style_weight", "content_weight")
+            and isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and v > 0
+            for k, v in reward.items()
+        )
+    ):
         raise TextcycleError(f"{f}: reward must map style_weight/content_weight to positive numbers, got {reward!r}")
     for key in ("generator", "discriminator"):
         if not isinstance(config.get(key), dict):
             raise TextcycleError(f"{f}: {key!r} must be an object, got {config.get(key)!r}")
     check_sizes(config, f)
-    return {**config, "language": language, "max_length": ml, "script": script,
-            "reward": {"style_weight": 1.0, "content_weight": 1.0, **reward}}
+    return {
+        **config,
+        "language": language,
+        "max_length": ml,
+        "script": script,
+        "reward": {"style_weight": 1.0, "content_weight": 1.0, **reward},
+    }
 
 
 # a saved model's network sizes and the training-config key whose range each must be in: the
 # generator is a BART config (encoder and decoder sizes apart), the discriminator's position table
 # is as long as a generator's
 SIZE_KEYS = {
-    "generator": {"vocab_size": "tokenizer.vocab_size", "d_model": "generator.d_model",
-                  "encoder_layers": "generator.encoder_layers", "decoder_layers": "generator.decoder_layers",
-                  "encoder_attention_heads": "generator.attention_heads",
-                  "decoder_attention_heads": "generator.attention_heads",
-                  "encoder_ffn_dim": "generator.ffn_dim", "decoder_ffn_dim": "generator.ffn_dim",
-                  "max_position_embeddings": "generator.max_position_embeddings"},
-    "discriminator": {"vocab_size": "tokenizer.vocab_size", "d_model": "discriminator.d_model",
-                      "layers": "discriminator.layers", "heads": "discriminator.heads",
-                      "ffn_dim": "discriminator.ffn_dim", "max_length": "generator.max_position_embeddings"},
+    "generator": {
+        "vocab_size": "tokenizer.vocab_size",
+        "d_model": "generator.d_model",
+        "encoder_layers": "generator.encoder_layers",
+        "decoder_layers": "generator.decoder_layers",
+        "encoder_attention_heads": "generator.attention_heads",
+        "decoder_attention_heads": "generator.attention_heads",
+        "encoder_ffn_dim": "generator.ffn_dim",
+        "decoder_ffn_dim": "generator.ffn_dim",
+        "max_position_embeddings": "generator.max_position_embeddings",
+    },
+    "discriminator": {
+        "vocab_size": "tokenizer.vocab_size",
+        "d_model": "discriminator.d_model",
+        "layers": "discriminator.layers",
+        "heads": "discriminator.heads",
+        "ffn_dim": "discriminator.ffn_dim",
+        "max_length": "generator.max_position_embeddings",
+    },
 }
 
 
@@ -103,12 +131,16 @@ def check_sizes(config: dict, f: Path) -> None:
             v = config[part].get(name)
             lo, hi = allowed_range(key)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise TextcycleError(f"{f}: {part}.{name} must be an integer from {lo} to {hi} "
-                                     f"(as {key} in a training config), got {_short(v)}")
+                raise TextcycleError(
+                    f"{f}: {part}.{name} must be an integer from {lo} to {hi} "
+                    f"(as {key} in a training config), got {_short(v)}"
+                )
     g, d = config["generator"], config["discriminator"]
-    for part, heads, d_model in (("generator", g["encoder_attention_heads"], g["d_model"]),
-                                 ("generator", g["decoder_attention_heads"], g["d_model"]),
-                                 ("discriminator", d["heads"], d["d_model"])):
+    for part, heads, d_model in (
+        ("generator", g["encoder_attention_heads"], g["d_model"]),
+        ("generator", g["decoder_attention_heads"], g["d_model"]),
+        ("discriminator", d["heads"], d["d_model"]),
+    ):
         if d_model % heads:
             raise TextcycleError(f"{f}: {part}.d_model ({d_model}) must be divisible by its attention heads ({heads})")
     if d.get("num_classes", 3) != 3:

@@ -13,6 +13,7 @@
 
 The saved model folder (both generators, the discriminator, the tokenizer) is `textcycle.model`.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -33,13 +34,16 @@ GENERATED = 2  # the discriminator's third class
 
 # ---------------------------------------------------------------- generators
 
+
 def build_generator(cfg: GeneratorConfig, vocab_size: int) -> BartForConditionalGeneration:
     """A randomly initialised BART-style generator (or a pretrained one from `cfg.init_from`)."""
     if cfg.init_from:
         try:
             model = AutoModelForSeq2SeqLM.from_pretrained(cfg.init_from)
         except Exception as e:
-            raise TextcycleError(f"could not load generator.init_from={cfg.init_from!r}: {str(e).splitlines()[0]}") from None
+            raise TextcycleError(
+                f"could not load generator.init_from={cfg.init_from!r}: {str(e).splitlines()[0]}"
+            ) from None
         if model.config.vocab_size != vocab_size:
             model.resize_token_embeddings(vocab_size)
         return model
@@ -98,8 +102,12 @@ def sequence_logprobs(model, src, src_mask, tgt, normalize: bool = False) -> tor
 def token_loss(model, src, src_mask, tgt, label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean token cross-entropy of `tgt` given `src` (the supervised DAE / back-translation loss)."""
     logits = model(input_ids=src, attention_mask=src_mask, decoder_input_ids=shift_right(tgt)).logits
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), tgt.reshape(-1),
-                           ignore_index=PAD_ID, label_smoothing=label_smoothing)
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)),
+        tgt.reshape(-1),
+        ignore_index=PAD_ID,
+        label_smoothing=label_smoothing,
+    )
 
 
 @torch.no_grad()
@@ -133,8 +141,13 @@ def decode(
     # transformers renamed `past_key_values` to `cache`; pass the cache under the name this version takes
     cache_arg = "cache" if "cache" in inspect.signature(dec.forward).parameters else "past_key_values"
     for _ in range(max_new_tokens):
-        h = dec(input_ids=token, encoder_hidden_states=enc, encoder_attention_mask=src_mask,
-                use_cache=True, **{cache_arg: cache}).last_hidden_state
+        h = dec(
+            input_ids=token,
+            encoder_hidden_states=enc,
+            encoder_attention_mask=src_mask,
+            use_cache=True,
+            **{cache_arg: cache},
+        ).last_hidden_state
         logits = model.lm_head(h[:, -1]).float()
         logits[:, PAD_ID] = -float("inf")
         logits[:, BOS_ID] = -float("inf")
@@ -165,6 +178,7 @@ def decode(
 
 # ---------------------------------------------------------------- discriminator
 
+
 @dataclass
 class StyleDiscriminatorConfig:
     vocab_size: int = 8000
@@ -183,8 +197,9 @@ class StyleDiscriminator(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.d_model, padding_idx=PAD_ID)
         self.pos = nn.Embedding(config.max_length, config.d_model)
-        layer = nn.TransformerEncoderLayer(config.d_model, config.heads, config.ffn_dim, config.dropout,
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            config.d_model, config.heads, config.ffn_dim, config.dropout, batch_first=True, norm_first=True
+        )
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(config.d_model)
         self.head = nn.Linear(config.d_model, config.num_classes)
@@ -203,6 +218,7 @@ class StyleDiscriminator(nn.Module):
 
 
 # ---------------------------------------------------------------- batches of token ids
+
 
 def pad_batch(seqs: list[list[int]], device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Id lists -> (ids [B, T] padded with PAD_ID, attention mask [B, T])."""

@@ -1,5 +1,6 @@
 """Training curves as a PNG, for the text and the image trainer alike (TensorBoard has the same
 scalars, live). A run passes its history (one dict per logged step) and its panel layout."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,12 @@ from pathlib import Path
 
 TEXT_PANELS = {
     "warm-start losses": ("warm/",),
-    "self-training: pairs kept, their reward, style, content": ("selftrain/kept", "selftrain/reward",
-                                                                "selftrain/style", "selftrain/content"),
+    "self-training: pairs kept, their reward, style, content": (
+        "selftrain/kept",
+        "selftrain/reward",
+        "selftrain/style",
+        "selftrain/content",
+    ),
     "self-training losses": ("selftrain/pair", "selftrain/bt"),
     "RL: reward, style acc., content": ("rl/reward", "rl/style_acc", "rl/content"),
     "RL: back-translation loss": ("rl/bt",),

@@ -4,6 +4,7 @@ It works on torch tensors (training, the torch engine) and on numpy arrays (the 
 engine, which must not import torch), so both paths score candidates with the same numbers.
 Tests on hand-computed values: tests/test_reward.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,9 +51,11 @@ def combine_rewards(style, content, style_weight: float = 1.0, content_weight: f
     return (1 + b2) * style * content / (b2 * style + content).clip(min=1e-8)
 
 
-def training_reward(disc_logits, recon_logprob_mean, target: int, style_weight: float = 1.0,
-                    content_weight: float = 1.0):
+def training_reward(
+    disc_logits, recon_logprob_mean, target: int, style_weight: float = 1.0, content_weight: float = 1.0
+):
     """The reward of rewrites into style `target`: `combine_rewards` of the style reward and the
     content reward (mean log p of the source given the rewrite, under the other generator)."""
-    return combine_rewards(style_reward(disc_logits, target), content_reward(recon_logprob_mean),
-                           style_weight, content_weight)
+    return combine_rewards(
+        style_reward(disc_logits, target), content_reward(recon_logprob_mean), style_weight, content_weight
+    )

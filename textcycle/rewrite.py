@@ -13,6 +13,7 @@ and undone inside. Python: `Rewriter.from_pretrained("yelp").rewrite([...], to="
 The Rewriter does the text handling; an engine does the networks, in token ids (see
 `textcycle.torch_engine` for the interface). This module imports neither torch nor transformers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,16 +30,26 @@ import numpy as np
 
 from .cli import check_threads, entry_point, thread_count, write_stdout
 from .errors import TextcycleError
-from .files import split_lines
 from .model_folder import read_model_info, resolve_model_path
 from .reward import detected_style_probs, training_reward
-from .textnorm import (clean, decoded_to_corpus_form, denormalize, model_pieces, normalize, number_tokens,
-                       opencc_available, protect_symbols, restore_numbers, restore_symbols, script_conversions,
-                       zh_convert)
+from .textnorm import (
+    clean,
+    decoded_to_corpus_form,
+    denormalize,
+    model_pieces,
+    normalize,
+    number_tokens,
+    opencc_available,
+    protect_symbols,
+    restore_numbers,
+    restore_symbols,
+    script_conversions,
+    zh_convert,
+)
 from .vocab import UNK_ID, decode_ids, encode_ids
 
 MAX_BEAM, MAX_RERANK = 16, 64
-MAX_SEED = 2 ** 32 - 1  # CTranslate2 takes an unsigned 32-bit seed
+MAX_SEED = 2**32 - 1  # CTranslate2 takes an unsigned 32-bit seed
 # an input is "unreadable" for a model when at least this share of its pieces are unknown, or
 # (English models) of its letters are outside the Latin script
 UNREADABLE_SHARE = 0.5
@@ -68,8 +79,13 @@ class Rewriter:
             from .torch_engine import TorchEngine
 
             engine = TorchEngine(model)
-            info = {"style_names": list(model.style_names), "language": model.language,
-                    "max_length": model.max_length, "script": model.script, "reward": dict(model.reward)}
+            info = {
+                "style_names": list(model.style_names),
+                "language": model.language,
+                "max_length": model.max_length,
+                "script": model.script,
+                "reward": dict(model.reward),
+            }
             sp = model.tokenizer.sp_model
         self.engine, self.sp, self.warn = engine, sp, warn
         self.style_names = list(info["style_names"])
@@ -84,8 +100,14 @@ class Rewriter:
         self._unknown: dict[str, bool] = {}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None, engine: str = "auto", threads: int = 2,
-                        device: str = "cpu", warn=_warn) -> "Rewriter":
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path | None = None,
+        engine: str = "auto",
+        threads: int = 2,
+        device: str = "cpu",
+        warn=_warn,
+    ) -> "Rewriter":
         """A model folder, a run folder or a bundled name ("yelp" is the default). `engine`:
         "ct2" (CTranslate2), "torch", or "auto" (CTranslate2 where the folder has a copy)."""
         import sentencepiece as spm
@@ -107,8 +129,10 @@ class Rewriter:
                         raise
                     warn(f"{e}; using the slower torch engine")
             else:
-                warn(f"{path} has no CTranslate2 copy; using the slower torch engine "
-                     f"(add one with: python -m textcycle.ct2_export {path})")
+                warn(
+                    f"{path} has no CTranslate2 copy; using the slower torch engine "
+                    f"(add one with: python -m textcycle.ct2_export {path})"
+                )
         if eng is None:
             from .model import TextCycleModel
             from .torch_engine import TorchEngine
@@ -167,8 +191,10 @@ class Rewriter:
         10-million-character word costs no more memory than its own text."""
         longest = max((len(p) for p in model_pieces(normalized, self.language, self.max_words)), default=0)
         if longest > self.max_piece_chars:
-            return (f"a part of it is {longest} characters with no sentence end or space to cut it at "
-                    f"(this model reads at most {self.max_piece_chars})")
+            return (
+                f"a part of it is {longest} characters with no sentence end or space to cut it at "
+                f"(this model reads at most {self.max_piece_chars})"
+            )
         text = "".join(ch for ch in normalized if not self.unknown_symbol(ch))
         ids = self.sp.encode(text)
         if not ids or sum(i == UNK_ID for i in ids) / len(ids) >= UNREADABLE_SHARE:
@@ -199,8 +225,15 @@ class Rewriter:
             symbols.append(runs)
         return pieces, symbols
 
-    def finish(self, source: str, outs: list[str], pieces: list[str], symbols: list[list], back: str | None,
-               corpus_form: bool = False) -> str:
+    def finish(
+        self,
+        source: str,
+        outs: list[str],
+        pieces: list[str],
+        symbols: list[list],
+        back: str | None,
+        corpus_form: bool = False,
+    ) -> str:
         """Rewritten pieces -> the output: symbols back in place, pieces joined, numbers back
         (English), then (unless `corpus_form`) the corpus form undone and the script converted back."""
         spaced = self.language != "zh"
@@ -210,8 +243,14 @@ class Rewriter:
             out = restore_numbers(out, number_tokens(source or ""))
         return out if corpus_form else zh_convert(denormalize(out, self.language), back)
 
-    def _transfer(self, batches: list[tuple[list[str], int]], beam: int = 1, sample: bool = False,
-                  temperature: float = 1.0, rerank: int = 1) -> list[list[str]]:
+    def _transfer(
+        self,
+        batches: list[tuple[list[str], int]],
+        beam: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        rerank: int = 1,
+    ) -> list[list[str]]:
         """The rewrites of each (texts in corpus form, target style) of `batches`. Without
         `rerank`, all go to the engine at once (CTranslate2 decodes both directions side by side);
         with it, per batch the best of `rerank` candidates by the training reward."""
@@ -236,8 +275,11 @@ class Rewriter:
         Returns (texts [B][n], scores [B, n]); column 0 is greedy."""
         src = self.encode(normalized)
         greedy = self.engine.generate(src, to)
-        samples = self.engine.generate(src, to, sample=True, temperature=temperature,
-                                       num_hypotheses=n - 1) if n > 1 else [[] for _ in src]
+        samples = (
+            self.engine.generate(src, to, sample=True, temperature=temperature, num_hypotheses=n - 1)
+            if n > 1
+            else [[] for _ in src]
+        )
         cands = [g[:1] + s for g, s in zip(greedy, samples)]
         flat = [c for row in cands for c in row]
         logits = self.engine.style_logits(flat)
@@ -245,12 +287,23 @@ class Rewriter:
         scores = training_reward(logits, recon, to, self.reward["style_weight"], self.reward["content_weight"])
         texts = self.decode(flat)
         B = len(src)
-        return [texts[b * n:(b + 1) * n] for b in range(B)], np.asarray(scores).reshape(B, n)
+        return [texts[b * n : (b + 1) * n] for b in range(B)], np.asarray(scores).reshape(B, n)
 
     # ------------------------------------------------------------ API
-    def rewrite(self, texts: list[str] | str, to: str | int | None = None, beam: int = 1, sample: bool = False,
-                temperature: float = 1.0, batch_size: int = 128, details: bool = False, corpus_form: bool = False,
-                rerank: int = 1, seed: int | None = None, number_from: int = 1):
+    def rewrite(
+        self,
+        texts: list[str] | str,
+        to: str | int | None = None,
+        beam: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        batch_size: int = 128,
+        details: bool = False,
+        corpus_form: bool = False,
+        rerank: int = 1,
+        seed: int | None = None,
+        number_from: int = 1,
+    ):
         """Rewrite each text into style `to` (a name from the model's config or 0/1); without
         `to`, into the style opposite to the one the discriminator sees. Returns strings, or
         with `details`, dicts with source, detected style, target style, rewrite and the
@@ -289,7 +342,7 @@ class Rewriter:
         detected = [None] * len(texts)
         per_input: list[list[np.ndarray]] = [[] for _ in texts]
         for b in range(0, len(real), batch_size):
-            chunk = real[b:b + batch_size]
+            chunk = real[b : b + batch_size]
             for k, p in zip(chunk, self.style_probs([pieces[k] for k in chunk])):
                 per_input[owner[k]].append(p)
         for i, ps in enumerate(per_input):
@@ -300,14 +353,13 @@ class Rewriter:
         jobs = []  # (piece indices, target style): chunks of batch_size, both directions
         for t in (0, 1):
             idx = [k for k in real if targets[owner[k]] == t]
-            jobs += [(idx[b:b + batch_size], t) for b in range(0, len(idx), batch_size)]
-        hyps = self._transfer([([pieces[k] for k in chunk], t) for chunk, t in jobs], beam, sample, temperature,
-                              rerank)
+            jobs += [(idx[b : b + batch_size], t) for b in range(0, len(idx), batch_size)]
+        hyps = self._transfer([([pieces[k] for k in chunk], t) for chunk, t in jobs], beam, sample, temperature, rerank)
         flat = [h for job_hyps in hyps for h in job_hyps]
         probs = self.style_probs(flat) if flat else np.zeros((0, 2))
         done = 0
         for (chunk, t), job_hyps in zip(jobs, hyps):
-            for k, h, pr in zip(chunk, job_hyps, probs[done:done + len(chunk), t].tolist()):
+            for k, h, pr in zip(chunk, job_hyps, probs[done : done + len(chunk), t].tolist()):
                 outs[k], probs_out[k] = h, pr
             done += len(chunk)
         mine_of: list[list[int]] = [[] for _ in texts]
@@ -319,8 +371,14 @@ class Rewriter:
             if i in skipped:
                 out = clean(text or "")
             else:
-                out = self.finish(text, [outs[k] for k in mine], [pieces[k] for k in mine],
-                                  [symbols[k] for k in mine], back[i], corpus_form)
+                out = self.finish(
+                    text,
+                    [outs[k] for k in mine],
+                    [pieces[k] for k in mine],
+                    [symbols[k] for k in mine],
+                    back[i],
+                    corpus_form,
+                )
             read = [k for k in mine if pieces[k]]
             if not details:
                 results.append(out)
@@ -340,8 +398,10 @@ class Rewriter:
     def _check_opencc(self) -> None:
         if not self._warned_opencc and not opencc_available():
             self._warned_opencc = True
-            self.warn("OpenCC is not installed, so Traditional/Simplified input is not converted "
-                      "(pip install 'textcycle[zh]')")
+            self.warn(
+                "OpenCC is not installed, so Traditional/Simplified input is not converted "
+                "(pip install 'textcycle[zh]')"
+            )
 
 
 def check_seed(seed: int) -> int:
@@ -369,6 +429,7 @@ def check_decoding(beam: int, sample: bool, temperature: float, rerank: int) -> 
 
 # ---------------------------------------------------------------- command line
 
+
 def _decode_bytes(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
@@ -385,8 +446,12 @@ def _argument_text(arg: str, n: int) -> str:
 
 
 # byte-order marks of the encodings stdin may come in besides UTF-8; UTF-32 LE's starts with UTF-16 LE's
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def _stdin_lines(buf):
@@ -406,8 +471,10 @@ def _stdin_lines(buf):
         if not seen_text and raw.strip(b"\r\n"):
             seen_text = True
             if raw.count(0) * 4 >= len(raw):
-                raise TextcycleError(f"stdin line {k} looks like UTF-16 or UTF-32 without a byte-order mark (NUL "
-                                     "bytes); convert it to UTF-8 first, e.g. iconv -f UTF-16LE -t UTF-8")
+                raise TextcycleError(
+                    f"stdin line {k} looks like UTF-16 or UTF-32 without a byte-order mark (NUL "
+                    "bytes); convert it to UTF-8 first, e.g. iconv -f UTF-16LE -t UTF-8"
+                )
         if raw.endswith(b"\n"):
             raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
         yield _decode_bytes(raw, f"stdin line {k}")
@@ -467,27 +534,50 @@ def json_line(obj) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m textcycle.rewrite", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m textcycle.rewrite",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("texts", nargs="*", help='sentences to rewrite, or "-" to read lines from stdin')
-    p.add_argument("--model", default="yelp", help="bundled name (yelp, zh), model folder or run folder "
-                                                   "(default: yelp; ./yelp for a folder of that name)")
-    p.add_argument("--to", help="target style name (see the model's config) or 0/1; default: the opposite "
-                                "of the detected style")
+    p.add_argument(
+        "--model",
+        default="yelp",
+        help="bundled name (yelp, zh), model folder or run folder (default: yelp; ./yelp for a folder of that name)",
+    )
+    p.add_argument(
+        "--to", help="target style name (see the model's config) or 0/1; default: the opposite of the detected style"
+    )
     p.add_argument("--beam", type=int, default=1, help=f"beam size, 1-{MAX_BEAM} (default 1: greedy)")
     p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (above 0)")
-    p.add_argument("--rerank", type=int, default=1, metavar="N",
-                   help="pick the best of greedy + N-1 samples by the training reward (default 1: off)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line: source, detected style, "
-                                                       "rewrite, its style probability")
+    p.add_argument(
+        "--rerank",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pick the best of greedy + N-1 samples by the training reward (default 1: off)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line: source, detected style, rewrite, its style probability",
+    )
     p.add_argument("--seed", type=int, default=0, help=f"random seed for --sample and --rerank (0 to {MAX_SEED})")
-    p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"),
-                   help="auto (default): CTranslate2 where the model folder has a copy, else torch")
+    p.add_argument(
+        "--engine",
+        default="auto",
+        choices=("auto", "ct2", "torch"),
+        help="auto (default): CTranslate2 where the model folder has a copy, else torch",
+    )
     p.add_argument("--threads", type=thread_count, default=2, help="CPU threads (default 2)")
     p.add_argument("--batch-size", type=int, default=128, help="sentences per engine call (default 128)")
-    p.add_argument("--chunk-lines", type=int, default=1024,
-                   help="input lines read, rewritten and written at a time (bounded memory on huge files)")
+    p.add_argument(
+        "--chunk-lines",
+        type=int,
+        default=1024,
+        help="input lines read, rewritten and written at a time (bounded memory on huge files)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -514,10 +604,18 @@ def main(argv: list[str] | None = None) -> int:
         for k, t in enumerate(chunk, n + 1):
             if not clean(t or ""):
                 _warn(f"input {k} is empty; its output line is empty")
-        results = rewriter.rewrite(chunk, to=args.to, beam=args.beam, sample=args.sample,
-                                   temperature=args.temperature, details=args.json, rerank=args.rerank,
-                                   seed=(args.seed + n) % (MAX_SEED + 1), batch_size=args.batch_size,
-                                   number_from=n + 1)
+        results = rewriter.rewrite(
+            chunk,
+            to=args.to,
+            beam=args.beam,
+            sample=args.sample,
+            temperature=args.temperature,
+            details=args.json,
+            rerank=args.rerank,
+            seed=(args.seed + n) % (MAX_SEED + 1),
+            batch_size=args.batch_size,
+            number_from=n + 1,
+        )
         write_stdout("".join((json_line(r) if args.json else r) + "\n" for r in results))
         n += len(chunk)
         if bar is not None:

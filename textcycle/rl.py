@@ -4,6 +4,7 @@ These are the parts of the method most likely to be subtly wrong, so they live h
 functions over tensors and lists, each with a test on hand-computed numbers
 (tests/test_rl.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,9 +15,9 @@ import torch
 
 from .textnorm import NUMBER_PLACEHOLDER
 
-
 # ---------------------------------------------------------------- baselines and the policy gradient
 # (the reward itself, shared with the rewriter, is `textcycle.reward`)
+
 
 def mean_baseline(rewards: torch.Tensor, k: int) -> torch.Tensor:
     """Baseline for each of K samples: the mean reward of the *other* K-1 samples of the same
@@ -37,8 +38,15 @@ def reinforce_loss(logprob_sum: torch.Tensor, rewards: torch.Tensor, baseline: t
 
 # ---------------------------------------------------------------- warm-start noise
 
-def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, ratio: float = 4.0,
-                  min_count: int = 5, max_size: int = 2000) -> tuple[dict[str, int], dict[str, int]]:
+
+def style_lexicon(
+    sents0: list[str],
+    sents1: list[str],
+    smoothing: float = 1.0,
+    ratio: float = 4.0,
+    min_count: int = 5,
+    max_size: int = 2000,
+) -> tuple[dict[str, int], dict[str, int]]:
     """Style-marker words of each style by salience (Li et al. 2018):
     (count in style s + smoothing) / (count in the other style + smoothing) >= `ratio`.
     Returns, per style, its markers -> the number of its sentences that have them, most
@@ -72,8 +80,9 @@ def style_lexicon(sents0: list[str], sents1: list[str], smoothing: float = 1.0, 
     return out[0], out[1]
 
 
-def noise_words(words: list[str], rng: random.Random, drop: float, mask: float, shuffle_window: int,
-                mask_token: str = "<unk>") -> list[str]:
+def noise_words(
+    words: list[str], rng: random.Random, drop: float, mask: float, shuffle_window: int, mask_token: str = "<unk>"
+) -> list[str]:
     """Denoising-autoencoder noise: drop words, mask words, shuffle within a local window."""
     kept = [w for w in words if rng.random() >= drop] or words[:1]
     kept = [mask_token if rng.random() < mask else w for w in kept]
@@ -83,8 +92,15 @@ def noise_words(words: list[str], rng: random.Random, drop: float, mask: float, 
     return kept
 
 
-def swap_markers(words: list, own: set, other: list, rng: random.Random, p_swap: float = 0.7,
-                 p_drop: float = 0.3, cum_weights: list[float] | None = None) -> list:
+def swap_markers(
+    words: list,
+    own: set,
+    other: list,
+    rng: random.Random,
+    p_swap: float = 0.7,
+    p_drop: float = 0.3,
+    cum_weights: list[float] | None = None,
+) -> list:
     """Replace the style markers of a sentence by markers of the other style (or drop them).
 
     Applied to a real sentence y of style t, the result looks like a sentence of the other style

@@ -16,6 +16,7 @@ the torch decode loop, which is why a source costs far less here than in REINFOR
 Selection is a pure function (`best_candidates`) with tests on hand-computed numbers
 (tests/test_selftrain.py); `make_pairs` wires it to an engine (`ct2_engine.CT2Engine`).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,14 @@ from .files import atomic_write_text
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
 
 
-def best_candidates(reward: np.ndarray, style_prob: np.ndarray, content: np.ndarray, is_copy: np.ndarray,
-                    min_style: float, min_content: float) -> np.ndarray:
+def best_candidates(
+    reward: np.ndarray,
+    style_prob: np.ndarray,
+    content: np.ndarray,
+    is_copy: np.ndarray,
+    min_style: float,
+    min_content: float,
+) -> np.ndarray:
     """Per source (row), the column of the highest-reward candidate among those that pass the
     thresholds (p(target style) >= min_style, content >= min_content, not a copy), or -1 where
     none passes. All inputs are [n_sources, K]; ties go to the first column."""
@@ -50,9 +57,18 @@ def token_overlap(source: list[int], rewrite: list[int]) -> float:
     return 2 * common / (sum(a.values()) + sum(b.values()))
 
 
-def make_pairs(engine, sources: list[list[list[int]]], num_samples: int, temperature: float,
-               min_style: float, min_content: float, style_weight: float = 1.0, content_weight: float = 1.0,
-               seed: int | None = None, overlap: float = 0.0) -> tuple[list[list[tuple[list[int], list[int]]]], dict]:
+def make_pairs(
+    engine,
+    sources: list[list[list[int]]],
+    num_samples: int,
+    temperature: float,
+    min_style: float,
+    min_content: float,
+    style_weight: float = 1.0,
+    content_weight: float = 1.0,
+    seed: int | None = None,
+    overlap: float = 0.0,
+) -> tuple[list[list[tuple[list[int], list[int]]]], dict]:
     """Pseudo-pairs for both directions. `sources[s]`: token-id sources of style s (each ending
     in </s>). Returns (pairs, stats): pairs[t] is a list of (source ids, rewrite ids) into style
     t (from sources of style 1 - t); stats has, per target style, the fraction of sources kept
@@ -63,8 +79,14 @@ def make_pairs(engine, sources: list[list[list[int]]], num_samples: int, tempera
         t, src = 1 - s, sources[s]
         if not src:
             continue
-        sampled = engine.generate(src, to=t, sample=True, num_hypotheses=num_samples, temperature=temperature,
-                                  seed=None if seed is None else seed + s)
+        sampled = engine.generate(
+            src,
+            to=t,
+            sample=True,
+            num_hypotheses=num_samples,
+            temperature=temperature,
+            seed=None if seed is None else seed + s,
+        )
         greedy = engine.generate(src, to=t)
         cands = [hs + g for hs, g in zip(sampled, greedy)]  # K samples + the greedy rewrite per source
         k = num_samples + 1
@@ -75,7 +97,9 @@ def make_pairs(engine, sources: list[list[list[int]]], num_samples: int, tempera
         content = np.asarray(content_reward(recon))
         if overlap > 0:
             content = (1 - overlap) * content + overlap * np.array([token_overlap(x, y) for y, x in zip(flat, src_rep)])
-        reward = np.asarray(combine_rewards(style_reward(logits, t), content, style_weight, content_weight)).reshape(-1, k)
+        reward = np.asarray(combine_rewards(style_reward(logits, t), content, style_weight, content_weight)).reshape(
+            -1, k
+        )
         content = content.reshape(-1, k)
         style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
         is_copy = np.array([y == x for y, x in zip(flat, src_rep)]).reshape(-1, k)
@@ -104,5 +128,6 @@ def load_pairs(path: Path):
         pairs = [[(list(map(int, a)), list(map(int, b))) for a, b in data["pairs"][t]] for t in (0, 1)]
         return pairs, dict(data.get("stats", {}))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise TextcycleError(f"{path}: damaged self-training pairs ({type(e).__name__}); delete it to "
-                             "regenerate them") from None
+        raise TextcycleError(
+            f"{path}: damaged self-training pairs ({type(e).__name__}); delete it to regenerate them"
+        ) from None

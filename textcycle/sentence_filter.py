@@ -20,6 +20,7 @@ A training run keeps its filter in `<output_dir>/sentence_filter/` (written in o
 
     python -m textcycle.sentence_filter --config configs/zh-reviews.yaml [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,9 @@ def classifier_config(language: str, labels: list, seed: int, n_train: int):
     epochs suit 100k sentences, so a small half gets more epochs, up to MIN_UPDATES updates."""
     from .evaluate.classifier import ClassifierConfig
 
-    cfg = ClassifierConfig(labels=list(labels), seed=seed,
-                           tokenization="zh_chars" if language == "zh" else ClassifierConfig.tokenization)
+    cfg = ClassifierConfig(
+        labels=list(labels), seed=seed, tokenization="zh_chars" if language == "zh" else ClassifierConfig.tokenization
+    )
     steps = max(1, math.ceil(n_train / cfg.batch_size))
     return replace(cfg, epochs=max(cfg.epochs, math.ceil(MIN_UPDATES / steps)))
 
@@ -62,7 +64,7 @@ def halves(n: int, seed: int) -> list[int]:
     order = list(range(n))
     random.Random(seed).shuffle(order)
     half = [0] * n
-    for i in order[n // 2:]:
+    for i in order[n // 2 :]:
         half[i] = 1
     return half
 
@@ -88,8 +90,9 @@ def score_sentences(train: list[list[str]], language: str, labels: list, seed: i
 
     for s in (0, 1):
         if len(train[s]) < 4:
-            raise TextcycleError(f"the sentence filter needs at least 4 training sentences per style "
-                                 f"(style {s} has {len(train[s])})")
+            raise TextcycleError(
+                f"the sentence filter needs at least 4 training sentences per style (style {s} has {len(train[s])})"
+            )
     cfg = classifier_config(language, labels, seed, (len(train[0]) + len(train[1])) // 2)
     half = [halves(len(train[s]), seed + s) for s in (0, 1)]
     probs = [[0.0] * len(train[s]) for s in (0, 1)]
@@ -105,8 +108,10 @@ def score_sentences(train: list[list[str]], language: str, labels: list, seed: i
                 p = clf.predict_proba([train[s][i] for i in idx], normalized=True)[:, s].tolist()
                 for i, v in zip(idx, p):
                     probs[s][i] = v
-            log(f"sentence filter: classifier {h + 1}/2 trained on {len(part[0]):,} + {len(part[1]):,} "
-                f"sentences, scored the other half ({time.time() - t0:.0f}s)")
+            log(
+                f"sentence filter: classifier {h + 1}/2 trained on {len(part[0]):,} + {len(part[1]):,} "
+                f"sentences, scored the other half ({time.time() - t0:.0f}s)"
+            )
     return probs, classifiers
 
 
@@ -137,10 +142,15 @@ def samples_text(train, probs, kept, style_names, seed: int, n: int = SAMPLES_PE
 
 
 def counts(train, kept, style_names, min_prob, max_per_style, dev_share=None) -> dict:
-    out = {"min_prob": min_prob, "max_per_style": max_per_style, "styles": list(style_names),
-           "train": [len(t) for t in train], "kept": [len(k) for k in kept],
-           "dropped": [len(t) - len(k) for t, k in zip(train, kept)],
-           "kept_percent": [round(100.0 * len(k) / max(1, len(t)), 1) for t, k in zip(train, kept)]}
+    out = {
+        "min_prob": min_prob,
+        "max_per_style": max_per_style,
+        "styles": list(style_names),
+        "train": [len(t) for t in train],
+        "kept": [len(k) for k in kept],
+        "dropped": [len(t) - len(k) for t, k in zip(train, kept)],
+        "kept_percent": [round(100.0 * len(k) / max(1, len(t)), 1) for t, k in zip(train, kept)],
+    }
     if dev_share is not None:
         out["dev_passing_percent"] = dev_share
     return out
@@ -149,8 +159,9 @@ def counts(train, kept, style_names, min_prob, max_per_style, dev_share=None) ->
 def table(c: dict) -> str:
     rows = [f"{'style':10} {'train':>9} {'kept':>9} {'dropped':>9} {'kept %':>7}"]
     for s, name in enumerate(c["styles"]):
-        rows.append(f"{name:10} {c['train'][s]:>9,} {c['kept'][s]:>9,} {c['dropped'][s]:>9,} "
-                    f"{c['kept_percent'][s]:>7.1f}")
+        rows.append(
+            f"{name:10} {c['train'][s]:>9,} {c['kept'][s]:>9,} {c['dropped'][s]:>9,} {c['kept_percent'][s]:>7.1f}"
+        )
     return "\n".join(rows)
 
 
@@ -169,23 +180,35 @@ def dev_passing(classifiers, dev, min_prob: float) -> list[float]:
 
 def recipe(data: DataConfig, corpus: UnpairedCorpus) -> dict:
     """What the probabilities depend on: the classifier recipe, the seed and the training text."""
-    cfg = classifier_config(corpus.language, corpus.style_names, data.seed,
-                            (len(corpus.train[0]) + len(corpus.train[1])) // 2)
+    cfg = classifier_config(
+        corpus.language, corpus.style_names, data.seed, (len(corpus.train[0]) + len(corpus.train[1])) // 2
+    )
     return {"classifier": asdict(cfg), "train_text_sha256": text_sha256(corpus.train)}
 
 
 def write_filter(folder: Path, data: DataConfig, corpus: UnpairedCorpus, probs, classifiers, kept) -> dict:
     """The filter's folder, written whole or not at all (`files.atomic_dir`)."""
-    c = counts(corpus.train, kept, corpus.style_names, data.filter_min_prob, data.filter_max_per_style,
-               dev_passing(classifiers, corpus.dev, data.filter_min_prob))
+    c = counts(
+        corpus.train,
+        kept,
+        corpus.style_names,
+        data.filter_min_prob,
+        data.filter_max_per_style,
+        dev_passing(classifiers, corpus.dev, data.filter_min_prob),
+    )
     with atomic_dir(folder) as tmp:
-        record = {"recipe": recipe(data, corpus), "min_prob": data.filter_min_prob,
-                  "max_per_style": data.filter_max_per_style,
-                  "probs": [[round(v, 5) for v in p] for p in probs], "kept": kept}
+        record = {
+            "recipe": recipe(data, corpus),
+            "min_prob": data.filter_min_prob,
+            "max_per_style": data.filter_max_per_style,
+            "probs": [[round(v, 5) for v in p] for p in probs],
+            "kept": kept,
+        }
         (tmp / "kept.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
         (tmp / "counts.json").write_text(json.dumps(c, indent=1) + "\n", encoding="utf-8")
-        (tmp / "samples.txt").write_text(samples_text(corpus.train, probs, kept, corpus.style_names, data.seed),
-                                         encoding="utf-8")
+        (tmp / "samples.txt").write_text(
+            samples_text(corpus.train, probs, kept, corpus.style_names, data.seed), encoding="utf-8"
+        )
         for h, clf in enumerate(classifiers):
             clf.save(tmp / f"classifier-{'ab'[h]}")
     return c
@@ -214,8 +237,10 @@ def prepare_filter(data: DataConfig, corpus: UnpairedCorpus, folder: Path, log=p
     computed and saved."""
     old = read_record(folder)
     same_scores = bool(old) and old.get("recipe") == recipe(data, corpus)
-    if same_scores and (old.get("min_prob"), old.get("max_per_style")) == (data.filter_min_prob,
-                                                                             data.filter_max_per_style):
+    if same_scores and (old.get("min_prob"), old.get("max_per_style")) == (
+        data.filter_min_prob,
+        data.filter_max_per_style,
+    ):
         log(f"sentence filter: reusing {folder / 'kept.json'}")
         return old["kept"]
     classifiers = load_classifiers(folder) if same_scores else []
@@ -232,8 +257,9 @@ def apply_kept(corpus: UnpairedCorpus, kept: list[list[int]]) -> UnpairedCorpus:
     """The corpus with only the kept training sentences (dev and test unchanged)."""
     for s in (0, 1):
         if not kept[s]:
-            raise TextcycleError(f"the sentence filter kept no {corpus.style_names[s]} training sentence: "
-                                 "lower data.filter_min_prob")
+            raise TextcycleError(
+                f"the sentence filter kept no {corpus.style_names[s]} training sentence: lower data.filter_min_prob"
+            )
     return replace(corpus, train=[[corpus.train[s][i] for i in kept[s]] for s in (0, 1)])
 
 
@@ -242,10 +268,12 @@ def filter_for_run(data: DataConfig, corpus: UnpairedCorpus, out_dir: Path, acce
     process then trains on the same kept sentences."""
     folder = Path(out_dir) / FILTER_DIR
     if accelerator.is_main_process:
-        kept = prepare_filter(data, corpus, folder, log=accelerator.print)
+        prepare_filter(data, corpus, folder, log=accelerator.print)
         c = json.loads((folder / "counts.json").read_text(encoding="utf-8"))
-        accelerator.print(f"sentence filter (p >= {data.filter_min_prob}): kept\n{table(c)}\n"
-                          f"(counts, samples and classifiers in {folder})")
+        accelerator.print(
+            f"sentence filter (p >= {data.filter_min_prob}): kept\n{table(c)}\n"
+            f"(counts, samples and classifiers in {folder})"
+        )
     accelerator.wait_for_everyone()
     record = read_record(folder)
     if record is None:
@@ -255,18 +283,24 @@ def filter_for_run(data: DataConfig, corpus: UnpairedCorpus, out_dir: Path, acce
 
 # ---------------------------------------------------------------- python -m textcycle.sentence_filter
 
+
 @entry_point
 def main(argv: list[str] | None = None) -> int:
     from .config import TextCycleConfig, load_config, validate_text_config
     from .data import load_corpus
 
-    ap = argparse.ArgumentParser(prog="python -m textcycle.sentence_filter",
-                                 description="Run the training-sentence filter of a config alone: kept and dropped "
-                                             "sentences per style, and 20 + 20 samples.")
+    ap = argparse.ArgumentParser(
+        prog="python -m textcycle.sentence_filter",
+        description="Run the training-sentence filter of a config alone: kept and dropped "
+        "sentences per style, and 20 + 20 samples.",
+    )
     add_config_arguments(ap)
     ap.add_argument("--min-prob", type=float, help="threshold (default: the config's data.filter_min_prob)")
-    ap.add_argument("--out", metavar="DIR", help="also write the filter folder (kept.json, counts.json, "
-                                                 "samples.txt, the classifiers) to DIR")
+    ap.add_argument(
+        "--out",
+        metavar="DIR",
+        help="also write the filter folder (kept.json, counts.json, samples.txt, the classifiers) to DIR",
+    )
     args = ap.parse_args(argv)
     overrides = list(args.overrides) + ([f"data.filter_min_prob={args.min_prob}"] if args.min_prob is not None else [])
     cfg = validate_text_config(load_config(args.config, TextCycleConfig, overrides))
@@ -283,8 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{t:>6.2f} " + " ".join(f"{100.0 * len(k[s]) / len(probs[s]):>16.1f} {dev[s]:>14.1f}" for s in (0, 1)))
     kept = select(probs, data.filter_min_prob, data.filter_max_per_style)
     c = counts(corpus.train, kept, corpus.style_names, data.filter_min_prob, data.filter_max_per_style)
-    print(f"\nwith p >= {data.filter_min_prob}" + (f", at most {data.filter_max_per_style} per style"
-                                                 if data.filter_max_per_style else "") + ":")
+    print(
+        f"\nwith p >= {data.filter_min_prob}"
+        + (f", at most {data.filter_max_per_style} per style" if data.filter_max_per_style else "")
+        + ":"
+    )
     print(table(c))
     print()
     print(samples_text(corpus.train, probs, kept, corpus.style_names, data.seed), end="")

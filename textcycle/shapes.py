@@ -5,6 +5,7 @@ A config.json edited within its allowed ranges (vocab_size 1,000,000; an image m
 are not in the file. Built on the meta device, the network costs no memory, and its shapes say
 whether the file's tensors fit it. The text and image model loaders both use it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,5 +21,7 @@ def check_shapes(build, state_dict: dict, what: str) -> None:
         expected = build().state_dict()
     for k, v in expected.items():
         if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape):
-            raise TextcycleError(f"{what} do not match the config (size mismatch for {k}: "
-                                 f"{tuple(state_dict[k].shape)} in the file, {tuple(v.shape)} by the config)")
+            raise TextcycleError(
+                f"{what} do not match the config (size mismatch for {k}: "
+                f"{tuple(state_dict[k].shape)} in the file, {tuple(v.shape)} by the config)"
+            )

@@ -8,6 +8,7 @@ Chinese text is kept as characters (SentencePiece needs no word segmentation); `
 folds width, punctuation, spaces and emoji into one form, and `zh_convert` converts between
 Traditional and Simplified characters (OpenCC, the optional `zh` extra).
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,7 +48,7 @@ def _split_period(tok: str) -> str:
     if not tok.endswith(".") or len(tok) == 1:
         return tok
     stem = tok.rstrip(".")
-    dots = tok[len(stem):]
+    dots = tok[len(stem) :]
     if not stem:  # "..." itself
         return tok
     if len(dots) > 1:  # an ellipsis glued to a word
@@ -111,8 +112,9 @@ def restore_numbers(rewrite: str, numbers: list[str]) -> str:
     """Put the source's numbers back into a corpus-form rewrite, in order, one per `_num_`
     ("some" once they run out)."""
     numbers = list(numbers)
-    return " ".join((numbers.pop(0) if numbers else "some") if tok == NUMBER_PLACEHOLDER else tok
-                    for tok in rewrite.split(" "))
+    return " ".join(
+        (numbers.pop(0) if numbers else "some") if tok == NUMBER_PLACEHOLDER else tok for tok in rewrite.split(" ")
+    )
 
 
 def protect_symbols(text: str, unknown) -> tuple[str, list[tuple[int, str]]]:
@@ -130,10 +132,11 @@ def protect_symbols(text: str, unknown) -> tuple[str, list[tuple[int, str]]]:
             i += 1
             continue
         j = i + 1
-        while j < len(text) and (unknown(text[j]) or text[j].isspace() and
-                                 text[j:].lstrip()[:1] and unknown(text[j:].lstrip()[0])):
+        while j < len(text) and (
+            unknown(text[j]) or text[j].isspace() and text[j:].lstrip()[:1] and unknown(text[j:].lstrip()[0])
+        ):
             j += 1
-        if out and out[-1] == " " and text[j:j + 1] == " ":
+        if out and out[-1] == " " and text[j : j + 1] == " ":
             j += 1  # "great 😍 ." -> "great ." with one space
         runs.append((len(out), text[i:j].strip()))
         i = j
@@ -194,16 +197,14 @@ _WIDE_CHARS = (
     "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"
 )
 _WIDE = re.compile(f"[{_WIDE_CHARS}]")
-_EMOJI_CHARS = "\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF"
+_EMOJI_CHARS = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff"
 _EMOJI = re.compile(f"[{_EMOJI_CHARS}]")
-_EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\u20e3\U0001F3FB-\U0001F3FF]")
+_EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\u20e3\U0001f3fb-\U0001f3ff]")
 _EMOJI_REPEAT = re.compile(f"([{_EMOJI_CHARS}])\\1{{3,}}")
 # spaces next to CJK punctuation, curly quotes, "…", "—" or emoji carry nothing and are dropped;
 # spaces between words (Chinese or Latin) are kept: PTT-style "太鹹了吧 根本吃不下去" uses them
 _ZH_PUNCT_CHARS = "\u3000-\u303f\ufe30-\ufe4f\uff00-\uffef\u2018\u2019\u201c\u201d\u2026\u2014"
-_ZH_SPACE = re.compile(
-    f"(?<=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])\\s+|\\s+(?=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])"
-)
+_ZH_SPACE = re.compile(f"(?<=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])\\s+|\\s+(?=[{_ZH_PUNCT_CHARS}{_EMOJI_CHARS}])")
 _HALF_PUNCT_RUN = re.compile(r"[,!?:;()]+")
 _TO_FULL = str.maketrans({",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"})
 _DOT_RUN = re.compile(r"\.{2,}|。{2,}")
@@ -229,7 +230,7 @@ def _zh_punct(text: str) -> str:
         return "……" if _is_wide(left) or _is_wide(right) or "。" in m.group() else "..."
 
     def one_dot(m):  # a single "." right after a CJK character ends the sentence
-        left = m.string[m.start() - 1: m.start()]
+        left = m.string[m.start() - 1 : m.start()]
         return "。" if _is_wide(left) else "."
 
     def run(m):
@@ -317,7 +318,7 @@ _TRADITIONAL_FORMS = ("s2t", "s2tw", "s2hk")  # OpenCC's standard, Taiwan's and 
 
 @functools.lru_cache(maxsize=65536)
 def char_script(ch: str) -> str | None:
-    """"traditional" or "simplified" for a character only that script writes, else None. Both
+    """ "traditional" or "simplified" for a character only that script writes, else None. Both
     directions count, because OpenCC's conversions also change characters both scripts write:
     Traditional-only, Simplified writes it otherwise (t2s changes it) and Traditional writes it so
     (s2t, s2tw or s2hk keeps it: 難, 乾, 髮); Simplified-only, Traditional writes it otherwise (all
@@ -343,7 +344,7 @@ def script_counts(text: str) -> tuple[int, int]:
 
 
 def zh_script(texts, sample: int = 5000) -> str | None:
-    """"traditional" or "simplified": the script with more script-only characters (`char_script`)
+    """ "traditional" or "simplified": the script with more script-only characters (`char_script`)
     in the first `sample` of `texts`; None without OpenCC, without such characters, or on a tie."""
     trad, simp = script_counts("".join(list(texts)[:sample]))
     if trad == simp:
@@ -416,7 +417,7 @@ def model_pieces(normalized: str, language: str, max_units: int) -> list[str]:
     else:
         for sent in _EN_SENTENCE_END.split(normalized):
             words = sent.split(" ")
-            pieces += [" ".join(words[i:i + max_units]) for i in range(0, len(words), max_units)]
+            pieces += [" ".join(words[i : i + max_units]) for i in range(0, len(words), max_units)]
     return [p for p in pieces if p.strip()]
 
 

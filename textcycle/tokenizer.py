@@ -6,6 +6,7 @@ segmentation. `TextcycleTokenizer` wraps the model as a `transformers` tokenizer
 (`encode`, batch `__call__`, `decode`, special tokens, `save_pretrained`/`from_pretrained`).
 Ids: 0 = <pad>, 1 = <unk>, 2 = <s>, 3 = </s>.
 """
+
 from __future__ import annotations
 
 import io
@@ -85,7 +86,10 @@ def train_tokenizer(
         vocab_size=vocab_size,
         model_type=model_type,
         character_coverage=character_coverage,
-        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        pad_id=PAD_ID,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
         input_sentence_size=2_000_000,
         shuffle_input_sentence=True,
         num_threads=1,
@@ -110,8 +114,10 @@ def train_tokenizer(
                 spm.SentencePieceTrainer.train(**kwargs)
             except RuntimeError as e2:
                 msg2 = str(e2).splitlines()[0] if str(e2) else repr(e2)
-                raise TextcycleError(f"SentencePiece training failed: {msg2} (vocabulary size {vocab_size}; "
-                                     "for Chinese use a character_coverage below 1, e.g. 0.9995)") from None
+                raise TextcycleError(
+                    f"SentencePiece training failed: {msg2} (vocabulary size {vocab_size}; "
+                    "for Chinese use a character_coverage below 1, e.g. 0.9995)"
+                ) from None
         else:
             raise TextcycleError(f"SentencePiece training failed: {msg}") from None
     (out / "tokenizer.model").write_bytes(model.getvalue())

@@ -10,6 +10,7 @@ Inputs are id lists ending in `</s>`; outputs are numpy arrays and id lists endi
 The CTranslate2 engine (`textcycle.ct2_engine`) has the same methods and no torch. This one is
 the reference (`--engine torch`) and the fallback for folders without a CTranslate2 copy.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,21 +41,36 @@ class TorchEngine:
         return self.model.discriminator(x).float().cpu().numpy()
 
     @torch.no_grad()
-    def generate(self, ids: list[list[int]], to: int, beam: int = 1, sample: bool = False,
-                 temperature: float = 1.0, num_hypotheses: int = 1) -> list[list[list[int]]]:
+    def generate(
+        self,
+        ids: list[list[int]],
+        to: int,
+        beam: int = 1,
+        sample: bool = False,
+        temperature: float = 1.0,
+        num_hypotheses: int = 1,
+    ) -> list[list[list[int]]]:
         """Per source, `num_hypotheses` rewrites (samples when `sample`, else the beam's best)."""
         g = self.model.generators[to]
         x, m = pad_batch(ids, self.device)
         if beam > 1:
-            out = g.generate(input_ids=x, attention_mask=m, num_beams=beam, num_return_sequences=num_hypotheses,
-                             max_new_tokens=self.max_new_tokens, do_sample=False, early_stopping=True)
+            out = g.generate(
+                input_ids=x,
+                attention_mask=m,
+                num_beams=beam,
+                num_return_sequences=num_hypotheses,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                early_stopping=True,
+            )
             out = out[:, 1:]  # generate() starts with the decoder start token
         else:
-            out = decode(g, x, m, self.max_new_tokens, sample=sample, temperature=temperature,
-                         num_samples=num_hypotheses)
+            out = decode(
+                g, x, m, self.max_new_tokens, sample=sample, temperature=temperature, num_samples=num_hypotheses
+            )
         rows = trim(out)
         k = num_hypotheses
-        return [rows[i * k:(i + 1) * k] for i in range(len(ids))]
+        return [rows[i * k : (i + 1) * k] for i in range(len(ids))]
 
     @torch.no_grad()
     def logprobs(self, src: list[list[int]], tgt: list[list[int]], generator: int) -> np.ndarray:

@@ -14,6 +14,7 @@ stops early, saving everything, once it has trained `time_limit_minutes`. A run 
 (each round's pairs, so a resumed run trains on the same ones), `tensorboard/`, `curves.png`,
 `best/` (best dev G), `final/` and `train_summary.json`; the image trainer writes the same shape.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,27 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from .checkpoint import (latest_checkpoint, prune_checkpoints, remove_stale_temporaries, resume_latest, save_checkpoint,
-                         write_errors)
+from .checkpoint import (
+    latest_checkpoint,
+    prune_checkpoints,
+    remove_stale_temporaries,
+    resume_latest,
+    save_checkpoint,
+    write_errors,
+)
 from .cli import entry_point
-from .config import (TextCycleConfig, add_config_arguments, architecture_changes, check_run_config, load_config,
-                     load_yaml, resolve_config, save_config, to_dict, validate_text_config)
+from .config import (
+    TextCycleConfig,
+    add_config_arguments,
+    architecture_changes,
+    check_run_config,
+    load_config,
+    load_yaml,
+    resolve_config,
+    save_config,
+    to_dict,
+    validate_text_config,
+)
 from .data import UnpairedCorpus, data_folders, load_corpus
 from .errors import TextcycleError
 from .evaluate.bleu import self_bleu
@@ -58,8 +75,12 @@ def tokenizer_recipe(cfg: TextCycleConfig, corpus: UnpairedCorpus) -> dict:
             h.update(line.encode("utf-8"))
             h.update(b"\n")
     t = cfg.tokenizer
-    return {"vocab_size": t.vocab_size, "model_type": t.model_type, "character_coverage": t.character_coverage,
-            "train_text_sha256": h.hexdigest()}
+    return {
+        "vocab_size": t.vocab_size,
+        "model_type": t.model_type,
+        "character_coverage": t.character_coverage,
+        "train_text_sha256": h.hexdigest(),
+    }
 
 
 def prepare_tokenizer(cfg: TextCycleConfig, corpus: UnpairedCorpus, tok_dir: Path, log=print) -> None:
@@ -77,13 +98,21 @@ def prepare_tokenizer(cfg: TextCycleConfig, corpus: UnpairedCorpus, tok_dir: Pat
             old = {}
         diff = [k for k in recipe if old.get(k) != recipe[k]]
         if diff:
-            what = ", ".join("the training text" if k == "train_text_sha256" else f"{k} {old.get(k)!r} -> {recipe[k]!r}"
-                             for k in diff)
-            raise TextcycleError(f"{tok_dir} was made for other data or settings ({what}): delete it, or pick "
-                                 "another train.output_dir")
+            what = ", ".join(
+                "the training text" if k == "train_text_sha256" else f"{k} {old.get(k)!r} -> {recipe[k]!r}"
+                for k in diff
+            )
+            raise TextcycleError(
+                f"{tok_dir} was made for other data or settings ({what}): delete it, or pick another train.output_dir"
+            )
         return
-    train_tokenizer(corpus.train[0] + corpus.train[1], tok_dir, cfg.tokenizer.vocab_size,
-                    cfg.tokenizer.model_type, cfg.tokenizer.character_coverage)
+    train_tokenizer(
+        corpus.train[0] + corpus.train[1],
+        tok_dir,
+        cfg.tokenizer.vocab_size,
+        cfg.tokenizer.model_type,
+        cfg.tokenizer.character_coverage,
+    )
     atomic_write_text(record, json.dumps(recipe, indent=1) + "\n")
 
 
@@ -107,16 +136,19 @@ def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool, config_file:
             raise TextcycleError(f"{saved}: expected a mapping at the top level")
         changes = architecture_changes(old, to_dict(cfg))
         if changes:
-            raise TextcycleError(f"--resume: the config changes the networks the checkpoints in {out} were made "
-                                 f"with ({'; '.join(changes)}); resume with the saved {saved}, or pick another "
-                                 "output dir")
+            raise TextcycleError(
+                f"--resume: the config changes the networks the checkpoints in {out} were made "
+                f"with ({'; '.join(changes)}); resume with the saved {saved}, or pick another "
+                "output dir"
+            )
 
 
 RL_STEP_COST = 2.5  # a cycle-RL step / a self-training step, in time (Yelp: 1.5 quiet, 1.9-2.1 shared; margin)
 
 
-def rl_fits(limit_s: float, used_s: float, round_s: float, round_gen_s: float, round_steps: int, rl_steps: int,
-            eval_s: float) -> bool:
+def rl_fits(
+    limit_s: float, used_s: float, round_s: float, round_gen_s: float, round_steps: int, rl_steps: int, eval_s: float
+) -> bool:
     """Whether another self-training round of `round_s` seconds (`round_gen_s` of them making
     its pairs, the rest `round_steps` updates) still leaves time, within `limit_s`, for
     `rl_steps` cycle-RL steps (RL_STEP_COST self-training steps each) and one evaluation."""
@@ -135,8 +167,10 @@ class TrainingRun:
         self.corpus = load_corpus(cfg.data)
         for s in (0, 1):
             if not self.corpus.dev[s]:
-                raise TextcycleError(f"style {s} ({self.corpus.style_names[s]}) has no dev sentences: the corpus "
-                                     "is too small to hold out a dev split (give a dev file, or more sentences)")
+                raise TextcycleError(
+                    f"style {s} ({self.corpus.style_names[s]}) has no dev sentences: the corpus "
+                    "is too small to hold out a dev split (give a dev file, or more sentences)"
+                )
         if cfg.data.filter_min_prob is not None:  # style-bearing training sentences only
             from .sentence_filter import filter_for_run
 
@@ -148,8 +182,9 @@ class TrainingRun:
         self.tok = TextcycleTokenizer.from_dir(tok_dir)
         self.train_ids = [self.tok.encode_fast(self.corpus.train[s], cfg.tokenizer.max_length) for s in (0, 1)]
         # the script of the training text, recorded in saved models so the rewriter can convert
-        self.script = (zh_script(self.corpus.train[0][:2500] + self.corpus.train[1][:2500])
-                       if cfg.data.language == "zh" else None)
+        self.script = (
+            zh_script(self.corpus.train[0][:2500] + self.corpus.train[1][:2500]) if cfg.data.language == "zh" else None
+        )
         self.method = TextCycleGAN(cfg, self.tok, self.corpus.train, accelerator, self.draw, self.rng)
         self.step = 0
         self.started, self.seconds_before = time.time(), 0.0
@@ -196,8 +231,12 @@ class TrainingRun:
         self.round_started = (self.train_seconds() - made_s, made_s) if at_start else None
         if self.acc.is_main_process:
             self.log(stats)
-            row = {"step": self.step, "phase": "selftrain-round", "round": r,
-                   **{k: round(v, 4) for k, v in stats.items()}}
+            row = {
+                "step": self.step,
+                "phase": "selftrain-round",
+                "round": r,
+                **{k: round(v, 4) for k, v in stats.items()},
+            }
             self.history.append(row)
             tqdm.write(json.dumps(row))
 
@@ -210,11 +249,21 @@ class TrainingRun:
         folder = self.out / "selftrain" / "engine"
         self.model().save_pretrained(folder, ctranslate2="float32")
         engine = CT2Engine.from_folder(folder, threads=tc.threads or torch.get_num_threads(), verify=False)
-        sources = [self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s])))
-                   for s in (0, 1)]
-        return make_pairs(engine, sources, tc.selftrain_samples, tc.sample_temperature, tc.selftrain_min_style,
-                          tc.selftrain_min_content, tc.style_weight, tc.content_weight, overlap=tc.selftrain_overlap,
-                          seed=self.sampling_seed())
+        sources = [
+            self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s]))) for s in (0, 1)
+        ]
+        return make_pairs(
+            engine,
+            sources,
+            tc.selftrain_samples,
+            tc.sample_temperature,
+            tc.selftrain_min_style,
+            tc.selftrain_min_content,
+            tc.style_weight,
+            tc.content_weight,
+            overlap=tc.selftrain_overlap,
+            seed=self.sampling_seed(),
+        )
 
     def sampling_seed(self) -> int:
         """A seed for a random draw outside the run's checkpointed generators (CTranslate2's
@@ -241,7 +290,7 @@ class TrainingRun:
         """Greedy rewrites of corpus-form sentences into style `to`, in corpus form."""
         out = []
         for i in range(0, len(sents), bs):
-            ids = self.tok.encode_fast(sents[i:i + bs], self.cfg.tokenizer.max_length)
+            ids = self.tok.encode_fast(sents[i : i + bs], self.cfg.tokenizer.max_length)
             out += self.tok.decode_fast(trim(self.method.transfer(ids, to)))
         return decoded_to_corpus_form(out, self.cfg.data.language)
 
@@ -267,8 +316,9 @@ class TrainingRun:
             bleus.append(bleu)
             res[f"sample_to{1 - s}"] = f"{src[0]}  ->  {hyp[0]}"
         acc, bleu = sum(accs) / len(accs), sum(bleus) / len(bleus)
-        res.update({"dev/acc": acc, "dev/self_bleu": bleu, "dev/G": math.sqrt(max(acc, 0) * max(bleu, 0)),
-                    "dev/judge": judge})
+        res.update(
+            {"dev/acc": acc, "dev/self_bleu": bleu, "dev/G": math.sqrt(max(acc, 0) * max(bleu, 0)), "dev/judge": judge}
+        )
         return res
 
     def evaluate_and_keep_best(self) -> None:
@@ -277,8 +327,11 @@ class TrainingRun:
             res = self.evaluate()
             self.eval_seconds = time.time() - t0
             self.log(res)
-            row = {"step": self.step, "minutes": round(self.train_seconds() / 60, 2),  # for equal-time pilots
-                   **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}}
+            row = {
+                "step": self.step,
+                "minutes": round(self.train_seconds() / 60, 2),  # for equal-time pilots
+                **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()},
+            }
             self.history.append(row)
             tqdm.write(json.dumps(row, ensure_ascii=False))
             if self.step > self.cfg.train.warm_steps // 2 and res["dev/G"] > self.best_g:
@@ -294,9 +347,15 @@ class TrainingRun:
     def save(self) -> None:
         if self.acc.is_main_process:
             st = self.rng.getstate()
-            info = {"best_g": self.best_g, "history": self.history[-2000:], "train_seconds": self.train_seconds(),
-                    "data_rng": [st[0], list(st[1]), st[2]], "round_seconds": self.round_seconds,
-                    "eval_seconds": self.eval_seconds, "selftrain_cut": self.selftrain_cut}
+            info = {
+                "best_g": self.best_g,
+                "history": self.history[-2000:],
+                "train_seconds": self.train_seconds(),
+                "data_rng": [st[0], list(st[1]), st[2]],
+                "round_seconds": self.round_seconds,
+                "eval_seconds": self.eval_seconds,
+                "selftrain_cut": self.selftrain_cut,
+            }
             models, states = self.method.checkpoint_parts()
             save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
             prune_checkpoints(self.out / "checkpoints", self.cfg.train.keep_checkpoints)
@@ -356,8 +415,15 @@ class TrainingRun:
         if tc.time_limit_minutes <= 0 or tc.rl_steps == 0 or not self.round_seconds:
             return True
         round_s, gen_s = self.round_seconds[-1]
-        return rl_fits(60 * tc.time_limit_minutes, self.train_seconds(), round_s, gen_s, tc.selftrain_steps,
-                       tc.rl_steps, self.eval_seconds)
+        return rl_fits(
+            60 * tc.time_limit_minutes,
+            self.train_seconds(),
+            round_s,
+            gen_s,
+            tc.selftrain_steps,
+            tc.rl_steps,
+            self.eval_seconds,
+        )
 
     def end_round(self) -> None:
         """Record the round that just ended: (seconds in all, its evaluation included; seconds
@@ -371,10 +437,13 @@ class TrainingRun:
         """End self-training after `rounds` rounds: the cycle-RL phase starts at the next step."""
         tc = self.cfg.train
         if announce:
-            tqdm.write(f"time limit: self-training ends after {rounds} of {tc.selftrain_rounds} rounds, so that "
-                       f"the {tc.rl_steps} cycle-RL steps fit in {tc.time_limit_minutes:g} min")
-            self.history.append({"step": self.step, "phase": "selftrain-cut", "rounds": rounds,
-                                 "rounds_in_config": tc.selftrain_rounds})
+            tqdm.write(
+                f"time limit: self-training ends after {rounds} of {tc.selftrain_rounds} rounds, so that "
+                f"the {tc.rl_steps} cycle-RL steps fit in {tc.time_limit_minutes:g} min"
+            )
+            self.history.append(
+                {"step": self.step, "phase": "selftrain-cut", "rounds": rounds, "rounds_in_config": tc.selftrain_rounds}
+            )
         self.selftrain_cut = rounds
         tc.selftrain_rounds = rounds  # the method's schedule (phase, learning rate) reads it
         self.method.refresh_lr()
@@ -389,8 +458,13 @@ class TrainingRun:
 
     def run(self) -> None:
         tc = self.cfg.train
-        bar = tqdm(total=self.total_steps, initial=self.step, desc="train", disable=not self.acc.is_main_process,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            desc="train",
+            disable=not self.acc.is_main_process,
+            dynamic_ncols=True,
+        )
         t0, n0 = time.time(), self.step
         stopped_early = False
         while self.step < self.total_steps:
@@ -425,10 +499,20 @@ class TrainingRun:
             if self.step % tc.log_every == 0 or self.step == self.total_steps:
                 logs["speed/steps_per_s"] = (self.step - n0) / max(1e-9, time.time() - t0)
                 self.log(logs)
-                self.history.append({"step": self.step, "phase": now,
-                                     **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)}})
-                bar.set_postfix({k.split("/")[-1]: f"{v:.3f}" for k, v in logs.items()
-                                 if k.startswith(("warm/dae", "selftrain/pair", "rl/reward", "rl/style"))})
+                self.history.append(
+                    {
+                        "step": self.step,
+                        "phase": now,
+                        **{k: round(v, 4) for k, v in logs.items() if isinstance(v, float)},
+                    }
+                )
+                bar.set_postfix(
+                    {
+                        k.split("/")[-1]: f"{v:.3f}"
+                        for k, v in logs.items()
+                        if k.startswith(("warm/dae", "selftrain/pair", "rl/reward", "rl/style"))
+                    }
+                )
             if self.step % tc.eval_every == 0 or self.step == self.total_steps:
                 self.evaluate_and_keep_best()
             if now == "selftrain" and (self.step - tc.warm_steps) % tc.selftrain_steps == 0:
@@ -440,12 +524,19 @@ class TrainingRun:
             self.model().save_pretrained(self.out / "final")
             if (self.out / "best" / "config.json").is_file() and not (self.out / "best" / "ct2").is_dir():
                 self.add_fast_engine(self.out / "best")
-            summary = {"steps": self.step, "warm_steps": tc.warm_steps, "selftrain_rounds": tc.selftrain_rounds,
-                       "selftrain_cut_by_time_limit": self.selftrain_cut is not None,
-                       "selftrain_steps": tc.selftrain_steps, "rl_steps": tc.rl_steps,
-                       "stopped_by_time_limit": stopped_early,
-                       "processes": self.acc.num_processes, "device": str(self.acc.device),
-                       "train_seconds": round(self.train_seconds(), 1), "best_dev_G": self.best_g}
+            summary = {
+                "steps": self.step,
+                "warm_steps": tc.warm_steps,
+                "selftrain_rounds": tc.selftrain_rounds,
+                "selftrain_cut_by_time_limit": self.selftrain_cut is not None,
+                "selftrain_steps": tc.selftrain_steps,
+                "rl_steps": tc.rl_steps,
+                "stopped_by_time_limit": stopped_early,
+                "processes": self.acc.num_processes,
+                "device": str(self.acc.device),
+                "train_seconds": round(self.train_seconds(), 1),
+                "best_dev_G": self.best_g,
+            }
             atomic_write_text(self.out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
             plot_curves(self.history, self.out / "curves.png", TEXT_PANELS)
             if self.writer:
@@ -453,8 +544,11 @@ class TrainingRun:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m textcycle.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m textcycle.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in output_dir")
     p.add_argument("--output-dir", help="overrides train.output_dir")

@@ -4,6 +4,7 @@ fast rewrite path imports this, and so does the Hugging Face tokenizer class in 
 Ids: 0 = <pad>, 1 = <unk>, 2 = <s>, 3 = </s>. A sentence is its pieces cut to max_length - 1,
 then `</s>`; decoding stops at `</s>` and drops the special ids.
 """
+
 from __future__ import annotations
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3

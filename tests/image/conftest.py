@@ -1,4 +1,5 @@
 """Fixtures of the image tests: tiny image folders and a tiny trained run (1 torch thread)."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """textcycle.image.config: the options, their checks, the shipped configs."""
+
 import pytest
 
 from textcycle.errors import TextcycleError
@@ -14,16 +15,19 @@ def test_config_errors():
         load_image_config(None, ["model.g_norm=layer"])
 
 
-@pytest.mark.parametrize("override, message", [
-    ("train.batch_size=0", "train.batch_size must be >= 1"),
-    ("train.log_every=0", "train.log_every must be >= 1"),  # was a ZeroDivisionError in the loop
-    ("train.save_every=0", "train.save_every must be >= 1"),
-    ("train.keep_checkpoints=0", "train.keep_checkpoints must be >= 1"),  # was an error at the first save
-    ("train.lr=0", "train.lr must be > 0"),
-    ("train.lr=fast", "expected a number"),
-    ("train.mixed_precision=fp8", "train.mixed_precision"),
-    ("data.crop_size=4", "too small for model.n_downsampling"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.batch_size=0", "train.batch_size must be >= 1"),
+        ("train.log_every=0", "train.log_every must be >= 1"),  # was a ZeroDivisionError in the loop
+        ("train.save_every=0", "train.save_every must be >= 1"),
+        ("train.keep_checkpoints=0", "train.keep_checkpoints must be >= 1"),  # was an error at the first save
+        ("train.lr=0", "train.lr must be > 0"),
+        ("train.lr=fast", "expected a number"),
+        ("train.mixed_precision=fp8", "train.mixed_precision"),
+        ("data.crop_size=4", "too small for model.n_downsampling"),
+    ],
+)
 def test_bad_values_are_config_errors(override, message):
     with pytest.raises(TextcycleError, match=message):
         load_image_config(None, ["data.load_size=16", "data.crop_size=16", override])

@@ -1,4 +1,5 @@
 """textcycle.image.data: folders, transforms, files that are skipped (not images, broken, too large)."""
+
 import warnings
 
 import numpy as np

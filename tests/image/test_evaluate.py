@@ -1,4 +1,5 @@
 """textcycle.image.evaluate: FD / KID / PSNR on known inputs, the command on a trained run."""
+
 import json
 
 import numpy as np
@@ -24,8 +25,21 @@ def test_metrics_on_known_inputs():
 
 
 def test_evaluate_a_run(tmp_path, trained_run, capsys):
-    assert main(["--model", str(trained_run), "--cache", str(tmp_path / "clf"), "--classifier-epochs", "1",
-                 "--out", str(tmp_path / "metrics")]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                str(trained_run),
+                "--cache",
+                str(tmp_path / "clf"),
+                "--classifier-epochs",
+                "1",
+                "--out",
+                str(tmp_path / "metrics"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| A -> B | CycleGAN: G(testA) |" in out and "identity" in out
     res = json.loads((tmp_path / "metrics.json").read_text())

@@ -5,6 +5,7 @@ line (warnings aside); no input file changed and no file changed, added or remov
 in the row's outputs (everything under the row's own sandbox folder is compared byte for byte,
 and so is the trained model it reads).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ class Row:
 
 
 def config(box: Path, *extra, root: str = "data") -> list:
-    return ["--config", tiny_config(box, box / root), "-o", "train.constant_steps=1", "-o", "train.decay_steps=0",
-            *extra]
+    return [
+        "--config",
+        tiny_config(box, box / root),
+        "-o",
+        "train.constant_steps=1",
+        "-o",
+        "train.decay_steps=0",
+        *extra,
+    ]
 
 
 def empty_folder(box: Path, name: str) -> Path:
@@ -97,42 +105,125 @@ TEST_A = ("data", "testA")
 ROWS = [
     # ---------------------------------------------------------------- train
     Row("train-missing-data-folder", "train", lambda b, r: config(b, root="nowhere"), 2, "data root not found"),
-    Row("train-empty-folder", "train", lambda b, r: config(b), 2, "no images in",
-        prepare=lambda b, r: empty_folder(b, "trainA")),
-    Row("train-non-image-named-png", "train", lambda b, r: config(b), 2, "no images in",
-        prepare=lambda b, r: only_a_fake_png(b, "trainB")),
-    Row("train-truncated-jpeg-fake-png-and-bomb-are-skipped", "train", lambda b, r: config(b), 0, "14000x14000",
-        prepare=lambda b, r: bad_and_good(b, "trainA"), outputs=("run",), check=has_final),
-    Row("train-bad-config-value", "train", lambda b, r: config(b, "-o", "train.batch_size=0"), 2,
-        "train.batch_size must be >= 1"),
-    Row("train-patchgan-larger-than-the-crop", "train", lambda b, r: config(b, "-o", "model.d_layers=3"), 2,
-        "too small for a PatchGAN"),  # was a RuntimeError traceback from a convolution
+    Row(
+        "train-empty-folder",
+        "train",
+        lambda b, r: config(b),
+        2,
+        "no images in",
+        prepare=lambda b, r: empty_folder(b, "trainA"),
+    ),
+    Row(
+        "train-non-image-named-png",
+        "train",
+        lambda b, r: config(b),
+        2,
+        "no images in",
+        prepare=lambda b, r: only_a_fake_png(b, "trainB"),
+    ),
+    Row(
+        "train-truncated-jpeg-fake-png-and-bomb-are-skipped",
+        "train",
+        lambda b, r: config(b),
+        0,
+        "14000x14000",
+        prepare=lambda b, r: bad_and_good(b, "trainA"),
+        outputs=("run",),
+        check=has_final,
+    ),
+    Row(
+        "train-bad-config-value",
+        "train",
+        lambda b, r: config(b, "-o", "train.batch_size=0"),
+        2,
+        "train.batch_size must be >= 1",
+    ),
+    Row(
+        "train-patchgan-larger-than-the-crop",
+        "train",
+        lambda b, r: config(b, "-o", "model.d_layers=3"),
+        2,
+        "too small for a PatchGAN",
+    ),  # was a RuntimeError traceback from a convolution
     Row("train-resume-without-checkpoint", "train", lambda b, r: config(b, "--resume"), 2, "no checkpoint"),
-    Row("train-over-an-existing-run", "train", lambda b, r: config(b), 2, "already holds checkpoints",
-        prepare=copied_run),  # and the run's config.yaml is left as it was
+    Row(
+        "train-over-an-existing-run",
+        "train",
+        lambda b, r: config(b),
+        2,
+        "already holds checkpoints",
+        prepare=copied_run,
+    ),  # and the run's config.yaml is left as it was
     # ---------------------------------------------------------------- translate
     Row("translate-missing-input", "translate", lambda b, r: translate(b, r, b / "nope.png"), 2, "input not found"),
-    Row("translate-empty-folder", "translate", lambda b, r: translate(b, r, b.joinpath(*TEST_A)), 2, "no images in",
-        prepare=lambda b, r: empty_folder(b, "testA")),
-    Row("translate-non-image-named-png", "translate", lambda b, r: translate(b, r, b.joinpath(*TEST_A, "photo.png")),
-        2, "could be read", prepare=lambda b, r: only_a_fake_png(b, "testA")),
-    Row("translate-truncated-jpeg-fake-png-and-bomb-are-skipped", "translate",
-        lambda b, r: translate(b, r, b.joinpath(*TEST_A), b.joinpath(*TEST_A, "bomb.png")), 0, "cut.jpg",
-        prepare=lambda b, r: bad_and_good(b, "testA"), outputs=("out",), check=pngs(4)),
-    Row("translate-out-is-the-input-folder", "translate",
-        lambda b, r: translate(b, r, b.joinpath(*TEST_A), "--overwrite", out=Path(*TEST_A)), 2,
-        "it is the input image"),
-    Row("translate-existing-outputs", "translate", lambda b, r: translate(b, r, b.joinpath(*TEST_A)), 2,
-        "1 of the 4 output file(s) already exist", prepare=lambda b, r: existing_outputs(b)),
-    Row("translate-model-without-weights", "translate", lambda b, r: translate(b, b / "model", b.joinpath(*TEST_A)),
-        2, "no generator weights", prepare=lambda b, r: no_weights(b)),
+    Row(
+        "translate-empty-folder",
+        "translate",
+        lambda b, r: translate(b, r, b.joinpath(*TEST_A)),
+        2,
+        "no images in",
+        prepare=lambda b, r: empty_folder(b, "testA"),
+    ),
+    Row(
+        "translate-non-image-named-png",
+        "translate",
+        lambda b, r: translate(b, r, b.joinpath(*TEST_A, "photo.png")),
+        2,
+        "could be read",
+        prepare=lambda b, r: only_a_fake_png(b, "testA"),
+    ),
+    Row(
+        "translate-truncated-jpeg-fake-png-and-bomb-are-skipped",
+        "translate",
+        lambda b, r: translate(b, r, b.joinpath(*TEST_A), b.joinpath(*TEST_A, "bomb.png")),
+        0,
+        "cut.jpg",
+        prepare=lambda b, r: bad_and_good(b, "testA"),
+        outputs=("out",),
+        check=pngs(4),
+    ),
+    Row(
+        "translate-out-is-the-input-folder",
+        "translate",
+        lambda b, r: translate(b, r, b.joinpath(*TEST_A), "--overwrite", out=Path(*TEST_A)),
+        2,
+        "it is the input image",
+    ),
+    Row(
+        "translate-existing-outputs",
+        "translate",
+        lambda b, r: translate(b, r, b.joinpath(*TEST_A)),
+        2,
+        "1 of the 4 output file(s) already exist",
+        prepare=lambda b, r: existing_outputs(b),
+    ),
+    Row(
+        "translate-model-without-weights",
+        "translate",
+        lambda b, r: translate(b, b / "model", b.joinpath(*TEST_A)),
+        2,
+        "no generator weights",
+        prepare=lambda b, r: no_weights(b),
+    ),
     # ---------------------------------------------------------------- evaluate
     Row("evaluate-missing-model", "evaluate", lambda b, r: evaluate(b, b / "nothing"), 2, "model folder not found"),
-    Row("evaluate-empty-test-folder", "evaluate", lambda b, r: evaluate(b, r, "--data", b / "data"), 2,
-        "no images in", prepare=lambda b, r: empty_folder(b, "testB")),
-    Row("evaluate-truncated-jpeg-fake-png-and-bomb-are-skipped", "evaluate",
-        lambda b, r: evaluate(b, r, "--data", b / "data"), 0, "cut.jpg",
-        prepare=lambda b, r: bad_and_good(b, "testA"), outputs=("clf", "eval.md", "eval.json")),
+    Row(
+        "evaluate-empty-test-folder",
+        "evaluate",
+        lambda b, r: evaluate(b, r, "--data", b / "data"),
+        2,
+        "no images in",
+        prepare=lambda b, r: empty_folder(b, "testB"),
+    ),
+    Row(
+        "evaluate-truncated-jpeg-fake-png-and-bomb-are-skipped",
+        "evaluate",
+        lambda b, r: evaluate(b, r, "--data", b / "data"),
+        0,
+        "cut.jpg",
+        prepare=lambda b, r: bad_and_good(b, "testA"),
+        outputs=("clf", "eval.md", "eval.json"),
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
 """An image model folder whose config.json sizes were edited: one line from the loader (issue 24:
 model.ngf 1e9 was a traceback), before any network is built for real."""
+
 import json
 import shutil
 
@@ -19,12 +20,16 @@ def edited(trained_run, dest, **model):
     return dest
 
 
-@pytest.mark.parametrize("model, words", [
-    ({"ngf": 1e9}, "expected an integer"),
-    ({"ngf": 10 ** 9}, "larger generator than the file holds"),
-    ({"n_blocks": 10 ** 6}, "larger generator than the file holds"),
-    ({"ngf": 3}, "size mismatch for model.1.weight"),
-], ids=["ngf 1e9", "ngf 10**9", "n_blocks 10**6", "ngf 3"])
+@pytest.mark.parametrize(
+    "model, words",
+    [
+        ({"ngf": 1e9}, "expected an integer"),
+        ({"ngf": 10**9}, "larger generator than the file holds"),
+        ({"n_blocks": 10**6}, "larger generator than the file holds"),
+        ({"ngf": 3}, "size mismatch for model.1.weight"),
+    ],
+    ids=["ngf 1e9", "ngf 10**9", "n_blocks 10**6", "ngf 3"],
+)
 def test_edited_sizes_are_one_line(tmp_path, trained_run, model, words):
     folder = edited(trained_run, tmp_path / "m", **model)
     with pytest.raises(TextcycleError, match=words) as e:
@@ -33,9 +38,10 @@ def test_edited_sizes_are_one_line(tmp_path, trained_run, model, words):
 
 
 def test_translate_command_with_an_edited_model(tmp_path, trained_run):
-    folder = edited(trained_run, tmp_path / "m", ngf=10 ** 9)
-    r = run_cli("textcycle.image.translate", "--model", folder, "--to", "B", "--out", tmp_path / "out",
-                tmp_path / "none.png")
+    folder = edited(trained_run, tmp_path / "m", ngf=10**9)
+    r = run_cli(
+        "textcycle.image.translate", "--model", folder, "--to", "B", "--out", tmp_path / "out", tmp_path / "none.png"
+    )
     assert r.returncode == 2 and "larger generator" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run_cli("textcycle.image.translate", "--model", folder, "--threads", "-5", "--html", tmp_path / "x.html")
     assert r.returncode == 2 and "--threads" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -1,6 +1,7 @@
 """Issue 24, the image side: an alias bomb in a config, the --html page written over an existing
 file, a run folder inside the data or on a file, the run's own config.yaml, and a full disk under
 translate and under training. Each test failed before its fix."""
+
 import errno
 import os
 import shutil
@@ -108,16 +109,18 @@ def test_a_users_config_in_the_run_folder_is_never_replaced(tmp_path, tiny, caps
 
 
 def test_training_on_a_full_disk_is_one_line_naming_the_last_checkpoint(tmp_path, tiny, monkeypatch, capsys):
-    import textcycle.checkpoint as ck
     from safetensors import SafetensorError
+
+    import textcycle.checkpoint as ck
 
     real = ck.save_file
 
     def save_file(tensors, filename, metadata=None):  # the disk fills up after the first checkpoint
         if "step-000002" in filename:
             return real(tensors, filename, metadata=metadata)
-        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
-                              '"No space left on device" })')
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+        )
 
     monkeypatch.setattr(ck, "save_file", save_file)
     assert train_main(["--config", str(tiny_config(tmp_path, tiny))]) == 2

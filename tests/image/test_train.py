@@ -1,5 +1,6 @@
 """textcycle.image.train: the run folder, lossless resume (also of an old-layout run), refusals
 that leave the run alone, the command line, two processes."""
+
 import json
 import shutil
 import subprocess
@@ -35,8 +36,16 @@ def test_train_resume_is_lossless_and_the_run_folder_has_the_text_runs_shape(tmp
     train(split, resume=True)
     assert same_generators(tmp_path / "a" / "final", tmp_path / "b" / "final")
     run = tmp_path / "a"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.yaml", "curves.png", "final",
-                                                      "history.jsonl", "samples", "tensorboard", "train_summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoints",
+        "config.yaml",
+        "curves.png",
+        "final",
+        "history.jsonl",
+        "samples",
+        "tensorboard",
+        "train_summary.json",
+    ]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
     assert sorted(p.name for p in (run / "final").iterdir()) == ["G_AB.safetensors", "G_BA.safetensors", "config.json"]
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["output_dir"] == str(run)
@@ -105,8 +114,10 @@ def test_cli_takes_dash_o_and_the_older_positional_overrides(tmp_path, tiny, cap
     """`-o KEY=VALUE` and, as before, bare KEY=VALUE after the options (the hostile-input tests run
     the command in a fresh process)."""
     cfg = tiny_config(tmp_path, tiny)
-    assert main(["--config", str(cfg), "-o", "train.constant_steps=1", "train.decay_steps=0",
-                 "-o", "train.save_every=1"]) == 0
+    assert (
+        main(["--config", str(cfg), "-o", "train.constant_steps=1", "train.decay_steps=0", "-o", "train.save_every=1"])
+        == 0
+    )
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["train"]
     assert (saved["constant_steps"], saved["decay_steps"], saved["save_every"]) == (1, 0, 1)
     assert (tmp_path / "run" / "final" / "G_AB.safetensors").is_file()
@@ -116,10 +127,31 @@ def test_cli_takes_dash_o_and_the_older_positional_overrides(tmp_path, tiny, cap
 @pytest.mark.slow
 def test_accelerate_two_processes(tmp_path, tiny):
     cfg = tiny_config(tmp_path, tiny, batch_size=1)
-    r = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                        "-m", "textcycle.image.train", "--config", str(cfg)],
-                       cwd=REPO, env={**ENV, "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "textcycle.image.train",
+            "--config",
+            str(cfg),
+        ],
+        cwd=REPO,
+        env={**ENV, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2 process(es)" in r.stdout + r.stderr
     assert (tmp_path / "run" / "final" / "G_AB.safetensors").is_file()

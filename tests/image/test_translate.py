@@ -1,5 +1,6 @@
 """textcycle.image.translate: files, folders, the HTML page; it never writes over an input, asks
 before replacing outputs, and skips inputs it cannot read."""
+
 import shutil
 
 import pytest
@@ -18,8 +19,23 @@ def one_error_line(err: str, needle: str) -> None:
 
 def test_files_folders_and_the_html_page(tmp_path, tiny, trained_run, capsys):
     out, page = tmp_path / "out", tmp_path / "page.html"
-    assert main(["--model", str(trained_run), "--to", "B", str(tiny / "testA"), str(tiny / "trainA" / "0.png"),
-                 "--out", str(out), "--html", str(page)]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                str(trained_run),
+                "--to",
+                "B",
+                str(tiny / "testA"),
+                str(tiny / "trainA" / "0.png"),
+                "--out",
+                str(out),
+                "--html",
+                str(page),
+            ]
+        )
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
     assert names == ["0.png", "0_2.png", "1.png", "2.png", "3.png"]  # two inputs named 0: both kept
     assert Image.open(out / "0.png").size == (16, 16)
@@ -38,8 +54,21 @@ def test_out_equal_to_the_input_folder_is_refused_and_inputs_are_kept(tmp_path, 
     one_error_line(capsys.readouterr().err, "it is the input image")
     assert tree_hashes(folder) == before
     # not even with --overwrite, and not through another spelling of the path
-    assert main(["--model", str(trained_run), "--to", "B", str(folder / "0.png"), "--overwrite",
-                 "--out", str(folder / ".." / folder.name)]) == 2
+    assert (
+        main(
+            [
+                "--model",
+                str(trained_run),
+                "--to",
+                "B",
+                str(folder / "0.png"),
+                "--overwrite",
+                "--out",
+                str(folder / ".." / folder.name),
+            ]
+        )
+        == 2
+    )
     one_error_line(capsys.readouterr().err, "it is the input image")
     assert tree_hashes(folder) == before
 
@@ -89,8 +118,22 @@ def test_too_large_and_non_image_inputs_are_skipped(tmp_path, tiny, trained_run,
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     out = tmp_path / "out"
-    assert main(["--model", str(trained_run), "--to", "B", str(bomb), str(text), str(tiny / "testB" / "0.png"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                str(trained_run),
+                "--to",
+                "B",
+                str(bomb),
+                str(text),
+                str(tiny / "testB" / "0.png"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "14000x14000" in err and "notes.png" in err and "Traceback" not in err and "DecompressionBomb" not in err
     assert sorted(p.name for p in out.iterdir()) == ["0.png"]
@@ -100,10 +143,13 @@ def test_too_large_and_non_image_inputs_are_skipped(tmp_path, tiny, trained_run,
     assert "16x16 pixels, over the limit of 100 pixels" in err
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--out", "FILE"], "is a file"),
-    (["--html", "page.txt"], "must end in .html"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--out", "FILE"], "is a file"),
+        (["--html", "page.txt"], "must end in .html"),
+    ],
+)
 def test_bad_output_paths(tmp_path, tiny, trained_run, capsys, argv, needle):
     (tmp_path / "FILE").write_text("x")
     argv = [a if a not in ("FILE", "page.txt") else str(tmp_path / a) for a in argv]

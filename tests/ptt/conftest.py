@@ -1,4 +1,5 @@
 """Fixtures of the PTT tests: a crawler wired to a fake PTT and a fake clock, the bundled sample."""
+
 import pytest
 
 from textcycle.ptt.crawl import Crawler
@@ -14,8 +15,7 @@ def make_crawler():
     def make(folder, fetch, **kw):
         t = FakeTime()
         logs = []
-        c = Crawler(folder / "raw", "Food", fetch=fetch, delay=1.0, sleep=t.sleep, clock=t.clock,
-                    log=logs.append, **kw)
+        c = Crawler(folder / "raw", "Food", fetch=fetch, delay=1.0, sleep=t.sleep, clock=t.clock, log=logs.append, **kw)
         return c, t, logs
 
     return make

@@ -1,4 +1,5 @@
 """Pages in the structure of www.ptt.cc, a fake PTT server and a fake clock for the PTT tests."""
+
 from pathlib import Path
 
 from textcycle.ptt.crawl import FetchError
@@ -10,11 +11,14 @@ TAG_CLASS = {"推": "hl push-tag", "噓": "f1 hl push-tag", "→": "f1 hl push-t
 
 # --- pages in the structure of www.ptt.cc ------------------------------------------------------
 
+
 def push_html(tag, user, content, when="01/02 10:00", ip="192.0.2.1"):
-    return (f'<div class="push"><span class="{TAG_CLASS.get(tag, "f1 hl push-tag")}">{tag} </span>'
-            f'<span class="f3 hl push-userid">{user}</span>'
-            f'<span class="f3 push-content">: {content}</span>'
-            f'<span class="push-ipdatetime"> {ip} {when}\n</span></div>')
+    return (
+        f'<div class="push"><span class="{TAG_CLASS.get(tag, "f1 hl push-tag")}">{tag} </span>'
+        f'<span class="f3 hl push-userid">{user}</span>'
+        f'<span class="f3 push-content">: {content}</span>'
+        f'<span class="push-ipdatetime"> {ip} {when}\n</span></div>'
+    )
 
 
 def article_html(board, aid, pushes, author="writer01 (作者)", title="[心得] 測試", extra_body="", raw_pushes=""):
@@ -52,14 +56,23 @@ def index_html(board, n, aids, deleted=0, pinned=(), prev=True, nxt=True):
     if pinned:
         sep = '<div class="r-list-sep"></div>' + "".join(
             f'<div class="r-ent"><div class="title"><a href="/bbs/{board}/{a}.html">[公告] 板規</a></div></div>'
-            for a in pinned)
-    paging = (f'<div class="btn-group btn-group-paging">'
-              f'<a class="btn wide" href="/bbs/{board}/index1.html">最舊</a>'
-              + (f'<a class="btn wide" href="/bbs/{board}/index{n - 1}.html">&lsaquo; 上頁</a>' if prev and n > 1
-                 else '<a class="btn wide disabled">&lsaquo; 上頁</a>')
-              + (f'<a class="btn wide" href="/bbs/{board}/index{n + 1}.html">下頁 &rsaquo;</a>' if nxt
-                 else '<a class="btn wide disabled">下頁 &rsaquo;</a>')
-              + f'<a class="btn wide" href="/bbs/{board}/index.html">最新</a></div>')
+            for a in pinned
+        )
+    paging = (
+        f'<div class="btn-group btn-group-paging">'
+        f'<a class="btn wide" href="/bbs/{board}/index1.html">最舊</a>'
+        + (
+            f'<a class="btn wide" href="/bbs/{board}/index{n - 1}.html">&lsaquo; 上頁</a>'
+            if prev and n > 1
+            else '<a class="btn wide disabled">&lsaquo; 上頁</a>'
+        )
+        + (
+            f'<a class="btn wide" href="/bbs/{board}/index{n + 1}.html">下頁 &rsaquo;</a>'
+            if nxt
+            else '<a class="btn wide disabled">下頁 &rsaquo;</a>'
+        )
+        + f'<a class="btn wide" href="/bbs/{board}/index.html">最新</a></div>'
+    )
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>看板 {board} 文章列表 - 批踢踢實業坊</title></head>
 <body><div id="action-bar-container"><div class="action-bar"><div class="btn-group btn-group-dir">
 <a class="btn selected" href="/bbs/{board}/index.html">看板</a></div>{paging}</div></div>
@@ -122,6 +135,7 @@ def fake_board(board="Food", pages=2, per_page=20, latest_entries=3):
         if n == pages + 1:
             site[f"{BASE}/bbs/{board}/index.html"] = html
         for i, aid in enumerate(ids):
-            site[f"{BASE}/bbs/{board}/{aid}.html"] = article_html(board, aid, [
-                ("推", f"u{n}x{i}", f"第{n}頁第{i}篇真好"), ("噓", f"v{n}x{i}", f"第{n}頁第{i}篇真爛")])
+            site[f"{BASE}/bbs/{board}/{aid}.html"] = article_html(
+                board, aid, [("推", f"u{n}x{i}", f"第{n}頁第{i}篇真好"), ("噓", f"v{n}x{i}", f"第{n}頁第{i}篇真爛")]
+            )
     return site, aids

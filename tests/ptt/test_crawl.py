@@ -1,6 +1,7 @@
 """The PTT crawler with a fake PTT (no network): resuming, retries and back-off, 404s, the
 over-18 gate, the newest pages; which links it follows (only https article links on www.ptt.cc),
 and the default fetcher, which refuses every other scheme and host."""
+
 import hashlib
 import urllib.error
 import urllib.request
@@ -18,8 +19,9 @@ from .pages import BASE, OVER18_PAGE, FakePTT, FakeTime, article_html, fake_boar
 
 def patch_open(monkeypatch, fake):
     """Answer every urllib request with `fake(req, timeout)` (no network)."""
-    monkeypatch.setattr(urllib.request.OpenerDirector, "open",
-                        lambda self, req, data=None, timeout=None: fake(req, timeout))
+    monkeypatch.setattr(
+        urllib.request.OpenerDirector, "open", lambda self, req, data=None, timeout=None: fake(req, timeout)
+    )
 
 
 def test_crawl_writes_pages_then_resumes(tmp_path, make_crawler):
@@ -63,7 +65,7 @@ def test_crawl_retries_with_exponential_backoff(tmp_path, make_crawler):
     assert fetch.calls.count(url) == 4
     backoffs = [s for s in t.sleeps if s != 1.0]
     assert backoffs == [2.0, 4.0, 8.0]
-    assert sum("retry" in l for l in logs) == 3
+    assert sum("retry" in line for line in logs) == 3
 
 
 def test_crawl_gives_up_on_a_page_then_on_the_site(tmp_path, make_crawler):
@@ -104,8 +106,10 @@ def test_crawl_missing_pages_are_remembered(tmp_path, make_crawler):
 
 
 def test_crawl_deleted_entries_empty_page_and_over18(tmp_path, make_crawler):
-    site = {f"{BASE}/bbs/Food/index1.html": index_html("Food", 1, [], deleted=2),
-            f"{BASE}/bbs/Food/index2.html": index_html("Food", 2, [])}
+    site = {
+        f"{BASE}/bbs/Food/index1.html": index_html("Food", 1, [], deleted=2),
+        f"{BASE}/bbs/Food/index2.html": index_html("Food", 2, []),
+    }
     c, _, _ = make_crawler(tmp_path, FakePTT(site))
     report = c.crawl(1, 2)
     assert report.deleted_entries == 2 and report.articles_fetched == 0 and not report.failed
@@ -119,10 +123,11 @@ def test_crawl_newest_pages(tmp_path):
     site, aids = fake_board(pages=3, per_page=2, latest_entries=1)
     fetch = FakePTT(site)
     t = FakeTime()
-    report = crawl_board(tmp_path / "raw", "Food", newest=2, fetch=fetch, delay=0.5,
-                         sleep=t.sleep, clock=t.clock, log=lambda m: None)
+    report = crawl_board(
+        tmp_path / "raw", "Food", newest=2, fetch=fetch, delay=0.5, sleep=t.sleep, clock=t.clock, log=lambda m: None
+    )
     assert fetch.calls[0] == f"{BASE}/bbs/Food/index.html"
-    assert report.index_fetched == 2 and report.articles_fetched == 3   # pages 3 and 4
+    assert report.index_fetched == 2 and report.articles_fetched == 3  # pages 3 and 4
     with pytest.raises(TextcycleError, match="board 'Nope' not found"):
         crawl_board(tmp_path / "raw", "Nope", newest=1, fetch=FakePTT({}), sleep=t.sleep, clock=t.clock)
     with pytest.raises(TextcycleError, match="not a PTT board name"):
@@ -200,31 +205,35 @@ def test_crawl_follows_only_https_article_links_on_ptt(tmp_path, make_crawler):
     secret = tmp_path / "secret.txt"
     secret.write_text("root:x:0:0:SECRET\n", encoding="utf-8")
     hostile = [
-        f"file://{secret}#/bbs/Food/M.1.A.001.html",                 # file://, the old hole
+        f"file://{secret}#/bbs/Food/M.1.A.001.html",  # file://, the old hole
         f"file://{secret}?/bbs/Food/M.1.A.002.html",
         f"file://localhost{secret}#/bbs/Food/M.1.A.003.html",
-        "https://evil.example/bbs/Food/M.1.A.004.html",              # another host
-        "//evil.example/bbs/Food/M.1.A.005.html",                    # scheme-relative: another host
+        "https://evil.example/bbs/Food/M.1.A.004.html",  # another host
+        "//evil.example/bbs/Food/M.1.A.005.html",  # scheme-relative: another host
         "https://www.ptt.cc.evil.example/bbs/Food/M.1.A.006.html",
-        "https://someone@www.ptt.cc/bbs/Food/M.1.A.007.html",        # user info
-        "https://www.ptt.cc:8443/bbs/Food/M.1.A.008.html",           # another port
-        "http://www.ptt.cc/bbs/Food/M.1.A.009.html",                 # not https
+        "https://someone@www.ptt.cc/bbs/Food/M.1.A.007.html",  # user info
+        "https://www.ptt.cc:8443/bbs/Food/M.1.A.008.html",  # another port
+        "http://www.ptt.cc/bbs/Food/M.1.A.009.html",  # not https
         "ftp://www.ptt.cc/bbs/Food/M.1.A.00A.html",
         "javascript:alert('/bbs/Food/M.1.A.00B.html')",
-        "https://www.ptt.cc/bbs/Other/M.1.A.00C.html?/bbs/Food/",    # another board
-        "https://www.ptt.cc/bbs/Food/../../etc/M.1.A.00D.html",      # dot segments leave the board
+        "https://www.ptt.cc/bbs/Other/M.1.A.00C.html?/bbs/Food/",  # another board
+        "https://www.ptt.cc/bbs/Food/../../etc/M.1.A.00D.html",  # dot segments leave the board
         "https://www.ptt.cc/redirect?to=/bbs/Food/M.1.A.00E.html",
     ]
     good = {  # href -> the URL fetched
         "/bbs/Food/M.2.A.001.html": f"{BASE}/bbs/Food/M.2.A.001.html",
-        "M.2.A.002.html": f"{BASE}/bbs/Food/M.2.A.002.html",          # relative to the index page
+        "M.2.A.002.html": f"{BASE}/bbs/Food/M.2.A.002.html",  # relative to the index page
         "https://www.ptt.cc/bbs/food/M.2.A.003.html": f"{BASE}/bbs/food/M.2.A.003.html",
         "HTTPS://WWW.PTT.CC/bbs/Food/M.2.A.004.html#frag": f"{BASE}/bbs/Food/M.2.A.004.html",
     }
     page = index_html("Food", 1, []).replace(
         "</div></div></body>",
-        "".join(f'<div class="r-ent"><div class="title"><a href="{h}">[閒聊] x</a></div></div>'
-                for h in hostile + list(good)) + "</div></div></body>")
+        "".join(
+            f'<div class="r-ent"><div class="title"><a href="{h}">[閒聊] x</a></div></div>'
+            for h in hostile + list(good)
+        )
+        + "</div></div></body>",
+    )
     site = {f"{BASE}/bbs/Food/index1.html": page}
     for url in good.values():
         aid = url.rsplit("/", 1)[1][:-5]
@@ -256,17 +265,34 @@ def test_urllib_fetch_refuses_file_urls(tmp_path):
 def test_urllib_fetch_refuses_other_schemes_and_hosts(tmp_path, monkeypatch):
     opened = []
     patch_open(monkeypatch, lambda req, timeout: opened.append(req.full_url))
-    for url in ("http://www.ptt.cc/bbs/Food/index.html", "ftp://www.ptt.cc/x", "data:text/plain,SECRET",
-                "https://evil.example/bbs/Food/index.html", "https://www.ptt.cc.evil.example/",
-                "https://user:pw@www.ptt.cc/", "https://www.ptt.cc:8443/", "https://www.ptt.cc:bad/",
-                "//www.ptt.cc/bbs/Food/index.html", "/etc/passwd", "", "https://[::1/"):
+    for url in (
+        "http://www.ptt.cc/bbs/Food/index.html",
+        "ftp://www.ptt.cc/x",
+        "data:text/plain,SECRET",
+        "https://evil.example/bbs/Food/index.html",
+        "https://www.ptt.cc.evil.example/",
+        "https://user:pw@www.ptt.cc/",
+        "https://www.ptt.cc:8443/",
+        "https://www.ptt.cc:bad/",
+        "//www.ptt.cc/bbs/Food/index.html",
+        "/etc/passwd",
+        "",
+        "https://[::1/",
+    ):
         with pytest.raises(crawl_mod.UnsafeURL, match="refusing to fetch"):
             urllib_fetch(url)
     assert opened == []
     # the refusal is not a FetchError: the crawler does not retry it, the crawl stops (exit 2)
     t = FakeTime()
-    c = Crawler(tmp_path / "unused", "Food", base_url=BASE, sleep=t.sleep, clock=t.clock, log=lambda m: None,
-                fetch=lambda url: urllib_fetch("file:///etc/passwd"))
+    c = Crawler(
+        tmp_path / "unused",
+        "Food",
+        base_url=BASE,
+        sleep=t.sleep,
+        clock=t.clock,
+        log=lambda m: None,
+        fetch=lambda url: urllib_fetch("file:///etc/passwd"),
+    )
     with pytest.raises(TextcycleError, match="refusing"):
         c.get(f"{BASE}/bbs/Food/index.html")
     assert c.requests == 1

@@ -9,6 +9,7 @@ loops, output folders among the inputs, bad numbers. For every case:
 The crawl cases all fail before any request; the subprocess also gets a proxy that goes nowhere,
 so a case that did reach the network would fail instead of using it.
 """
+
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ def deep_json(levels=100_000) -> str:
 
 # Each case builds its inputs under `w` (the test's folder, also the working directory) and returns
 # (arguments after `python -m textcycle.ptt`, the output folder, the exit statuses it may end with).
+
 
 def ingest_missing_folder(w):
     return ["ingest", str(w / "nope"), "--out", str(w / "out")], w / "out", {2}
@@ -99,9 +101,18 @@ def ingest_odd_json_values(w):
         '{"article_id": ' + big + ', "board": {"x": [1]}, "messages": ['
         '{"push_tag": "推", "push_userid": ' + big + ', "push_content": "好\\ud800吃好吃好吃"},'
         '{"push_tag": "噓", "push_userid": null, "push_content": "難吃難吃\\udfff難吃"},'
-        '{"push_tag": ["推"], "push_content": {"a": 1}}, 7, null, "x"]}', encoding="utf-8")
-    for name, text in (("empty.json", ""), ("null.json", "null"), ("num.json", "42"), ("list.json", "[[], 1, {}]"),
-                       ("str.json", '"just a string"'), ("nan.json", '{"messages": NaN}'), ("bom.json", "\ufeff{}")):
+        '{"push_tag": ["推"], "push_content": {"a": 1}}, 7, null, "x"]}',
+        encoding="utf-8",
+    )
+    for name, text in (
+        ("empty.json", ""),
+        ("null.json", "null"),
+        ("num.json", "42"),
+        ("list.json", "[[], 1, {}]"),
+        ("str.json", '"just a string"'),
+        ("nan.json", '{"messages": NaN}'),
+        ("bom.json", "\ufeff{}"),
+    ):
         (w / "raw" / name).write_text(text, encoding="utf-8")
     return ["ingest", str(w / "raw"), "--out", str(w / "out"), "--holdout", "0"], w / "out", {0}
 
@@ -111,8 +122,11 @@ def ingest_huge_lines(w):
     huge_push = ("推", "u9", "長" * 3_000_000)
     (w / "raw" / "M.1.A.001.html").write_text(
         article_html("Food", "M.1.A.001", GOOD_PUSHES + [huge_push]).replace("\n", " ") + "x" * 2_000_000,
-        encoding="utf-8")
-    dump = {"messages": [{"push_tag": "噓", "push_content": "爛" * 3_000_000}, {"push_tag": "推", "push_content": "好"}]}
+        encoding="utf-8",
+    )
+    dump = {
+        "messages": [{"push_tag": "噓", "push_content": "爛" * 3_000_000}, {"push_tag": "推", "push_content": "好"}]
+    }
     (w / "raw" / "big.json").write_text(json.dumps(dump, ensure_ascii=False), encoding="utf-8")
     (w / "raw" / "nolf.jsonl").write_text("{" * 3 + "x" * 3_000_000, encoding="utf-8")
     return ["ingest", str(w / "raw"), "--out", str(w / "out")], w / "out", {0}
@@ -242,30 +256,61 @@ def ingest_unreadable_file(w):
 def crawl(*argv):
     def case(w):
         return ["crawl", *argv, "--out", str(w / "rawout")], w / "rawout", {2}
+
     case.__name__ = "crawl " + " ".join(argv)
     return case
 
 
 CASES = [
-    ingest_missing_folder, ingest_empty_folder, ingest_only_index_pages, ingest_binary_html,
-    ingest_binary_html_beside_a_good_page, ingest_non_utf8_html, ingest_deep_json_alone,
-    ingest_deep_json_and_jsonl_beside_a_good_page, ingest_non_utf8_json, ingest_odd_json_values,
-    ingest_huge_lines, ingest_deeply_nested_html, ingest_out_is_the_input_folder,
-    ingest_out_is_the_input_folder_relative, ingest_out_inside_the_input_folder,
-    ingest_out_is_a_symlink_to_the_input_folder, ingest_input_is_an_output_file, ingest_out_is_a_file,
-    ingest_out_under_a_file, ingest_output_name_taken_by_a_folder, ingest_default_out_in_the_working_folder,
-    ingest_odd_file_names, ingest_symlink_loops_and_dangling_links, ingest_symlink_loop_as_input,
-    ingest_fifo_and_device, ingest_device_as_input, ingest_bad_numbers, ingest_bad_lengths, ingest_not_a_number,
-    ingest_unknown_conversion, ingest_unreadable_file,
-    crawl("--board", "Food", "--pages", "9-3"), crawl("--board", "Food", "--pages", "0-2"),
-    crawl("--board", "Food", "--pages", "abc"), crawl("--board", "Food", "--pages", ""),
-    crawl("--board", "Food", "--pages", "-5"), crawl("--board", "Food", "--pages", "1-2-3"),
-    crawl("--board", "Food", "--pages", "１-２"), crawl("--board", "Food", "--last", "0"),
-    crawl("--board", "Food", "--last", "-3"), crawl("--board", "Food", "--last", "x"),
-    crawl("--board", "Food"), crawl("--board", "Food", "--pages", "1-2", "--last", "2"),
-    crawl("--board", "../etc", "--pages", "1-2"), crawl("--board", "", "--pages", "1-2"),
-    crawl("--board", "a/b", "--pages", "1-2"), crawl("--board", "x" * 300, "--pages", "1-2"),
-    crawl("--board", "Food\n", "--pages", "1-2"), crawl("--board", "Food?x=1#", "--last", "1"),
+    ingest_missing_folder,
+    ingest_empty_folder,
+    ingest_only_index_pages,
+    ingest_binary_html,
+    ingest_binary_html_beside_a_good_page,
+    ingest_non_utf8_html,
+    ingest_deep_json_alone,
+    ingest_deep_json_and_jsonl_beside_a_good_page,
+    ingest_non_utf8_json,
+    ingest_odd_json_values,
+    ingest_huge_lines,
+    ingest_deeply_nested_html,
+    ingest_out_is_the_input_folder,
+    ingest_out_is_the_input_folder_relative,
+    ingest_out_inside_the_input_folder,
+    ingest_out_is_a_symlink_to_the_input_folder,
+    ingest_input_is_an_output_file,
+    ingest_out_is_a_file,
+    ingest_out_under_a_file,
+    ingest_output_name_taken_by_a_folder,
+    ingest_default_out_in_the_working_folder,
+    ingest_odd_file_names,
+    ingest_symlink_loops_and_dangling_links,
+    ingest_symlink_loop_as_input,
+    ingest_fifo_and_device,
+    ingest_device_as_input,
+    ingest_bad_numbers,
+    ingest_bad_lengths,
+    ingest_not_a_number,
+    ingest_unknown_conversion,
+    ingest_unreadable_file,
+    crawl("--board", "Food", "--pages", "9-3"),
+    crawl("--board", "Food", "--pages", "0-2"),
+    crawl("--board", "Food", "--pages", "abc"),
+    crawl("--board", "Food", "--pages", ""),
+    crawl("--board", "Food", "--pages", "-5"),
+    crawl("--board", "Food", "--pages", "1-2-3"),
+    crawl("--board", "Food", "--pages", "１-２"),
+    crawl("--board", "Food", "--last", "0"),
+    crawl("--board", "Food", "--last", "-3"),
+    crawl("--board", "Food", "--last", "x"),
+    crawl("--board", "Food"),
+    crawl("--board", "Food", "--pages", "1-2", "--last", "2"),
+    crawl("--board", "../etc", "--pages", "1-2"),
+    crawl("--board", "", "--pages", "1-2"),
+    crawl("--board", "a/b", "--pages", "1-2"),
+    crawl("--board", "x" * 300, "--pages", "1-2"),
+    crawl("--board", "Food\n", "--pages", "1-2"),
+    crawl("--board", "Food?x=1#", "--last", "1"),
     crawl("--board", "Food", "--pages", "1-2", "--delay", "nan"),
     crawl("--board", "Food", "--pages", "1-2", "--delay", "-1"),
     crawl("--board", "Food", "--pages", "1-2", "--backoff", "inf"),
@@ -306,10 +351,22 @@ def test_hostile_input(tmp_path, case):
     argv, out, statuses = case(w)
     before = digest(w)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", https_proxy="http://127.0.0.1:9",
-               http_proxy="http://127.0.0.1:9", no_proxy="")
-    r = subprocess.run([sys.executable, "-m", "textcycle.ptt", *argv], cwd=w, env=env,
-                       capture_output=True, text=True, errors="replace", timeout=240)
+    env.update(
+        PYTHONPATH=str(REPO),
+        HF_HUB_OFFLINE="1",
+        https_proxy="http://127.0.0.1:9",
+        http_proxy="http://127.0.0.1:9",
+        no_proxy="",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "textcycle.ptt", *argv],
+        cwd=w,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=240,
+    )
     err = r.stderr
     assert "Traceback" not in err, err[-3000:]
     assert r.returncode in statuses, (r.returncode, err[-2000:], r.stdout[-2000:])
@@ -326,12 +383,21 @@ def test_hostile_input(tmp_path, case):
     # no input (nor anything else outside the output folder) changed, appeared or went away;
     # only the output folder's parents may have been made
     made = {p for p in after.keys() - before.keys() if p in out.parents and after[p] == "dir"}
-    assert {p: h for p, h in after.items() if not inside(p, out) and p not in made} == \
-        {p: h for p, h in before.items() if not inside(p, out)}
+    assert {p: h for p, h in after.items() if not inside(p, out) and p not in made} == {
+        p: h for p, h in before.items() if not inside(p, out)
+    }
     # inside the output folder, files that were there before are unchanged unless ingest wrote them
     for p, h in before.items():
-        if inside(p, out) and p.name not in ("neg.txt", "pos.txt", "neg.dev.txt", "pos.dev.txt", "neg.test.txt",
-                                             "pos.test.txt", "neu.txt", "ingest.json"):
+        if inside(p, out) and p.name not in (
+            "neg.txt",
+            "pos.txt",
+            "neg.dev.txt",
+            "pos.dev.txt",
+            "neg.test.txt",
+            "pos.test.txt",
+            "neu.txt",
+            "ingest.json",
+        ):
             assert after.get(p) == h, p
     if r.returncode == 2:  # a refusal writes nothing at all
         assert after == before

@@ -5,6 +5,7 @@ ingest, and a full disk in the middle of writing the corpus.
 The fetcher runs against a real HTTP server on 127.0.0.1 (a thread of this process). It fetches
 only https pages on www.ptt.cc; here `check_url` is widened to that server, the rest is the real
 code path (sockets, urllib, the redirect handler)."""
+
 import errno
 import http.server
 import os
@@ -163,6 +164,7 @@ def test_crawl_command_refuses_bad_limits(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # ingest: continuation lines, a full disk
+
 
 def pairwise_join(parts):
     """The old join, one line at a time: a space only between two Latin letters or digits."""

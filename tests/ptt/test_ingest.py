@@ -1,33 +1,53 @@
 """PTT ingest: joining and cleaning comments, the corpus files, the hold-out by article, files
 that cannot be read (skipped with a warning), and output folders that would mix with the inputs."""
+
 import json
 
 import pytest
 
 from textcycle.errors import TextcycleError
-from textcycle.ptt.ingest import IngestOptions, IngestStats, article_comments, clean_comment, ingest, _id_pattern
+from textcycle.ptt.ingest import IngestOptions, IngestStats, _id_pattern, article_comments, clean_comment, ingest
 from textcycle.ptt.parse import Article, Push
 
 from .pages import OVER18_PAGE, article_html, index_html, write
 
 
 def art(*pushes, author="writer01 (作者)"):
-    return Article(article_id="M.1.A.001", board="T", author=author,
-                   pushes=[Push(tag=t, user=u, content=c) for t, u, c in pushes])
+    return Article(
+        article_id="M.1.A.001", board="T", author=author, pushes=[Push(tag=t, user=u, content=c) for t, u, c in pushes]
+    )
 
 
 def test_continuation_lines_are_joined():
-    a = art(("噓", "u1", "劇情拖太長了，演員"), ("→", "u1", "也很尷尬"), ("→", "u1", "浪費錢"),
-            ("推", "u2", "配樂很棒"), ("推", "u2", "看完想再看一次"),
-            ("推", "u3", "我覺得"), ("噓", "u3", "不好看"),           # another tag: a new comment
-            ("→", "u4", "路過"), ("→", "u5", "路過2"),                # other users: not joined
-            ("推", "u6", "I like the"), ("→", "u6", "music a lot"),   # Latin words keep a space
-            ("推", "u7", "前半"), ("?", "x", "奇怪"), ("→", "u7", "後半"))  # odd line breaks the chain
+    a = art(
+        ("噓", "u1", "劇情拖太長了，演員"),
+        ("→", "u1", "也很尷尬"),
+        ("→", "u1", "浪費錢"),
+        ("推", "u2", "配樂很棒"),
+        ("推", "u2", "看完想再看一次"),
+        ("推", "u3", "我覺得"),
+        ("噓", "u3", "不好看"),  # another tag: a new comment
+        ("→", "u4", "路過"),
+        ("→", "u5", "路過2"),  # other users: not joined
+        ("推", "u6", "I like the"),
+        ("→", "u6", "music a lot"),  # Latin words keep a space
+        ("推", "u7", "前半"),
+        ("?", "x", "奇怪"),
+        ("→", "u7", "後半"),
+    )  # odd line breaks the chain
     stats = IngestStats()
     got = article_comments(a, IngestOptions(), stats)
-    assert got == [("噓", "劇情拖太長了，演員也很尷尬浪費錢"), ("推", "配樂很棒看完想再看一次"),
-                   ("推", "我覺得"), ("噓", "不好看"), ("→", "路過"), ("→", "路過2"),
-                   ("推", "I like the music a lot"), ("推", "前半"), ("→", "後半")]
+    assert got == [
+        ("噓", "劇情拖太長了，演員也很尷尬浪費錢"),
+        ("推", "配樂很棒看完想再看一次"),
+        ("推", "我覺得"),
+        ("噓", "不好看"),
+        ("→", "路過"),
+        ("→", "路過2"),
+        ("推", "I like the music a lot"),
+        ("推", "前半"),
+        ("→", "後半"),
+    ]
     assert stats.joined_lines == 4 and stats.odd_tags == 1
     assert len(article_comments(a, IngestOptions(join=False), IngestStats())) == 14 - 1
     no_arrow = article_comments(a, IngestOptions(join_arrow=False), IngestStats())
@@ -40,26 +60,45 @@ def test_clean_comment_strips_urls_mentions_and_ids():
     assert clean_comment("推 https://imgur.com/a.jpg 好文 www.example.com/x", ids, None) == "推 好文"
     assert clean_comment("@bob 你錯了", ids, None) == "你錯了"
     assert clean_comment("alice123 說得對，writer01 加油", ids, None) == "說得對，加油"
-    assert clean_comment("KAREN 說的對", ids, None) == "說的對"           # ids are case-insensitive
-    assert clean_comment("bob 太短不刪", ids, None) == "bob 太短不刪"       # 3 letters, no digit: kept
+    assert clean_comment("KAREN 說的對", ids, None) == "說的對"  # ids are case-insensitive
+    assert clean_comment("bob 太短不刪", ids, None) == "bob 太短不刪"  # 3 letters, no digit: kept
     assert clean_comment("kareninfo 不是帳號", ids, None) == "kareninfo 不是帳號"  # whole words only
     assert clean_comment("好吃!", None, None) == "好吃！"
 
 
 def test_ingest_writes_neg_pos_neu(tmp_path):
-    write(tmp_path / "raw" / "M.1.A.001.html", article_html("Food", "M.1.A.001", [
-        ("推", "u1", "湯頭很濃，很好喝"), ("噓", "u2", "上次去等了一個小時"), ("→", "u2", "服務又很差"),
-        ("推", "u3", "推"), ("噓", "u4", "https://example.com/only-a-link"), ("推", "u5", "普通普通啦"),
-        ("噓", "u6", "普通普通啦"), ("→", "u7", "價位有點高喔"), ("推", "u8", "湯頭很濃，很好喝"),
-        ("推", "u9", "好" * 100),
-    ]))
+    write(
+        tmp_path / "raw" / "M.1.A.001.html",
+        article_html(
+            "Food",
+            "M.1.A.001",
+            [
+                ("推", "u1", "湯頭很濃，很好喝"),
+                ("噓", "u2", "上次去等了一個小時"),
+                ("→", "u2", "服務又很差"),
+                ("推", "u3", "推"),
+                ("噓", "u4", "https://example.com/only-a-link"),
+                ("推", "u5", "普通普通啦"),
+                ("噓", "u6", "普通普通啦"),
+                ("→", "u7", "價位有點高喔"),
+                ("推", "u8", "湯頭很濃，很好喝"),
+                ("推", "u9", "好" * 100),
+            ],
+        ),
+    )
     # the same article again (a second copy on disk) and a page without comments
-    write(tmp_path / "raw" / "copy" / "M.1.A.001.html", article_html("Food", "M.1.A.001", [("推", "z", "不該出現的第二份")]))
+    write(
+        tmp_path / "raw" / "copy" / "M.1.A.001.html",
+        article_html("Food", "M.1.A.001", [("推", "z", "不該出現的第二份")]),
+    )
     write(tmp_path / "raw" / "M.2.A.002.html", article_html("Food", "M.2.A.002", []))
     write(tmp_path / "raw" / "index5.html", index_html("Food", 5, ["M.1.A.001"]))  # skipped
     out = tmp_path / "out"
     stats = ingest([tmp_path / "raw"], out, IngestOptions(neutral=True, holdout=0))
-    read = lambda n: (out / n).read_text(encoding="utf-8").splitlines()
+
+    def read(n):
+        return (out / n).read_text(encoding="utf-8").splitlines()
+
     assert read("pos.txt") == ["湯頭很濃，很好喝"]
     assert read("neg.txt") == ["上次去等了一個小時服務又很差"]
     assert read("neu.txt") == ["價位有點高喔"]
@@ -84,22 +123,39 @@ def test_ingest_holds_out_whole_articles(tmp_path):
         files.append(write(tmp_path / "raw" / f"{aid}.html", article_html("Food", aid, pushes)))
     out = tmp_path / "out"
     stats = ingest(files, out, IngestOptions(holdout=5, holdout_max_fraction=0.1, seed=1))
-    article = lambda line: line.split("篇")[0]
+
+    def article(line):
+        return line.split("篇")[0]
+
     for name in ("neg", "pos"):
         train = (out / f"{name}.txt").read_text(encoding="utf-8").splitlines()
         dev = (out / f"{name}.dev.txt").read_text(encoding="utf-8").splitlines()
         test = (out / f"{name}.test.txt").read_text(encoding="utf-8").splitlines()
         assert len(dev) == 5 and len(test) == 5 and len(train) >= 120 - 2 * 6
-        assert not {article(l) for l in train} & {article(l) for l in dev + test}
-        assert not {article(l) for l in dev} & {article(l) for l in test}
+        assert not {article(line) for line in train} & {article(line) for line in dev + test}
+        assert not {article(line) for line in dev} & {article(line) for line in test}
         assert stats.written[f"{name}.dev.txt"] == 5
 
 
 def test_ingest_json_and_conversion(tmp_path):
     pytest.importorskip("opencc")
-    dump = {"articles": [{"article_id": "M.9.A.009", "board": "movie", "messages": [
-        {"push_tag": "推", "push_userid": "a1", "push_content": "這部電影的音樂很好聽", "push_ipdatetime": ""},
-        {"push_tag": "噓", "push_userid": "a2", "push_content": "劇本寫得很爛", "push_ipdatetime": ""}]}]}
+    dump = {
+        "articles": [
+            {
+                "article_id": "M.9.A.009",
+                "board": "movie",
+                "messages": [
+                    {
+                        "push_tag": "推",
+                        "push_userid": "a1",
+                        "push_content": "這部電影的音樂很好聽",
+                        "push_ipdatetime": "",
+                    },
+                    {"push_tag": "噓", "push_userid": "a2", "push_content": "劇本寫得很爛", "push_ipdatetime": ""},
+                ],
+            }
+        ]
+    }
     write(tmp_path / "dump.json", json.dumps(dump, ensure_ascii=False))
     ingest([tmp_path / "dump.json"], tmp_path / "out", IngestOptions(convert="t2s", holdout=0))
     assert (tmp_path / "out" / "pos.txt").read_text(encoding="utf-8") == "这部电影的音乐很好听\n"
@@ -121,8 +177,10 @@ def test_ingest_errors(tmp_path):
 
 
 def good_article(folder, aid="M.1.A.001"):
-    return write(folder / f"{aid}.html", article_html("Food", aid, [
-        ("推", "u1", "湯頭很濃，很好喝"), ("噓", "u2", "等了一個小時才吃到")]))
+    return write(
+        folder / f"{aid}.html",
+        article_html("Food", aid, [("推", "u1", "湯頭很濃，很好喝"), ("噓", "u2", "等了一個小時才吃到")]),
+    )
 
 
 def test_ingest_skips_unreadable_files_with_a_warning(tmp_path):
@@ -193,17 +251,33 @@ def test_ingest_write_errors_and_bad_options_are_textcycle_errors(tmp_path):
 def test_ingest_recovers_a_broken_crawler_dump_line_by_line(tmp_path):
     """jwlin/ptt-web-crawler writes one article per line; two real Stock dumps end in a trailing
     comma before ']}', and a crash can cut a line. The readable lines are kept, the loss counted."""
+
     def line(aid, tag, text):
-        return json.dumps({"article_id": aid, "board": "Stock", "messages": [
-            {"push_tag": tag, "push_userid": "u" + aid[-1], "push_content": text, "push_ipdatetime": ""}]},
-            ensure_ascii=False)
+        return json.dumps(
+            {
+                "article_id": aid,
+                "board": "Stock",
+                "messages": [
+                    {"push_tag": tag, "push_userid": "u" + aid[-1], "push_content": text, "push_ipdatetime": ""}
+                ],
+            },
+            ensure_ascii=False,
+        )
+
     raw = tmp_path / "raw"
     raw.mkdir()
-    text = ('{"articles": [' + line("M.1.A.001", "推", "這支股票會漲到一百") + ",\n"
-            + line("M.2.A.002", "噓", "韭菜又被割了一輪") + ",\n"
-            + line("M.3.A.003", "推", "這一行被切斷")[:-20] + ",\n"   # a cut line: lost
-            + line("M.4.A.004", "推", "歐印台積電 2330") + ",\n"        # trailing comma before ]}
-            + "]}")
+    text = (
+        '{"articles": ['
+        + line("M.1.A.001", "推", "這支股票會漲到一百")
+        + ",\n"
+        + line("M.2.A.002", "噓", "韭菜又被割了一輪")
+        + ",\n"
+        + line("M.3.A.003", "推", "這一行被切斷")[:-20]
+        + ",\n"  # a cut line: lost
+        + line("M.4.A.004", "推", "歐印台積電 2330")
+        + ",\n"  # trailing comma before ]}
+        + "]}"
+    )
     (raw / "Stock-1-1.json").write_text(text, encoding="utf-8")
     warnings = []
     stats = ingest([raw], tmp_path / "out", IngestOptions(holdout=0), warn=warnings.append)

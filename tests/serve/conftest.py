@@ -1,5 +1,6 @@
 """Helpers for the server tests: a fast fake engine behind the real Rewriter, an app with it,
 and a real `python -m textcycle.serve` subprocess."""
+
 from __future__ import annotations
 
 import os
@@ -137,8 +138,13 @@ class ServerProcess:
         self._log = open(self.log_path, "wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [str(Path(__file__).with_name("fake_serve.py"))] if fake else ["-m", "textcycle.serve"]
-        self.proc = subprocess.Popen([sys.executable, *command, "--port", str(self.port), *args],
-                                     cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, *command, "--port", str(self.port), *args],
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -5,6 +5,7 @@ its batch in the engine for 60 s.
 
     python tests/serve/fake_serve.py --port 8123 --graceful-timeout 1
 """
+
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `serve` is the tests' package
 
 from serve.conftest import fake_rewriter  # noqa: E402
-
 from textcycle.serve import app  # noqa: E402
 from textcycle.serve.__main__ import main  # noqa: E402
 

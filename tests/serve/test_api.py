@@ -1,5 +1,6 @@
 """The HTTP API in-process (FastAPI's TestClient), with the real Rewriter over a fake engine:
 the answers, the caps, and every kind of bad input answered as one JSON line."""
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,18 @@ def test_health_and_models(client):
     assert h["pid"] == os.getpid()
     assert client.get("/healthz?ready=true").status_code == 200
     m = client.get("/v1/models").json()
-    assert m["models"] == [{"name": "yelp", "style_names": ["negative", "positive"], "language": "en",
-                            "engine": "fake", "default": True}]
-    assert m["limits"] == {"max_texts": 256, "max_chars": 2000, "max_body_bytes": 1_000_000, "max_queued": 4096,
-                           "max_text_cost": 8192, "max_request_cost": 32768, "max_queued_cost": 65536}
+    assert m["models"] == [
+        {"name": "yelp", "style_names": ["negative", "positive"], "language": "en", "engine": "fake", "default": True}
+    ]
+    assert m["limits"] == {
+        "max_texts": 256,
+        "max_chars": 2000,
+        "max_body_bytes": 1_000_000,
+        "max_queued": 4096,
+        "max_text_cost": 8192,
+        "max_request_cost": 32768,
+        "max_queued_cost": 65536,
+    }
 
 
 def test_rewrite_answers_like_rewrite_json(client):
@@ -84,8 +93,12 @@ def test_full_width_and_emoji_texts_round_trip(client):
 BAD = [
     # (name, request kwargs, status, a word of the message)
     ("malformed JSON", dict(content=b'{"texts": ["a",}', headers={"content-type": "application/json"}), 400, "JSON"),
-    ("invalid UTF-8", dict(content=b'{"texts": ["\xff\xfe"]}', headers={"content-type": "application/json"}),
-     400, "UTF-8"),
+    (
+        "invalid UTF-8",
+        dict(content=b'{"texts": ["\xff\xfe"]}', headers={"content-type": "application/json"}),
+        400,
+        "UTF-8",
+    ),
     ("not JSON", dict(content=b"texts=a", headers={"content-type": "application/x-www-form-urlencoded"}), 415, "JSON"),
     ("no body", dict(content=b"", headers={"content-type": "application/json"}), 422, "required"),
     ("a JSON array", dict(json=["a"]), 422, "object"),
@@ -103,8 +116,12 @@ BAD = [
     ("rerank 1000", dict(json={"texts": ["a"], "rerank": 1000}), 422, "rerank"),
     ("beam 99", dict(json={"texts": ["a"], "beam": 99}), 422, "beam"),
     ("beam and rerank", dict(json={"texts": ["a"], "beam": 2, "rerank": 2}), 422, "do not combine"),
-    ("lone surrogate", dict(content=b'{"texts": ["\\ud800"]}', headers={"content-type": "application/json"}),
-     422, "surrogate"),
+    (
+        "lone surrogate",
+        dict(content=b'{"texts": ["\\ud800"]}', headers={"content-type": "application/json"}),
+        422,
+        "surrogate",
+    ),
     ("too many texts", dict(json={"texts": ["a"] * 257}), 422, "too many texts"),
     ("a text too long", dict(json={"texts": ["ok", "a" * 2001]}), 422, "texts[1] is 2001 characters"),
     ("body over the cap", dict(json={"texts": ["a" * 1000] * 1001}), 413, "bytes"),
@@ -128,8 +145,9 @@ def test_body_cap_also_holds_without_content_length(make_client):
             yield b"a" * 100
         yield b'"]}'
 
-    msg = assert_json_error(client.post("/v1/rewrite", content=chunks(), headers={"content-type": "application/json"}),
-                            413)
+    msg = assert_json_error(
+        client.post("/v1/rewrite", content=chunks(), headers={"content-type": "application/json"}), 413
+    )
     assert "1000" in msg and rw.calls == []
 
 

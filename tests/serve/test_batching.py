@@ -1,6 +1,7 @@
 """Dynamic batching: requests that arrive together share one engine call, each gets its own
 answers in order; the queue is bounded (503 + Retry-After); a request whose client is gone
 leaves the queue unstarted; one failing request does not fail the others of its batch."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,10 +54,10 @@ def gated_run(transform=lambda texts: list(texts)):
 
 def test_two_concurrent_requests_share_one_engine_call(make_client):
     client, rw = make_client(max_wait_ms=1000, max_batch=64)
-    a, b = post_all(client, [{"texts": ["the food was cold", "the staff was rude"]},
-                             {"texts": ["great pizza"]}])
-    assert len(rw.calls) == 1 and sorted(rw.calls[0]) == sorted(["the food was cold", "the staff was rude",
-                                                                 "great pizza"])
+    a, b = post_all(client, [{"texts": ["the food was cold", "the staff was rude"]}, {"texts": ["great pizza"]}])
+    assert len(rw.calls) == 1 and sorted(rw.calls[0]) == sorted(
+        ["the food was cold", "the staff was rude", "great pizza"]
+    )
     assert [x["source"] for x in a.json()["results"]] == ["the food was cold", "the staff was rude"]
     assert [x["source"] for x in b.json()["results"]] == ["great pizza"]
     assert b.json()["results"][0]["detected_style"] == "positive"
@@ -91,8 +92,12 @@ def test_requests_queued_behind_a_running_batch_go_together(make_client):
 def test_max_batch_and_option_sets_split_batches(make_client):
     client, rw = make_client(max_wait_ms=0, max_batch=2)
     first, pool = start_behind_gate(client, rw, {"texts": ["first"]})
-    bodies = [{"texts": ["p1"], "to": "positive"}, {"texts": ["p2"], "to": "positive"},
-              {"texts": ["p3"], "to": "positive"}, {"texts": ["n1"], "to": "negative"}]
+    bodies = [
+        {"texts": ["p1"], "to": "positive"},
+        {"texts": ["p2"], "to": "positive"},
+        {"texts": ["p3"], "to": "positive"},
+        {"texts": ["n1"], "to": "negative"},
+    ]
     with ThreadPoolExecutor(4) as senders:
         futures = []
         for k, body in enumerate(bodies, 1):
@@ -123,6 +128,7 @@ def test_a_full_queue_answers_503_with_retry_after(make_client):
 
 
 # ---------------------------------------------------------------- the Batcher alone
+
 
 def run_async(coro):
     return asyncio.run(asyncio.wait_for(coro, 30))
@@ -162,8 +168,9 @@ def test_batcher_isolates_a_failing_job():
     async def scenario():
         b = Batcher(run, max_wait_ms=50)
         await b.start()
-        results = await asyncio.gather(b.submit("k", ["good", "xx"]), b.submit("k", ["bad"]),
-                                       b.submit("k", ["yyy"]), return_exceptions=True)
+        results = await asyncio.gather(
+            b.submit("k", ["good", "xx"]), b.submit("k", ["bad"]), b.submit("k", ["yyy"]), return_exceptions=True
+        )
         calls = b.engine_calls
         await b.close()
         return results, calls
@@ -189,6 +196,7 @@ def test_batcher_queue_bound():
 
 
 # ---------------------------------------------------------------- a client that hangs up
+
 
 def test_a_disconnected_client_costs_nothing_further():
     """A real uvicorn server in a thread: a request whose client closes its socket while the
@@ -224,8 +232,10 @@ def test_a_disconnected_client_costs_nothing_further():
             assert rw.engine.generating.wait(10)
             body = b'{"texts": ["abandoned"]}'
             sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(b"POST /v1/rewrite HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            sock.sendall(
+                b"POST /v1/rewrite HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             t0 = time.monotonic()
             while httpx.get(f"{base}/healthz").json()["queued"] != 1:
                 assert time.monotonic() - t0 < 10

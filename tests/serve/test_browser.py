@@ -4,6 +4,7 @@ driven by selenium against `python -m textcycle.serve` with the bundled yelp mod
 Skips only when Chromium or its driver is not installed. Set TEXTCYCLE_UPDATE_SCREENSHOT=1 to
 write docs/images/serve.png (otherwise the screenshot goes to the test's temporary folder).
 """
+
 from __future__ import annotations
 
 import os
@@ -27,10 +28,13 @@ SCREENSHOT = REPO / "docs" / "images" / "serve.png"
 def find_browser() -> tuple[str, str]:
     browser = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
     driver = shutil.which("chromedriver") or next(
-        (p for p in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.path.exists(p)), None)
+        (p for p in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if os.path.exists(p)), None
+    )
     if not browser or not driver:
-        pytest.skip("headless Chromium not found: apt-get install -y chromium chromium-driver "
-                    f"(chromium: {browser or 'missing'}, chromedriver: {driver or 'missing'})")
+        pytest.skip(
+            "headless Chromium not found: apt-get install -y chromium chromium-driver "
+            f"(chromium: {browser or 'missing'}, chromedriver: {driver or 'missing'})"
+        )
     return browser, driver
 
 
@@ -39,8 +43,16 @@ def browser():
     binary, driver_path = find_browser()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=960,760", "--hide-scrollbars", "--no-first-run", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=960,760",
+        "--hide-scrollbars",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(arg)
     # the driver is Debian's, never one that selenium would try to download
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
@@ -94,19 +106,25 @@ def test_page_rewrites_in_a_real_browser(start_server, browser, tmp_path):
     assert shot.stat().st_size > 5000
 
     # an over-long line: the API's own message is shown
-    browser.execute_script("const t = document.getElementById('texts'); t.value = 'a'.repeat(2001);"
-                           "t.dispatchEvent(new Event('input'));")
+    browser.execute_script(
+        "const t = document.getElementById('texts'); t.value = 'a'.repeat(2001);t.dispatchEvent(new Event('input'));"
+    )
     browser.find_element(By.ID, "go").click()
     error = wait.until(EC.visibility_of_element_located((By.ID, "error")))
     api_message = httpx.post(f"{server.url}/v1/rewrite", json={"texts": ["a" * 2001]}).json()["error"]
     assert error.text == api_message and "2001 characters" in error.text
 
     # phone width: nothing wider than the screen, source above rewrite
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": 375, "height": 812, "deviceScaleFactor": 1, "mobile": True})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 375, "height": 812, "deviceScaleFactor": 1, "mobile": True}
+    )
     rewrite_on_page(browser, NEGATIVE, wait)
-    wait.until(lambda d: not d.find_element(By.ID, "error").is_displayed()
-               and len(d.find_elements(By.CSS_SELECTOR, "#results .result")) == 1)
+    wait.until(
+        lambda d: (
+            not d.find_element(By.ID, "error").is_displayed()
+            and len(d.find_elements(By.CSS_SELECTOR, "#results .result")) == 1
+        )
+    )
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 375
     card = browser.find_element(By.CSS_SELECTOR, "#results .result")
     src, out = (card.find_element(By.CSS_SELECTOR, s) for s in (".source", ".rewrite"))

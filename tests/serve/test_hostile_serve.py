@@ -2,6 +2,7 @@
 and shared fairly, log lines that cannot be forged, slow clients timed out, Host headers
 checked, shutdown past its grace time, startup errors, inputs outside the contract, and models
 that fail to load. Each test names the sweep's item it covers."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,6 +33,7 @@ httpx = pytest.importorskip("httpx")
 
 # ---------------------------------------------------------------- 2: work bounded by its cost
 
+
 def test_text_cost_is_tokens_times_candidates():
     assert text_cost("") == 1 and text_cost("a" * 400) == 101
     assert text_cost("a" * 400, 64) == 101 * 64
@@ -57,8 +59,9 @@ def test_work_over_the_cost_caps_is_refused_with_413(make_client):
 
 def test_a_queue_full_of_work_sheds_with_503_and_retry_after(make_client):
     """The queue holds 4 texts here, far under --max-queue; their work fills it."""
-    client, rw = make_client(max_wait_ms=0, max_batch_cost=100, max_request_cost=300, max_queued_cost=300,
-                             retry_after_s=3)
+    client, rw = make_client(
+        max_wait_ms=0, max_batch_cost=100, max_request_cost=300, max_queued_cost=300, retry_after_s=3
+    )
     first, pool = start_behind_gate(client, rw, {"texts": ["running"]})
     with ThreadPoolExecutor(1) as senders:
         waiting = senders.submit(client.post, "/v1/rewrite", json={"texts": ["a" * 200] * 4})  # 204
@@ -152,8 +155,7 @@ def test_the_log_format_escapes_every_message_but_keeps_tracebacks():
     from textcycle.serve.logs import EscapingFormatter
 
     fmt = EscapingFormatter("%(levelname)s %(message)s")
-    record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "bad %s", ("x\ny\x1b[0m\u202e\r",),
-                               None)
+    record = logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "bad %s", ("x\ny\x1b[0m\u202e\r",), None)
     assert fmt.format(record) == "WARNING bad x\\x0ay\\x1b[0m\\u202e\\x0d"
     try:
         raise ValueError("boom")
@@ -165,10 +167,12 @@ def test_the_log_format_escapes_every_message_but_keeps_tracebacks():
 
 # ---------------------------------------------------------------- 4: Host header
 
+
 def test_only_the_allowed_hosts_are_answered():
     rw = fake_rewriter()
-    with TestClient(create_app(Settings(allowed_hosts=["localhost", "[::1]", "127.0.0.1"]),
-                               load=lambda where: rw)) as client:
+    with TestClient(
+        create_app(Settings(allowed_hosts=["localhost", "[::1]", "127.0.0.1"]), load=lambda where: rw)
+    ) as client:
         msg = assert_json_error(client.get("/healthz"), 400)  # TestClient's Host is "testserver"
         assert "testserver" in msg
         for host in ("localhost", "localhost:8000", "LOCALHOST.", "127.0.0.1:1", "[::1]:8000"):
@@ -192,6 +196,7 @@ def test_allowed_hosts_default_to_loopback_names_on_loopback():
 
 
 # ---------------------------------------------------------------- 4, 3, 25: a real process
+
 
 def talk(port: int, data: bytes, timeout: float = 10.0) -> bytes:
     """Send raw bytes; everything the server sends back until it closes."""
@@ -237,17 +242,26 @@ def test_a_real_server_against_hostile_requests(start_server):
     # 4: slow clients: headers, a body, the next request on a kept-alive connection
     port = int(port)
     slow_headers = seconds_until_closed(port, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-    slow_body = seconds_until_closed(port, b"POST /v1/rewrite HTTP/1.1\r\nHost: localhost\r\n"
-                                           b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-    kept_alive = seconds_until_closed(port, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
-                                            b"GET /healthz HTTP/1.1\r\nX-Slow: ")
-    assert slow_headers is not None and slow_body is not None and kept_alive is not None, \
-        (slow_headers, slow_body, kept_alive)
+    slow_body = seconds_until_closed(
+        port,
+        b"POST /v1/rewrite HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    kept_alive = seconds_until_closed(
+        port, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nX-Slow: "
+    )
+    assert slow_headers is not None and slow_body is not None and kept_alive is not None, (
+        slow_headers,
+        slow_body,
+        kept_alive,
+    )
     assert httpx.get(f"{server.url}/healthz").status_code == 200  # still serving
 
     # 25: a Content-Length h11 cannot parse: the JSON error shape
-    reply = talk(port, b"POST /v1/rewrite HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: -1\r\n\r\n")
+    reply = talk(
+        port,
+        b"POST /v1/rewrite HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n",
+    )
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in head.lower()
     assert set(json.loads(body)) == {"error"}
@@ -258,8 +272,9 @@ def test_a_real_server_against_hostile_requests(start_server):
     assert head.startswith(b"HTTP/1.1 200") and b"text/html" in head and body == b""
 
     # 3: a path that tries to forge a log line and colour the terminal
-    assert talk(port, f"GET {FORGED} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
-                ).startswith(b"HTTP/1.1 404")
+    assert talk(port, f"GET {FORGED} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()).startswith(
+        b"HTTP/1.1 404"
+    )
     assert server.stop() == 0
     log = server.log()
     assert "\x1b" not in log and not any(line.startswith("2099-01-01") for line in log.splitlines())
@@ -268,6 +283,7 @@ def test_a_real_server_against_hostile_requests(start_server):
 
 
 # ---------------------------------------------------------------- 23: SIGTERM past the grace time
+
 
 def test_sigterm_with_a_batch_past_the_graceful_timeout_answers_503_and_exits_in_time(start_server):
     server = start_server("--graceful-timeout", "1", fake=True)
@@ -296,9 +312,11 @@ def test_sigterm_with_a_batch_past_the_graceful_timeout_answers_503_and_exits_in
 
 # ---------------------------------------------------------------- 24, 25: the command line
 
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "textcycle.serve", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "textcycle.serve", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_one_line_exit_2(p: subprocess.CompletedProcess, message: str) -> None:
@@ -315,20 +333,24 @@ def test_a_busy_port_is_one_line_and_exit_2():
         assert_one_line_exit_2(run_cli("--port", str(port)), f"cannot serve on 127.0.0.1:{port}")
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--host", "192.0.2.1"], "cannot serve on 192.0.2.1:"),  # an address this machine does not have
-    (["--model", "=yelp"], "needs both a name and a folder"),
-    (["--model", "yelp", "mine="], "needs both a name and a folder"),
-    (["--allowed-hosts", ","], "--allowed-hosts"),
-    (["--header-timeout", "0"], "--header-timeout"),
-    (["--max-batch-cost", "0"], "--max-batch-cost must be at least 1"),
-    (["--max-request-cost", "100", "--max-queue-cost", "50"], "--max-request-cost (100) must be at most"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--host", "192.0.2.1"], "cannot serve on 192.0.2.1:"),  # an address this machine does not have
+        (["--model", "=yelp"], "needs both a name and a folder"),
+        (["--model", "yelp", "mine="], "needs both a name and a folder"),
+        (["--allowed-hosts", ","], "--allowed-hosts"),
+        (["--header-timeout", "0"], "--header-timeout"),
+        (["--max-batch-cost", "0"], "--max-batch-cost must be at least 1"),
+        (["--max-request-cost", "100", "--max-queue-cost", "50"], "--max-request-cost (100) must be at most"),
+    ],
+)
 def test_bad_serving_options_are_one_line_and_exit_2(args, message):
     assert_one_line_exit_2(run_cli(*args), message)
 
 
 # ---------------------------------------------------------------- 25: outside the contract
+
 
 def test_a_body_without_content_type_is_415(client):
     request = client.build_request("POST", "/v1/rewrite", content=b'{"texts": ["a"]}')
@@ -356,6 +378,7 @@ def broken_loader(rw):
         if where.endswith("gone"):
             raise FileNotFoundError(f"[Errno 2] No such file or directory: '{SECRET}/gone/model.safetensors'")
         return rw
+
     return load
 
 
@@ -370,14 +393,18 @@ def loaded(client):
 
 def test_short_reason_keeps_no_folders():
     assert short_reason(f"{SECRET}/x/config.json is corrupt: line 1\nmore") == "config.json is corrupt: line 1"
-    assert short_reason("model not found: runs/mine/best (a model folder, ...)") == \
-        "model not found: best (a model folder, ...)"
+    assert (
+        short_reason("model not found: runs/mine/best (a model folder, ...)")
+        == "model not found: best (a model folder, ...)"
+    )
 
 
 def test_the_models_that_loaded_serve_beside_one_that_failed(caplog):
     rw = fake_rewriter()
-    with caplog.at_level("ERROR", logger="textcycle.serve"), \
-            TestClient(create_app(Settings(models=["yelp", f"bad={SECRET}/broken"]), load=broken_loader(rw))) as client:
+    with (
+        caplog.at_level("ERROR", logger="textcycle.serve"),
+        TestClient(create_app(Settings(models=["yelp", f"bad={SECRET}/broken"]), load=broken_loader(rw))) as client,
+    ):
         h = loaded(client)
         assert h["status"] == "ready" and h["ready"] is True and h["models"] == ["yelp"]
         assert h["failed"] == {"bad": "tokenizer.model: not a valid SentencePiece model (bad header)"}
@@ -397,7 +424,8 @@ def test_a_failed_default_model_is_503_and_the_others_still_serve():
     with TestClient(create_app(Settings(models=[f"first={SECRET}/gone", "yelp"]), load=broken_loader(rw))) as client:
         h = loaded(client)
         assert h["status"] == "ready" and h["failed"] == {
-            "first": "FileNotFoundError: [Errno 2] No such file or directory: 'model.safetensors'"}
+            "first": "FileNotFoundError: [Errno 2] No such file or directory: 'model.safetensors'"
+        }
         msg = assert_json_error(client.post("/v1/rewrite", json={"texts": ["a"]}), 503)  # the default: first
         assert msg.startswith("model first failed to load") and SECRET not in msg
         assert client.post("/v1/rewrite", json={"texts": ["a"], "model": "yelp"}).status_code == 200

@@ -1,5 +1,6 @@
 """`python -m textcycle.serve` for real: the bundled yelp model end to end over a socket, and
 SIGTERM finishing the request in flight before a clean exit."""
+
 from __future__ import annotations
 
 import signal
@@ -39,8 +40,9 @@ def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_
 
     # a slow request is in flight when SIGTERM comes: it is answered, then the server exits 0
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(httpx.post, f"{server.url}/v1/rewrite",
-                           json={"texts": [NEGATIVE] * 32, "rerank": 4}, timeout=120)
+        slow = pool.submit(
+            httpx.post, f"{server.url}/v1/rewrite", json={"texts": [NEGATIVE] * 32, "rerank": 4}, timeout=120
+        )
         t0 = time.monotonic()
         while httpx.get(f"{server.url}/healthz").json()["queued"] == 0 and not slow.done():
             if time.monotonic() - t0 > 2:  # it may already be running (queued counts waiting texts only)
@@ -58,16 +60,20 @@ def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_
         httpx.get(f"{server.url}/healthz", timeout=2)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "no-such-model"], "model not found"),
-    (["--max-batch", "0"], "--max-batch must be at least 1"),
-    (["--batches-in-flight", "0"], "--batches-in-flight must be at least 1"),
-    (["--model", "yelp", "yelp"], "same name"),
-    (["--port", "70000"], "--port"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "no-such-model"], "model not found"),
+        (["--max-batch", "0"], "--max-batch must be at least 1"),
+        (["--batches-in-flight", "0"], "--batches-in-flight must be at least 1"),
+        (["--model", "yelp", "yelp"], "same name"),
+        (["--port", "70000"], "--port"),
+    ],
+)
 def test_bad_options_are_one_line_and_exit_2(args, message):
-    p = subprocess.run([sys.executable, "-m", "textcycle.serve", *args], cwd=REPO, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "textcycle.serve", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 

@@ -10,6 +10,7 @@
 Command line: `python -m textcycle.evaluate SYSTEM_DIR ...` or `--leaderboard` (see `__main__.py`).
 Python: `evaluate_system(neg2pos_lines, pos2neg_lines, data_dir=...)`.
 """
+
 from .bleu import bleu_normalize, corpus_bleu, g_score, harmonic_mean
 from .core import Evaluator, evaluate_system
 

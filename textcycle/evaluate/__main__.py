@@ -8,6 +8,7 @@ A system folder holds `neg2pos.txt` and `pos2neg.txt`, 500 lines each, aligned w
 `li2018/sentiment.test.0` and `.1`. Problems with the input (missing file, wrong number of
 lines, an empty line, invalid UTF-8) end with a one-line error and exit status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,6 @@ import os
 import shlex
 import sys
 import time
-from pathlib import Path
 
 from ..cli import entry_point, thread_count
 
@@ -27,13 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m textcycle.evaluate",
         description="Score Yelp sentiment-transfer outputs: style accuracy, BLEU (1 and 4 refs), "
-                    "self-BLEU, perplexity under our LM, G and harmonic mean.")
+        "self-BLEU, perplexity under our LM, G and harmonic mean.",
+    )
     ap.add_argument("systems", nargs="*", metavar="SYSTEM_DIR", help="folders with neg2pos.txt and pos2neg.txt")
     ap.add_argument("--data", default=DEFAULT_DATA, help="Yelp data folder (default %(default)s)")
     ap.add_argument("--json", action="store_true", help="print JSON (one object per system, keyed by name)")
     ap.add_argument("--details", action="store_true", help="also print the per-direction table")
-    ap.add_argument("--leaderboard", action="store_true",
-                    help="score every folder of DATA/outputs, copy input, the human reference and --ours")
+    ap.add_argument(
+        "--leaderboard",
+        action="store_true",
+        help="score every folder of DATA/outputs, copy input, the human reference and --ours",
+    )
     ap.add_argument("--ours", nargs="*", default=[], metavar="DIR", help="our output folders (leaderboard)")
     ap.add_argument("--out", default=None, help="leaderboard: folder for leaderboard.{md,csv,json}")
     ap.add_argument("--classifier", default=None, help="classifier folder (default: the bundled one)")
@@ -77,7 +81,10 @@ def _run(args) -> int:
         from .leaderboard import run_leaderboard, write_leaderboard
 
         t0 = time.time()
-        log = (lambda m: print(m, file=sys.stderr, flush=True))
+
+        def log(m):
+            print(m, file=sys.stderr, flush=True)
+
         results = run_leaderboard(ev, args.ours, log=log)
         if args.out:
             cmd = "python -m textcycle.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:])

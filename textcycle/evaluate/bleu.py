@@ -10,6 +10,7 @@ corpus-level brevity penalty, closest reference length. These settings reproduce
 published 4-reference BLEU (55.2, direction average) from its released outputs; sacrebleu's
 default `13a` tokeniser would re-split the already tokenised text and move scores by ~0.1-0.3.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,6 +51,7 @@ def self_bleu(hyps: list[str], sources: list[str], language: str) -> float:
 # sacrebleu's tokenize="zh": one token per CJK character, Latin words kept whole; an optional
 # OpenCC conversion of both sides first.
 
+
 def _streams(references, n: int) -> list[list[Optional[str]]]:
     """One reference per hypothesis, or a list of references per hypothesis -> sacrebleu streams."""
     if len(references) != n:
@@ -82,9 +84,7 @@ def zh_bleu(hypotheses: Sequence[str], references: Sequence, convert: Optional[s
 def zh_sentence_bleu(hypothesis: str, references, convert: Optional[str] = None) -> float:
     """Sentence BLEU (0-100, smoothed as sacrebleu's default) for one Chinese hypothesis."""
     refs = [references] if isinstance(references, str) else list(references)
-    return sacrebleu.sentence_bleu(
-        _prep(hypothesis, convert), [_prep(r, convert) for r in refs], tokenize="zh"
-    ).score
+    return sacrebleu.sentence_bleu(_prep(hypothesis, convert), [_prep(r, convert) for r in refs], tokenize="zh").score
 
 
 def g_score(acc: float | None, bleu: float | None) -> float | None:

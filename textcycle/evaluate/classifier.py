@@ -13,6 +13,7 @@ sentences. It trains in about a minute on one CPU thread.
 Files in a classifier folder: `model.safetensors` (fp16), `config.json`, `vocab.txt` (one word
 per line; line i = id i) and `metrics.json` (its own accuracies, written by training).
 """
+
 from __future__ import annotations
 
 import json
@@ -107,7 +108,7 @@ class StyleClassifier:
         self.model.eval()
         out = []
         for i in range(0, len(texts), batch_size):
-            feats = [self.features(t, normalized) for t in texts[i:i + batch_size]]
+            feats = [self.features(t, normalized) for t in texts[i : i + batch_size]]
             out.append(torch.softmax(self.model(*self._batch(feats)).float(), -1))
         return torch.cat(out) if out else torch.zeros(0, len(self.cfg.labels))
 
@@ -129,8 +130,7 @@ class StyleClassifier:
         save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
         os.chmod(out / "model.safetensors", 0o644)
         (out / "vocab.txt").write_text("\n".join(self.vocab) + "\n", encoding="utf-8")
-        info = {"model_type": "textcycle-fasttext-style-classifier", **asdict(self.cfg),
-                "vocab_size": len(self.vocab)}
+        info = {"model_type": "textcycle-fasttext-style-classifier", **asdict(self.cfg), "vocab_size": len(self.vocab)}
         (out / "config.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         if metrics is not None:
             (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
@@ -185,16 +185,19 @@ def train_classifier(
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     splitter = StyleClassifier(cfg, [UNK], FastText(1, 1))  # only its tokenisation is used
-    vocab = build_vocab(train[0] + train[1], cfg.min_count, cfg.max_vocab,
-                        split=lambda s: splitter.tokens(s, normalized=True))
+    vocab = build_vocab(
+        train[0] + train[1], cfg.min_count, cfg.max_vocab, split=lambda s: splitter.tokens(s, normalized=True)
+    )
     clf = StyleClassifier(cfg, vocab)
     data = [(clf.features(s, normalized=True), y) for y in (0, 1) for s in train[y]]
     n0, n1 = len(train[0]), len(train[1])
     weight = torch.tensor([(n0 + n1) / (2 * n0), (n0 + n1) / (2 * n1)])
     model = clf.model
     # sparse updates for the big embedding table (only the rows a batch touches), dense for the rest
-    opts = [torch.optim.SparseAdam(list(model.emb.parameters()), lr=cfg.lr),
-            torch.optim.Adam(list(model.out.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay)]
+    opts = [
+        torch.optim.SparseAdam(list(model.emb.parameters()), lr=cfg.lr),
+        torch.optim.Adam(list(model.out.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay),
+    ]
     steps_per_epoch = math.ceil(len(data) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
     scheds = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: max(0.0, 1.0 - s / total)) for o in opts]
@@ -206,7 +209,7 @@ def train_classifier(
         rng.shuffle(data)
         tot, n = 0.0, 0
         for i in range(0, len(data), cfg.batch_size):
-            chunk = data[i:i + cfg.batch_size]
+            chunk = data[i : i + cfg.batch_size]
             ids, offsets = clf._batch([f for f, _ in chunk])
             y = torch.tensor([lab for _, lab in chunk])
             loss = loss_fn(model(ids, offsets), y)

@@ -12,6 +12,7 @@ computed once over all 1000 sentences; `style_accuracy` and `perplexity` are poo
 1000 (with 500 + 500 sentences the accuracy equals the direction average); G and HM use the
 top-level ACC and BLEU (`g_ref4_concat` uses `bleu_ref4_concat`).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,17 @@ from .bleu import bleu_normalize, corpus_bleu, g_score, harmonic_mean
 from .paths import DEFAULT_CLASSIFIER, DEFAULT_DATA, DEFAULT_LM
 from .testset import DIRECTIONS, YelpTestSet, check_lines, load_testset
 
-METRIC_KEYS = ("style_accuracy", "bleu_ref1", "bleu_ref4", "self_bleu", "perplexity",
-               "g_ref4", "g_ref1", "hm_ref4", "hm_ref1")
+METRIC_KEYS = (
+    "style_accuracy",
+    "bleu_ref1",
+    "bleu_ref4",
+    "self_bleu",
+    "perplexity",
+    "g_ref4",
+    "g_ref1",
+    "hm_ref4",
+    "hm_ref1",
+)
 CONCAT_KEYS = ("bleu_ref1_concat", "bleu_ref4_concat", "self_bleu_concat", "g_ref4_concat")
 
 
@@ -34,8 +44,14 @@ def _r(x, nd=3):
 class Evaluator:
     """Holds the test set, the normalised references, the classifier and the LM."""
 
-    def __init__(self, data_dir: str | Path = DEFAULT_DATA, classifier_dir: str | Path | None = None,
-                 lm_dir: str | Path | None = None, use_lm: bool = True, testset: YelpTestSet | None = None):
+    def __init__(
+        self,
+        data_dir: str | Path = DEFAULT_DATA,
+        classifier_dir: str | Path | None = None,
+        lm_dir: str | Path | None = None,
+        use_lm: bool = True,
+        testset: YelpTestSet | None = None,
+    ):
         self.ts = testset or load_testset(data_dir)
         self.classifier_dir = Path(classifier_dir or DEFAULT_CLASSIFIER)
         self.lm_dir = Path(lm_dir or DEFAULT_LM)
@@ -64,8 +80,7 @@ class Evaluator:
         return self._lm
 
     def load_models(self) -> None:
-        self.classifier
-        self.lm
+        _ = self.classifier, self.lm  # the properties load them
 
     def check(self, neg2pos: list[str], pos2neg: list[str], name: str = "system") -> None:
         for s, (d, lines) in enumerate(zip(DIRECTIONS, (neg2pos, pos2neg))):
@@ -73,8 +88,14 @@ class Evaluator:
                 raise TextcycleError(f"{name}/{d}: expected a list of strings")
             check_lines(list(lines), f"{name}/{d}", len(self.ts.sources[s]))
 
-    def score(self, neg2pos: list[str], pos2neg: list[str], name: str | None = None,
-              ref4: tuple = (0, 1, 2, 3), ref1: bool = True) -> dict:
+    def score(
+        self,
+        neg2pos: list[str],
+        pos2neg: list[str],
+        name: str | None = None,
+        ref4: tuple = (0, 1, 2, 3),
+        ref1: bool = True,
+    ) -> dict:
         """The metric dict of one system. `ref4`: which of references4 count as the multi-reference
         set (the human row uses the 3 others); `ref1=False` leaves the 1-reference BLEU out."""
         self.check(neg2pos, pos2neg, name or "system")
@@ -99,11 +120,21 @@ class Evaluator:
                 nll, ntok = nll + d_nll, ntok + d_tok
                 ppl = math.exp(d_nll / d_tok)
             res[d] = {
-                "style_accuracy": acc, "bleu_ref1": b1, "bleu_ref4": b4, "self_bleu": sb, "perplexity": ppl,
-                "g_ref4": g_score(acc, b4), "g_ref1": g_score(acc, b1),
-                "hm_ref4": harmonic_mean(acc, b4), "hm_ref1": harmonic_mean(acc, b1), "n": n,
+                "style_accuracy": acc,
+                "bleu_ref1": b1,
+                "bleu_ref4": b4,
+                "self_bleu": sb,
+                "perplexity": ppl,
+                "g_ref4": g_score(acc, b4),
+                "g_ref1": g_score(acc, b1),
+                "hm_ref4": harmonic_mean(acc, b4),
+                "hm_ref1": harmonic_mean(acc, b1),
+                "n": n,
             }
-        both = lambda k: None if res["neg2pos"][k] is None else (res["neg2pos"][k] + res["pos2neg"][k]) / 2
+
+        def both(k):
+            return None if res["neg2pos"][k] is None else (res["neg2pos"][k] + res["pos2neg"][k]) / 2
+
         acc = 100.0 * sum(c for c, _ in acc_counts) / sum(n for _, n in acc_counts)
         cat_h = hyp_n[0] + hyp_n[1]
         b1c = corpus_bleu(cat_h, [self.li_n[0] + self.li_n[1]]) if ref1 else None
@@ -111,12 +142,20 @@ class Evaluator:
         sbc = corpus_bleu(cat_h, [self.src_n[0] + self.src_n[1]])
         b1, b4 = both("bleu_ref1"), both("bleu_ref4")
         top = {
-            "style_accuracy": acc, "bleu_ref1": b1, "bleu_ref4": b4, "self_bleu": both("self_bleu"),
+            "style_accuracy": acc,
+            "bleu_ref1": b1,
+            "bleu_ref4": b4,
+            "self_bleu": both("self_bleu"),
             "perplexity": math.exp(nll / ntok) if ntok else None,
-            "g_ref4": g_score(acc, b4), "g_ref1": g_score(acc, b1),
-            "hm_ref4": harmonic_mean(acc, b4), "hm_ref1": harmonic_mean(acc, b1),
-            "bleu_ref1_concat": b1c, "bleu_ref4_concat": b4c, "self_bleu_concat": sbc,
-            "g_ref4_concat": g_score(acc, b4c), "n": len(cat_h),
+            "g_ref4": g_score(acc, b4),
+            "g_ref1": g_score(acc, b1),
+            "hm_ref4": harmonic_mean(acc, b4),
+            "hm_ref1": harmonic_mean(acc, b1),
+            "bleu_ref1_concat": b1c,
+            "bleu_ref4_concat": b4c,
+            "self_bleu_concat": sbc,
+            "g_ref4_concat": g_score(acc, b4c),
+            "n": len(cat_h),
         }
         res.update(top)
         res["references"] = {
@@ -145,9 +184,15 @@ def get_evaluator(data_dir=DEFAULT_DATA, classifier_dir=None, lm_dir=None, use_l
     return _CACHE[key]
 
 
-def evaluate_system(neg2pos_lines: list[str], pos2neg_lines: list[str], data_dir: str | Path = DEFAULT_DATA,
-                    classifier_dir: str | Path | None = None, lm_dir: str | Path | None = None,
-                    use_lm: bool = True, name: str | None = None) -> dict:
+def evaluate_system(
+    neg2pos_lines: list[str],
+    pos2neg_lines: list[str],
+    data_dir: str | Path = DEFAULT_DATA,
+    classifier_dir: str | Path | None = None,
+    lm_dir: str | Path | None = None,
+    use_lm: bool = True,
+    name: str | None = None,
+) -> dict:
     """Score one system: `neg2pos_lines[i]` rewrites line i of li2018/sentiment.test.0 into
     positive, `pos2neg_lines[i]` line i of sentiment.test.1 into negative. Returns the dict
     described in this module's docstring (percentages; perplexity raw). Models and references

@@ -6,6 +6,7 @@ phone numbers, counts and names. Per sentence: every number of the source is in 
 number), and every given name is in the rewrite with its case. The probe sentences carry their
 names (`read_probe`), so no name detector decides what counts.
 """
+
 from __future__ import annotations
 
 import re

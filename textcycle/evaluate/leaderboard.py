@@ -9,6 +9,7 @@ Rows:
 - each `--ours` folder.
 Sorted by G (4-ref), descending.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,13 @@ def write_leaderboard(results: list[dict], out: str | Path, command: str = "") -
     out = Path(out)
     files = {"md": out / "leaderboard.md", "csv": out / "leaderboard.csv", "json": out / "leaderboard.json"}
     try:
-        atomic_write_texts({files["md"]: leaderboard_markdown(results, command), files["csv"]: to_csv(results),
-                            files["json"]: json.dumps(results, indent=1) + "\n"})
+        atomic_write_texts(
+            {
+                files["md"]: leaderboard_markdown(results, command),
+                files["csv"]: to_csv(results),
+                files["json"]: json.dumps(results, indent=1) + "\n",
+            }
+        )
     except OSError as e:
         raise TextcycleError(f"cannot write the leaderboard to {out}: {e.strerror or e}") from None
     return files
@@ -70,7 +76,7 @@ def leaderboard_markdown(results: list[dict], command: str = "") -> str:
     parts += [
         "ACC: style accuracy of the project's evaluation classifier (fastText-style, trained on the "
         "Yelp training split). BLEU: sacrebleu corpus BLEU, tokenize=none on lowercased Yelp/PTB-"
-        "tokenised text, **average of the two directions**; \"(1000 concat)\" = one BLEU over all "
+        'tokenised text, **average of the two directions**; "(1000 concat)" = one BLEU over all '
         "1000 sentences. 4-ref = references4/reference0-3 (Luo et al. 2019); 1-ref = Li et al. "
         "reference. self-BLEU: against the source. PPL: perplexity under our small GPT-2-style LM "
         "(per SentencePiece token; lower is more fluent). G = sqrt(ACC x BLEU), HM = harmonic mean. "

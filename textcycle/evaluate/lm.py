@@ -12,6 +12,7 @@ Files in an LM folder: `model.safetensors` (fp16; the output layer is tied to th
 embeddings and not stored twice), `config.json` (the GPT2Config), `tokenizer.model` (+ the
 tokenizer's own json files) and `metrics.json` (training details, dev perplexity).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,9 +66,18 @@ def build_model(cfg: LMConfig, vocab_size: int):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     gcfg = GPT2Config(
-        vocab_size=vocab_size, n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer,
-        n_head=cfg.n_head, n_inner=cfg.n_inner, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout,
-        attn_pdrop=cfg.dropout, bos_token_id=BOS_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
+        vocab_size=vocab_size,
+        n_positions=cfg.n_positions,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_inner=cfg.n_inner,
+        resid_pdrop=cfg.dropout,
+        embd_pdrop=cfg.dropout,
+        attn_pdrop=cfg.dropout,
+        bos_token_id=BOS_ID,
+        eos_token_id=EOS_ID,
+        pad_token_id=PAD_ID,
         tie_word_embeddings=True,
     )
     gcfg.textcycle_language = cfg.language  # saved in config.json: how to normalise raw text
@@ -96,7 +106,7 @@ class LanguageModel:
         out: list = [None] * len(seqs)
         self.model.eval()
         for b in range(0, len(order), batch_size):
-            idx = order[b:b + batch_size]
+            idx = order[b : b + batch_size]
             ids, mask = _pad([seqs[i] for i in idx])
             logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], -1)
@@ -115,8 +125,11 @@ class LanguageModel:
     def save(self, out_dir: str | Path, metrics: dict | None = None) -> None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        sd = {k: v.detach().to(torch.float16).contiguous() for k, v in self.model.state_dict().items()
-              if k != "lm_head.weight"}  # tied to transformer.wte.weight
+        sd = {
+            k: v.detach().to(torch.float16).contiguous()
+            for k, v in self.model.state_dict().items()
+            if k != "lm_head.weight"
+        }  # tied to transformer.wte.weight
         save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
         os.chmod(out / "model.safetensors", 0o644)
         self.model.config.to_json_file(str(out / "config.json"))
@@ -153,8 +166,8 @@ def _pad(seqs: list[list[int]]):
     ids = torch.full((len(seqs), width), PAD_ID, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.tensor(s)
-        mask[i, :len(s)] = 1
+        ids[i, : len(s)] = torch.tensor(s)
+        mask[i, : len(s)] = 1
     return ids, mask
 
 
@@ -165,14 +178,15 @@ def _length_batches(data: list[list[int]], batch_size: int, rng: random.Random) 
     batches = []
     pool = batch_size * 50
     for i in range(0, len(idx), pool):
-        chunk = sorted(idx[i:i + pool], key=lambda j: len(data[j]))
-        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+        chunk = sorted(idx[i : i + pool], key=lambda j: len(data[j]))
+        batches += [chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
-def train_lm(sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = None,
-             dev: list[str] | None = None, log=print) -> tuple[LanguageModel, dict]:
+def train_lm(
+    sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = None, dev: list[str] | None = None, log=print
+) -> tuple[LanguageModel, dict]:
     """Train tokenizer + LM on `sentences` (corpus form, both styles); save to `out_dir`."""
     cfg = cfg or LMConfig()
     if not sentences:
@@ -180,8 +194,14 @@ def train_lm(sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = N
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     out = Path(out_dir)
-    tok = train_tokenizer(sentences, out, vocab_size=cfg.vocab_size, model_type="bpe",
-                          character_coverage=cfg.character_coverage, seed=cfg.seed)
+    tok = train_tokenizer(
+        sentences,
+        out,
+        vocab_size=cfg.vocab_size,
+        model_type="bpe",
+        character_coverage=cfg.character_coverage,
+        seed=cfg.seed,
+    )
     vocab_size = tok.sp_model.get_piece_size()
     model = build_model(cfg, vocab_size)
     lm = LanguageModel(model, tok, cfg.max_length)
@@ -204,8 +224,10 @@ def train_lm(sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = N
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     use_bf16 = fast_bf16() if cfg.bf16 == "auto" else cfg.bf16 in ("yes", "true", "1", True)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"LM: {n_params / 1e6:.2f}M parameters, vocab {vocab_size}, {len(data):,} sentences, "
-        f"up to {cfg.steps} steps x {cfg.batch_size} or {cfg.max_minutes} min, bf16 {use_bf16}")
+    log(
+        f"LM: {n_params / 1e6:.2f}M parameters, vocab {vocab_size}, {len(data):,} sentences, "
+        f"up to {cfg.steps} steps x {cfg.batch_size} or {cfg.max_minutes} min, bf16 {use_bf16}"
+    )
     batches: list[list[int]] = []
     history = []
     step = 0
@@ -242,7 +264,15 @@ def train_lm(sentences: list[str], out_dir: str | Path, cfg: LMConfig | None = N
                 log(f"stopped at step {step}: the {cfg.max_minutes}-minute budget is spent")
             break
     model.eval()
-    info = {"config": asdict(cfg), "bf16_used": use_bf16, "parameters": n_params, "vocab_size": vocab_size, "steps_done": step,
-            "sentences_seen": step * cfg.batch_size, "train_sentences": len(data),
-            "minutes": round((time.time() - t0) / 60, 2), "history": history}
+    info = {
+        "config": asdict(cfg),
+        "bf16_used": use_bf16,
+        "parameters": n_params,
+        "vocab_size": vocab_size,
+        "steps_done": step,
+        "sentences_seen": step * cfg.batch_size,
+        "train_sentences": len(data),
+        "minutes": round((time.time() - t0) / 60, 2),
+        "history": history,
+    }
     return lm, info

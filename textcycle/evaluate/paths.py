@@ -1,4 +1,5 @@
 """Default locations: the bundled evaluation models and the shared Yelp data folder."""
+
 from __future__ import annotations
 
 from pathlib import Path

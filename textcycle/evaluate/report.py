@@ -1,4 +1,5 @@
 """Markdown tables and CSV rows for metric dicts (see `core.py`)."""
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,10 @@ def _fmt(x, nd: int = 1) -> str:
 
 def markdown_table(results: list[dict], rank: bool = False) -> str:
     head = (["#"] if rank else []) + ["System"] + [h for _, h in MAIN_COLUMNS]
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---:"] * rank + ["---"] + ["---:"] * len(MAIN_COLUMNS)) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---:"] * rank + ["---"] + ["---:"] * len(MAIN_COLUMNS)) + "|",
+    ]
     for i, r in enumerate(results, 1):
         cells = ([str(i)] if rank else []) + [r.get("label") or r["name"]]
         cells += [_fmt(r.get(k), 1) for k, _ in MAIN_COLUMNS]

@@ -18,6 +18,7 @@ style of their own, and copying them scores as a failure).
 The outputs folder holds rewrites in corpus form (`neg2pos.txt`, `pos2neg.txt`: style 0 -> 1 and
 1 -> 0, aligned with the test split); `scores.json` and `samples.md` are written beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ from .testset import DIRECTIONS, check_lines
 KEYS = ("style_accuracy", "self_bleu", "perplexity", "g_self")
 
 
-def score_outputs(sources: list[list[str]], outputs: list[list[str]], classifier, lm=None,
-                  language: str = "en", name: str = "system") -> dict:
+def score_outputs(
+    sources: list[list[str]], outputs: list[list[str]], classifier, lm=None, language: str = "en", name: str = "system"
+) -> dict:
     """Metrics of `outputs[s]` (rewrites of `sources[s]` into style 1 - s), per direction and
     averaged over the two directions (accuracy and perplexity pooled over all sentences)."""
     res: dict = {"name": name}
@@ -57,12 +59,16 @@ def score_outputs(sources: list[list[str]], outputs: list[list[str]], classifier
             a, c = sum(x for x, _ in pairs), sum(n for _, n in pairs)
             nll, ntok = nll + a, ntok + c
             ppl = math.exp(a / c) if c else None
-        res[d] = {"style_accuracy": acc, "self_bleu": sb, "perplexity": ppl, "g_self": g_score(acc, sb),
-                  "n": len(pred)}
+        res[d] = {"style_accuracy": acc, "self_bleu": sb, "perplexity": ppl, "g_self": g_score(acc, sb), "n": len(pred)}
     acc = 100.0 * correct / max(1, total)
     sb = (res["neg2pos"]["self_bleu"] + res["pos2neg"]["self_bleu"]) / 2
-    res.update(style_accuracy=acc, self_bleu=sb, perplexity=math.exp(nll / ntok) if ntok else None,
-               g_self=g_score(acc, sb), n=total)
+    res.update(
+        style_accuracy=acc,
+        self_bleu=sb,
+        perplexity=math.exp(nll / ntok) if ntok else None,
+        g_self=g_score(acc, sb),
+        n=total,
+    )
     r = lambda x: None if x is None else round(x, 2)  # noqa: E731
     out = {"name": name, **{k: r(res[k]) for k in KEYS}, "n": total}
     for d in DIRECTIONS:
@@ -70,8 +76,12 @@ def score_outputs(sources: list[list[str]], outputs: list[list[str]], classifier
     return out
 
 
-SELF_FIELDS = (("style_accuracy", "ACC"), ("self_bleu", "self-BLEU"), ("perplexity", "PPL"),
-               ("g_self", "G (ACC, self-BLEU)"))
+SELF_FIELDS = (
+    ("style_accuracy", "ACC"),
+    ("self_bleu", "self-BLEU"),
+    ("perplexity", "PPL"),
+    ("g_self", "G (ACC, self-BLEU)"),
+)
 
 
 CLEAR_MIN_PROB = 0.9
@@ -110,8 +120,14 @@ def read_outputs(folder: str | Path, sources: list[list[str]]) -> list[list[str]
     return out
 
 
-def evaluate_outputs(config: str, outputs_dir: str | Path, classifier: str, lm: str | None = None,
-                     samples: int = 20, name: str = "textcycle") -> dict:
+def evaluate_outputs(
+    config: str,
+    outputs_dir: str | Path,
+    classifier: str,
+    lm: str | None = None,
+    samples: int = 20,
+    name: str = "textcycle",
+) -> dict:
     """Score the rewrites in `outputs_dir` beside copy-input; write scores.json and samples.md there."""
     from .classifier import StyleClassifier
     from .lm import LanguageModel
@@ -130,8 +146,16 @@ def evaluate_outputs(config: str, outputs_dir: str | Path, classifier: str, lm: 
         sub_out = [[xs[i] for i in k] for xs, k in zip(outputs, keep)]
         clear["ours"] = score_outputs(sub, sub_out, clf, lmodel, lang, name=name)
         clear["copy_input"] = score_outputs(sub, sub, clf, lmodel, lang, name="copy input")
-    result = {"config": str(config), "outputs": str(outputs_dir), "classifier": str(classifier), "lm": lm,
-              "style_names": list(corpus.style_names), "ours": ours, "copy_input": copy, "clear": clear}
+    result = {
+        "config": str(config),
+        "outputs": str(outputs_dir),
+        "classifier": str(classifier),
+        "lm": lm,
+        "style_names": list(corpus.style_names),
+        "ours": ours,
+        "copy_input": copy,
+        "clear": clear,
+    }
     out = Path(outputs_dir)
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(out / "samples.md", samples_table(sources, outputs, corpus.style_names, samples, language=lang))
@@ -142,8 +166,10 @@ def clear_table(result: dict) -> str:
     """The clear subset's size and scores, as a Markdown table under one line of explanation."""
     c = result["clear"]
     a, b = result["style_names"]
-    head = (f"Clear subset: test sources the evaluation classifier gives their own label with p >= {c['min_prob']:g} "
-            f"({c['n'][0]} {a}, {c['n'][1]} {b}).")
+    head = (
+        f"Clear subset: test sources the evaluation classifier gives their own label with p >= {c['min_prob']:g} "
+        f"({c['n'][0]} {a}, {c['n'][1]} {b})."
+    )
     if c["ours"] is None:
         return head + " One style has none, so there is no table."
     return head + "\n\n" + scores_table([c["copy_input"], c["ours"]], SELF_FIELDS, result["style_names"])
@@ -151,11 +177,13 @@ def clear_table(result: dict) -> str:
 
 @entry_point
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m textcycle.evaluate.split_eval",
-                                 description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m textcycle.evaluate.split_eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", required=True, help="the training config (its data section names the corpus)")
-    ap.add_argument("--outputs", required=True, help="folder with neg2pos.txt and pos2neg.txt (scores.json and "
-                                                     "samples.md are written there)")
+    ap.add_argument(
+        "--outputs",
+        required=True,
+        help="folder with neg2pos.txt and pos2neg.txt (scores.json and samples.md are written there)",
+    )
     ap.add_argument("--classifier", required=True, help="evaluation classifier folder for this corpus")
     ap.add_argument("--lm", default=None, help="evaluation LM folder for this corpus (perplexity)")
     ap.add_argument("--samples", type=int, default=20, help="sample rewrites per direction (default 20)")

@@ -8,13 +8,14 @@ Layout of the data folder (`../shared/data/yelp`, or what `data/download.py` wri
 A system folder holds `neg2pos.txt` (rewrites of `sentiment.test.0`, line by line) and
 `pos2neg.txt` (rewrites of `sentiment.test.1`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import printable, read_lines, resolved
 from ..errors import TextcycleError
+from ..files import printable, read_lines, resolved
 
 DIRECTIONS = ("neg2pos", "pos2neg")  # direction d rewrites source style d into style 1 - d
 
@@ -37,8 +38,9 @@ def load_testset(data_dir: str | Path) -> YelpTestSet:
         raise TextcycleError(f"{root} is not a Yelp data folder (no li2018/ in it); pass --data")
     ts = YelpTestSet(root=root)
     for s in (0, 1):
-        ts.sources[s] = check_lines(read_lines(root / "li2018" / f"sentiment.test.{s}"),
-                                    root / "li2018" / f"sentiment.test.{s}")
+        ts.sources[s] = check_lines(
+            read_lines(root / "li2018" / f"sentiment.test.{s}"), root / "li2018" / f"sentiment.test.{s}"
+        )
         n = len(ts.sources[s])
         ref_file = root / f"reference.{s}"
         refs, srcs = [], []
@@ -89,8 +91,9 @@ def unique_names(dirs: list[str]) -> list[str]:
     for d, r in zip(dirs, real):
         if r in seen:
             also = "" if str(r) in (d, seen[r]) else f" (both are {printable(r)})"
-            raise TextcycleError(f"the same system folder is given twice: {printable(seen[r])} and "
-                                 f"{printable(d)}{also}")
+            raise TextcycleError(
+                f"the same system folder is given twice: {printable(seen[r])} and {printable(d)}{also}"
+            )
         seen[r] = d
     parts = [r.parts for r in real]
     names = []

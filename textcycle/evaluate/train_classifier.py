@@ -7,6 +7,7 @@ Training data: `load_corpus(DataConfig(path=--data)).train` only (Shen et al. de
 every Li et al. dev/test sentence). The Li test sources and the human references are used only
 to report the classifier's own accuracy, after training, with the fp16 weights as saved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,6 @@ import torch
 from ..cli import entry_point, thread_count
 from ..config import DataConfig
 from ..data import load_corpus
-from ..errors import TextcycleError
 from .classifier import ClassifierConfig, StyleClassifier, train_classifier
 from .paths import DEFAULT_CLASSIFIER, DEFAULT_DATA
 from .testset import YelpTestSet, load_testset
@@ -32,6 +32,7 @@ def classifier_report(clf: StyleClassifier, ts: YelpTestSet, dev: list | None = 
     Sources should get their own style; a reference of a style-s source is a rewrite into
     style 1 - s and should get that label.
     """
+
     def both(texts0, texts1, lab0, lab1, normalized=False):
         a0 = clf.accuracy(texts0, lab0, normalized)
         a1 = clf.accuracy(texts1, lab1, normalized)
@@ -63,17 +64,29 @@ def train_for_config(args) -> int:
     if args.max_train_per_style:
         data.max_train_per_style = args.max_train_per_style
     corpus = load_corpus(data)
-    cfg = ClassifierConfig(dim=args.dim, buckets=args.buckets, epochs=args.epochs, lr=args.lr, seed=args.seed,
-                           labels=list(corpus.style_names),
-                           tokenization="zh_chars" if data.language == "zh" else ClassifierConfig.tokenization)
+    cfg = ClassifierConfig(
+        dim=args.dim,
+        buckets=args.buckets,
+        epochs=args.epochs,
+        lr=args.lr,
+        seed=args.seed,
+        labels=list(corpus.style_names),
+        tokenization="zh_chars" if data.language == "zh" else ClassifierConfig.tokenization,
+    )
     print(corpus.summary(), flush=True)
     clf = train_classifier(corpus.train, cfg, dev=corpus.dev, log=lambda m: print(m, flush=True))
     clf.save(args.out)
     clf = StyleClassifier.load(args.out)
-    metrics = {split: {"neg": round(clf.accuracy(sents[0], 0, True), 2), "pos": round(clf.accuracy(sents[1], 1, True), 2)}
-               for split, sents in (("dev", corpus.dev), ("test", corpus.test)) if sents[0] and sents[1]}
-    metrics["training"] = {"config": args.config, "train_sentences": [len(corpus.train[0]), len(corpus.train[1])],
-                           "seconds": round(time.time() - t0, 1)}
+    metrics = {
+        split: {"neg": round(clf.accuracy(sents[0], 0, True), 2), "pos": round(clf.accuracy(sents[1], 1, True), 2)}
+        for split, sents in (("dev", corpus.dev), ("test", corpus.test))
+        if sents[0] and sents[1]
+    }
+    metrics["training"] = {
+        "config": args.config,
+        "train_sentences": [len(corpus.train[0]), len(corpus.train[1])],
+        "seconds": round(time.time() - t0, 1),
+    }
     clf.save(args.out, metrics)
     print(json.dumps(metrics, indent=1))
     return 0
@@ -91,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-train-per-style", type=int, default=None, help="cap for quick runs")
-    ap.add_argument("--config", help="train on the corpus of a training config instead of Yelp (e.g. "
-                                     "configs/zh-reviews.yaml; Chinese gets character features); reports "
-                                     "accuracy on that corpus's dev and test splits")
-    ap.add_argument("--report-only", action="store_true",
-                    help="do not train: print the accuracies of the classifier in --out")
+    ap.add_argument(
+        "--config",
+        help="train on the corpus of a training config instead of Yelp (e.g. "
+        "configs/zh-reviews.yaml; Chinese gets character features); reports "
+        "accuracy on that corpus's dev and test splits",
+    )
+    ap.add_argument(
+        "--report-only", action="store_true", help="do not train: print the accuracies of the classifier in --out"
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     if args.config:

@@ -9,6 +9,7 @@ Training data: `load_corpus(DataConfig(path=--data)).train` only, both styles. L
 is used to report perplexity during training; the test sources and references only afterwards,
 with the fp16 weights as saved. A 9-minute budget on one CPU thread (see --max-minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,8 @@ import torch
 
 from ..cli import entry_point, thread_count
 from ..config import DataConfig
-from ..files import atomic_dir
 from ..data import load_corpus
-from ..errors import TextcycleError
+from ..files import atomic_dir
 from .lm import LanguageModel, LMConfig, train_lm
 from .paths import DEFAULT_DATA, DEFAULT_LM
 from .testset import load_testset
@@ -33,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     d = LMConfig()
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA, help="Yelp data folder (default %(default)s)")
-    ap.add_argument("--config", default=None,
-                    help="a textcycle config: train on its corpus (data section) instead of --data")
+    ap.add_argument(
+        "--config", default=None, help="a textcycle config: train on its corpus (data section) instead of --data"
+    )
     ap.add_argument("--out", default=str(DEFAULT_LM), help="output folder (default: the bundled one)")
     ap.add_argument("--steps", type=int, default=d.steps)
     ap.add_argument("--max-minutes", type=float, default=d.max_minutes)
@@ -45,8 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-inner", type=int, default=d.n_inner)
     ap.add_argument("--lr", type=float, default=d.lr)
     ap.add_argument("--eval-every", type=int, default=d.eval_every)
-    ap.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
-                    help="bf16 autocast (auto: only where the CPU has fast bf16 matmuls)")
+    ap.add_argument(
+        "--bf16",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="bf16 autocast (auto: only where the CPU has fast bf16 matmuls)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     ap.add_argument("--max-train-per-style", type=int, default=None, help="cap for quick runs")
@@ -65,14 +70,30 @@ def main(argv: list[str] | None = None) -> int:
         ts = load_testset(args.data)
         coverage = 1.0
     corpus = load_corpus(data)
-    cfg = LMConfig(language=data.language, character_coverage=coverage, steps=args.steps, max_minutes=args.max_minutes, batch_size=args.batch_size,
-                   vocab_size=args.vocab_size, n_embd=args.n_embd, n_layer=args.n_layer,
-                   n_inner=args.n_inner, lr=args.lr, eval_every=args.eval_every,
-                   bf16=args.bf16, seed=args.seed)
+    cfg = LMConfig(
+        language=data.language,
+        character_coverage=coverage,
+        steps=args.steps,
+        max_minutes=args.max_minutes,
+        batch_size=args.batch_size,
+        vocab_size=args.vocab_size,
+        n_embd=args.n_embd,
+        n_layer=args.n_layer,
+        n_inner=args.n_inner,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        bf16=args.bf16,
+        seed=args.seed,
+    )
     out = Path(args.out)
     with atomic_dir(out) as tmp:
-        lm, info = train_lm(corpus.train[0] + corpus.train[1], tmp, cfg,
-                            dev=corpus.dev[0] + corpus.dev[1], log=lambda m: print(m, flush=True))
+        lm, info = train_lm(
+            corpus.train[0] + corpus.train[1],
+            tmp,
+            cfg,
+            dev=corpus.dev[0] + corpus.dev[1],
+            log=lambda m: print(m, flush=True),
+        )
         lm.save(tmp)
         lm = LanguageModel.load(tmp)  # report what was saved (fp16 weights)
         if ts is not None:
@@ -86,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 "perplexity_dev": round(lm.perplexity(corpus.dev[0] + corpus.dev[1], normalized=True), 2),
                 "perplexity_test": round(lm.perplexity(corpus.test[0] + corpus.test[1], normalized=True), 2),
             }
-        metrics["training"] = {"data": str(args.config or args.data), "torch_threads": torch.get_num_threads(),
-                               **info}
+        metrics["training"] = {"data": str(args.config or args.data), "torch_threads": torch.get_num_threads(), **info}
         lm.save(tmp, metrics)
     print(json.dumps({k: v for k, v in metrics.items() if k != "training"}, indent=1))
     size = sum(f.stat().st_size for f in out.iterdir())

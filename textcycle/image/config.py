@@ -4,6 +4,7 @@ Defaults are the reference CycleGAN settings (Zhu et al. 2017, pytorch-CycleGAN-
 ResNet-9 generator with 64 filters, 70x70 PatchGAN, LSGAN, a pool of 50 fakes, cycle weight 10,
 identity weight 0.5 x cycle, Adam 2e-4 / beta1 0.5, constant then linearly decaying LR.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,14 +74,25 @@ class ImageConfig:
 
 def validate(cfg: ImageConfig) -> ImageConfig:
     m, t, d = cfg.model, cfg.train, cfg.data
-    at_least = {"data.load_size": (d.load_size, 1), "data.crop_size": (d.crop_size, 1),
-                "data.num_workers": (d.num_workers, 0), "model.ngf": (m.ngf, 1), "model.ndf": (m.ndf, 1),
-                "model.n_blocks": (m.n_blocks, 0), "model.n_downsampling": (m.n_downsampling, 0),
-                "model.d_layers": (m.d_layers, 1), "train.batch_size": (t.batch_size, 1),
-                "train.pool_size": (t.pool_size, 0), "train.constant_steps": (t.constant_steps, 0),
-                "train.decay_steps": (t.decay_steps, 0), "train.threads": (t.threads, 0),
-                "train.log_every": (t.log_every, 1), "train.save_every": (t.save_every, 1),
-                "train.keep_checkpoints": (t.keep_checkpoints, 1), "train.sample_images": (t.sample_images, 1)}
+    at_least = {
+        "data.load_size": (d.load_size, 1),
+        "data.crop_size": (d.crop_size, 1),
+        "data.num_workers": (d.num_workers, 0),
+        "model.ngf": (m.ngf, 1),
+        "model.ndf": (m.ndf, 1),
+        "model.n_blocks": (m.n_blocks, 0),
+        "model.n_downsampling": (m.n_downsampling, 0),
+        "model.d_layers": (m.d_layers, 1),
+        "train.batch_size": (t.batch_size, 1),
+        "train.pool_size": (t.pool_size, 0),
+        "train.constant_steps": (t.constant_steps, 0),
+        "train.decay_steps": (t.decay_steps, 0),
+        "train.threads": (t.threads, 0),
+        "train.log_every": (t.log_every, 1),
+        "train.save_every": (t.save_every, 1),
+        "train.keep_checkpoints": (t.keep_checkpoints, 1),
+        "train.sample_images": (t.sample_images, 1),
+    }
     if d.max_images is not None:
         at_least["data.max_images"] = (d.max_images, 1)
     for name, (value, low) in at_least.items():
@@ -95,11 +107,13 @@ def validate(cfg: ImageConfig) -> ImageConfig:
         raise ConfigError(f"data.channels: expected 1 or 3, got {shown(d.channels)}")
     if d.crop_size > d.load_size:
         raise ConfigError(f"data.crop_size ({d.crop_size}) is larger than data.load_size ({d.load_size})")
-    if d.crop_size % (2 ** m.n_downsampling):
+    if d.crop_size % (2**m.n_downsampling):
         raise ConfigError(f"data.crop_size ({d.crop_size}) must be divisible by 2**model.n_downsampling")
-    if d.crop_size // 2 ** m.n_downsampling < 2:
-        raise ConfigError(f"data.crop_size ({d.crop_size}) is too small for model.n_downsampling={m.n_downsampling}"
-                          f" (at least {2 ** (m.n_downsampling + 1)})")
+    if d.crop_size // 2**m.n_downsampling < 2:
+        raise ConfigError(
+            f"data.crop_size ({d.crop_size}) is too small for model.n_downsampling={m.n_downsampling}"
+            f" (at least {2 ** (m.n_downsampling + 1)})"
+        )
     if t.lambda_identity < 0 or t.lambda_cycle < 0:
         raise ConfigError("train.lambda_cycle and train.lambda_identity must be >= 0")
     if t.constant_steps + t.decay_steps <= 0:
@@ -109,7 +123,7 @@ def validate(cfg: ImageConfig) -> ImageConfig:
     if not 0 <= m.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {shown(m.dropout)}")
     if t.mixed_precision not in ("no", "bf16", "fp16"):
-        raise ConfigError(f"train.mixed_precision: expected \"no\", bf16 or fp16, got {shown(t.mixed_precision)}")
+        raise ConfigError(f'train.mixed_precision: expected "no", bf16 or fp16, got {shown(t.mixed_precision)}')
     return cfg
 
 
@@ -117,9 +131,11 @@ def validate_for_training(cfg: ImageConfig) -> ImageConfig:
     """What training needs beyond `validate` (which is enough for translating): discriminators
     that give at least one patch at crop_size."""
     d, m = cfg.data, cfg.model
-    if d.crop_size // 2 ** m.d_layers < 3:  # d_layers stride-2 convs, then two 4x4 convs that take 1 pixel each
-        raise ConfigError(f"data.crop_size ({d.crop_size}) is too small for a PatchGAN with model.d_layers="
-                          f"{m.d_layers} (at least {3 * 2 ** m.d_layers})")
+    if d.crop_size // 2**m.d_layers < 3:  # d_layers stride-2 convs, then two 4x4 convs that take 1 pixel each
+        raise ConfigError(
+            f"data.crop_size ({d.crop_size}) is too small for a PatchGAN with model.d_layers="
+            f"{m.d_layers} (at least {3 * 2**m.d_layers})"
+        )
     return cfg
 
 

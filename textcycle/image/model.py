@@ -10,6 +10,7 @@ A model folder (Hugging Face style) holds:
 `final/`, a run in progress (its newest checkpoint and `config.yaml`), or a run of the old layout
 (model files, `step-N/` checkpoints and `config.json` directly in the run folder).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,7 @@ class ImageCycleModel(nn.Module):
     def translate(self, x: torch.Tensor, to: str, batch_size: int = 32) -> torch.Tensor:
         """Images (N x C x H x W in [-1, 1]) translated into domain `to`, in [-1, 1]."""
         g = self.generator(to)
-        return torch.cat([g(x[i:i + batch_size]).clamp(-1, 1) for i in range(0, len(x), batch_size)])
+        return torch.cat([g(x[i : i + batch_size]).clamp(-1, 1) for i in range(0, len(x), batch_size)])
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write the model folder atomically (a kill leaves the old folder or the new one)."""
@@ -100,9 +101,11 @@ def _check_sizes(cfg: ImageConfig, sd: dict, f: Path) -> None:
     (`check_shapes`), every shape must match."""
     m = cfg.model
     widest = max((max(t.shape) for t in sd.values() if t.dim()), default=0)
-    if m.n_blocks + m.n_downsampling > len(sd) or m.ngf * 2 ** m.n_downsampling > widest:
-        raise TextcycleError(f"{f} does not match the model's config: model.ngf {m.ngf}, n_blocks {m.n_blocks} and "
-                             f"n_downsampling {m.n_downsampling} make a larger generator than the file holds")
+    if m.n_blocks + m.n_downsampling > len(sd) or m.ngf * 2**m.n_downsampling > widest:
+        raise TextcycleError(
+            f"{f} does not match the model's config: model.ngf {m.ngf}, n_blocks {m.n_blocks} and "
+            f"n_downsampling {m.n_downsampling} make a larger generator than the file holds"
+        )
     check_shapes(lambda: build_generator(cfg), sd, f"{f}: its weights")
 
 
@@ -132,8 +135,10 @@ def locate(path: str | Path) -> tuple[ImageConfig, Path]:
     elif (path / CONFIG).is_file():
         cfg = read_model_config(path / CONFIG)
     else:
-        raise TextcycleError(f"{path} is not an image model folder (no {CONFIG}) nor a training run "
-                             f"(no {FINAL}/ or {RUN_CONFIG}); pass a model folder or the train.output_dir of a run")
+        raise TextcycleError(
+            f"{path} is not an image model folder (no {CONFIG}) nor a training run "
+            f"(no {FINAL}/ or {RUN_CONFIG}); pass a model folder or the train.output_dir of a run"
+        )
     ckpt = latest_checkpoint(path / CHECKPOINTS) or latest_checkpoint(path)
     if ckpt is None:
         raise TextcycleError(f"{path} holds no generator weights ({WEIGHTS['G_AB']}) and no checkpoint")

@@ -1,5 +1,6 @@
 """CycleGAN networks and losses: ResNet generator, PatchGAN discriminator, GAN loss, image pool,
 the LR schedule, and N(0, 0.02) initialisation (as in pytorch-CycleGAN-and-pix2pix)."""
+
 from __future__ import annotations
 
 import functools
@@ -44,14 +45,17 @@ class ResnetGenerator(nn.Module):
         use_bias = norm != "batch"  # batch norm has its own shift
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=use_bias), nl(ngf), nn.ReLU(True)]
         for i in range(n_downsampling):
-            c = ngf * 2 ** i
+            c = ngf * 2**i
             layers += [nn.Conv2d(c, c * 2, 3, stride=2, padding=1, bias=use_bias), nl(c * 2), nn.ReLU(True)]
-        c = ngf * 2 ** n_downsampling
+        c = ngf * 2**n_downsampling
         layers += [ResnetBlock(c, nl, use_bias, dropout) for _ in range(n_blocks)]
         for i in range(n_downsampling):
             c = ngf * 2 ** (n_downsampling - i)
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
-                       nl(c // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
+                nl(c // 2),
+                nn.ReLU(True),
+            ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -69,13 +73,19 @@ class PatchDiscriminator(nn.Module):
         layers = [nn.Conv2d(in_ch, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         mult = 1
         for n in range(1, n_layers):
-            prev, mult = mult, min(2 ** n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=use_bias),
-                       nl(ndf * mult), nn.LeakyReLU(0.2, True)]
-        prev, mult = mult, min(2 ** n_layers, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=use_bias),
-                   nl(ndf * mult), nn.LeakyReLU(0.2, True),
-                   nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+            prev, mult = mult, min(2**n, 8)
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=use_bias),
+                nl(ndf * mult),
+                nn.LeakyReLU(0.2, True),
+            ]
+        prev, mult = mult, min(2**n_layers, 8)
+        layers += [
+            nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=use_bias),
+            nl(ndf * mult),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1),
+        ]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):

@@ -21,6 +21,7 @@ optimizers, pools, one update) is `textcycle.image.method.CycleGAN`. The run fol
 resumed run computes the same weights as an uninterrupted one). A run folder of the old layout
 (step-N/ directly in it) resumes too; its new checkpoints go to checkpoints/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,7 @@ HISTORY = "history.jsonl"
 OLD_HISTORY = "losses.jsonl"  # the old layout's name
 
 
-def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None,
-                     config_file: Path | None = None) -> Path:
+def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None, config_file: Path | None = None) -> Path:
     """Where the run's checkpoints are (checkpoints/, or the folder itself in the old layout);
     refuse, before anything is written, an output folder that is a file or inside the data
     (`cfg.data.root`), to replace a config.yaml the trainer did not write (`config_file`: the
@@ -64,8 +64,9 @@ def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None,
             return out
         raise TextcycleError(f"--resume: no checkpoint in {ckpt_dir}")
     if list_checkpoints(ckpt_dir) or list_checkpoints(out):
-        raise TextcycleError(f"{out} already holds checkpoints: pass --resume to continue, or pick another "
-                             f"train.output_dir")
+        raise TextcycleError(
+            f"{out} already holds checkpoints: pass --resume to continue, or pick another train.output_dir"
+        )
     if (out / FINAL).exists() or (out / WEIGHTS["G_AB"]).exists():
         raise TextcycleError(f"{out} already holds a trained model: pick another train.output_dir")
     return ckpt_dir
@@ -86,8 +87,9 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
     return out
 
 
-def train(cfg: ImageConfig, resume: bool = False, max_steps: int | None = None,
-          config_file: Path | None = None) -> Path:
+def train(
+    cfg: ImageConfig, resume: bool = False, max_steps: int | None = None, config_file: Path | None = None
+) -> Path:
     """Train (or continue) the run in cfg.train.output_dir (`config_file`: the --config file it
     came from); return that folder. A full disk is one line naming the checkpoint to resume from."""
     with write_errors(None, Path(cfg.train.output_dir) / CHECKPOINTS, any_os_error=False):
@@ -109,8 +111,11 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
 
     # without a GPU say so: accelerate only sets up several CPU processes (gloo) when told cpu=True
     no_gpu = not torch.cuda.is_available() and not torch.backends.mps.is_available()
-    acc = Accelerator(cpu=no_gpu, mixed_precision=t.mixed_precision,
-                      dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=t.seed))
+    acc = Accelerator(
+        cpu=no_gpu,
+        mixed_precision=t.mixed_precision,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=t.seed),
+    )
     if acc.device.type == "cpu" and t.threads > 0:
         torch.set_num_threads(t.threads)
     set_seed(t.seed + acc.process_index)
@@ -118,10 +123,12 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
     # data
     dataset = UnalignedDataset(cfg.data, "train", seed=t.seed)
     if len(dataset) < t.batch_size * acc.num_processes:
-        raise TextcycleError(f"{len(dataset)} training images are fewer than one batch "
-                             f"({t.batch_size} x {acc.num_processes} processes)")
-    loader = DataLoader(dataset, batch_size=t.batch_size, shuffle=True, drop_last=True,
-                        num_workers=cfg.data.num_workers)
+        raise TextcycleError(
+            f"{len(dataset)} training images are fewer than one batch ({t.batch_size} x {acc.num_processes} processes)"
+        )
+    loader = DataLoader(
+        dataset, batch_size=t.batch_size, shuffle=True, drop_last=True, num_workers=cfg.data.num_workers
+    )
     fixed_A, fixed_B = fixed_samples(cfg) if acc.is_main_process else (None, None)
 
     # the method, and where it starts
@@ -168,8 +175,10 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
     from tqdm.auto import tqdm
 
     bar = tqdm(total=end, initial=step, disable=not acc.is_main_process, dynamic_ncols=True, mininterval=5)
-    acc.print(f"{len(dataset.A)} A / {len(dataset.B)} B training images, {steps_per_epoch} steps per epoch, "
-              f"{acc.num_processes} process(es) on {acc.device}, training steps {step} -> {end} of {total}")
+    acc.print(
+        f"{len(dataset.A)} A / {len(dataset.B)} B training images, {steps_per_epoch} steps per epoch, "
+        f"{acc.num_processes} process(es) on {acc.device}, training steps {step} -> {end} of {total}"
+    )
 
     # the loop
     t0 = time.time()
@@ -189,15 +198,21 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
                 means = {k: acc.reduce(torch.stack(v).mean().to(acc.device), "mean").item() for k, v in running.items()}
                 running = {}
                 if acc.is_main_process:
-                    rec = {"step": step, "lr": lr, **{k: round(v, 5) for k, v in means.items()},
-                           "s_per_step": round((time.time() - t0) / max(1, step - bar.initial), 3)}
+                    rec = {
+                        "step": step,
+                        "lr": lr,
+                        **{k: round(v, 5) for k, v in means.items()},
+                        "s_per_step": round((time.time() - t0) / max(1, step - bar.initial), 3),
+                    }
                     history.append(rec)
                     with open(hist_path, "a", encoding="utf-8") as fh:
                         fh.write(json.dumps(rec) + "\n")
                     for k, v in means.items():
                         writer.add_scalar(f"loss/{k}", v, step)
                     writer.add_scalar("lr", lr, step)
-                    bar.set_postfix({k: f"{means[k]:.3f}" for k in ("D_A", "D_B", "G_AB", "G_BA", "cycle_A") if k in means})
+                    bar.set_postfix(
+                        {k: f"{means[k]:.3f}" for k in ("D_A", "D_B", "G_AB", "G_BA", "cycle_A") if k in means}
+                    )
             bar.update(1)
             if step % steps_per_epoch == 0 and acc.is_main_process:
                 save_samples(f"epoch-{step // steps_per_epoch:03d}")
@@ -213,9 +228,15 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
             save_samples("latest")
         model.export().save_pretrained(out / FINAL)
         wall = elapsed_before + time.time() - t0
-        summary = {"step": step, "total_steps": total, "wall_s": round(wall, 1), "processes": acc.num_processes,
-                   "device": str(acc.device), "threads": torch.get_num_threads(),
-                   "last_losses": history[-1] if history else {}}
+        summary = {
+            "step": step,
+            "total_steps": total,
+            "wall_s": round(wall, 1),
+            "processes": acc.num_processes,
+            "device": str(acc.device),
+            "threads": torch.get_num_threads(),
+            "last_losses": history[-1] if history else {},
+        }
         atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
         writer.close()
         plot_curves(history, out / "curves.png", IMAGE_PANELS)
@@ -226,14 +247,25 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m textcycle.image.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m textcycle.image.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_arguments(p)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in train.output_dir")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="stop after this many steps (the LR schedule still follows the config)")
-    p.add_argument("positional_overrides", nargs="*", metavar="KEY=VALUE",
-                   help="config overrides written without -o (the older form), e.g. train.batch_size=4")
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="stop after this many steps (the LR schedule still follows the config)",
+    )
+    p.add_argument(
+        "positional_overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="config overrides written without -o (the older form), e.g. train.batch_size=4",
+    )
     return p.parse_args(argv)
 
 

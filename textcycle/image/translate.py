@@ -11,6 +11,7 @@ and reconstruction side by side, with the images beside it (in PAGE_images/; an 
 image there is replaced only with --overwrite). --model is a model folder or a run folder
 (its final/ model, or its newest checkpoint while it trains).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,10 @@ def check_outputs(paths: list[Path], dests: list[Path], out_dir: Path, overwrite
     if folders:
         raise TextcycleError(f"cannot write {folders[0]}: it is a folder")
     if existing and not overwrite:
-        raise TextcycleError(f"{len(existing)} of the {len(dests)} output file(s) already exist in {out_dir} "
-                             f"(e.g. {existing[0].name}); pass --overwrite to replace them")
+        raise TextcycleError(
+            f"{len(existing)} of the {len(dests)} output file(s) already exist in {out_dir} "
+            f"(e.g. {existing[0].name}); pass --overwrite to replace them"
+        )
 
 
 def save_png(img, dest: Path) -> None:
@@ -116,7 +119,7 @@ def translate_paths(model, paths, to: str, out_dir, batch_size: int = 16, overwr
     written, skipped = [], 0
     for i in range(0, len(paths), batch_size):
         images, targets = [], []
-        for p, dest in zip(paths[i:i + batch_size], dests[i:i + batch_size]):
+        for p, dest in zip(paths[i : i + batch_size], dests[i : i + batch_size]):
             try:
                 images.append(resized(p, size, channels))
                 targets.append(dest)
@@ -146,23 +149,30 @@ def html_report(model, out_html, data_root=None, max_images: int = 30, overwrite
         model = ImageCycleModel.from_pretrained(model)
     cfg = model.cfg
     root = Path(data_root or cfg.data.root)
-    folders = {src: ImageFolder(root / f"test{src}", cfg.data.crop_size, cfg.data.channels, max_images)
-               for src in "AB"}
+    folders = {src: ImageFolder(root / f"test{src}", cfg.data.crop_size, cfg.data.channels, max_images) for src in "AB"}
     img_dir = out_html.parent / (out_html.stem + "_images")
-    names = [img_dir / f"{src}_{p.stem}_{kind}.png" for src in "AB" for p in folders[src].paths
-             for kind in ("input", "fake", "rec")]
+    names = [
+        img_dir / f"{src}_{p.stem}_{kind}.png"
+        for src in "AB"
+        for p in folders[src].paths
+        for kind in ("input", "fake", "rec")
+    ]
     check_page_outputs(out_html, names, folders["A"].paths + folders["B"].paths, overwrite)
-    parts = [f"<!doctype html><meta charset='utf-8'><title>CycleGAN test results</title>"
-             f"<style>body{{font-family:sans-serif}} img{{width:{max(128, cfg.data.crop_size)}px;"
-             f"image-rendering:pixelated}} td{{text-align:center;font-size:12px}}</style>"
-             f"<h1>{html.escape(str(model.path or 'CycleGAN'))}</h1>"]
+    parts = [
+        f"<!doctype html><meta charset='utf-8'><title>CycleGAN test results</title>"
+        f"<style>body{{font-family:sans-serif}} img{{width:{max(128, cfg.data.crop_size)}px;"
+        f"image-rendering:pixelated}} td{{text-align:center;font-size:12px}}</style>"
+        f"<h1>{html.escape(str(model.path or 'CycleGAN'))}</h1>"
+    ]
     for src, tgt in (("A", "B"), ("B", "A")):
         folder = folders[src]
         x = normalize(torch.stack([folder[i] for i in range(len(folder))]))
         fake = model.translate(x, tgt)
         rec = model.translate(fake, src)
-        parts.append(f"<h2>test{src}: {src} &rarr; {tgt} &rarr; {src}</h2><table>"
-                     f"<tr><th>input ({src})</th><th>translation ({tgt})</th><th>reconstruction ({src})</th></tr>")
+        parts.append(
+            f"<h2>test{src}: {src} &rarr; {tgt} &rarr; {src}</h2><table>"
+            f"<tr><th>input ({src})</th><th>translation ({tgt})</th><th>reconstruction ({src})</th></tr>"
+        )
         for p, a, b, c in zip(folder.paths, x, fake, rec):
             cells = []
             for kind, t in (("input", a), ("fake", b), ("rec", c)):
@@ -185,8 +195,9 @@ def main(argv=None) -> int:
     p.add_argument("--to", choices=("A", "B"), help="target domain of the translation")
     p.add_argument("inputs", nargs="*", help="image files and/or folders")
     p.add_argument("--out", help="output folder for the translations")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace files already in --out, or the --html page (never an input)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files already in --out, or the --html page (never an input)"
+    )
     p.add_argument("--html", help="write an HTML page of the test-set results here")
     p.add_argument("--data", default=None, help="dataset root for --html (default: the model's)")
     p.add_argument("--max-images", type=int, default=30, help="test images per domain in --html")

@@ -6,11 +6,22 @@
 
 Command line: `python -m textcycle.ptt {crawl,ingest} ...` (see `--help`).
 """
+
 from .crawl import Crawler, CrawlReport, FetchError, crawl_board
 from .ingest import IngestOptions, IngestStats, ingest
 from .parse import Article, Push, parse_article_html, parse_index_html, parse_json_dump
 
 __all__ = [
-    "Article", "Crawler", "CrawlReport", "FetchError", "IngestOptions", "IngestStats", "Push",
-    "crawl_board", "ingest", "parse_article_html", "parse_index_html", "parse_json_dump",
+    "Article",
+    "Crawler",
+    "CrawlReport",
+    "FetchError",
+    "IngestOptions",
+    "IngestStats",
+    "Push",
+    "crawl_board",
+    "ingest",
+    "parse_article_html",
+    "parse_index_html",
+    "parse_json_dump",
 ]

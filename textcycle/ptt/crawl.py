@@ -34,6 +34,7 @@ crawl with a one-line error).
 The fetch function is injectable (`fetch(url) -> str`, raising `FetchError`), and so are the
 sleep and clock functions, so tests run without a network and without waiting.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -67,8 +68,7 @@ class FetchError(Exception):
 
     retryable = True  # network errors, 429 and 5xx are retried (see Crawler.get)
 
-    def __init__(self, url: str, status: Optional[int] = None, reason: str = "",
-                 retry_after: Optional[float] = None):
+    def __init__(self, url: str, status: Optional[int] = None, reason: str = "", retry_after: Optional[float] = None):
         reason = " ".join(str(reason).split())  # one line: urllib's redirect-loop reason has three
         super().__init__(f"{url}: {status or 'network error'} {reason}".strip())
         self.url, self.status, self.reason, self.retry_after = url, status, reason, retry_after
@@ -102,8 +102,13 @@ def _url_parts(url: str):
 def check_url(url: str, host: str = PTT_HOST) -> str:
     """`url` if it is an https URL on `host` (no user name, the default port); else UnsafeURL."""
     parts = _url_parts(url)
-    if parts is None or parts[0] != "https" or parts[1] != host.lower() or parts[2] not in (None, 443) \
-            or parts[3] is not None:
+    if (
+        parts is None
+        or parts[0] != "https"
+        or parts[1] != host.lower()
+        or parts[2] not in (None, 443)
+        or parts[3] is not None
+    ):
         shown = url if len(url) <= 200 else url[:200] + "..."
         raise UnsafeURL(f"refusing to fetch {shown!r}: only https://{host}/ pages are fetched")
     return url
@@ -218,8 +223,13 @@ def _decode(data: bytes, charset: Optional[str]) -> str:
         return data.decode("utf-8", errors="replace")
 
 
-def urllib_fetch(url: str, timeout: float = 20.0, host: str = PTT_HOST, deadline: float = PAGE_DEADLINE,
-                 max_bytes: int = MAX_PAGE_BYTES) -> str:
+def urllib_fetch(
+    url: str,
+    timeout: float = 20.0,
+    host: str = PTT_HOST,
+    deadline: float = PAGE_DEADLINE,
+    max_bytes: int = MAX_PAGE_BYTES,
+) -> str:
     """GET `url` with the over18=1 cookie; the page as text, or FetchError. Only https URLs on
     `host` are fetched, and only redirects there are followed: anything else is UnsafeURL.
     `timeout` bounds each socket operation, `deadline` the whole page (FetchError when it is
@@ -252,7 +262,7 @@ def urllib_fetch(url: str, timeout: float = 20.0, host: str = PTT_HOST, deadline
 
 
 def parse_page_range(spec: str) -> tuple[int, int]:
-    """"100-120" -> (100, 120); "100" -> (100, 100)."""
+    """ "100-120" -> (100, 120); "100" -> (100, 100)."""
     m = re.fullmatch(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?", spec or "")
     if not m:
         raise TextcycleError(f"--pages {spec!r}: expected FIRST-LAST, e.g. 100-120")
@@ -273,9 +283,11 @@ class CrawlReport:
     failed: list = field(default_factory=list)  # URLs that still failed after the retries
 
     def summary(self) -> str:
-        s = (f"index pages: {self.index_fetched} fetched, {self.index_cached} on disk; "
-             f"articles: {self.articles_fetched} fetched, {self.articles_cached} on disk, "
-             f"{self.missing} gone (404), {self.deleted_entries} deleted before listing")
+        s = (
+            f"index pages: {self.index_fetched} fetched, {self.index_cached} on disk; "
+            f"articles: {self.articles_fetched} fetched, {self.articles_cached} on disk, "
+            f"{self.missing} gone (404), {self.deleted_entries} deleted before listing"
+        )
         if self.failed:
             s += f"\nfailed after retries ({len(self.failed)}; run again to retry): " + ", ".join(self.failed[:5])
             if len(self.failed) > 5:
@@ -301,8 +313,7 @@ class Crawler:
     ):
         if not _BOARD.fullmatch(board or ""):
             raise TextcycleError(f"not a PTT board name: {board!r}")
-        for name, value in (("delay", delay), ("retries", retries), ("backoff", backoff),
-                            ("max_backoff", max_backoff)):
+        for name, value in (("delay", delay), ("retries", retries), ("backoff", backoff), ("max_backoff", max_backoff)):
             if not math.isfinite(value) or value < 0:
                 raise TextcycleError(f"{name} must be a number >= 0, not {value}")
         base = _url_parts(base_url)
@@ -320,8 +331,13 @@ class Crawler:
         self._base_netloc = urlsplit(self.base_url).netloc.lower()
         # /bbs/<Board>/M.<...>.html, the board name in any case
         self._article_path = re.compile(
-            re.escape(urlsplit(self.base_url).path) + "/bbs/(?i:" + re.escape(board) + ")/("
-            + ARTICLE_ID.pattern + r")\.html")
+            re.escape(urlsplit(self.base_url).path)
+            + "/bbs/(?i:"
+            + re.escape(board)
+            + ")/("
+            + ARTICLE_ID.pattern
+            + r")\.html"
+        )
         self.sleep, self.clock, self.log = sleep, clock, log
         self._next_request = 0.0
         self._failures_in_a_row = 0
@@ -395,7 +411,7 @@ class Crawler:
                             f"(last: {e}); pages saved so far are kept, run again to resume"
                         ) from None
                     return None
-                wait = min(self.max_backoff, self.backoff * (2 ** attempt))
+                wait = min(self.max_backoff, self.backoff * (2**attempt))
                 if e.retry_after:
                     wait = max(wait, min(e.retry_after, self.max_backoff))
                 self.log(f"retry {attempt + 1}/{self.retries} in {wait:.0f}s: {e}")
@@ -488,13 +504,13 @@ class Crawler:
                     continue
                 self._save(path, article)
                 report.articles_fetched += 1
-            self.log(f"index {n}: {len(page.articles)} articles "
-                     f"({report.articles_fetched - fetched_before} fetched)")
+            self.log(f"index {n}: {len(page.articles)} articles ({report.articles_fetched - fetched_before} fetched)")
         return report
 
 
-def crawl_board(out_dir, board, first: Optional[int] = None, last: Optional[int] = None,
-                newest: Optional[int] = None, **kwargs) -> CrawlReport:
+def crawl_board(
+    out_dir, board, first: Optional[int] = None, last: Optional[int] = None, newest: Optional[int] = None, **kwargs
+) -> CrawlReport:
     """Crawl pages `first`..`last` of `board`, or the `newest` N pages."""
     refresh = kwargs.pop("refresh_index", False)
     c = Crawler(out_dir, board, **kwargs)
@@ -508,5 +524,15 @@ def crawl_board(out_dir, board, first: Optional[int] = None, last: Optional[int]
     return c.crawl(first, last, refresh_index=refresh)
 
 
-__all__ = ["Crawler", "CrawlReport", "FetchError", "NotFound", "PageTooLarge", "UnsafeURL", "check_url",
-           "crawl_board", "parse_page_range", "urllib_fetch"]
+__all__ = [
+    "Crawler",
+    "CrawlReport",
+    "FetchError",
+    "NotFound",
+    "PageTooLarge",
+    "UnsafeURL",
+    "check_url",
+    "crawl_board",
+    "parse_page_range",
+    "urllib_fetch",
+]

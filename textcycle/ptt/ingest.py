@@ -24,6 +24,7 @@ folder must not be an input folder or inside one (its files would mix with the i
 An input file that cannot be read (not UTF-8 JSON, invalid or too deeply nested JSON, a read
 error) is skipped with a one-line warning naming it; the other files are ingested.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,8 @@ from typing import Callable, Iterable, Iterator, Optional
 from ..data import strip_urls
 from ..errors import TextcycleError
 from ..files import atomic_write_texts, resolved
-from ..files import check_output_folder as check_folder_path, printable as printable_path
+from ..files import check_output_folder as check_folder_path
+from ..files import printable as printable_path
 from ..textnorm import zh_convert, zh_normalize
 from .parse import ARROW, BOO, PUSH, Article, normalize_tag, parse_article_html, parse_json_dump
 
@@ -144,8 +146,7 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def read_articles(files: Iterable[Path], stats: IngestStats,
-                  warn: Callable[[str], None] = _warn) -> Iterator[Article]:
+def read_articles(files: Iterable[Path], stats: IngestStats, warn: Callable[[str], None] = _warn) -> Iterator[Article]:
     """The articles of each file; a file that cannot be read is skipped with a warning."""
     for f in files:
         stats.files += 1
@@ -153,9 +154,10 @@ def read_articles(files: Iterable[Path], stats: IngestStats,
         try:
             if suffix in (".json", ".jsonl"):
                 stats.json_files += 1
+
                 def recovered(msg: str, f=f) -> None:
                     stats.recovered.append(msg)
-                    warn(printable_path(f) + msg[len(str(f)):])
+                    warn(printable_path(f) + msg[len(str(f)) :])
 
                 # read whole: a bad file gives no articles
                 articles = list(parse_json_dump(f, warn=recovered))
@@ -166,7 +168,7 @@ def read_articles(files: Iterable[Path], stats: IngestStats,
         except TextcycleError as e:
             reason = str(e)
             if reason.startswith(f"{f}: "):
-                reason = reason[len(f"{f}: "):]
+                reason = reason[len(f"{f}: ") :]
             stats.skipped.append(f"{f}: {reason}")
             warn(f"skipped {printable_path(f)}: {reason}")
             continue
@@ -205,14 +207,17 @@ def _id_pattern(article: Article) -> Optional[re.Pattern]:
     if author:
         ids.add(author)
     keep = sorted(
-        (i for i in ids if re.fullmatch(r"[A-Za-z0-9_]+", i)
-         and (len(i) >= 4 or (len(i) >= 3 and re.search(r"\d", i)))),
-        key=len, reverse=True,
+        (
+            i
+            for i in ids
+            if re.fullmatch(r"[A-Za-z0-9_]+", i) and (len(i) >= 4 or (len(i) >= 3 and re.search(r"\d", i)))
+        ),
+        key=len,
+        reverse=True,
     )
     if not keep:
         return None
-    return re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(map(re.escape, keep)) + r")(?![A-Za-z0-9_])",
-                      re.IGNORECASE)
+    return re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(map(re.escape, keep)) + r")(?![A-Za-z0-9_])", re.IGNORECASE)
 
 
 def article_comments(article: Article, opts: IngestOptions, stats: IngestStats) -> list[tuple[str, str]]:
@@ -226,8 +231,13 @@ def article_comments(article: Article, opts: IngestOptions, stats: IngestStats) 
             continue
         stats.pushes[tag] += 1
         last = groups[-1] if groups else None
-        if (opts.join and last is not None and push.user and push.user == last[1]
-                and (tag == last[0] or (opts.join_arrow and tag == ARROW))):
+        if (
+            opts.join
+            and last is not None
+            and push.user
+            and push.user == last[1]
+            and (tag == last[0] or (opts.join_arrow and tag == ARROW))
+        ):
             last[2].append(push.content.strip())
             stats.joined_lines += 1
             continue
@@ -248,8 +258,7 @@ def clean_comment(text: str, ids: Optional[re.Pattern], convert: Optional[str]) 
 # the whole pipeline
 
 
-def collect(paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats,
-            warn: Callable[[str], None] = _warn):
+def collect(paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats, warn: Callable[[str], None] = _warn):
     """Per tag, a list of (article key, comment) after joining, cleaning, filtering and dedup."""
     files = find_inputs(paths)
     if not files:
@@ -327,8 +336,16 @@ def hold_out(items: list[tuple[str, str]], n: int, seed: int):
     return train, [items[i][1] for i in dev], [items[i][1] for i in test]
 
 
-OUTPUT_FILES = ("neg.txt", "neg.dev.txt", "neg.test.txt", "pos.txt", "pos.dev.txt", "pos.test.txt",
-                "neu.txt", "ingest.json")
+OUTPUT_FILES = (
+    "neg.txt",
+    "neg.dev.txt",
+    "neg.test.txt",
+    "pos.txt",
+    "pos.dev.txt",
+    "pos.test.txt",
+    "neu.txt",
+    "ingest.json",
+)
 
 
 def check_output_folder(paths: Iterable[str | Path], out_dir: str | Path) -> None:
@@ -340,16 +357,22 @@ def check_output_folder(paths: Iterable[str | Path], out_dir: str | Path) -> Non
     outputs = {resolved(out) / name for name in OUTPUT_FILES}
     for p in paths:
         if p.is_file() and resolved(p) in outputs:
-            raise TextcycleError(f"input {printable_path(p)} is one of the files ingest writes to "
-                                 f"{printable_path(out)}: choose another output folder")
+            raise TextcycleError(
+                f"input {printable_path(p)} is one of the files ingest writes to "
+                f"{printable_path(out)}: choose another output folder"
+            )
 
 
 def _lines(lines: list[str]) -> str:
-    return "".join(l + "\n" for l in lines)
+    return "".join(line + "\n" for line in lines)
 
 
-def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions | None = None,
-           warn: Callable[[str], None] = _warn) -> IngestStats:
+def ingest(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    opts: IngestOptions | None = None,
+    warn: Callable[[str], None] = _warn,
+) -> IngestStats:
     """Read PTT pages/dumps under `paths` and write the neg/pos (and neu) corpora to `out_dir`.
     `warn` gets a one-line message for each input file skipped as unreadable."""
     opts = opts or IngestOptions()
@@ -366,7 +389,8 @@ def ingest(paths: Iterable[str | Path], out_dir: str | Path, opts: IngestOptions
         raise TextcycleError(
             f"no 推/噓 comments found in {stats.files} file(s) "
             f"({stats.articles} articles, {stats.over18_pages} over-18 pages"
-            + (f", {len(stats.skipped)} unreadable" if stats.skipped else "") + ")"
+            + (f", {len(stats.skipped)} unreadable" if stats.skipped else "")
+            + ")"
         )
     out = Path(out_dir)
     files = {}  # name -> text, written as one set at the end

@@ -14,6 +14,7 @@ and links the older page in the paging bar ("‹ 上頁" -> index<N-1>.html).
 Only the standard library's `html.parser` is used; malformed pages (missing spans, odd tags,
 unclosed elements) give fewer comments, never an exception.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,14 +35,29 @@ URL_MARKER = "※ 文章網址"
 # tags as they appear on pages and in the JSON of various crawlers
 PUSH, BOO, ARROW = "推", "噓", "→"
 _TAG_ALIASES = {
-    "推": PUSH, "push": PUSH, "up": PUSH, "like": PUSH, "1": PUSH, "+1": PUSH,
-    "噓": BOO, "boo": BOO, "down": BOO, "dislike": BOO, "-1": BOO, "嘘": BOO,
-    "→": ARROW, "->": ARROW, "neutral": ARROW, "arrow": ARROW, "0": ARROW, "reply": ARROW,
+    "推": PUSH,
+    "push": PUSH,
+    "up": PUSH,
+    "like": PUSH,
+    "1": PUSH,
+    "+1": PUSH,
+    "噓": BOO,
+    "boo": BOO,
+    "down": BOO,
+    "dislike": BOO,
+    "-1": BOO,
+    "嘘": BOO,
+    "→": ARROW,
+    "->": ARROW,
+    "neutral": ARROW,
+    "arrow": ARROW,
+    "0": ARROW,
+    "reply": ARROW,
 }
 
 
 def normalize_tag(tag) -> Optional[str]:
-    """"推 " -> "推", "boo" -> "噓", "->" -> "→"; None for anything else."""
+    """ "推 " -> "推", "boo" -> "噓", "->" -> "→"; None for anything else."""
     if tag is None:
         return None
     return _TAG_ALIASES.get(str(tag).strip().lower())
@@ -86,8 +102,7 @@ def _strip_colon(text: str) -> str:
 
 
 class _ArticleParser(HTMLParser):
-    _FIELDS = {"push-tag": "tag", "push-userid": "user", "push-content": "content",
-               "push-ipdatetime": "ipdatetime"}
+    _FIELDS = {"push-tag": "tag", "push-userid": "user", "push-content": "content", "push-ipdatetime": "ipdatetime"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -116,8 +131,14 @@ class _ArticleParser(HTMLParser):
         self._push, self._field, self._push_depth = None, None, 0
         if not (p["tag"].strip() or p["content"].strip()):
             return  # e.g. <div class="push center warning-box">檔案過大！...</div>
-        self.pushes.append(Push(tag=p["tag"].strip(), user=p["user"].strip(),
-                                content=_strip_colon(p["content"]), ipdatetime=p["ipdatetime"].strip()))
+        self.pushes.append(
+            Push(
+                tag=p["tag"].strip(),
+                user=p["user"].strip(),
+                content=_strip_colon(p["content"]),
+                ipdatetime=p["ipdatetime"].strip(),
+            )
+        )
 
     def handle_starttag(self, tag, attrs):
         cls = _classes(attrs)
@@ -193,7 +214,7 @@ def parse_article_html(text: str, source: str = "") -> Article:
         p.close()
     except Exception:  # html.parser is lenient; be safe on truly broken input
         p._close_push()
-    pushes = p.pushes[p.marker_at:] if p.marker_at is not None else p.pushes
+    pushes = p.pushes[p.marker_at :] if p.marker_at is not None else p.pushes
     art = Article(pushes=pushes, source=source)
     art.title = p.meta.get("標題", "")
     art.author = p.meta.get("作者", "")
@@ -379,9 +400,14 @@ def _article_from_json(obj: dict, source: str) -> Optional[Article]:
         tag = _first(item, _TAG_KEYS)
         if content is None and tag is None:
             continue
-        art.pushes.append(Push(tag=(tag or "").strip(), user=(_first(item, _USER_KEYS) or "").strip(),
-                               content=_strip_colon(content or ""),
-                               ipdatetime=(_first(item, _TIME_KEYS) or "").strip()))
+        art.pushes.append(
+            Push(
+                tag=(tag or "").strip(),
+                user=(_first(item, _USER_KEYS) or "").strip(),
+                content=_strip_colon(content or ""),
+                ipdatetime=(_first(item, _TIME_KEYS) or "").strip(),
+            )
+        )
     return art
 
 
@@ -438,12 +464,13 @@ def parse_json_dump(path: str | Path, warn: Optional[Callable[[str], None]] = No
                 if recovered is not None:
                     items, lost = recovered
                     if warn is not None:
-                        warn(f"{p}: broken JSON ({first_error.msg} at line {first_error.lineno}); "
-                             f"read {len(items):,} article(s) line by line, {lost:,} line(s) lost")
+                        warn(
+                            f"{p}: broken JSON ({first_error.msg} at line {first_error.lineno}); "
+                            f"read {len(items):,} article(s) line by line, {lost:,} line(s) lost"
+                        )
                     break
                 raise TextcycleError(
-                    f"{p}: not valid JSON ({first_error.msg} at line {first_error.lineno}) "
-                    f"nor JSON Lines (line {i})"
+                    f"{p}: not valid JSON ({first_error.msg} at line {first_error.lineno}) nor JSON Lines (line {i})"
                 ) from None
         data = items
     yield from _json_articles(data, str(p))
@@ -462,7 +489,7 @@ def _crawler_lines(text: str, path: Path) -> Optional[tuple[list, int]]:
     for i, line in enumerate(lines, 1):
         s = line.strip()
         if i == 1:
-            s = s[len(_CRAWLER_HEAD):].lstrip()
+            s = s[len(_CRAWLER_HEAD) :].lstrip()
         if s.endswith("]}"):
             s = s[:-2].rstrip()
         s = s.rstrip(",").rstrip()

@@ -15,6 +15,7 @@ thread (one per worker, or `--batches-in-flight` of them) loads the models at st
 runs the batches. /healthz answers from the first moment; /v1/ answers 503 until the models are
 loaded. A model that fails to load is left out (503 for requests naming it); the others serve.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -89,6 +90,7 @@ def one_blas_thread() -> None:
 
 # ---------------------------------------------------------------- the worker's state
 
+
 class Server:
     """One worker's models, batcher and loading status."""
 
@@ -99,16 +101,24 @@ class Server:
         self.rewriters: dict[str, object] = {}
         self.failed: dict[str, str] = {}  # model name -> why it did not load (short, for clients)
         self.status, self.error = "loading", None
-        self.batcher = Batcher(self._run, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms,
-                               max_queued=settings.max_queued, batching=settings.batching,
-                               max_inflight=settings.max_inflight, max_batch_cost=settings.max_batch_cost,
-                               max_queued_cost=settings.max_queued_cost, thread_init=one_blas_thread)
+        self.batcher = Batcher(
+            self._run,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            max_queued=settings.max_queued,
+            batching=settings.batching,
+            max_inflight=settings.max_inflight,
+            max_batch_cost=settings.max_batch_cost,
+            max_queued_cost=settings.max_queued_cost,
+            thread_init=one_blas_thread,
+        )
 
     def _load_pretrained(self, where: str):
         from ..rewrite import Rewriter
 
-        return Rewriter.from_pretrained(where, engine=self.settings.engine, threads=self.settings.threads,
-                                        warn=lambda m: log.info("%s", m))
+        return Rewriter.from_pretrained(
+            where, engine=self.settings.engine, threads=self.settings.threads, warn=lambda m: log.info("%s", m)
+        )
 
     def load_all(self) -> None:
         """In the engine thread, before any batch: load every model once and warm it up. A
@@ -133,8 +143,12 @@ class Server:
             self.error = "; ".join(f"model {n} failed to load: {why}" for n, why in self.failed.items())
             return
         self.status = "ready"
-        log.info("ready in %.1f s (pid %d)%s", time.monotonic() - t0, os.getpid(),
-                 f"; not serving {', '.join(self.failed)}" if self.failed else "")
+        log.info(
+            "ready in %.1f s (pid %d)%s",
+            time.monotonic() - t0,
+            os.getpid(),
+            f"; not serving {', '.join(self.failed)}" if self.failed else "",
+        )
 
     def _run(self, key, texts: list[str]) -> list[dict]:
         name, to, beam, rerank = key
@@ -150,9 +164,16 @@ class Server:
             raise ApiError(503, f"no model loaded: {self.error}")
 
     def health(self) -> dict:
-        h = {"status": self.status, "ready": self.status == "ready", "models": list(self.rewriters),
-             "queued": self.batcher.queued, "queued_cost": self.batcher.queued_cost,
-             "batches": self.batcher.engine_calls, "batched_texts": self.batcher.texts_run, "pid": os.getpid()}
+        h = {
+            "status": self.status,
+            "ready": self.status == "ready",
+            "models": list(self.rewriters),
+            "queued": self.batcher.queued,
+            "queued_cost": self.batcher.queued_cost,
+            "batches": self.batcher.engine_calls,
+            "batched_texts": self.batcher.texts_run,
+            "pid": os.getpid(),
+        }
         if self.failed:
             h["failed"] = dict(self.failed)
         if self.error:
@@ -161,6 +182,7 @@ class Server:
 
 
 # ---------------------------------------------------------------- outermost middleware
+
 
 class Guard:
     """Pure ASGI: the Host check, HEAD as GET, body checks for /v1/ POSTs, an access line per
@@ -204,8 +226,11 @@ class Guard:
             # uvicorn cancels the requests still running when --graceful-timeout runs out: the
             # client gets a JSON 503, and the cancellation ends here (no traceback in the log)
             if not seen["status"]:
-                await error_response(503, "the server is shutting down; try again shortly",
-                                     {"Retry-After": str(self.settings.retry_after_s)})(scope, receive, send_logged)
+                await error_response(
+                    503,
+                    "the server is shutting down; try again shortly",
+                    {"Retry-After": str(self.settings.retry_after_s)},
+                )(scope, receive, send_logged)
         except Exception as e:  # noqa: BLE001 - a bug must not reach the client as a traceback
             log.debug("unhandled error", exc_info=True)
             seen["error"] = f"unhandled {type(e).__name__}: {e}".encode()
@@ -270,8 +295,9 @@ class Guard:
     def _log(scope, seen, seconds: float) -> None:
         client = scope.get("client")
         who = f"{client[0]}:{client[1]}" if client else "-"
-        path = printable(scope["path"] + (("?" + scope["query_string"].decode("latin-1"))
-                                          if scope.get("query_string") else ""))
+        path = printable(
+            scope["path"] + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+        )
         status = seen["status"]
         log.info('%s "%s %s" %d %.1f ms', who, scope["method"], path, status, seconds * 1000)
         if status == 499 or (scope["path"] == "/healthz" and status == 503):
@@ -285,6 +311,7 @@ class Guard:
 
 
 # ---------------------------------------------------------------- validation messages
+
 
 def _where(loc) -> str:
     parts = [p for p in loc if p != "body"]
@@ -314,10 +341,16 @@ def validation_message(errors: list[dict]) -> tuple[int, str]:
 
 # ---------------------------------------------------------------- the app
 
-ERROR_RESPONSES = {s: {"model": Error, "description": d} for s, d in {
-    400: "Malformed JSON, a body that is not UTF-8, a Host not served", 413: "Body or engine work over a cap",
-    415: "Body not sent as JSON", 422: "Wrong fields or types, unknown model or style, over a cap",
-    503: "Queue full, models still loading (see Retry-After), the model failed to load, shutting down"}.items()}
+ERROR_RESPONSES = {
+    s: {"model": Error, "description": d}
+    for s, d in {
+        400: "Malformed JSON, a body that is not UTF-8, a Host not served",
+        413: "Body or engine work over a cap",
+        415: "Body not sent as JSON",
+        422: "Wrong fields or types, unknown model or style, over a cap",
+        503: "Queue full, models still loading (see Retry-After), the model failed to load, shutting down",
+    }.items()
+}
 
 
 def create_app(settings: Settings | None = None, load: Callable[[str], object] | None = None) -> FastAPI:
@@ -341,10 +374,16 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
             logging.shutdown()
             os._exit(0)
 
-    app = FastAPI(title="textcycle", version="1", lifespan=lifespan, description=(
-        "Unpaired text style transfer: rewrite sentences into the other style (e.g. negative <-> positive "
-        "reviews). Requests that arrive together are rewritten in one engine call. Every error is JSON "
-        '`{"error": "..."}`. The web page is at `/`.'))
+    app = FastAPI(
+        title="textcycle",
+        version="1",
+        lifespan=lifespan,
+        description=(
+            "Unpaired text style transfer: rewrite sentences into the other style (e.g. negative <-> positive "
+            "reviews). Requests that arrive together are rewritten in one engine call. Every error is JSON "
+            '`{"error": "..."}`. The web page is at `/`.'
+        ),
+    )
     app.state.server = server
 
     @app.exception_handler(ApiError)
@@ -359,8 +398,13 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
     async def _http(request, exc: StarletteHTTPException):
         return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    @app.get("/healthz", response_model=Health, response_model_exclude_none=True, tags=["health"],
-             responses={503: {"model": Health, "description": "With ready=true: not ready yet"}})
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        response_model_exclude_none=True,
+        tags=["health"],
+        responses={503: {"model": Health, "description": "With ready=true: not ready yet"}},
+    )
     async def healthz(ready: bool = False):
         """Liveness: 200 whenever the worker answers, with `status` loading / ready / failed.
         `?ready=true`: readiness, 503 until the models are loaded."""
@@ -372,16 +416,35 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
         """The models this server rewrites with: style names, language, engine; and the caps."""
         server.require_ready()
         default = server.names[0][0]
-        return {"models": [{"name": n, "style_names": list(rw.style_names), "language": rw.language,
-                            "engine": rw.engine_name, "default": n == default}
-                           for n, rw in server.rewriters.items()],
-                "limits": {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
-                           "max_body_bytes": settings.max_body_bytes, "max_queued": settings.max_queued,
-                           "max_text_cost": settings.max_batch_cost, "max_request_cost": settings.max_request_cost,
-                           "max_queued_cost": settings.max_queued_cost}}
+        return {
+            "models": [
+                {
+                    "name": n,
+                    "style_names": list(rw.style_names),
+                    "language": rw.language,
+                    "engine": rw.engine_name,
+                    "default": n == default,
+                }
+                for n, rw in server.rewriters.items()
+            ],
+            "limits": {
+                "max_texts": settings.max_texts,
+                "max_chars": settings.max_chars,
+                "max_body_bytes": settings.max_body_bytes,
+                "max_queued": settings.max_queued,
+                "max_text_cost": settings.max_batch_cost,
+                "max_request_cost": settings.max_request_cost,
+                "max_queued_cost": settings.max_queued_cost,
+            },
+        }
 
-    @app.post("/v1/rewrite", response_model=RewriteResponse, response_model_exclude_unset=True, tags=["rewrite"],
-              responses=ERROR_RESPONSES)
+    @app.post(
+        "/v1/rewrite",
+        response_model=RewriteResponse,
+        response_model_exclude_unset=True,
+        tags=["rewrite"],
+        responses=ERROR_RESPONSES,
+    )
     async def rewrite(body: RewriteRequest, request: Request):
         """Rewrite each text into the target style (or the opposite of the detected one)."""
         server.require_ready()
@@ -393,12 +456,15 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
             raise ApiError(422, f"unknown model {name!r}: this server has {', '.join(server.rewriters)}")
         texts = body.texts
         if len(texts) > settings.max_texts:
-            raise ApiError(422, f"too many texts: {len(texts)}; this server takes at most {settings.max_texts} "
-                                "per request")
+            raise ApiError(
+                422, f"too many texts: {len(texts)}; this server takes at most {settings.max_texts} per request"
+            )
         for i, t in enumerate(texts):
             if len(t) > settings.max_chars:
-                raise ApiError(422, f"texts[{i}] is {len(t)} characters long; this server takes at most "
-                                    f"{settings.max_chars} per text")
+                raise ApiError(
+                    422,
+                    f"texts[{i}] is {len(t)} characters long; this server takes at most {settings.max_chars} per text",
+                )
             if any("\ud800" <= ch <= "\udfff" for ch in t):
                 raise ApiError(422, f"texts[{i}] has an unpaired surrogate escape (not a character)")
         try:
@@ -408,11 +474,11 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
             raise ApiError(422, str(e).replace("--", "")) from None
         costs = check_cost(texts, max(body.rerank, body.beam), settings)
         try:
-            results = await _unless_disconnected(request, server.batcher.submit((name, to, body.beam, body.rerank),
-                                                                                texts, costs))
+            results = await _unless_disconnected(
+                request, server.batcher.submit((name, to, body.beam, body.rerank), texts, costs)
+            )
         except QueueFull as e:
-            raise ApiError(503, f"busy: {e}; try again shortly",
-                           {"Retry-After": str(settings.retry_after_s)}) from None
+            raise ApiError(503, f"busy: {e}; try again shortly", {"Retry-After": str(settings.retry_after_s)}) from None
         except TextcycleError as e:
             raise ApiError(422, str(e)) from None
         except Exception as e:  # noqa: BLE001 - the batch failed: the client gets one JSON line
@@ -424,8 +490,9 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
 
     @app.get("/", include_in_schema=False)
     async def page():
-        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP,
-                                                            "Cache-Control": "no-cache"})
+        return FileResponse(
+            STATIC / "index.html", headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
+        )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(Guard, settings=settings)
@@ -438,14 +505,20 @@ def check_cost(texts: list[str], candidates: int, settings: Settings) -> list[in
     costs = [text_cost(t, candidates) for t in texts]
     for i, cost in enumerate(costs):
         if cost > settings.max_batch_cost:
-            raise ApiError(413, f"texts[{i}] is about {cost} units of engine work ({cost // candidates} tokens x "
-                                f"{candidates} candidates); this server takes at most {settings.max_batch_cost} "
-                                "per text: send it shorter, or with a lower rerank or beam")
+            raise ApiError(
+                413,
+                f"texts[{i}] is about {cost} units of engine work ({cost // candidates} tokens x "
+                f"{candidates} candidates); this server takes at most {settings.max_batch_cost} "
+                "per text: send it shorter, or with a lower rerank or beam",
+            )
     total = sum(costs)
     if total > settings.max_request_cost:
-        raise ApiError(413, f"this request is about {total} units of engine work (tokens x candidates); this server "
-                            f"takes at most {settings.max_request_cost} per request: send fewer or shorter texts, "
-                            "or a lower rerank or beam")
+        raise ApiError(
+            413,
+            f"this request is about {total} units of engine work (tokens x candidates); this server "
+            f"takes at most {settings.max_request_cost} per request: send fewer or shorter texts, "
+            "or a lower rerank or beam",
+        )
     return costs
 
 

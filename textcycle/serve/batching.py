@@ -37,6 +37,7 @@ fails, each job's part is retried alone, so one bad request cannot fail the othe
 `batching=False` every job runs alone (for comparison; still in parts when it is over
 `max_batch_cost`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,7 +48,6 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
-
 
 log = logging.getLogger("textcycle.serve")
 
@@ -63,8 +63,8 @@ class Job:
     costs: list
     future: asyncio.Future
     enqueued: float = field(default_factory=time.monotonic)
-    next: int = 0      # texts before it went to a batch already (a job over max_batch_cost runs in parts)
-    done: int = 0      # texts whose results are in
+    next: int = 0  # texts before it went to a batch already (a job over max_batch_cost runs in parts)
+    done: int = 0  # texts whose results are in
     results: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -76,39 +76,48 @@ class Job:
 
     @property
     def waiting_cost(self) -> int:
-        return sum(self.costs[self.next:])
+        return sum(self.costs[self.next :])
 
 
 Part = tuple  # (job, first text, end): a job's texts that go to one batch
 
 
 class Batcher:
-    def __init__(self, run: Callable[[Hashable, list], list], *, max_batch: int = 64, max_wait_ms: float = 10.0,
-                 max_queued: int = 4096, batching: bool = True, max_inflight: int = 1,
-                 max_batch_cost: int = 8192, max_queued_cost: int = 65536,
-                 thread_init: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        run: Callable[[Hashable, list], list],
+        *,
+        max_batch: int = 64,
+        max_wait_ms: float = 10.0,
+        max_queued: int = 4096,
+        batching: bool = True,
+        max_inflight: int = 1,
+        max_batch_cost: int = 8192,
+        max_queued_cost: int = 65536,
+        thread_init: Callable[[], None] | None = None,
+    ):
         if min(max_batch, max_queued, max_inflight, max_batch_cost, max_queued_cost) < 1 or max_wait_ms < 0:
-            raise ValueError("max_batch, max_queued, max_inflight and the costs must be at least 1, "
-                             "max_wait_ms at least 0")
+            raise ValueError(
+                "max_batch, max_queued, max_inflight and the costs must be at least 1, max_wait_ms at least 0"
+            )
         self.run = run
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
         self.max_queued, self.batching, self.max_inflight = max_queued, batching, max_inflight
         self.max_batch_cost, self.max_queued_cost = max_batch_cost, max_queued_cost
         # thread_init runs once in each engine thread (e.g. a per-thread BLAS thread limit)
-        self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine",
-                                           initializer=thread_init)
-        self.queued = 0          # texts waiting (not started)
-        self.queued_cost = 0     # their cost
-        self.running = 0         # texts in the batches the engine is working on
-        self.busy = 0            # engine calls running now (close() cannot stop them)
-        self.engine_calls = 0    # batches handed to `run` (retries of a failed batch included)
-        self.texts_run = 0       # texts in those batches (texts_run / engine_calls: the mean batch)
+        self.executor = ThreadPoolExecutor(max_inflight, thread_name_prefix="textcycle-engine", initializer=thread_init)
+        self.queued = 0  # texts waiting (not started)
+        self.queued_cost = 0  # their cost
+        self.running = 0  # texts in the batches the engine is working on
+        self.busy = 0  # engine calls running now (close() cannot stop them)
+        self.engine_calls = 0  # batches handed to `run` (retries of a failed batch included)
+        self.texts_run = 0  # texts in those batches (texts_run / engine_calls: the mean batch)
         self._counting = threading.Lock()  # the counters above, from several engine threads
-        self._free_since = 0.0   # monotonic time the last batch ended
+        self._free_since = 0.0  # monotonic time the last batch ended
         self._queues: dict[Hashable, deque[Job]] = {}
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None  # one per batch that may run at once
-        self._batches: set[asyncio.Task] = set()      # the batches running now
+        self._batches: set[asyncio.Task] = set()  # the batches running now
         self._task: asyncio.Task | None = None
 
     # ------------------------------------------------------------ public
@@ -181,8 +190,9 @@ class Batcher:
 
     def _full(self, key: Hashable) -> bool:
         jobs = self._queues.get(key, ())
-        return (sum(j.waiting for j in jobs) >= self.max_batch
-                or sum(j.waiting_cost for j in jobs) >= self.max_batch_cost)
+        return (
+            sum(j.waiting for j in jobs) >= self.max_batch or sum(j.waiting_cost for j in jobs) >= self.max_batch_cost
+        )
 
     def _take(self, key: Hashable) -> list[Part]:
         """The next batch under `key`: as much of its oldest job as fits in `max_batch` texts
@@ -195,8 +205,7 @@ class Batcher:
             return []
         head = q[0]
         end, count, cost = head.next + 1, 1, head.costs[head.next]
-        while (end < len(head.texts) and count < self.max_batch
-               and cost + head.costs[end] <= self.max_batch_cost):
+        while end < len(head.texts) and count < self.max_batch and cost + head.costs[end] <= self.max_batch_cost:
             cost += head.costs[end]
             end, count = end + 1, count + 1
         parts = [(head, head.next, end)]
@@ -256,7 +265,7 @@ class Batcher:
             return [self._run_parts(key, [p])[0] for p in parts]
         out, i = [], 0
         for _, start, end in parts:
-            out.append(results[i:i + end - start])
+            out.append(results[i : i + end - start])
             i += end - start
         return out
 

@@ -4,6 +4,7 @@ A request path is the client's text (uvicorn decodes %0a to a newline, %1b to ES
 parts of some error messages. Written as is, `GET /%0a2024-01-01 ... forged` starts a log line
 of its own and `%1b[31m` colours the terminal of whoever reads the log.
 """
+
 from __future__ import annotations
 
 import logging

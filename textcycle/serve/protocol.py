@@ -11,6 +11,7 @@ kept-alive one) and its body `body_timeout` seconds more, then closes the connec
 app works on a request nothing is timed. A request h11 cannot parse (`Content-Length: -1`, a
 bad request line) gets the API's JSON error shape instead of uvicorn's text/plain 400.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("textcycle.serve")
-BAD_REQUEST = json.dumps({"error": "invalid HTTP request (a malformed request line or header, "
-                                   "e.g. a bad Content-Length)"}).encode()
+BAD_REQUEST = json.dumps(
+    {"error": "invalid HTTP request (a malformed request line or header, e.g. a bad Content-Length)"}
+).encode()
 
 
 class ServeConfig(uvicorn.Config):
@@ -75,14 +77,19 @@ class GuardedH11Protocol(H11Protocol):
         # a connection that sent nothing is an idle one (a browser's spare connection): no line
         if awaiting == "body" or self.conn.trailing_data[0]:
             who = "%s:%d" % self.client if self.client else "-"
-            log.warning("closed the connection of %s: the request %s took over %g s to arrive",
-                        who, awaiting, seconds)
+            log.warning("closed the connection of %s: the request %s took over %g s to arrive", who, awaiting, seconds)
         self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(BAD_REQUEST)).encode()),
-                   (b"connection", b"close")]
-        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
-                      h11.Data(data=BAD_REQUEST), h11.EndOfMessage()):
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(BAD_REQUEST)).encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=BAD_REQUEST),
+            h11.EndOfMessage(),
+        ):
             self.transport.write(self.conn.send(event))
         self.transport.close()

@@ -1,4 +1,5 @@
 """A worker's settings (no FastAPI here: the command line checks them before importing it)."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ SETTINGS_ENV = "TEXTCYCLE_SERVE_SETTINGS"  # how `--workers N` hands the setting
 @dataclass
 class Settings:
     """Everything a worker needs; `python -m textcycle.serve --help` documents each."""
+
     models: list[str] = field(default_factory=lambda: ["yelp"])
     engine: str = "auto"
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)

@@ -12,6 +12,7 @@ their mean).
 `text_cost(text, candidates)` estimates, before a text is queued, the engine work it makes, so
 that the server can bound the work it admits, not only the number of texts.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,7 @@ def rewrite_batch(rw, texts: list[str], to: int | None, beam: int = 1, rerank: i
 def _chunked_candidates(rw, pieces: list[str], to: int, n: int):
     texts, scores = [], []
     for b in range(0, len(pieces), CHUNK):
-        t, s = rw.candidates(pieces[b:b + CHUNK], to, n)
+        t, s = rw.candidates(pieces[b : b + CHUNK], to, n)
         texts += t
         scores += list(np.asarray(s, dtype=np.float64))
     return texts, scores
@@ -47,7 +48,7 @@ def _chunked_candidates(rw, pieces: list[str], to: int, n: int):
 def _style_probability(rw, texts: list[str], to: int) -> list[float]:
     out = []
     for b in range(0, len(texts), CHUNK):
-        out += rw.style_probs(texts[b:b + CHUNK])[:, to].tolist()
+        out += rw.style_probs(texts[b : b + CHUNK])[:, to].tolist()
     return out
 
 
@@ -72,20 +73,22 @@ def add_candidates(rw, rows: list[dict], n: int) -> None:
         k = 0
         for i, pieces, symbols, back in items:
             m = sum(1 for p in pieces if p)
-            p_texts, p_scores = texts[k:k + m], np.stack(scores[k:k + m])  # [m][n], [m, n]
+            p_texts, p_scores = texts[k : k + m], np.stack(scores[k : k + m])  # [m][n], [m, n]
             source = rows[i]["source"]
 
-            def output(chosen: list[str]) -> str:  # one text per piece the model read -> the rewrite
+            def output(chosen: list[str], source=source, pieces=pieces, symbols=symbols, back=back) -> str:
+                # one text per piece the model read -> the rewrite
                 it = iter(chosen)
                 return rw.finish(source, [next(it) if p else "" for p in pieces], pieces, symbols, back)
 
-            rewrite = output(best[k:k + m])
+            rewrite = output(best[k : k + m])
             merged = {rewrite: float(p_scores.max(1).mean())}
             for j in range(p_scores.shape[1]):
                 text = output([row[j] for row in p_texts])
                 merged[text] = max(merged.get(text, -np.inf), float(p_scores[:, j].mean()))
             rows[i]["rewrite"] = rewrite
-            rows[i]["style_probability"] = round(float(np.mean(probs[k:k + m])), 4)
-            rows[i]["candidates"] = [{"text": t, "score": round(s, 4)}
-                                     for t, s in sorted(merged.items(), key=lambda kv: -kv[1])]
+            rows[i]["style_probability"] = round(float(np.mean(probs[k : k + m])), 4)
+            rows[i]["candidates"] = [
+                {"text": t, "score": round(s, 4)} for t, s in sorted(merged.items(), key=lambda kv: -kv[1])
+            ]
             k += m
