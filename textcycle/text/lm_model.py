@@ -136,24 +136,30 @@ class LMGenerators(torch.nn.Module):
             mask[i, : len(r)] = 1
         return {"input_ids": ids, "attention_mask": mask, "labels": lab}
 
-    def target_logprobs(
-        self, sources: list[str], styles: list, targets: list[str]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(sum of log p of each target's tokens and end, number of those tokens), per row."""
+    def _target_logits(self, sources: list[str], styles: list, targets: list[str]):
+        """(logits [N, vocab], labels [N], row of each [N]) at the N positions that predict a
+        target token or its end. The LM head runs on those positions only: over half of a
+        pair is prompt, and a 49k-word head on every position was most of a batch's memory."""
         b = self.pair_batch(sources, styles, targets)
-        logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
+        causal = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        hidden = causal.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
         labels = b["labels"][:, 1:]
         keep = labels != -100
-        lp = torch.log_softmax(logits.float(), dim=-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return (lp * keep).sum(-1), keep.sum(-1)
+        logits = causal.lm_head(hidden[:, :-1][keep]).float()
+        rows = torch.arange(labels.size(0)).unsqueeze(1).expand_as(labels)[keep]
+        return logits, labels[keep], rows
+
+    def target_logprobs(self, sources: list[str], styles: list, targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of log p of each target's tokens and end, number of those tokens), per row."""
+        logits, labels, rows = self._target_logits(sources, styles, targets)
+        lp = torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+        total = torch.zeros(len(sources), dtype=lp.dtype).index_add(0, rows, lp)
+        return total, torch.bincount(rows, minlength=len(sources))
 
     def token_loss(self, sources: list[str], styles: list, targets: list[str]) -> torch.Tensor:
         """Mean cross-entropy over the target tokens of the batch (teacher forcing)."""
-        b = self.pair_batch(sources, styles, targets)
-        logits = self.lm(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
-        return F.cross_entropy(
-            logits.reshape(-1, logits.size(-1)).float(), b["labels"][:, 1:].reshape(-1), ignore_index=-100
-        )
+        logits, labels, _ = self._target_logits(sources, styles, targets)
+        return F.cross_entropy(logits, labels)
 
     # ------------------------------------------------------------------ generation (the reference)
     @torch.no_grad()
