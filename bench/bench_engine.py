@@ -83,9 +83,11 @@ def cold_start(folder: Path, engine: str, compute_type: str | None, threads: int
         )
     else:
         code = (
-            "from textcycle.ct2_engine import CT2Engine\n"
-            f"e = CT2Engine.from_folder({str(folder)!r}, threads={threads}, compute_type={compute_type!r})\n"
-            "e.generate(e.encode(['the food was cold .']), 1)\n"
+            "from textcycle.engines.ct2 import CT2Engine\n"
+            "from textcycle.model_folder import ModelFolder\n"
+            f"e = CT2Engine.from_folder(ModelFolder.open({str(folder)!r}), threads={threads}, "
+            f"compute_type={compute_type!r})\n"
+            "e.generate(['the food was cold .'], 1)\n"
         )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True)
@@ -103,9 +105,10 @@ def main(argv=None) -> None:
 
     import torch
 
-    from textcycle.ct2_convert import export_ctranslate2
-    from textcycle.ct2_engine import CT2Engine
+    from textcycle.engines.ct2 import CT2Engine
+    from textcycle.engines.ct2_convert import export_ctranslate2
     from textcycle.model import TextCycleModel
+    from textcycle.model_folder import ModelFolder
     from textcycle.networks import decode, pad_batch
 
     torch.set_num_threads(args.threads)
@@ -128,7 +131,9 @@ def main(argv=None) -> None:
             folder_mib(Path(args.model) / "ct2") if (Path(args.model) / "ct2").is_dir() else 0
         )
         engines = {
-            (q, c): CT2Engine.from_folder(folders[q], threads=args.threads, compute_type=c) for _, q, c in CONFIGS if q
+            (q, c): CT2Engine.from_folder(ModelFolder.open(folders[q]), threads=args.threads, compute_type=c)
+            for _, q, c in CONFIGS
+            if q
         }
 
         def run(q, c, bs, limit=None):
@@ -142,7 +147,7 @@ def main(argv=None) -> None:
                             out = decode(model.generators[1 - s], x, m, max_new)
                         outs += [[int(t) for t in row if t != 0] for row in out]
                     else:
-                        outs += [h[0] for h in engines[(q, c)].generate(batch, 1 - s)]
+                        outs += [h[0] for h in engines[(q, c)].generate_ids(batch, 1 - s)]
             return outs
 
         speed, outputs = {}, {}

@@ -30,9 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from textcycle.cli import entry_point, thread_count  # noqa: E402
-from textcycle.ct2_engine import CT2Engine  # noqa: E402
+from textcycle.engines.ct2 import CT2Engine  # noqa: E402
 from textcycle.model import TextCycleModel  # noqa: E402
-from textcycle.model_folder import resolve_model_path  # noqa: E402
+from textcycle.model_folder import ModelFolder  # noqa: E402
 from textcycle.networks import decode, pad_batch, trim  # noqa: E402
 from textcycle.textnorm import normalize  # noqa: E402
 
@@ -117,13 +117,14 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    folder = resolve_model_path(args.model)
+    model_folder = ModelFolder.open(args.model)
+    folder = model_folder.path
     sents = sentences(Path(args.data), args.sentences)
     model = TextCycleModel.from_pretrained(folder).eval()
     g = model.generators[1]
     max_new = model.max_length + 8
-    fast = CT2Engine.from_folder(folder, threads=args.threads)
-    fast_int8 = CT2Engine.from_folder(folder, threads=args.threads, compute_type="int8")
+    fast = CT2Engine.from_folder(model_folder, threads=args.threads)
+    fast_int8 = CT2Engine.from_folder(model_folder, threads=args.threads, compute_type="int8")
     ids = fast.encode([normalize(s, model.language) for s in sents])
 
     @torch.no_grad()
@@ -140,8 +141,8 @@ def main(argv=None) -> int:
     engines = [
         ("torch generate() (baseline)", hf_generate),
         ("torch decode loop", torch_loop),
-        ("CTranslate2 float32 compute (shipped)", lambda b: [h[0] for h in fast.generate(b, 1)]),
-        ("CTranslate2 int8 compute", lambda b: [h[0] for h in fast_int8.generate(b, 1)]),
+        ("CTranslate2 float32 compute (shipped)", lambda b: [h[0] for h in fast.generate_ids(b, 1)]),
+        ("CTranslate2 int8 compute", lambda b: [h[0] for h in fast_int8.generate_ids(b, 1)]),
     ]
     result = {
         "threads": args.threads,

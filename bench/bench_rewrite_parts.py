@@ -60,6 +60,7 @@ def main(argv=None) -> int:
         p.error("--batch, --threads and --rounds must be at least 1, --seconds above 0")
 
     from textcycle.errors import TextcycleError
+    from textcycle.reward import detected_style_probs
     from textcycle.rewrite import Rewriter
     from textcycle.serve.app import one_blas_thread
     from textcycle.serve.work import rewrite_batch
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
             f"{args.model} is a {rw.language} model; this bench's sentences are English (the Li et al. Yelp test set)"
         )
     engine = rw.engine
-    if not hasattr(engine, "generate_many"):
+    if engine.name != "ctranslate2":
         p.error(f"{args.model}: no CTranslate2 copy, so no engine to compare with")
     texts = sentences(Path(args.data), 4096)
     rng = random.Random(0)
@@ -83,10 +84,10 @@ def main(argv=None) -> int:
     # each batch's parts as the rewrite makes them: source ids, detected direction, rewrites' ids
     parts = []
     for b in batches:
-        src = rw.encode([normalize(t, rw.language) for t in b])
-        to = (engine.style_probs(src).argmax(1) == 0).astype(int)  # into the other style
+        src = engine.encode([normalize(t, rw.language) for t in b])
+        to = (detected_style_probs(engine.style_logits_ids(src)).argmax(1) == 0).astype(int)  # into the other style
         requests = [([s for s, t in zip(src, to) if t == d], d) for d in (0, 1)]
-        out = [h[0] for r in engine.generate_many(requests) for h in r]
+        out = [h[0] for r in engine.generate_many_ids(requests) for h in r]
         parts.append((src, requests, out))
     one_way = engine.encode([normalize(t, rw.language) for t in texts])
     big = [one_way[i : i + 512] for i in range(0, len(one_way) - 511, 512)]
@@ -99,11 +100,11 @@ def main(argv=None) -> int:
     }
     for _ in range(args.rounds):
         timings = [
-            (seconds_per_call(lambda ids: engine.generate(ids, 1), big, args.seconds), 512),
-            (seconds_per_call(lambda pt: engine.generate_many(pt[1]), parts, args.seconds), args.batch),
+            (seconds_per_call(lambda ids: engine.generate_ids(ids, 1), big, args.seconds), 512),
+            (seconds_per_call(lambda pt: engine.generate_many_ids(pt[1]), parts, args.seconds), args.batch),
             (
                 seconds_per_call(
-                    lambda pt: (engine.style_logits(pt[0]), engine.style_logits(pt[2])), parts, args.seconds
+                    lambda pt: (engine.style_logits_ids(pt[0]), engine.style_logits_ids(pt[2])), parts, args.seconds
                 ),
                 args.batch,
             ),

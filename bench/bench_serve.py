@@ -424,13 +424,13 @@ def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
     what the server's sentences/s is a share of."""
     from bench_rewrite import rate, sentences
 
-    from textcycle.ct2_engine import CT2Engine
-    from textcycle.model_folder import resolve_model_path
+    from textcycle.engines.ct2 import CT2Engine
+    from textcycle.model_folder import ModelFolder
     from textcycle.textnorm import normalize
 
-    engine = CT2Engine.from_folder(resolve_model_path(model), threads=threads)
+    engine = CT2Engine.from_folder(ModelFolder.open(model), threads=threads)
     ids = engine.encode([normalize(t, "en") for t in sentences(REPO.parent / "shared" / "data" / "yelp", 4096)])
-    value, _ = rate(lambda b: engine.generate(b, 1), ids, 512, seconds)
+    value, _ = rate(lambda b: engine.generate_ids(b, 1), ids, 512, seconds)
     return value
 
 

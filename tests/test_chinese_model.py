@@ -75,11 +75,11 @@ def test_model_records_script_and_rewriter_answers_in_the_users_script(zh_traine
     rw = Rewriter(loaded)
     seen = []
 
-    def echo(batches, *args):  # stands in for the generators: shows what the model gets
+    def echo(batches, *args, **kwargs):  # stands in for the generators: shows what the model gets
         seen.extend(t for normalized, _ in batches for t in normalized)
-        return [list(normalized) for normalized, _ in batches]
+        return [([[t] for t in normalized], None) for normalized, _ in batches]
 
-    rw._transfer = echo
+    rw.candidates = echo
     assert rw.rewrite("这家店服务很差", to="positive") == "这家店服务很差"  # Simplified in, Simplified out
     assert rw.rewrite("這家店服務很差", to="positive") == "這家店服務很差"
     assert seen == ["這家店服務很差", "這家店服務很差"]  # the model always sees its own script
@@ -296,7 +296,7 @@ def test_long_chinese_input_is_split_not_truncated(zh_trainer):
     assert "".join(chunks) == text and max(map(len, chunks)) <= 16
     rw = Rewriter(zh_trainer.model())
     seen = []
-    rw._transfer = lambda batches, *a: [(seen.extend(n), list(n))[1] for n, _ in batches]
+    rw.candidates = lambda batches, *a, **k: [(seen.extend(n), [[t] for t in n], None)[1:] for n, _ in batches]
     out = rw.rewrite(text, to="positive")
     assert len(seen) >= 6 and max(map(len, seen)) <= rw.max_words
     assert out == text  # the echoed pieces join back without spaces or losses
@@ -311,13 +311,13 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
     rw = Rewriter(zh_trainer.model())
     src = [normalize(t, "zh") for t in ("這家店服務很差", "早餐很難吃啦")]
     torch.manual_seed(0)
-    texts, scores = rw.candidates(src, 1, 4)
+    [(texts, scores)] = rw.candidates([(src, 1)], n=4)
     assert len(texts) == 2 and all(len(t) == 4 for t in texts) and scores.shape == (2, 4)
     assert ((scores >= 0) & (scores <= 1)).all()
-    greedy = rw._transfer([(src, 1)])[0]
+    [greedy] = rw.choose(rw.candidates([(src, 1)]))
     assert [t[0] for t in texts] == greedy  # column 0 is the greedy rewrite
     torch.manual_seed(0)
-    picked = rw._transfer([(src, 1)], rerank=4)[0]
+    [picked] = rw.choose(rw.candidates([(src, 1)], n=4))
     assert picked == [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
     with pytest.raises(Exception, match="rerank"):
         rw.rewrite("很好", rerank=0)

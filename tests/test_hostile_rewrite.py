@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from textcycle.cli import MAX_THREADS, check_threads, entry_point, thread_count, thread_count_or_zero
+from textcycle.engines.pieces import SentencePieceTexts
 from textcycle.errors import TextcycleError
 from textcycle.rewrite import MAX_SEED, Rewriter, _stdin_lines
 
@@ -30,24 +31,27 @@ BUNDLED_YELP = REPO / "textcycle" / "pretrained" / "yelp"
 INFO = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
 
 
-class EchoEngine:
-    """Copies its input; calls every input negative."""
+class EchoEngine(SentencePieceTexts):
+    """Copies its input; calls every input negative (the bundled Yelp vocabulary)."""
 
     name = "echo"
+
+    def __init__(self, sp):
+        self.sp, self.language, self.max_length = sp, "en", 24
 
     def set_seed(self, seed):
         pass
 
-    def style_logits(self, ids):
+    def style_logits_ids(self, ids):
         return np.array([[2.0, 0.0, 0.0]] * len(ids))
 
-    def generate(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
         return [[list(s) for _ in range(num_hypotheses)] for s in ids]
 
 
 @pytest.fixture
 def echo(bundled_sp):
-    return Rewriter(engine=EchoEngine(), info=INFO, sp=bundled_sp, warn=lambda m: None)
+    return Rewriter(engine=EchoEngine(bundled_sp), info=INFO, warn=lambda m: None)
 
 
 def run(module, *args, stdin=b"", stdout=subprocess.PIPE):
@@ -346,9 +350,10 @@ SIZE_EDITS = [
 
 def load_with(how: str, folder: Path):
     if how == "CT2Engine":
-        from textcycle.ct2_engine import CT2Engine
+        from textcycle.engines.ct2 import CT2Engine
+        from textcycle.model_folder import ModelFolder
 
-        return CT2Engine.from_folder(folder)
+        return CT2Engine.from_folder(ModelFolder.open(folder))
     if how == "TextCycleModel":
         from textcycle.model import TextCycleModel
 

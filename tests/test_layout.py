@@ -85,7 +85,7 @@ def test_the_ruler_never_imports_the_rewriter_or_the_method():
                     "textcycle.method",
                     "textcycle.train",
                     "textcycle.networks",
-                    "textcycle.torch_engine",
+                    "textcycle.engines.torch",
                 )
             }
             assert not bad, f"{mod} imports {bad}"

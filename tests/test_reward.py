@@ -35,34 +35,42 @@ def test_combine_and_content_on_numpy():
 
 
 class ThreeWayEngine:
-    """Every candidate gets logits (log 1, log 3, log 1) and reconstruction log-prob log 0.5."""
+    """An engine on texts alone (the interface needs no token ids): every candidate is the source,
+    with logits (log 1, log 3, log 1) and reconstruction log-prob log 0.5."""
 
     name = "fixed"
 
     def set_seed(self, seed):
         pass
 
-    def style_logits(self, ids):
-        return np.array([[0.0, math.log(3), 0.0]] * len(ids))
+    def style_logits(self, texts):
+        return np.array([[0.0, math.log(3), 0.0]] * len(texts))
 
-    def generate(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
-        return [[list(s) for _ in range(num_hypotheses)] for s in ids]
+    def generate(self, texts, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+        return [[t] * num_hypotheses for t in texts]
 
-    def logprobs(self, src, tgt, generator):
-        return np.full(len(src), math.log(0.5))
+    def generate_many(self, requests, **options):
+        return [self.generate(texts, to, **options) for texts, to in requests]
+
+    def logprobs(self, sources, targets, to):
+        return np.full(len(sources), math.log(0.5))
+
+    def count_unknown(self, text):
+        return 0, len(text.split())
 
 
-def test_rerank_scores_with_the_training_reward(bundled_sp):
+def test_rerank_scores_with_the_training_reward():
     # bug: the reranker renormalised the first two logits (p = 3/4 -> score 0.6); training uses the
     # 3-way softmax (p = 3/5): harmonic mean with content 0.5 is 2 * 0.6 * 0.5 / 1.1
-    from textcycle.rewrite import Rewriter
+    from textcycle.rewriter import Rewriter
 
     info = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
-    rw = Rewriter(engine=ThreeWayEngine(), info=info, sp=bundled_sp)
-    texts, scores = rw.candidates(["the food was cold ."], 1, 3)
+    rw = Rewriter(engine=ThreeWayEngine(), info=info)
+    [(texts, scores)] = rw.candidates([(["the food was cold ."], 1)], n=3)
     assert scores.shape == (1, 3) and len(texts[0]) == 3
     assert scores[0, 0] == pytest.approx(2 * 0.6 * 0.5 / 1.1)
     # the model folder's reward weights are used
     rw.reward = {"style_weight": 1.0, "content_weight": 4.0}
-    _, scores = rw.candidates(["the food was cold ."], 1, 2)
+    [(_, scores)] = rw.candidates([(["the food was cold ."], 1)], n=2)
     assert scores[0, 0] == pytest.approx(5 * 0.6 * 0.5 / (4 * 0.6 + 0.5))
+    assert rw.rewrite("the food was cold .", rerank=3) == "The food was cold."

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from textcycle.engines.pieces import SentencePieceTexts
 from textcycle.errors import TextcycleError
 from textcycle.rewrite import Rewriter, check_decoding, json_line
 
@@ -18,31 +19,32 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 INFO = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
 
 
-class EchoEngine:
-    """Copies its input; calls every input negative."""
+class EchoEngine(SentencePieceTexts):
+    """Copies its input; calls every input negative (the bundled Yelp vocabulary)."""
 
     name = "echo"
 
-    def __init__(self):
+    def __init__(self, sp, language="en", max_length=24):
+        self.sp, self.language, self.max_length = sp, language, max_length
         self.calls = []
 
     def set_seed(self, seed):
         pass
 
-    def style_logits(self, ids):
+    def style_logits_ids(self, ids):
         return np.array([[2.0, 0.0, 0.0]] * len(ids))
 
-    def generate(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
         self.calls.append(len(ids))
         return [[list(s) for _ in range(num_hypotheses)] for s in ids]
 
-    def logprobs(self, src, tgt, generator):
+    def logprobs_ids(self, src, tgt, generator):
         return np.zeros(len(src))
 
 
 @pytest.fixture
 def echo(bundled_sp):
-    return Rewriter(engine=EchoEngine(), info=INFO, sp=bundled_sp, warn=lambda m: None)
+    return Rewriter(engine=EchoEngine(bundled_sp), info=INFO, warn=lambda m: None)
 
 
 def rewrite_cli(*args, stdin=b""):
@@ -70,7 +72,7 @@ def test_direction_and_details(echo):
 
 def test_unreadable_input_comes_back_unchanged_with_a_flag(bundled_sp):
     warnings = []
-    rw = Rewriter(engine=EchoEngine(), info=INFO, sp=bundled_sp, warn=warnings.append)
+    rw = Rewriter(engine=EchoEngine(bundled_sp), info=INFO, warn=warnings.append)
     rows = rw.rewrite(["這家店的服務很差", "Очень плохо", "😡😡😡", "the food was cold"], details=True)
     for r in rows[:3]:
         assert r["unchanged"] is True and r["rewrite"] == r["source"] and r["reason"]
@@ -102,14 +104,13 @@ def test_json_lines_escape_line_separators():
 
 
 def test_missing_opencc_is_said_once(monkeypatch, bundled_sp):
-    from textcycle import rewrite as rewrite_module
+    from textcycle import rewriter as rewriter_module
 
-    monkeypatch.setattr(rewrite_module, "opencc_available", lambda: False)
+    monkeypatch.setattr(rewriter_module, "opencc_available", lambda: False)
     warnings = []
     rw = Rewriter(
-        engine=EchoEngine(),
+        engine=EchoEngine(bundled_sp, language="zh"),
         info={**INFO, "language": "zh", "script": "simplified"},
-        sp=bundled_sp,
         warn=warnings.append,
     )
     rw.rewrite(["這家店的服務很差", "服務很好"])
@@ -117,16 +118,16 @@ def test_missing_opencc_is_said_once(monkeypatch, bundled_sp):
 
 
 def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
-    from textcycle.model_folder import PACKAGE_MODELS, resolve_model_path
+    from textcycle.model_folder import PACKAGE_MODELS, resolve
 
     (tmp_path / "yelp").mkdir()  # a stray folder named like the bundled model
     monkeypatch.chdir(tmp_path)
-    assert resolve_model_path("yelp") == PACKAGE_MODELS / "yelp"
-    assert resolve_model_path("./yelp") == Path("./yelp")
+    assert resolve("yelp") == PACKAGE_MODELS / "yelp"
+    assert resolve("./yelp") == Path("./yelp")
     run = tmp_path / "run"
     (run / "final").mkdir(parents=True)
     (run / "final" / "config.json").write_text("{}")
-    assert resolve_model_path(run) == run / "final"  # a run folder stands for its model
+    assert resolve(run) == run / "final"  # a run folder stands for its model
 
 
 def test_cli_keeps_one_output_line_per_input_line():

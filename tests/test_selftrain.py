@@ -46,15 +46,15 @@ class FakeEngine:
         self.recon = {(7, 3): math.log(0.5), (5, 3): 0.0, (8, 3): math.log(0.1), (9, 3): math.log(0.5)}
         self.scored_with = []
 
-    def generate(self, src, to, sample=False, num_hypotheses=1, temperature=1.0, seed=None):
+    def generate_ids(self, src, to, sample=False, num_hypotheses=1, temperature=1.0, seed=None):
         if sample:
             return [self.samples[(to, tuple(x))][:num_hypotheses] for x in src]
         return [[self.greedy[(to, tuple(x))]] for x in src]
 
-    def style_logits(self, ids):
+    def style_logits_ids(self, ids):
         return np.array([self.logits[tuple(y)] for y in ids])
 
-    def logprobs(self, src, tgt, with_generator):
+    def logprobs_ids(self, src, tgt, with_generator):
         self.scored_with.append(with_generator)
         return np.array([self.recon[tuple(y)] for y in src])
 

@@ -28,7 +28,8 @@ from .evaluate.report import samples_table, scores_table
 from .evaluate.testset import DIRECTIONS
 from .files import atomic_write_text
 from .model import TextCycleModel
-from .rewrite import Rewriter
+from .model_folder import ModelFolder
+from .rewriter import Rewriter
 
 FIELDS = (
     ("style_accuracy", "ACC"),
@@ -207,7 +208,8 @@ def bundle_corpus(args) -> int:
     classifier = args.classifier or cfg.train.eval_classifier
     if not classifier:
         raise TextcycleError("give --classifier (or train.eval_classifier in the config)")
-    rw = Rewriter.from_pretrained(run / args.checkpoint, engine=args.engine)
+    folder = ModelFolder.open(run / args.checkpoint)
+    rw = Rewriter.from_pretrained(folder, engine=args.engine)
     write_test_outputs(rw, sources, Path(args.outputs), args.rerank)
     name = "textcycle" if args.rerank == 1 else f"textcycle (rerank {args.rerank})"
     result = evaluate_outputs(args.config, args.outputs, classifier, args.lm, name=name)
@@ -224,7 +226,7 @@ def bundle_corpus(args) -> int:
         metrics = json.loads(mfile.read_text()) if mfile.is_file() else {}
         samples = (Path(args.outputs) / "samples.md").read_text(encoding="utf-8")
         card = corpus_model_card(run, result, samples, summary, args.command, eval_cmd, metrics)
-        model = TextCycleModel.from_pretrained(run / args.checkpoint)
+        model = TextCycleModel.from_pretrained(folder)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
         size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
         print(f"bundled into {args.into} ({size:.1f} MiB)")
@@ -269,7 +271,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(2)
     run = Path(args.run)
-    rw = Rewriter.from_pretrained(run / args.checkpoint, engine=args.engine)
+    folder = ModelFolder.open(run / args.checkpoint)
+    rw = Rewriter.from_pretrained(folder, engine=args.engine)
     ts = load_testset(args.data)
     n2p, p2n = write_test_outputs(rw, ts.sources, Path(args.outputs), args.rerank)
     scores = evaluate_system(n2p, p2n, data_dir=args.data, name="textcycle")
@@ -281,7 +284,7 @@ def main(argv=None) -> int:
         card = model_card(
             run, scores, samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10), summary, args.command
         )
-        model = TextCycleModel.from_pretrained(run / args.checkpoint)
+        model = TextCycleModel.from_pretrained(folder)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
         size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
         print(f"bundled into {args.into} ({size:.1f} MiB)")

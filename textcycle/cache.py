@@ -10,7 +10,6 @@ than used. Where the cache cannot be written, a temporary folder is used with a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import TextcycleError
-from .files import atomic_dir
+from .files import atomic_dir, file_digest
 
 MANIFEST = "textcycle-cache.json"
 
@@ -29,14 +28,6 @@ def cache_root() -> Path:
         return Path(os.environ["TEXTCYCLE_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "textcycle"
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(folder: Path) -> dict:

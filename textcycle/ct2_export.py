@@ -1,5 +1,5 @@
 """`python -m textcycle.ct2_export MODEL_DIR`: add CTranslate2 copies (the fast engine) to an
-existing model folder, in place, touching no other file (the conversion: `textcycle.ct2_convert`).
+existing model folder, in place, touching no other file (the conversion: `textcycle.engines.ct2_convert`).
 
     python -m textcycle.ct2_export textcycle/pretrained/yelp                  # the default storage
     python -m textcycle.ct2_export runs/yelp/best --quantization float16
@@ -13,9 +13,10 @@ import shutil
 import sys
 
 from .cli import entry_point, thread_count
-from .ct2_convert import DEFAULT_QUANTIZATION, QUANTIZATIONS, export_ctranslate2, folder_size
-from .ct2_engine import CT2_DIR
+from .engines.ct2_convert import DEFAULT_QUANTIZATION, QUANTIZATIONS, export_ctranslate2, folder_size
+from .engines.ct2_format import CT2_DIR
 from .errors import TextcycleError
+from .model_folder import ModelFolder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from .model import TextCycleModel
-    from .model_folder import resolve_model_path
 
     torch.set_num_threads(max(1, args.threads))
-    folder = resolve_model_path(args.model_dir)
+    model_folder = ModelFolder.open(args.model_dir)
+    folder = model_folder.path
     if not os.access(folder, os.W_OK):
         raise TextcycleError(f"{folder} is not writable")
-    model = TextCycleModel.from_pretrained(folder)
+    model = TextCycleModel.from_pretrained(model_folder)
     out = export_ctranslate2(model, folder, args.quantization)
     leftover = [p for p in folder.iterdir() if p.name.startswith(f".{CT2_DIR}.")]
     for p in leftover:  # a killed earlier export's temporary folder

@@ -1,4 +1,4 @@
-"""File helpers shared by every command: reading text lines, and atomic writes.
+"""File helpers shared by every command: reading text lines, atomic writes, file digests.
 
 A save either lands whole or not at all: files and folders are written under a temporary name
 beside their destination and renamed into place, so a kill at any moment leaves the old version
@@ -7,6 +7,7 @@ or the new one. Published files get the usual permissions (umask applied), not m
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -179,3 +180,12 @@ def stale_temporaries(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return [p for p in folder.iterdir() if p.name.startswith(".") and (TMP_MARK in p.name or ".old-" in p.name)]
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in blocks (model weights are tens of MiB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

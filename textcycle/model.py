@@ -7,6 +7,7 @@
                             is stored once ("shared.weight")
 - `discriminator.safetensors`
 - `ct2/`                  CTranslate2 copies of both generators for the fast engine (`ct2_export`)
+`textcycle.model_folder.ModelFolder` knows these names and checks config.json.
 `from_pretrained(dir)` reads it back (safetensors only, never pickle). Each generator is a plain
 `BartForConditionalGeneration`, so `model.generators[1].save_pretrained(...)` also works.
 """
@@ -24,7 +25,7 @@ from transformers import BartConfig, BartForConditionalGeneration
 
 from .errors import TextcycleError
 from .files import atomic_dir
-from .model_folder import read_model_info, resolve_model_path
+from .model_folder import DISCRIMINATOR, GENERATORS, TOKENIZER, ModelFolder
 from .networks import StyleDiscriminator, StyleDiscriminatorConfig, share_embeddings
 from .shapes import check_shapes
 from .tokenizer import TextcycleTokenizer
@@ -100,21 +101,24 @@ class TextCycleModel(nn.Module):
             if card:
                 (tmp / "README.md").write_text(card, encoding="utf-8")
             if ctranslate2:
-                from .ct2_convert import export_ctranslate2
+                from .engines.ct2_convert import export_ctranslate2
 
                 saved = self if dtype == torch.float32 else TextCycleModel.from_pretrained(tmp)
                 export_ctranslate2(saved, tmp, ctranslate2)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None) -> "TextCycleModel":
-        path = resolve_model_path(name_or_path)
-        for f in ("tokenizer.model", "generators.safetensors", "discriminator.safetensors"):
-            if not (path / f).is_file():
-                raise TextcycleError(f"{path} is not a textcycle model: {f} is missing")
-        config, bart_config, dcfg = read_model_config(path)
+    def from_pretrained(cls, folder: "ModelFolder | str | Path | None" = None) -> "TextCycleModel":
+        """A model folder (a ModelFolder, or a name or path that `ModelFolder.open` resolves)."""
+        folder = ModelFolder.open(folder)
+        path = folder.path
+        if folder.kind != "small":
+            raise TextcycleError(f"{path} is an LM model: load it with textcycle.text.lm_model.LMGenerators")
+        for f in (TOKENIZER, GENERATORS, DISCRIMINATOR):
+            folder.file(f)
+        config, bart_config, dcfg = folder.config, *network_configs(folder)
         try:
-            tensors = load_file(str(path / "generators.safetensors"))
-            disc_sd = load_file(str(path / "discriminator.safetensors"))
+            tensors = load_file(str(path / GENERATORS))
+            disc_sd = load_file(str(path / DISCRIMINATOR))
         except (SafetensorError, OSError) as e:
             raise TextcycleError(f"{path}: corrupt weights ({e})") from None
         tokenizer = TextcycleTokenizer.from_dir(path)
@@ -176,15 +180,15 @@ def _first_mismatch(e: Exception) -> str:
     return (lines[0] if lines else str(e).splitlines()[0])[:200]
 
 
-def read_model_config(path: Path):
-    """config.json of a model folder, checked: (the dict, the BART config, the discriminator
-    config). Every wrong field is a one-line TextcycleError, never a traceback later on."""
-    config = read_model_info(path)
-    f = path / "config.json"
+def network_configs(folder: ModelFolder):
+    """The BART config and the discriminator config of a folder's (checked) config.json. Every
+    wrong field is a one-line TextcycleError, never a traceback later on."""
     try:
-        gcfg = {k: v for k, v in config["generator"].items() if k not in ("transformers_version", "architectures")}
+        gcfg = {
+            k: v for k, v in folder.config["generator"].items() if k not in ("transformers_version", "architectures")
+        }
         bart_config = BartConfig(**gcfg)
-        dcfg = StyleDiscriminatorConfig(**config["discriminator"])
+        dcfg = StyleDiscriminatorConfig(**folder.config["discriminator"])
     except (TypeError, ValueError) as e:
-        raise TextcycleError(f"{f}: bad generator or discriminator settings ({e})") from None
-    return config, bart_config, dcfg
+        raise TextcycleError(f"{folder.path / 'config.json'}: bad generator or discriminator settings ({e})") from None
+    return bart_config, dcfg

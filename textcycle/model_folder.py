@@ -1,26 +1,64 @@
-"""The models that ship inside the package, and what a `--model` argument names (no torch here,
-so the fast rewrite path can resolve names without importing it).
+"""The one owner of a saved model folder, and of the names inside a run folder (no torch here, so
+the fast rewrite path can open a folder without importing it).
+
+    folder = ModelFolder.open("yelp")        # a bundled name, a model folder or a run folder
+    folder.path, folder.kind                 # .../pretrained/yelp, "small" ("lm": an LM model)
+    folder.style_names, folder.max_length    # from config.json, read and checked once
+    folder.has_ct2                           # whether it has a usable-looking CTranslate2 copy
+
+`open` resolves the name once, reads config.json once and checks every field a loader relies on:
+the style names, language, max length, script, reward weights, and the networks' sizes against
+the ranges of a training config, so a tampered `vocab_size` is one line here and never an attempt
+to allocate a petabyte later. The Rewriter, both engines, `TextCycleModel.from_pretrained`, the
+server, `ct2_export` and `bundle` take a ModelFolder, so a rewrite resolves and parses once.
 
 A name resolves in this order, so a stray folder called `yelp` in the current directory never
 shadows the bundled model: a bundled name (`yelp`, `zh`, `default`) is the bundled model; anything
-else is a path. Write `./yelp` for a folder of that name. A training run folder may be given for
-its model: `RUN/best` when it exists, else `RUN/final`.
+else is a path. Write `./yelp` for a folder of that name. A run folder may be given for its model:
+`RUN/best` when it exists, else `RUN/final`.
+
+An LM model folder (config.json `"model_type": "textcycle-lm"`, `textcycle.text.lm_format`) opens
+as `kind == "lm"` with its style names; its own checks and engine live in `textcycle.text.lm_*`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+from .engines.ct2_format import CT2_DIR, has_copy
 from .errors import TextcycleError
 
 PACKAGE_MODELS = Path(__file__).parent / "pretrained"
 BUNDLED = {"yelp": "yelp", "default": "yelp", "zh": "zh"}
-MODEL_FILE = "config.json"
+
+# a model folder's files
+CONFIG = "config.json"
+TOKENIZER = "tokenizer.model"
+GENERATORS = "generators.safetensors"
+DISCRIMINATOR = "discriminator.safetensors"
+CARD = "README.md"
+LM_MODEL_TYPE = "textcycle-lm"  # as textcycle.text.lm_format.MODEL_TYPE
+
+# a run folder, text and image runs alike: its config, checkpoints and model folders
+RUN_CONFIG = "config.yaml"
+CHECKPOINTS = "checkpoints"
+BEST = "best"  # the best model by dev G (text runs)
+FINAL = "final"  # the model at the end of the run
+MODEL_FILE = CONFIG  # the file that makes a folder a model folder (text and image)
 
 
-def resolve_model_path(name_or_path: str | Path | None) -> Path:
-    """A bundled name ("yelp", "zh"), a model folder, or a run folder (its best/ or final/)."""
+def run_model(run: Path, order: tuple[str, ...] = (BEST, FINAL)) -> Path | None:
+    """The model folder a run folder stands for: the first of `order` that holds a config.json."""
+    for sub in order:
+        if (run / sub / MODEL_FILE).is_file():
+            return run / sub
+    return None
+
+
+def resolve(name_or_path: str | Path | None) -> Path:
+    """A bundled name ("yelp", "zh"), a model folder, or a run folder (its best/, else final/)."""
     if name_or_path is None:
         name_or_path = "yelp"
     name = str(name_or_path)
@@ -33,33 +71,95 @@ def resolve_model_path(name_or_path: str | Path | None) -> Path:
     if p.is_dir():
         if (p / MODEL_FILE).is_file():
             return p
-        for sub in ("best", "final"):
-            if (p / sub / MODEL_FILE).is_file():
-                return p / sub
-        return p  # the loader names what is missing
+        return run_model(p) or p  # else the loader names what is missing
     raise TextcycleError(f"model not found: {name} (a model folder, a run folder, or one of: {', '.join(BUNDLED)})")
 
 
-def read_model_info(path: str | Path) -> dict:
-    """The torch-free part of a model folder's config.json, checked: style names, language,
-    max length, script, reward weights. Every wrong field is one clear line."""
-    f = Path(path) / MODEL_FILE
+class ModelFolder:
+    """A model folder with its checked config.json (`config`, defaults filled in)."""
+
+    def __init__(self, path: Path, config: dict):
+        self.path = Path(path)
+        self.config = config
+        self.kind = "lm" if config.get("model_type") == LM_MODEL_TYPE else "small"
+
+    @classmethod
+    def open(cls, model: "str | Path | ModelFolder | None" = None) -> "ModelFolder":
+        """The folder a `--model` argument names (a ModelFolder is returned as it is)."""
+        if isinstance(model, ModelFolder):
+            return model
+        path = resolve(model)
+        return cls(path, read_config(path))
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r}, kind={self.kind!r})"
+
+    # ------------------------------------------------------------ what the Rewriter needs to know
+    @property
+    def style_names(self) -> list[str]:
+        return list(self.config["style_names"])
+
+    @property
+    def language(self) -> str:
+        return self.config.get("language", "en")
+
+    @property
+    def max_length(self) -> int:
+        return self.config.get("max_length", 40)
+
+    @property
+    def script(self) -> str | None:
+        return self.config.get("script")
+
+    @property
+    def reward(self) -> dict:
+        return dict(self.config.get("reward") or {"style_weight": 1.0, "content_weight": 1.0})
+
+    @property
+    def info(self) -> dict:
+        """What the Rewriter reads: style names, language, max length, script, reward weights."""
+        return {
+            "style_names": self.style_names,
+            "language": self.language,
+            "max_length": self.max_length,
+            "script": self.script,
+            "reward": self.reward,
+        }
+
+    # ------------------------------------------------------------ files
+    def file(self, name: str) -> Path:
+        """`path / name`, which must exist: a missing one is one line naming it."""
+        f = self.path / name
+        if not f.is_file():
+            raise TextcycleError(f"{self.path} is not a textcycle model: {name} is missing")
+        return f
+
+    @property
+    def ct2(self) -> Path:
+        """Where its CTranslate2 copy is (or would be)."""
+        return self.path / CT2_DIR
+
+    @property
+    def has_ct2(self) -> bool:
+        """Whether it has CTranslate2 copies (the manifest and both models) and the ctranslate2
+        package is importable. Quick (no hashing): the engine still checks every file."""
+        return has_copy(self.path) and importlib.util.find_spec("ctranslate2") is not None
+
+
+def read_config(path: Path) -> dict:
+    """config.json of a model folder, checked (see the module docstring); defaults filled in."""
+    f = Path(path) / CONFIG
     if not f.is_file():
-        raise TextcycleError(f"{path} is not a textcycle model: {MODEL_FILE} is missing")
+        raise TextcycleError(f"{path} is not a textcycle model: {CONFIG} is missing")
     try:
         config = json.loads(f.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise TextcycleError(f"{f} is corrupt: {e}") from None
     if not isinstance(config, dict):
         raise TextcycleError(f"{f}: expected a JSON object")
-    names = config.get("style_names")
-    if not (
-        isinstance(names, list)
-        and len(names) == 2
-        and all(isinstance(n, str) and n.strip() for n in names)
-        and names[0] != names[1]
-    ):
-        raise TextcycleError(f"{f}: style_names must be a list of two different names, got {names!r}")
+    if config.get("model_type") == LM_MODEL_TYPE:
+        return _lm_config(config, f)
+    _check_style_names(config.get("style_names"), f, exactly=2)
     language = config.get("language", "en")
     if language not in ("en", "zh"):
         raise TextcycleError(f"{f}: language must be en or zh, got {language!r}")
@@ -92,6 +192,24 @@ def read_model_info(path: str | Path) -> dict:
         "script": script,
         "reward": {"style_weight": 1.0, "content_weight": 1.0, **reward},
     }
+
+
+def _check_style_names(names, f: Path, exactly: int | None) -> None:
+    ok = (
+        isinstance(names, list)
+        and (len(names) == exactly if exactly else len(names) >= 2)
+        and all(isinstance(n, str) and n.strip() for n in names)
+        and len(set(names)) == len(names)
+    )
+    if not ok:
+        count = "two" if exactly == 2 else "at least two"
+        raise TextcycleError(f"{f}: style_names must be a list of {count} different names, got {_short(names)}")
+
+
+def _lm_config(config: dict, f: Path) -> dict:
+    """An LM model's config.json: its style names here; the rest is `text.lm_format.read_lm_spec`'s."""
+    _check_style_names(config.get("style_names", ["negative", "positive"]), f, exactly=None)
+    return {"style_names": ["negative", "positive"], **config}
 
 
 # a saved model's network sizes and the training-config key whose range each must be in: the

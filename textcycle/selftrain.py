@@ -14,7 +14,7 @@ opposite: docs/training.md). Generating and scoring run on CTranslate2, several 
 the torch decode loop, which is why a source costs far less here than in REINFORCE.
 
 Selection is a pure function (`best_candidates`) with tests on hand-computed numbers
-(tests/test_selftrain.py); `make_pairs` wires it to an engine (`ct2_engine.CT2Engine`).
+(tests/test_selftrain.py); `make_pairs` wires it to an engine (`engines.ct2.CT2Engine`, on token ids).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def make_pairs(
         t, src = 1 - s, sources[s]
         if not src:
             continue
-        sampled = engine.generate(
+        sampled = engine.generate_ids(
             src,
             to=t,
             sample=True,
@@ -87,13 +87,13 @@ def make_pairs(
             temperature=temperature,
             seed=None if seed is None else seed + s,
         )
-        greedy = engine.generate(src, to=t)
+        greedy = engine.generate_ids(src, to=t)
         cands = [hs + g for hs, g in zip(sampled, greedy)]  # K samples + the greedy rewrite per source
         k = num_samples + 1
         flat = [y for c in cands for y in c]
         src_rep = [x for x in src for _ in range(k)]
-        logits = engine.style_logits(flat)
-        recon = engine.logprobs(flat, src_rep, with_generator=s)
+        logits = engine.style_logits_ids(flat)
+        recon = engine.logprobs_ids(flat, src_rep, with_generator=s)
         content = np.asarray(content_reward(recon))
         if overlap > 0:
             content = (1 - overlap) * content + overlap * np.array([token_overlap(x, y) for y, x in zip(flat, src_rep)])

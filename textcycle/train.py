@@ -243,12 +243,15 @@ class TrainingRun:
     def make_round_pairs(self, r: int):
         """Candidates from a CTranslate2 copy of the current generators (float32: the same
         rewrites as torch, several times faster), ranked by the training reward."""
-        from .ct2_engine import CT2Engine
+        from .engines.ct2 import CT2Engine
+        from .model_folder import ModelFolder
 
         tc = self.cfg.train
         folder = self.out / "selftrain" / "engine"
         self.model().save_pretrained(folder, ctranslate2="float32")
-        engine = CT2Engine.from_folder(folder, threads=tc.threads or torch.get_num_threads(), verify=False)
+        engine = CT2Engine.from_folder(
+            ModelFolder.open(folder), threads=tc.threads or torch.get_num_threads(), verify=False
+        )
         sources = [
             self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s]))) for s in (0, 1)
         ]
@@ -387,7 +390,7 @@ class TrainingRun:
     @staticmethod
     def add_fast_engine(folder: Path) -> None:
         """CTranslate2 copies for a model folder saved without them (best/ during the run)."""
-        from .ct2_convert import export_ctranslate2
+        from .engines.ct2_convert import export_ctranslate2
         from .model import TextCycleModel
 
         export_ctranslate2(TextCycleModel.from_pretrained(folder), folder)

@@ -21,6 +21,7 @@ pytest.importorskip("httpx", reason="the server tests need httpx")
 import sentencepiece as spm  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from textcycle.engines.pieces import SentencePieceTexts  # noqa: E402
 from textcycle.model_folder import PACKAGE_MODELS  # noqa: E402
 from textcycle.rewrite import Rewriter  # noqa: E402
 from textcycle.serve.app import create_app  # noqa: E402
@@ -30,14 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 POSITIVE_WORDS = ("good", "great", "friendly", "delicious", "love")
 
 
-class FakeEngine:
-    """The engine interface (`textcycle.torch_engine`) in a few lines: "rewrites" copy the
+class FakeEngine(SentencePieceTexts):
+    """The engine interface (`textcycle.engines.base`) in a few lines: "rewrites" copy the
     source, the discriminator calls a text positive when it has a positive word. `gate`
     (a threading.Event) holds every generate() until set, to keep a batch running."""
 
     name = "fake"
 
     def __init__(self, sp):
+        self.sp, self.language, self.max_length = sp, "en", 24
         self.positive_ids = {i for w in POSITIVE_WORDS for i in sp.encode(w)[-1:]}
         self.gate = threading.Event()
         self.gate.set()
@@ -46,11 +48,11 @@ class FakeEngine:
     def set_seed(self, seed):
         pass
 
-    def style_logits(self, ids):
+    def style_logits_ids(self, ids):
         pos = np.array([2.0 if self.positive_ids & set(row) else -2.0 for row in ids])
         return np.stack([-pos, pos, np.full(len(ids), -4.0)], axis=1).astype(np.float32)
 
-    def generate(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
         self.generating.set()
         try:
             assert self.gate.wait(20), "the test never opened the gate"
@@ -60,7 +62,7 @@ class FakeEngine:
             return [[row[: max(1, len(row) - 1 - k)] + [3] for k in range(num_hypotheses)] for row in ids]
         return [[list(row)] * num_hypotheses for row in ids]
 
-    def logprobs(self, src, tgt, generator):
+    def logprobs_ids(self, src, tgt, generator):
         return np.array([-0.1 * abs(len(s) - len(t)) - 0.2 for s, t in zip(src, tgt)], dtype=np.float32)
 
 
@@ -83,7 +85,7 @@ class CountingRewriter:
 def fake_rewriter() -> CountingRewriter:
     sp = spm.SentencePieceProcessor(model_file=str(PACKAGE_MODELS / "yelp" / "tokenizer.model"))
     info = {"style_names": ["negative", "positive"], "language": "en", "max_length": 24}
-    return CountingRewriter(Rewriter(engine=FakeEngine(sp), info=info, sp=sp, warn=lambda m: None))
+    return CountingRewriter(Rewriter(engine=FakeEngine(sp), info=info, warn=lambda m: None))
 
 
 def wait_ready(client, timeout=20.0):

@@ -24,7 +24,7 @@ import sys
 
 from ..cli import entry_point, thread_count
 from ..errors import TextcycleError
-from ..model_folder import read_model_info, resolve_model_path
+from ..model_folder import ModelFolder
 from .settings import SETTINGS_ENV, Settings, settings_json
 
 LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
@@ -249,7 +249,7 @@ def settings_from_args(args) -> Settings:
     if len(set(names)) != len(names):
         raise TextcycleError(f"two models have the same name ({', '.join(names)}): name them with NAME=FOLDER")
     for _, where in settings.model_names():
-        read_model_info(resolve_model_path(where))  # a wrong folder fails here, before any worker starts
+        ModelFolder.open(where)  # a wrong folder fails here, before any worker starts
     return settings
 
 

@@ -35,7 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import TextcycleError
-from ..rewrite import check_decoding
+from ..rewriter import check_decoding
 from .batching import Batcher, QueueFull
 from .logs import printable
 from .schemas import Error, Health, ModelsResponse, RewriteRequest, RewriteResponse
@@ -114,10 +114,12 @@ class Server:
         )
 
     def _load_pretrained(self, where: str):
-        from ..rewrite import Rewriter
+        from ..model_folder import ModelFolder
+        from ..rewriter import Rewriter
 
+        folder = ModelFolder.open(where)
         return Rewriter.from_pretrained(
-            where, engine=self.settings.engine, threads=self.settings.threads, warn=lambda m: log.info("%s", m)
+            folder, engine=self.settings.engine, threads=self.settings.threads, warn=lambda m: log.info("%s", m)
         )
 
     def load_all(self) -> None:

@@ -97,7 +97,7 @@ class LMTrainingRun:
     def __init__(self, cfg: LMRecipe, resume: bool = False):
         from ..data import load_corpus
         from ..model import TextCycleModel
-        from ..model_folder import resolve_model_path
+        from ..model_folder import resolve
         from ..vocab import encode_ids
 
         self.cfg, tc = cfg, cfg.train
@@ -125,7 +125,7 @@ class LMTrainingRun:
             max_new_tokens=m.max_new_tokens,
         )
         self.gens = LMGenerators.build(self.spec)
-        small_folder = resolve_model_path(cfg.discriminator_from)
+        small_folder = resolve(cfg.discriminator_from)
         small = TextCycleModel.from_pretrained(small_folder)
         self.disc, self.sp, self.max_length = small.discriminator, small.tokenizer.sp_model, small.max_length
         self.sp_file = small_folder / "tokenizer.model"

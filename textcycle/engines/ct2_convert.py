@@ -8,11 +8,11 @@ command `python -m textcycle.ct2_export MODEL_DIR` for existing folders) writes 
                             (the SentencePiece pieces, so CTranslate2 token i = SentencePiece id i)
 - `ct2/manifest.json`       format version, quantization, ctranslate2 version, and the size and
                             SHA-256 of every file above and of the `generators.safetensors` they
-                            were made from (`textcycle.ct2_engine` checks them before loading, so a
-                            truncated or stale copy is a clear error, never a native crash)
+                            were made from (`engines.ct2_format`: the engine checks them before
+                            loading, so a truncated or stale copy is a clear error, never a crash)
 
 `ct2/` is written whole or not at all (built in a temporary folder beside it, then renamed).
-`textcycle.ct2_engine.CT2Engine` reads it (with the folder's `tokenizer.model`, `config.json` and
+`textcycle.engines.ct2.CT2Engine` reads it (with the folder's `tokenizer.model`, `config.json` and
 `discriminator.safetensors`) and never imports torch. This module does import torch and
 transformers: export runs once, where the model was trained.
 
@@ -34,13 +34,12 @@ what fits the 48 MiB a bundled folder may take while staying above 99% identical
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from .ct2_engine import CT2_DIR, FORMAT_VERSION, MANIFEST
-from .errors import TextcycleError
-from .files import atomic_dir
+from ..errors import TextcycleError
+from ..files import atomic_dir
+from .ct2_format import CT2_DIR, FORMAT_VERSION, MANIFEST, SOURCE, file_entry
 
 MIXED = "int8_embed_float16"  # ours: int8 linear layers, float16 embedding/output projection and the rest
 DEFAULT_QUANTIZATION = MIXED
@@ -58,18 +57,6 @@ QUANTIZATIONS = (
 # the variables MIXED keeps in float16: the token embeddings and the output projection (one
 # tensor in our tied generators), where int8 rounding changes the most greedy outputs
 _FLOAT16_SCOPES = ("embeddings", "projection")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _file_entry(path: Path) -> dict:
-    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 class _Pieces:
@@ -166,7 +153,7 @@ def export_ctranslate2(model, folder: str | Path, quantization: str = DEFAULT_QU
     if quantization not in QUANTIZATIONS:
         raise TextcycleError(f"unknown quantization {quantization!r} (one of: {', '.join(QUANTIZATIONS)})")
     folder = Path(folder)
-    source = folder / "generators.safetensors"
+    source = folder / SOURCE
     if not source.is_file():
         raise TextcycleError(
             f"{folder} is not a textcycle model folder (no generators.safetensors): save the model there first"
@@ -184,13 +171,13 @@ def export_ctranslate2(model, folder: str | Path, quantization: str = DEFAULT_QU
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise TextcycleError(f"CTranslate2 conversion of generator to_{t} failed: {msg}") from None
             for f in sorted(out.iterdir()):
-                files[f"to_{t}/{f.name}"] = _file_entry(f)
+                files[f"to_{t}/{f.name}"] = file_entry(f)
         manifest = {
             "format": FORMAT_VERSION,
             "quantization": quantization,
             "ctranslate2_version": ctranslate2.__version__,
             "vocab_size": len(pieces),
-            "source": {"generators.safetensors": _file_entry(source)},
+            "source": {SOURCE: file_entry(source)},
             "files": files,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

@@ -1,14 +1,9 @@
-"""The torch rewriting engine: a loaded `TextCycleModel` behind the engine interface.
+"""The torch engine: a loaded `TextCycleModel` behind the engine interface (`engines.base`).
 
-`textcycle.rewrite.Rewriter` does all text handling and talks to an engine in token ids only:
-- `style_logits(ids)`       the discriminator's logits [n, 3] (style 0, style 1, generated);
-- `generate(ids, to, ...)`  rewrites into style `to`: greedy, beam, or samples;
-- `generate_many([(ids, to), ...], ...)`, optional: `generate` for each, run side by side
-                            (CTranslate2 has it; the Rewriter otherwise calls `generate` in turn);
-- `logprobs(src, tgt, g)`   mean log p(tgt | src) per pair under generator g (the content reward).
-Inputs are id lists ending in `</s>`; outputs are numpy arrays and id lists ending in `</s>`.
-The CTranslate2 engine (`textcycle.ct2_engine`) has the same methods and no torch. This one is
-the reference (`--engine torch`) and the fallback for folders without a CTranslate2 copy.
+The reference (`--engine torch`): the CTranslate2 engine is held to its greedy outputs and its
+scores (tests/engines/test_parity.py), and the fallback for folders without a CTranslate2 copy.
+It speaks texts in corpus form (`engines.pieces`); its id methods take SentencePiece id lists
+ending in `</s>`.
 """
 
 from __future__ import annotations
@@ -16,13 +11,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import TextCycleModel
-from .networks import decode, pad_batch, sequence_logprobs, trim
+from ..model import TextCycleModel
+from ..model_folder import ModelFolder
+from ..networks import decode, pad_batch, sequence_logprobs, trim
+from .pieces import SentencePieceTexts
 
 ENGINE_NAME = "torch"
 
 
-class TorchEngine:
+class TorchEngine(SentencePieceTexts):
     name = ENGINE_NAME
 
     def __init__(self, model: TextCycleModel, device: str | torch.device = "cpu", threads: int | None = None):
@@ -30,18 +27,24 @@ class TorchEngine:
             torch.set_num_threads(threads)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.sp = model.tokenizer.sp_model
+        self.language, self.max_length = model.language, model.max_length
         self.max_new_tokens = model.max_length + 8
+
+    @classmethod
+    def from_folder(cls, folder: ModelFolder, threads: int | None = None, device: str = "cpu") -> "TorchEngine":
+        return cls(TextCycleModel.from_pretrained(folder), device, threads=threads)
 
     def set_seed(self, seed: int) -> None:
         torch.manual_seed(seed)
 
     @torch.no_grad()
-    def style_logits(self, ids: list[list[int]]) -> np.ndarray:
+    def style_logits_ids(self, ids: list[list[int]]) -> np.ndarray:
         x, _ = pad_batch(ids, self.device)
         return self.model.discriminator(x).float().cpu().numpy()
 
     @torch.no_grad()
-    def generate(
+    def generate_ids(
         self,
         ids: list[list[int]],
         to: int,
@@ -73,7 +76,7 @@ class TorchEngine:
         return [rows[i * k : (i + 1) * k] for i in range(len(ids))]
 
     @torch.no_grad()
-    def logprobs(self, src: list[list[int]], tgt: list[list[int]], generator: int) -> np.ndarray:
+    def logprobs_ids(self, src: list[list[int]], tgt: list[list[int]], generator: int) -> np.ndarray:
         """Mean log p(tgt_i | src_i) per token under generators[generator]."""
         x, m = pad_batch(src, self.device)
         y, _ = pad_batch(tgt, self.device)
