@@ -3,14 +3,12 @@ the schedule."""
 
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from textcycle.config import TextCycleConfig
 from textcycle.errors import TextcycleError
-from textcycle.method import TextCycleGAN
 from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pairs, token_overlap
 
 
@@ -117,16 +115,30 @@ def test_pairs_round_trip_and_a_damaged_file_is_one_line(tmp_path):
         load_pairs(tmp_path / "bad.json")
 
 
-def test_learning_rate_phases():
-    cfg = TextCycleConfig()
-    tc = cfg.train
-    tc.lr, tc.warmup_steps, tc.warm_steps = 1e-3, 10, 100
+def test_learning_rate_phases_and_the_time_limit_cut():
+    from textcycle.schedule import Schedule
+
+    tc = TextCycleConfig().train
+    tc.lr, tc.warmup_steps, tc.warm_steps, tc.rl_steps = 1e-3, 10, 100, 30
     tc.selftrain_rounds, tc.selftrain_steps, tc.selftrain_lr, tc.rl_lr = 2, 50, 3e-4, 1e-4
-    f = lambda step: TextCycleGAN.lr_factor(SimpleNamespace(cfg=cfg), step)  # noqa: E731
+    sch = Schedule.from_config(tc)
+    f = sch.lr_factor
     assert f(4) == pytest.approx(0.5)  # warm-up: (4 + 1) / 10
     assert f(99) == 1.0
     assert f(100) == f(199) == pytest.approx(0.3)  # self-training
     assert f(200) == pytest.approx(0.1)  # cycle-RL
+    assert [sch.phase(s) for s in (99, 100, 149, 150, 199, 200)] == [
+        ("warm", None),
+        ("selftrain", 0),
+        ("selftrain", 0),
+        ("selftrain", 1),
+        ("selftrain", 1),
+        ("rl", None),
+    ]
+    assert (sch.round_start(1), sch.selftrain_end, sch.total) == (150, 200, 230)
+    sch.cut(1)  # the time limit: one round only; RL starts at once, at its own rate
+    assert sch.phase(150) == ("rl", None) and f(150) == pytest.approx(0.1) and sch.total == 180
+    assert tc.selftrain_rounds == 2  # the config is never changed
 
 
 def test_training_run_has_a_selftraining_round(trained):

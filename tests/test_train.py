@@ -92,7 +92,7 @@ def test_time_limit_stops_early_with_a_model_and_a_checkpoint(tmp_path):
 
 
 def test_rl_fits_on_hand_computed_numbers():
-    from textcycle.train import RL_STEP_COST, rl_fits
+    from textcycle.schedule import RL_STEP_COST, rl_fits
 
     # a 300-s round (60 s making pairs, 100 steps: 2.4 s a step); 20 RL steps = 20 * 2.5 * 2.4 = 120 s; eval 30 s
     assert RL_STEP_COST == 2.5
@@ -104,6 +104,7 @@ def test_rl_fits_on_hand_computed_numbers():
 def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch):
     """The round after the first would leave no time for RL (forced): self-training stops at 1
     round, the RL steps run at rl_lr, and a resumed run keeps the cut instead of training more rounds."""
+    import textcycle.schedule as schedule_mod
     import textcycle.train as train_mod
     from textcycle.checkpoint import latest_checkpoint, load_checkpoint
 
@@ -138,7 +139,7 @@ def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch)
         "rl_step",
         lambda self: lrs.append(self.opt_g.param_groups[0]["lr"]) or real_rl_step(self),
     )
-    monkeypatch.setattr(train_mod, "rl_fits", lambda *a: False)
+    monkeypatch.setattr(schedule_mod, "rl_fits", lambda *a: False)
     assert train_mod.main(args) == 0
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["steps"] == 4 + 1 * 2 + 3 and summary["selftrain_rounds"] == 1
@@ -147,7 +148,7 @@ def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch)
     info = load_checkpoint(latest_checkpoint(out / "checkpoints"), {}, {})
     assert info["selftrain_cut"] == 1 and len(info["round_seconds"]) == 1
     assert any(r.get("phase") == "selftrain-cut" for r in info["history"])
-    monkeypatch.setattr(train_mod, "rl_fits", lambda *a: True)
+    monkeypatch.setattr(schedule_mod, "rl_fits", lambda *a: True)
     assert train_mod.main(args + ["--resume"]) == 0  # already done: no more rounds, no more steps
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 9
 
@@ -156,6 +157,7 @@ def test_a_run_killed_mid_round_resumes_without_cutting_that_round(tmp_path, mon
     """Killed in the middle of round 1 and resumed with no more rounds fitting: round 1 is
     finished (a cut is decided only at a round's first step), the cut comes before round 2,
     and the RL phase still gets all its steps."""
+    import textcycle.schedule as schedule_mod
     import textcycle.train as train_mod
 
     data = write_corpus(tmp_path / "data")
@@ -188,11 +190,11 @@ def test_a_run_killed_mid_round_resumes_without_cutting_that_round(tmp_path, mon
         return real_step(self)
 
     monkeypatch.setattr(train_mod.TextCycleGAN, "selftrain_step", killed_at_7)
-    monkeypatch.setattr(train_mod, "rl_fits", lambda *a: True)
+    monkeypatch.setattr(schedule_mod, "rl_fits", lambda *a: True)
     with pytest.raises(RuntimeError, match="killed"):
         train_mod.main(args)
     monkeypatch.setattr(train_mod.TextCycleGAN, "selftrain_step", real_step)
-    monkeypatch.setattr(train_mod, "rl_fits", lambda *a: False)  # from now on no round fits
+    monkeypatch.setattr(schedule_mod, "rl_fits", lambda *a: False)  # from now on no round fits
     assert train_mod.main(args + ["--resume"]) == 0
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["selftrain_rounds"] == 2 and summary["steps"] == 4 + 2 * 2 + 3

@@ -17,8 +17,10 @@ One step updates both generators and then the discriminator:
   sample -> x (supervised back-translation), and some denoising keeps fluency.
 - the discriminator (`disc_step`) learns {style 0, style 1, generated} on real sentences and the
   step's fresh samples.
-The run around it (data, schedule, evaluation, checkpoints, logging) is `textcycle.train`; it
-hands the method a `draw(style, n)` function that samples training sentences as token ids.
+The run around it (data, evaluation, checkpoints, logging) is `textcycle.train`; it hands the
+method a `draw(style, n)` function that samples training sentences as token ids, and its
+`Schedule` (`textcycle.schedule`: phases, learning rates, the time-limit cut), which the method
+reads and never changes.
 The two generators share their embedding and are called through `decode`, so gradients are
 averaged across processes explicitly (`sync_gradients`) instead of through a DDP wrapper.
 """
@@ -47,6 +49,7 @@ from .networks import (
 )
 from .reward import content_reward, training_reward
 from .rl import mean_baseline, noise_words, reinforce_loss, style_lexicon, swap_markers
+from .schedule import Schedule
 from .tokenizer import EOS_ID, PAD_ID, UNK_ID, TextcycleTokenizer
 
 
@@ -63,23 +66,6 @@ def sync_gradients(params, accelerator) -> None:
         p.grad /= accelerator.num_processes
 
 
-def selftrain_end(tc) -> int:
-    """The first step after the self-training rounds (= warm_steps when there are none)."""
-    return tc.warm_steps + tc.selftrain_rounds * tc.selftrain_steps
-
-
-def round_start(tc, r: int) -> int:
-    """The first step of self-training round r."""
-    return tc.warm_steps + r * tc.selftrain_steps
-
-
-def phase(tc, step: int) -> str:
-    """Which update step `step` of a run with train config `tc` is: warm, selftrain or rl."""
-    if step < tc.warm_steps:
-        return "warm"
-    return "selftrain" if step < selftrain_end(tc) else "rl"
-
-
 class TextCycleGAN:
     """The networks and optimisers of the text method, and its three kinds of update."""
 
@@ -91,8 +77,10 @@ class TextCycleGAN:
         accelerator,
         draw: Callable[[int, int], list[list[int]]],
         rng: random.Random,
+        schedule: Schedule | None = None,
     ):
         self.cfg, self.acc, self.tok = cfg, accelerator, tokenizer
+        self.schedule = schedule or Schedule.from_config(cfg.train)
         self.device = accelerator.device
         self.draw, self.rng = draw, rng
         self.step = 0  # set by the run before each update (bt_start and the LR schedule need it)
@@ -147,17 +135,13 @@ class TextCycleGAN:
 
     # ------------------------------------------------------------ schedule
     def lr_factor(self, step: int) -> float:
-        """Linear warm-up to `lr` in the warm start, then `selftrain_lr`, then `rl_lr`."""
-        tc = self.cfg.train
-        now = phase(tc, step)
-        if now == "warm":
-            return min(1.0, (step + 1) / max(1, tc.warmup_steps))
-        return (tc.selftrain_lr if now == "selftrain" else tc.rl_lr) / tc.lr
+        """The schedule's learning-rate factor (warm-up, then self-training, then RL)."""
+        return self.schedule.lr_factor(step)
 
     def refresh_lr(self) -> None:
-        """Set the generators' learning rate for the scheduler's step from the current config:
-        after a resume (a checkpoint stores the rate of its own config) or when the run ends
-        self-training early, so the next step already uses the new phase's rate."""
+        """Set the generators' learning rate for the scheduler's step from the schedule: after a
+        resume (a checkpoint stores the rate of its own config) or when the run cuts
+        self-training short, so the next step already uses the new phase's rate."""
         factor = self.lr_factor(self.sched.last_epoch)
         for group, base in zip(self.opt_g.param_groups, self.sched.base_lrs):
             group["lr"] = base * factor

@@ -14,14 +14,19 @@ opposite: docs/training.md). Generating and scoring run on CTranslate2, several 
 the torch decode loop, which is why a source costs far less here than in REINFORCE.
 
 Selection is a pure function (`best_candidates`) with tests on hand-computed numbers
-(tests/test_selftrain.py); `make_pairs` wires it to an engine (`engines.ct2.CT2Engine`, on token ids).
+(tests/test_selftrain.py); `make_pairs` wires it to an engine (`engines.ct2.CT2Engine`, on token
+ids). A round's pairs (`round_pairs`) are made once, from a CTranslate2 copy of the current
+generators (`make_round`), and saved in the run folder (`selftrain/round-r.json`), so a resumed
+run trains on the same pairs.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -131,3 +136,53 @@ def load_pairs(path: Path):
         raise TextcycleError(
             f"{path}: damaged self-training pairs ({type(e).__name__}); delete it to regenerate them"
         ) from None
+
+
+ROUND_DIR = "selftrain"  # in the run folder: round-r.json per round, engine/ (the latest copy)
+
+
+def round_file(run_dir: Path, r: int) -> Path:
+    return Path(run_dir) / ROUND_DIR / f"round-{r}.json"
+
+
+def make_round(model, run_dir: Path, train_ids: list[list[list[int]]], rng, tc, threads: int, seed: int):
+    """Pseudo-pairs from the current generators (`model`, a TextCycleModel): saved with a float32
+    CTranslate2 copy (the same rewrites as torch, several times faster), `tc.selftrain_sources`
+    sources per style drawn with `rng` from `train_ids`, candidates ranked by the training
+    reward (`make_pairs`, with `tc`'s numbers; sampling seeded with `seed`)."""
+    from .engines.ct2 import CT2Engine
+    from .model_folder import ModelFolder
+
+    folder = Path(run_dir) / ROUND_DIR / "engine"
+    model.save_pretrained(folder, ctranslate2="float32")
+    engine = CT2Engine.from_folder(ModelFolder.open(folder), threads=threads, verify=False)
+    sources = [rng.sample(train_ids[s], min(tc.selftrain_sources, len(train_ids[s]))) for s in (0, 1)]
+    return make_pairs(
+        engine,
+        sources,
+        tc.selftrain_samples,
+        tc.sample_temperature,
+        tc.selftrain_min_style,
+        tc.selftrain_min_content,
+        tc.style_weight,
+        tc.content_weight,
+        overlap=tc.selftrain_overlap,
+        seed=seed,
+    )
+
+
+def round_pairs(
+    path: Path, make: Callable[[], tuple], main_process: bool = True, wait: Callable[[], None] = lambda: None
+):
+    """(pairs, stats, seconds spent making them) of one round: read from `path` when a killed run
+    made them already, else made by `make()` in the main process and saved there; `wait` (the
+    processes' barrier) comes before every process reads them."""
+    t0 = time.time()
+    if main_process and not Path(path).is_file():
+        pairs, stats = make()
+        stats["selftrain/seconds"] = round(time.time() - t0, 1)
+        save_pairs(path, pairs, stats)
+    wait()
+    made_s = time.time() - t0  # ~0 when a killed run had made them already
+    pairs, stats = load_pairs(path)
+    return pairs, stats, made_s

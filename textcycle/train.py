@@ -6,10 +6,12 @@
     python -m textcycle.train --config configs/yelp.yaml --resume            # after a kill
 
 The method itself (networks, optimisers, the warm-start, cycle-RL and discriminator updates) is
-`textcycle.method.TextCycleGAN`. The schedule: `warm_steps` of warm start, then
-`selftrain_rounds` rounds of `selftrain_steps` self-training steps (each round on pseudo-pairs
-made from the latest generators, `textcycle.selftrain`), then `rl_steps` of cycle-RL; a run
-stops early, saving everything, once it has trained `time_limit_minutes`. A run folder
+`textcycle.method.TextCycleGAN`. The schedule (`textcycle.schedule.Schedule`, owned by the run
+and handed to the method): `warm_steps` of warm start, then `selftrain_rounds` rounds of
+`selftrain_steps` self-training steps (each round on pseudo-pairs made from the latest
+generators, `textcycle.selftrain`), then `rl_steps` of cycle-RL; with `time_limit_minutes`,
+self-training ends after the last round that still leaves time for RL, and a run stops early,
+saving everything, once it has trained that long. A run folder
 (`train.output_dir`) holds `config.yaml`, `tokenizer/`, `checkpoints/step-N/`, `selftrain/`
 (each round's pairs, so a resumed run trains on the same ones), `tensorboard/`, `curves.png`,
 `best/` (best dev G), `final/` and `train_summary.json`; the image trainer writes the same shape.
@@ -18,7 +20,6 @@ stops early, saving everything, once it has trained `time_limit_minutes`. A run 
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import math
@@ -57,10 +58,11 @@ from .data import UnpairedCorpus, data_folders, load_corpus
 from .errors import TextcycleError
 from .evaluate.bleu import self_bleu
 from .files import atomic_write_text, check_output_folder
-from .method import TextCycleGAN, phase, round_start, selftrain_end
+from .method import TextCycleGAN
 from .networks import pad_batch, trim
 from .plots import TEXT_PANELS, plot_curves
-from .selftrain import load_pairs, make_pairs, save_pairs
+from .schedule import Schedule
+from .selftrain import make_round, round_file, round_pairs
 from .textnorm import decoded_to_corpus_form, zh_script
 from .tokenizer import TextcycleTokenizer, train_tokenizer
 
@@ -143,19 +145,6 @@ def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool, config_file:
             )
 
 
-RL_STEP_COST = 2.5  # a cycle-RL step / a self-training step, in time (Yelp: 1.5 quiet, 1.9-2.1 shared; margin)
-
-
-def rl_fits(
-    limit_s: float, used_s: float, round_s: float, round_gen_s: float, round_steps: int, rl_steps: int, eval_s: float
-) -> bool:
-    """Whether another self-training round of `round_s` seconds (`round_gen_s` of them making
-    its pairs, the rest `round_steps` updates) still leaves time, within `limit_s`, for
-    `rl_steps` cycle-RL steps (RL_STEP_COST self-training steps each) and one evaluation."""
-    step_s = max(0.0, round_s - round_gen_s) / max(1, round_steps)
-    return used_s + round_s + rl_steps * RL_STEP_COST * step_s + eval_s <= limit_s
-
-
 class TrainingRun:
     """Data, schedule, evaluation, checkpoints and logs around a `TextCycleGAN`."""
 
@@ -185,18 +174,18 @@ class TrainingRun:
         self.script = (
             zh_script(self.corpus.train[0][:2500] + self.corpus.train[1][:2500]) if cfg.data.language == "zh" else None
         )
-        self.method = TextCycleGAN(cfg, self.tok, self.corpus.train, accelerator, self.draw, self.rng)
+        self.schedule = Schedule.from_config(tc)
+        self.method = TextCycleGAN(cfg, self.tok, self.corpus.train, accelerator, self.draw, self.rng, self.schedule)
         self.step = 0
         self.started, self.seconds_before = time.time(), 0.0
         self.best_g = -1.0
         self.history: list[dict] = []
         self.round: int | None = None  # the self-training round whose pairs the method holds
         # measured per finished round: (seconds in all, seconds making its pairs); they tell
-        # whether another round still leaves time for the cycle-RL phase (`rl_fits_after_round`)
+        # whether another round still leaves time for the cycle-RL phase (`another_round_fits`)
         self.round_seconds: list[tuple[float, float]] = []
         self.round_started: tuple[float, float] | None = None  # (train_seconds, generation s) at its start
         self.eval_seconds = 0.0  # the last dev evaluation's
-        self.selftrain_cut: int | None = None  # rounds actually run when the time limit cut them short
         self.writer = None
         if accelerator.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
@@ -206,7 +195,7 @@ class TrainingRun:
 
     @property
     def total_steps(self) -> int:
-        return selftrain_end(self.cfg.train) + self.cfg.train.rl_steps
+        return self.schedule.total
 
     def draw(self, style: int, n: int) -> list[list[int]]:
         """n training sentences of `style` (token ids), drawn with replacement."""
@@ -215,19 +204,19 @@ class TrainingRun:
 
     # ------------------------------------------------------------ self-training rounds
     def prepare_round(self, r: int) -> None:
-        """Give the method round r's pseudo-pairs: read from `selftrain/round-r.json` when a
-        killed run made them already, else made now from the latest generators and saved."""
-        path = self.out / "selftrain" / f"round-{r}.json"
-        t0 = time.time()
-        if self.acc.is_main_process and not path.is_file():
-            pairs, stats = self.make_round_pairs(r)
-            stats["selftrain/seconds"] = round(time.time() - t0, 1)
-            save_pairs(path, pairs, stats)
-        self.acc.wait_for_everyone()
-        made_s = time.time() - t0  # ~0 when a killed run had made them already
-        self.method.pairs, stats = load_pairs(path)
+        """Give the method round r's pseudo-pairs (`selftrain.round_pairs`: read when a killed run
+        made them already, else made now from the latest generators and saved)."""
+        tc = self.cfg.train
+
+        def make():
+            threads = tc.threads or torch.get_num_threads()
+            return make_round(self.model(), self.out, self.train_ids, self.rng, tc, threads, self.sampling_seed())
+
+        self.method.pairs, stats, made_s = round_pairs(
+            round_file(self.out, r), make, self.acc.is_main_process, self.acc.wait_for_everyone
+        )
         self.round = r
-        at_start = self.step == round_start(self.cfg.train, r)  # not a resume mid-round
+        at_start = self.step == self.schedule.round_start(r)  # not a resume mid-round
         self.round_started = (self.train_seconds() - made_s, made_s) if at_start else None
         if self.acc.is_main_process:
             self.log(stats)
@@ -239,34 +228,6 @@ class TrainingRun:
             }
             self.history.append(row)
             tqdm.write(json.dumps(row))
-
-    def make_round_pairs(self, r: int):
-        """Candidates from a CTranslate2 copy of the current generators (float32: the same
-        rewrites as torch, several times faster), ranked by the training reward."""
-        from .engines.ct2 import CT2Engine
-        from .model_folder import ModelFolder
-
-        tc = self.cfg.train
-        folder = self.out / "selftrain" / "engine"
-        self.model().save_pretrained(folder, ctranslate2="float32")
-        engine = CT2Engine.from_folder(
-            ModelFolder.open(folder), threads=tc.threads or torch.get_num_threads(), verify=False
-        )
-        sources = [
-            self.rng.sample(self.train_ids[s], min(tc.selftrain_sources, len(self.train_ids[s]))) for s in (0, 1)
-        ]
-        return make_pairs(
-            engine,
-            sources,
-            tc.selftrain_samples,
-            tc.sample_temperature,
-            tc.selftrain_min_style,
-            tc.selftrain_min_content,
-            tc.style_weight,
-            tc.content_weight,
-            overlap=tc.selftrain_overlap,
-            seed=self.sampling_seed(),
-        )
 
     def sampling_seed(self) -> int:
         """A seed for a random draw outside the run's checkpointed generators (CTranslate2's
@@ -357,7 +318,7 @@ class TrainingRun:
                 "data_rng": [st[0], list(st[1]), st[2]],
                 "round_seconds": self.round_seconds,
                 "eval_seconds": self.eval_seconds,
-                "selftrain_cut": self.selftrain_cut,
+                "selftrain_cut": self.schedule.cut_at,
             }
             models, states = self.method.checkpoint_parts()
             save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
@@ -410,23 +371,12 @@ class TrainingRun:
 
         return bool(broadcast_object_list([flag])[0])
 
-    def rl_fits_after_round(self) -> bool:
-        """Whether one more self-training round still leaves time for the cycle-RL phase, by
-        the last finished round's measured time (see `rl_fits`). True when nothing is measured
-        yet or the run has no time limit."""
-        tc = self.cfg.train
-        if tc.time_limit_minutes <= 0 or tc.rl_steps == 0 or not self.round_seconds:
-            return True
-        round_s, gen_s = self.round_seconds[-1]
-        return rl_fits(
-            60 * tc.time_limit_minutes,
-            self.train_seconds(),
-            round_s,
-            gen_s,
-            tc.selftrain_steps,
-            tc.rl_steps,
-            self.eval_seconds,
-        )
+    def another_round_fits(self) -> bool:
+        """Whether one more self-training round still leaves time for the cycle-RL phase, by the
+        last finished round's measured time (`Schedule.another_round_fits`)."""
+        last = self.round_seconds[-1] if self.round_seconds else None
+        limit_s = 60 * self.cfg.train.time_limit_minutes
+        return self.schedule.another_round_fits(limit_s, self.train_seconds(), last, self.eval_seconds)
 
     def end_round(self) -> None:
         """Record the round that just ended: (seconds in all, its evaluation included; seconds
@@ -447,9 +397,8 @@ class TrainingRun:
             self.history.append(
                 {"step": self.step, "phase": "selftrain-cut", "rounds": rounds, "rounds_in_config": tc.selftrain_rounds}
             )
-        self.selftrain_cut = rounds
-        tc.selftrain_rounds = rounds  # the method's schedule (phase, learning rate) reads it
-        self.method.refresh_lr()
+        self.schedule.cut(rounds)
+        self.method.refresh_lr()  # the next step already has the new phase's rate
 
     # ------------------------------------------------------------ loop
     def log(self, logs: dict) -> None:
@@ -479,15 +428,14 @@ class TrainingRun:
                 if self.step % tc.save_every:
                     self.save()
                 break
-            now = phase(tc, self.step)
+            now, r = self.schedule.phase(self.step)
             self.method.step = self.step
             if now == "warm":
                 logs = self.method.warm_step()
             elif now == "selftrain":
-                r = (self.step - tc.warm_steps) // tc.selftrain_steps
                 if r != self.round:
-                    at_round_start = self.step == round_start(tc, r)  # not a resume mid-round
-                    if at_round_start and self.agreed(not self.rl_fits_after_round()):
+                    at_round_start = self.step == self.schedule.round_start(r)  # not a resume mid-round
+                    if at_round_start and self.agreed(not self.another_round_fits()):
                         self.cut_selftrain(r)
                         self.save()  # a kill now must not decide again, on less information
                         bar.total = self.total_steps
@@ -518,7 +466,7 @@ class TrainingRun:
                 )
             if self.step % tc.eval_every == 0 or self.step == self.total_steps:
                 self.evaluate_and_keep_best()
-            if now == "selftrain" and (self.step - tc.warm_steps) % tc.selftrain_steps == 0:
+            if now == "selftrain" and (self.step - self.schedule.warm_steps) % self.schedule.round_steps == 0:
                 self.end_round()  # before the save, so a resumed run knows the round's time
             if self.step % tc.save_every == 0 or self.step == self.total_steps:
                 self.save()
@@ -530,8 +478,8 @@ class TrainingRun:
             summary = {
                 "steps": self.step,
                 "warm_steps": tc.warm_steps,
-                "selftrain_rounds": tc.selftrain_rounds,
-                "selftrain_cut_by_time_limit": self.selftrain_cut is not None,
+                "selftrain_rounds": self.schedule.rounds,
+                "selftrain_cut_by_time_limit": self.schedule.cut_at is not None,
                 "selftrain_steps": tc.selftrain_steps,
                 "rl_steps": tc.rl_steps,
                 "stopped_by_time_limit": stopped_early,
@@ -576,7 +524,6 @@ def main(argv=None) -> int:
     set_seed(cfg.train.seed + accelerator.process_index)
     out = Path(cfg.train.output_dir)
     check_run_folder(out, cfg, args.resume, resolve_config(args.config))
-    record = copy.deepcopy(cfg)  # config.yaml: as given (a time-limit cut of the rounds is in the checkpoints)
     # a full disk at any save is one line naming the checkpoint to resume from, not a traceback
     with write_errors(None, out / "checkpoints", any_os_error=False):
         run = TrainingRun(cfg, accelerator)
@@ -586,7 +533,7 @@ def main(argv=None) -> int:
             else:
                 accelerator.print("no checkpoint found; starting from scratch")
         if accelerator.is_main_process:  # only now: the checks passed, this config makes the next checkpoints
-            save_config(record, out / "config.yaml")
+            save_config(cfg, out / "config.yaml")  # as given: a time-limit cut is in the checkpoints
             remove_stale_temporaries(out)
             remove_stale_temporaries(out / "checkpoints")
         accelerator.print(run.corpus.summary())
