@@ -37,25 +37,6 @@ def test_a_run_in_progress_reads_its_newest_checkpoint(tmp_path, trained_run):
     assert torch.equal(model.translate(X, "B"), ImageCycleModel.from_pretrained(trained_run).translate(X, "B"))
 
 
-def old_layout(trained_run, dest, finished: bool):
-    """The run folder as the old trainer wrote it: step-N/, config.json (and the weights) at the top."""
-    dest.mkdir()
-    for ckpt in (trained_run / "checkpoints").iterdir():
-        shutil.copytree(ckpt, dest / ckpt.name)
-    shutil.copy(trained_run / "final" / "config.json", dest / "config.json")
-    if finished:
-        for f in ("G_AB.safetensors", "G_BA.safetensors"):
-            shutil.copy(trained_run / "final" / f, dest / f)
-    return dest
-
-
-@pytest.mark.parametrize("finished", [True, False])
-def test_old_layout_runs_still_load(tmp_path, trained_run, finished):
-    old = old_layout(trained_run, tmp_path / "old", finished)
-    model = ImageCycleModel.from_pretrained(old)
-    assert torch.equal(model.translate(X, "A"), ImageCycleModel.from_pretrained(trained_run).translate(X, "A"))
-
-
 def test_clear_errors(tmp_path, trained_run):
     with pytest.raises(TextcycleError, match="model folder not found"):
         ImageCycleModel.from_pretrained(tmp_path / "nothing")

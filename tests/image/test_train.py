@@ -57,30 +57,6 @@ def test_train_resume_is_lossless_and_the_run_folder_has_the_text_runs_shape(tmp
         train(straight)  # the folder holds checkpoints: refuse to overwrite
 
 
-def test_an_old_layout_run_resumes_losslessly(tmp_path, tiny):
-    """A run folder as the old trainer left it (step-N/, tb/, losses.jsonl, config.json and the
-    weights at the top) continues with --resume to the same weights as a run that never stopped."""
-    train(load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'a'}"]))
-    split = load_image_config(tiny_config(tmp_path, tiny), [f"train.output_dir={tmp_path / 'old'}"])
-    train(split, max_steps=2)
-    old = tmp_path / "old"
-    for ckpt in (old / "checkpoints").iterdir():
-        ckpt.rename(old / ckpt.name)
-    (old / "checkpoints").rmdir()
-    for f in (old / "final").iterdir():
-        f.rename(old / f.name)
-    (old / "final").rmdir()
-    (old / "config.yaml").unlink()
-    (old / "tensorboard").rename(old / "tb")
-    (old / "history.jsonl").rename(old / "losses.jsonl")
-    with pytest.raises(TextcycleError, match="already holds checkpoints"):
-        train(split)
-    train(split, resume=True)
-    assert same_generators(tmp_path / "a" / "final", old / "final")
-    assert [json.loads(x)["step"] for x in (old / "history.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
-    assert (old / "checkpoints" / "step-000004").is_dir()
-
-
 def test_refusals_write_nothing(tmp_path, tiny, trained_run, capsys):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

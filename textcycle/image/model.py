@@ -6,9 +6,9 @@ A model folder (Hugging Face style) holds:
 - `G_AB.safetensors`   the generator A -> B
 - `G_BA.safetensors`   the generator B -> A
 
-`ImageCycleModel.from_pretrained(path)` takes a model folder or a run folder: a finished run's
-`final/`, a run in progress (its newest checkpoint and `config.yaml`), or a run of the old layout
-(model files, `step-N/` checkpoints and `config.json` directly in the run folder).
+`ImageCycleModel.from_pretrained(path)` takes a model folder or a run folder (its names, shared
+with the text runs, are `textcycle.model_folder`'s): a finished run's `final/`, or a run in
+progress (its newest checkpoint and `config.yaml`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..checkpoint import latest_checkpoint
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from ..files import atomic_dir
+from ..model_folder import CHECKPOINTS, FINAL, RUN_CONFIG, run_model
 from ..shapes import check_shapes
 from .config import ImageConfig, load_image_config, validate
 from .data import to_pil
@@ -33,9 +34,6 @@ from .networks import build_generator
 
 CONFIG = "config.json"
 WEIGHTS = {"G_AB": "G_AB.safetensors", "G_BA": "G_BA.safetensors"}
-FINAL = "final"  # a run's exported model folder
-CHECKPOINTS = "checkpoints"  # a run's checkpoint folder
-RUN_CONFIG = "config.yaml"  # a run's config
 
 
 class ImageCycleModel(nn.Module):
@@ -125,21 +123,20 @@ def locate(path: str | Path) -> tuple[ImageConfig, Path]:
     path = Path(path)
     if not path.is_dir():
         raise TextcycleError(f"model folder not found: {path}")
-    if (path / FINAL / CONFIG).is_file():  # a finished run
-        path = path / FINAL
-    if (path / CONFIG).is_file() and (path / WEIGHTS["G_AB"]).is_file():  # a model folder (or an old run)
+    path = run_model(path, (FINAL,)) or path  # a finished run: its final/
+    if (path / CONFIG).is_file():  # a model folder
+        if not (path / WEIGHTS["G_AB"]).is_file():
+            raise TextcycleError(f"{path} holds {CONFIG} but no generator weights ({WEIGHTS['G_AB']})")
         return read_model_config(path / CONFIG), path
-    # a run in progress: its config and newest checkpoint (checkpoints/step-N, or step-N in an old run)
+    # a run in progress: its config and newest checkpoint (checkpoints/step-N)
     if (path / RUN_CONFIG).is_file():
         cfg = load_image_config(path / RUN_CONFIG)
-    elif (path / CONFIG).is_file():
-        cfg = read_model_config(path / CONFIG)
     else:
         raise TextcycleError(
             f"{path} is not an image model folder (no {CONFIG}) nor a training run "
             f"(no {FINAL}/ or {RUN_CONFIG}); pass a model folder or the train.output_dir of a run"
         )
-    ckpt = latest_checkpoint(path / CHECKPOINTS) or latest_checkpoint(path)
+    ckpt = latest_checkpoint(path / CHECKPOINTS)
     if ckpt is None:
         raise TextcycleError(f"{path} holds no generator weights ({WEIGHTS['G_AB']}) and no checkpoint")
     return cfg, ckpt

@@ -18,8 +18,8 @@ optimizers, pools, one update) is `textcycle.image.method.CycleGAN`. The run fol
                          `textcycle.image.translate --model` and `textcycle.image.evaluate --model` read
     train_summary.json
 `--resume` continues from the newest intact checkpoint (step, RNG and data order included: a
-resumed run computes the same weights as an uninterrupted one). A run folder of the old layout
-(step-N/ directly in it) resumes too; its new checkpoints go to checkpoints/.
+resumed run computes the same weights as an uninterrupted one). The run folder's names are
+`textcycle.model_folder`'s, as for the text runs.
 """
 
 from __future__ import annotations
@@ -38,19 +38,18 @@ from ..cli import entry_point
 from ..config import add_config_arguments, check_run_config, resolve_config, save_config
 from ..errors import TextcycleError
 from ..files import atomic_file, atomic_write_text, check_output_folder
+from ..model_folder import CHECKPOINTS, FINAL, RUN_CONFIG
 from ..plots import IMAGE_PANELS, plot_curves
 from .config import ImageConfig, load_image_config, validate_for_training
 from .data import UnalignedDataset, fixed_samples
 from .method import CycleGAN
-from .model import CHECKPOINTS, FINAL, RUN_CONFIG, WEIGHTS, sample_grid
+from .model import WEIGHTS, sample_grid
 
 HISTORY = "history.jsonl"
-OLD_HISTORY = "losses.jsonl"  # the old layout's name
 
 
 def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None, config_file: Path | None = None) -> Path:
-    """Where the run's checkpoints are (checkpoints/, or the folder itself in the old layout);
-    refuse, before anything is written, an output folder that is a file or inside the data
+    """Where the run's checkpoints are (`checkpoints/`); refuse, before anything is written, an output folder that is a file or inside the data
     (`cfg.data.root`), to replace a config.yaml the trainer did not write (`config_file`: the
     --config file), to start over an existing run or to resume a missing one."""
     if cfg is not None:
@@ -60,10 +59,8 @@ def check_run_folder(out: Path, resume: bool, cfg: ImageConfig | None = None, co
     if resume:
         if list_checkpoints(ckpt_dir):
             return ckpt_dir
-        if list_checkpoints(out):  # the old layout: step-N/ directly in output_dir
-            return out
         raise TextcycleError(f"--resume: no checkpoint in {ckpt_dir}")
-    if list_checkpoints(ckpt_dir) or list_checkpoints(out):
+    if list_checkpoints(ckpt_dir):
         raise TextcycleError(
             f"{out} already holds checkpoints: pass --resume to continue, or pick another train.output_dir"
         )
@@ -152,8 +149,7 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
 
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / RUN_CONFIG)
-        old = hist_path if hist_path.is_file() or not resume else out / OLD_HISTORY
-        history = read_history(old, step) if resume else []
+        history = read_history(hist_path, step) if resume else []
         atomic_write_text(hist_path, "".join(json.dumps(h) + "\n" for h in history))
         writer = SummaryWriter(str(out / "tensorboard"), purge_step=step if resume else None)
     acc.wait_for_everyone()
