@@ -55,7 +55,7 @@ def matmul_gflops(seconds: float = 1.0) -> float:
 
 
 def load_sentences(data: Path) -> list[list[str]]:
-    from textcycle.textnorm import normalize
+    from textcycle.text.textnorm import normalize
 
     out = []
     for s in (0, 1):
@@ -75,8 +75,8 @@ def cold_start(folder: Path, engine: str, compute_type: str | None, threads: int
     if engine == "torch":
         code = (
             f"import torch; torch.set_num_threads({threads})\n"
-            "from textcycle.model import TextCycleModel\n"
-            "from textcycle.networks import decode, pad_batch\n"
+            "from textcycle.text.model import TextCycleModel\n"
+            "from textcycle.text.networks import decode, pad_batch\n"
             f"m = TextCycleModel.from_pretrained({str(folder)!r})\n"
             "x, k = pad_batch(m.tokenizer.encode_fast(['the food was cold .'], m.max_length))\n"
             "decode(m.generators[1], x, k, m.max_length + 8)\n"
@@ -107,9 +107,9 @@ def main(argv=None) -> None:
 
     from textcycle.engines.ct2 import CT2Engine
     from textcycle.engines.ct2_convert import export_ctranslate2
-    from textcycle.model import TextCycleModel
     from textcycle.model_folder import ModelFolder
-    from textcycle.networks import decode, pad_batch
+    from textcycle.text.model import TextCycleModel
+    from textcycle.text.networks import decode, pad_batch
 
     torch.set_num_threads(args.threads)
     sents = [s[: args.limit or None] for s in load_sentences(Path(args.data))]

@@ -31,10 +31,10 @@ sys.path.insert(0, str(REPO))
 
 from textcycle.cli import entry_point, thread_count  # noqa: E402
 from textcycle.engines.ct2 import CT2Engine  # noqa: E402
-from textcycle.model import TextCycleModel  # noqa: E402
 from textcycle.model_folder import ModelFolder  # noqa: E402
-from textcycle.networks import decode, pad_batch, trim  # noqa: E402
-from textcycle.textnorm import normalize  # noqa: E402
+from textcycle.text.model import TextCycleModel  # noqa: E402
+from textcycle.text.networks import decode, pad_batch, trim  # noqa: E402
+from textcycle.text.textnorm import normalize  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 

@@ -60,11 +60,11 @@ def main(argv=None) -> int:
         p.error("--batch, --threads and --rounds must be at least 1, --seconds above 0")
 
     from textcycle.errors import TextcycleError
-    from textcycle.reward import detected_style_probs
     from textcycle.rewrite import Rewriter
     from textcycle.serve.app import one_blas_thread
     from textcycle.serve.work import rewrite_batch
-    from textcycle.textnorm import normalize
+    from textcycle.text.reward import detected_style_probs
+    from textcycle.text.textnorm import normalize
 
     one_blas_thread()
     try:

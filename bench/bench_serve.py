@@ -426,7 +426,7 @@ def engine_rate(model: str, threads: int, seconds: float = 10.0) -> float:
 
     from textcycle.engines.ct2 import CT2Engine
     from textcycle.model_folder import ModelFolder
-    from textcycle.textnorm import normalize
+    from textcycle.text.textnorm import normalize
 
     engine = CT2Engine.from_folder(ModelFolder.open(model), threads=threads)
     ids = engine.encode([normalize(t, "en") for t in sentences(REPO.parent / "shared" / "data" / "yelp", 4096)])

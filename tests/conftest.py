@@ -85,10 +85,37 @@ def write_corpus(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     """One tiny training run (in-process, configs/tiny.yaml), shared by every test that needs a model."""
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     root = tmp_path_factory.mktemp("tiny")
     data = write_corpus(root / "data")
     out = root / "run"
     assert main(["--config", TINY_CONFIG, "-o", f"data.path={data}", "-o", f"train.output_dir={out}"]) == 0
     return out
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _flip(sentence: str, src_words, tgt_words) -> str:
+    return " ".join(tgt_words[src_words.index(w)] if w in src_words else w for w in sentence.split())
+
+
+@pytest.fixture
+def tiny_yelp(tmp_path) -> Path:
+    """A Yelp-shaped data folder with 8 + 8 test sentences and their references."""
+    root = tmp_path / "yelp"
+    srcs = [make_sentences(NEG_WORDS, 8, 1), make_sentences(POS_WORDS, 8, 2)]
+    for s, (a, b) in enumerate(((NEG_WORDS, POS_WORDS), (POS_WORDS, NEG_WORDS))):
+        write_lines(root / "li2018" / f"sentiment.test.{s}", srcs[s])
+        refs = [_flip(x, a, b) for x in srcs[s]]
+        write_lines(root / f"reference.{s}", [f"{x}\t{r.capitalize()}" for x, r in zip(srcs[s], refs)])
+        for k in range(4):
+            write_lines(
+                root / "references4" / f"reference{k}.{s}",
+                refs if k == 0 else [r.replace("the ", "this ") for r in refs],
+            )
+    return root

@@ -77,7 +77,7 @@ def test_zh_model_changes_sentiment(rw):
 
 
 def test_zh_model_answers_in_the_users_script(rw):
-    from textcycle.textnorm import zh_script
+    from textcycle.text.textnorm import zh_script
 
     assert rw.script == "simplified"
     out = rw.rewrite("這家店的服務很差，菜也很難吃", to="positive")

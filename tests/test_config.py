@@ -5,15 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from textcycle.config import (
-    TextCycleConfig,
-    architecture_changes,
-    load_config,
-    save_config,
-    to_dict,
-    validate_text_config,
-)
+from textcycle.config import load_config, save_config, to_dict
 from textcycle.errors import ConfigError
+from textcycle.text.config import TextCycleConfig, architecture_changes, validate_text_config
 
 REPO = Path(__file__).resolve().parents[1]
 

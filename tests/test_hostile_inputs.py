@@ -135,7 +135,7 @@ def test_evaluate_and_data_commands(sandbox):
     for args in (
         ["textcycle.evaluate", "data", "--data", "data"],
         ["textcycle.evaluate", "no-such-dir"],
-        ["textcycle.data", "--config", "broken.yaml"],
+        ["textcycle.text.data", "--config", "broken.yaml"],
         ["textcycle.cli", "no-such-command"],
     ):
         r = run(args, sandbox)

@@ -79,7 +79,7 @@ def one_line_error(r, *words):
 
 def test_script_only_characters_are_judged_in_both_directions():
     pytest.importorskip("opencc")
-    from textcycle.textnorm import char_script
+    from textcycle.text.textnorm import char_script
 
     # bug: 吃 counted as Simplified because OpenCC's s2t writes it 喫; Taiwan (and the answer) write 吃
     assert [char_script(c) for c in "難难發发"] == ["traditional", "simplified"] * 2
@@ -90,7 +90,7 @@ def test_script_only_characters_are_judged_in_both_directions():
 
 def test_traditional_simplified_mixed_and_tied_inputs():
     pytest.importorskip("opencc")
-    from textcycle.textnorm import script_conversions, script_counts, zh_script
+    from textcycle.text.textnorm import script_conversions, script_counts, zh_script
 
     assert script_counts("菜太難吃了") == (1, 0) and zh_script(["菜太難吃了"]) == "traditional"
     assert script_conversions("菜太難吃了", "simplified") == ("t2s", "s2tw")
@@ -109,7 +109,7 @@ def test_traditional_simplified_mixed_and_tied_inputs():
 
 def test_zh_model_answers_traditional_input_in_traditional():
     pytest.importorskip("opencc")
-    from textcycle.textnorm import script_counts, zh_convert
+    from textcycle.text.textnorm import script_counts, zh_convert
 
     # bug: 菜太難吃了 -> 菜太好吃吃了不错, Simplified text in a Traditional answer, the input unconverted
     rw = Rewriter.from_pretrained("zh", engine="ct2", warn=lambda m: None)
@@ -355,7 +355,7 @@ def load_with(how: str, folder: Path):
 
         return CT2Engine.from_folder(ModelFolder.open(folder))
     if how == "TextCycleModel":
-        from textcycle.model import TextCycleModel
+        from textcycle.text.model import TextCycleModel
 
         return TextCycleModel.from_pretrained(folder)
     return Rewriter.from_pretrained(folder, engine=how)

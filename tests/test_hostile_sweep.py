@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import TINY_CONFIG, write_corpus
+from conftest import write_lines as _write
 from safetensors.torch import load_file
 from test_checkpoint import tiny_parts
-from test_evaluate import _write, tiny_yelp  # noqa: F401  (a fixture)
 
 from textcycle.checkpoint import load_checkpoint, resume_latest, save_checkpoint
-from textcycle.config import TextCycleConfig, config_yaml, load_config
+from textcycle.config import config_yaml, load_config
 from textcycle.errors import ConfigError, TextcycleError
 from textcycle.evaluate.testset import load_testset, unique_names
+from textcycle.text.config import TextCycleConfig
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {
@@ -92,7 +93,7 @@ def test_a_yaml_alias_bomb_is_refused_before_anything_expands_it(tmp_path):
     ],
 )
 def test_a_bad_value_is_quoted_by_a_short_prefix(override, needle):
-    from textcycle.config import validate_text_config
+    from textcycle.text.config import validate_text_config
 
     with pytest.raises(ConfigError, match=needle) as e:
         validate_text_config(load_config(None, TextCycleConfig, [override]))
@@ -112,7 +113,7 @@ def test_shown_cuts_long_values():
 
 
 def train_main(*args) -> int:
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     return main(["--config", TINY_CONFIG, *args])
 
@@ -293,7 +294,7 @@ def test_training_on_a_full_disk_exits_2_naming_the_checkpoint_to_resume(tmp_pat
 # 12, 19, 20: evaluate
 
 
-def test_one_system_folder_given_twice_is_refused(tmp_path, tiny_yelp, capsys):  # noqa: F811
+def test_one_system_folder_given_twice_is_refused(tmp_path, tiny_yelp, capsys):
     """Before: `evaluate DIR DIR_SYMLINK --json` (or DIR twice) merged two systems into one entry."""
     from textcycle.evaluate.__main__ import main
 

@@ -195,7 +195,7 @@ def test_rewriter_api(trained):
 
 def test_long_input_is_split_not_truncated(trained):
     from textcycle.rewrite import Rewriter
-    from textcycle.textnorm import model_pieces
+    from textcycle.text.textnorm import model_pieces
 
     assert model_pieces("a b c d e f g", "en", 3) == ["a b c", "d e f", "g"]
     assert model_pieces("good food . bad service !", "en", 10) == ["good food .", "bad service !"]
@@ -356,7 +356,7 @@ def test_zh_emoji_come_back_with_both_engines(zh):
 
 
 def test_zh_traditional_input_comes_back_traditional_with_its_emoji(zh):
-    from textcycle.textnorm import zh_script
+    from textcycle.text.textnorm import zh_script
 
     out = zh.rewrite("這家店的服務很差，東西也難吃😡", to="positive")
     assert out.endswith("😡") and zh_script([out]) in ("traditional", None), out

@@ -9,16 +9,21 @@ Names are imported on first use, so `import textcycle` stays fast.
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Rewriter": "textcycle.rewrite",
-    "TextCycleModel": "textcycle.model",
-    "TextcycleTokenizer": "textcycle.tokenizer",
-    "load_corpus": "textcycle.data",
+    "Rewriter": "textcycle.rewriter",
+    "ModelFolder": "textcycle.model_folder",
+    "TextCycleModel": "textcycle.text.model",
+    "TextcycleTokenizer": "textcycle.text.tokenizer",
+    "load_corpus": "textcycle.text.data",
     "load_config": "textcycle.config",
-    "TextCycleConfig": "textcycle.config",
+    "TextCycleConfig": "textcycle.text.config",
     "TextcycleError": "textcycle.errors",
 }
 
 __all__ = list(_LAZY)
+
+from . import _moved  # noqa: E402 - old module paths for one release (see _moved.py)
+
+_moved.install()
 
 
 def __getattr__(name):

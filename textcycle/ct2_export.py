@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from .model import TextCycleModel
+    from .text.model import TextCycleModel
 
     torch.set_num_threads(max(1, args.threads))
     model_folder = ModelFolder.open(args.model_dir)

@@ -1,7 +1,13 @@
-"""One exception type for problems a user can fix (bad input, missing files, bad config).
+"""One exception type for problems a user can fix (bad input, missing files, bad config), and
+`shown`, how a bad value appears in its one-line message.
 
 Command-line entry points catch it and print a one-line message instead of a traceback.
 """
+
+from __future__ import annotations
+
+import reprlib
+from typing import Any
 
 
 class TextcycleError(Exception):
@@ -10,3 +16,18 @@ class TextcycleError(Exception):
 
 class ConfigError(TextcycleError):
     """A config file or option is wrong (unknown key, wrong type, missing file)."""
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = 4
+_SHORT.maxlevel = 2
+
+
+def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """`repr(value)` (a string without quotes when not `quote`) cut to a short prefix, for a
+    one-line error: a bad config value can be megabytes long, and the message must stay one
+    readable line."""
+    text = _SHORT.repr(value) if quote or not isinstance(value, str) else value[: limit + 1]
+    text = text if text.isprintable() else ascii(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 
 from .engines.ct2_format import CT2_DIR, has_copy
-from .errors import TextcycleError
+from .errors import TextcycleError, shown
 
 PACKAGE_MODELS = Path(__file__).parent / "pretrained"
 BUNDLED = {"yelp": "yelp", "default": "yelp", "zh": "zh"}
@@ -203,7 +203,7 @@ def _check_style_names(names, f: Path, exactly: int | None) -> None:
     )
     if not ok:
         count = "two" if exactly == 2 else "at least two"
-        raise TextcycleError(f"{f}: style_names must be a list of {count} different names, got {_short(names)}")
+        raise TextcycleError(f"{f}: style_names must be a list of {count} different names, got {shown(names)}")
 
 
 def _lm_config(config: dict, f: Path) -> dict:
@@ -242,7 +242,7 @@ def check_sizes(config: dict, f: Path) -> None:
     """The generator's and discriminator's sizes in config.json: integers in the ranges a training
     config allows, checked before any engine builds a network, so a tampered size (vocab_size 1e12)
     is one line and not an attempt to allocate a petabyte."""
-    from .config import allowed_range
+    from .text.config import allowed_range
 
     for part, keys in SIZE_KEYS.items():
         for name, key in keys.items():
@@ -251,7 +251,7 @@ def check_sizes(config: dict, f: Path) -> None:
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise TextcycleError(
                     f"{f}: {part}.{name} must be an integer from {lo} to {hi} "
-                    f"(as {key} in a training config), got {_short(v)}"
+                    f"(as {key} in a training config), got {shown(v)}"
                 )
     g, d = config["generator"], config["discriminator"]
     for part, heads, d_model in (
@@ -262,9 +262,4 @@ def check_sizes(config: dict, f: Path) -> None:
         if d_model % heads:
             raise TextcycleError(f"{f}: {part}.d_model ({d_model}) must be divisible by its attention heads ({heads})")
     if d.get("num_classes", 3) != 3:
-        raise TextcycleError(f"{f}: discriminator.num_classes must be 3, got {_short(d.get('num_classes'))}")
-
-
-def _short(v) -> str:
-    s = repr(v)
-    return s if len(s) <= 40 else s[:37] + "..."
+        raise TextcycleError(f"{f}: discriminator.num_classes must be 3, got {shown(d.get('num_classes'))}")

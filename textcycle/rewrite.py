@@ -27,7 +27,7 @@ import sys
 from .cli import entry_point, thread_count, write_stdout
 from .errors import TextcycleError
 from .rewriter import MAX_BEAM, MAX_RERANK, MAX_SEED, Rewriter, check_decoding, check_seed
-from .textnorm import clean
+from .text.textnorm import clean
 
 __all__ = ["Rewriter", "check_decoding", "check_seed", "main", "MAX_BEAM", "MAX_RERANK", "MAX_SEED"]
 

@@ -13,7 +13,6 @@ One call goes through five named stages; each input is normalised once:
 4. `choose`: per piece, the highest-scored candidate (the only one without rerank);
 5. `assemble`: per input, pieces joined, symbols and numbers put back, corpus form undone, script
    converted back; with details, the rewrite's style probability and (rerank) its candidates.
-The engine does the networks and owns the tokenizer; no torch is imported here.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ from . import engines
 from .cli import check_threads
 from .errors import TextcycleError
 from .model_folder import ModelFolder
-from .reward import detected_style_probs, training_reward
-from .textnorm import (
+from .text.reward import detected_style_probs, training_reward
+from .text.textnorm import (
     clean,
     denormalize,
     model_pieces,

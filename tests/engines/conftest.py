@@ -37,7 +37,7 @@ def li_sentences(style: int, n: int = N_PARITY) -> list[str]:
     f = LI / f"sentiment.test.{style}"
     if not f.is_file():
         pytest.skip(f"Li et al. test sentences not found at {f} (shared data absent; set TEXTCYCLE_SHARED_DATA)")
-    from textcycle.textnorm import normalize
+    from textcycle.text.textnorm import normalize
 
     return [normalize(line.strip()) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()][:n]
 
@@ -48,7 +48,7 @@ def torch_model():
         pytest.skip("the bundled Yelp model is not installed")
     import torch
 
-    from textcycle.model import TextCycleModel
+    from textcycle.text.model import TextCycleModel
 
     torch.set_num_threads(2)
     return TextCycleModel.from_pretrained(BUNDLED)
@@ -99,7 +99,7 @@ def engine(f16_folder):
 def torch_greedy(model, ids, to, max_new=None):
     import torch
 
-    from textcycle.networks import decode, pad_batch
+    from textcycle.text.networks import decode, pad_batch
 
     x, m = pad_batch(ids)
     with torch.no_grad():

@@ -42,7 +42,7 @@ def test_cut_at_max_new_tokens_like_torch(engine, torch_model):
 def test_logprobs_match_torch(engine, torch_model):
     import torch
 
-    from textcycle.networks import pad_batch, sequence_logprobs
+    from textcycle.text.networks import pad_batch, sequence_logprobs
 
     src = engine.encode(li_sentences(0, 100))
     hyp = [h[0] for h in engine.generate_ids(src, 1)]
@@ -62,7 +62,7 @@ def test_logprobs_match_torch(engine, torch_model):
 def test_numpy_discriminator_matches_torch(engine, torch_model):
     import torch
 
-    from textcycle.networks import pad_batch
+    from textcycle.text.networks import pad_batch
 
     try:
         sents = li_sentences(0, 500) + li_sentences(1, 500)

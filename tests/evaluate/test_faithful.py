@@ -4,7 +4,7 @@ from pathlib import Path
 
 from textcycle.evaluate.faithful import check, numbers, read_probe, summary
 
-PROBE = Path(__file__).parent / "data" / "faithful-en.tsv"
+PROBE = Path(__file__).resolve().parents[1] / "data" / "faithful-en.tsv"
 
 
 def test_numbers_are_whole_strings():

@@ -4,9 +4,9 @@ Ctrl-C message, and the bundled sample pages through ingest into configs/ptt.yam
 import pytest
 
 from textcycle.config import load_config
-from textcycle.data import load_corpus
 from textcycle.ptt import __main__ as ptt_cli
 from textcycle.ptt.__main__ import main as ptt_main
+from textcycle.text.data import load_corpus
 
 from .pages import REPO, article_html, write
 

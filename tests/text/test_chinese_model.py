@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / "configs" / "tiny.yaml")
 NEG = ["服務很差", "很難吃", "太貴了", "態度不好", "很髒", "等了很久"]
 POS = ["服務很好", "很好吃", "很便宜", "態度親切", "很乾淨", "上菜很快"]
@@ -14,7 +14,7 @@ NOUNS = ["這家店", "這間餐廳", "老闆", "外送", "這次", "早餐"]
 
 
 def _has_opencc() -> bool:
-    from textcycle.textnorm import opencc_available
+    from textcycle.text.textnorm import opencc_available
 
     return opencc_available()
 
@@ -33,8 +33,9 @@ def write_corpus(root: Path) -> Path:
 def zh_trainer(tmp_path_factory):
     from accelerate import Accelerator
 
-    from textcycle.config import TextCycleConfig, load_config
-    from textcycle.train import TrainingRun
+    from textcycle.config import load_config
+    from textcycle.text.config import TextCycleConfig
+    from textcycle.text.train import TrainingRun
 
     root = tmp_path_factory.mktemp("zh")
     data = write_corpus(root / "data")
@@ -61,11 +62,13 @@ def test_chinese_noise_works_on_pieces_not_the_whole_sentence(zh_trainer):
     assert any(any(ch in "差難貴髒久" for ch in p) for p in pieces), pieces
 
 
-@pytest.mark.skipif(not _has_opencc(), reason="opencc-python-reimplemented not installed (pip install 'textcycle[zh]')")
+@pytest.mark.skipif(
+    not _has_opencc(), reason="opencc-python-reimplemented not installed (pip install opencc-python-reimplemented)"
+)
 def test_model_records_script_and_rewriter_answers_in_the_users_script(zh_trainer, tmp_path):
-    from textcycle.model import TextCycleModel
     from textcycle.rewrite import Rewriter
-    from textcycle.textnorm import zh_script
+    from textcycle.text.model import TextCycleModel
+    from textcycle.text.textnorm import zh_script
 
     model = zh_trainer.model()
     assert model.script == "traditional"
@@ -86,9 +89,11 @@ def test_model_records_script_and_rewriter_answers_in_the_users_script(zh_traine
     assert zh_script(seen) == "traditional"
 
 
-@pytest.mark.skipif(not _has_opencc(), reason="opencc-python-reimplemented not installed (pip install 'textcycle[zh]')")
+@pytest.mark.skipif(
+    not _has_opencc(), reason="opencc-python-reimplemented not installed (pip install opencc-python-reimplemented)"
+)
 def test_script_detection_and_conversions():
-    from textcycle.textnorm import script_conversions, zh_script
+    from textcycle.text.textnorm import script_conversions, zh_script
 
     assert zh_script(["這家店的服務很差"]) == "traditional"
     assert zh_script(["这家店的服务很差"]) == "simplified"
@@ -287,7 +292,7 @@ def test_dev_self_bleu_of_a_copy_is_100_in_chinese(zh_trainer, monkeypatch):
 
 def test_long_chinese_input_is_split_not_truncated(zh_trainer):
     from textcycle.rewrite import Rewriter
-    from textcycle.textnorm import model_pieces
+    from textcycle.text.textnorm import model_pieces
 
     text = (
         "這家店的服務很差，菜也很難吃，價格還很貴，老闆的態度非常不好，我們等了一個多小時才上菜。下次不會再來了！" * 3
@@ -306,7 +311,7 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
     import torch
 
     from textcycle.rewrite import Rewriter
-    from textcycle.textnorm import normalize
+    from textcycle.text.textnorm import normalize
 
     rw = Rewriter(zh_trainer.model())
     src = [normalize(t, "zh") for t in ("這家店服務很差", "早餐很難吃啦")]
@@ -324,7 +329,7 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
 
 
 def test_chinese_outputs_get_full_width_punctuation_back():
-    from textcycle.textnorm import decoded_to_corpus_form
+    from textcycle.text.textnorm import decoded_to_corpus_form
 
     # what SentencePiece's NFKC decoding gives for "非常好用，而且实惠！"
     assert decoded_to_corpus_form(["非常好用,而且实惠!"], "zh") == ["非常好用，而且实惠！"]

@@ -1,5 +1,5 @@
-"""Corpora (textcycle.data): the loaders, Chinese sentence splitting and the review loader,
-`python -m textcycle.data`, and the configs that name them."""
+"""Corpora (textcycle.text.data): the loaders, Chinese sentence splitting and the review loader,
+`python -m textcycle.text.data`, and the configs that name them."""
 
 import re
 import sys
@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from textcycle.config import DataConfig, load_config
-from textcycle.data import LOADERS, ReviewStats, load_corpus, load_zh_reviews, review_to_sentences, split_sentences
-from textcycle.data import main as data_main
+from textcycle.config import load_config
 from textcycle.errors import TextcycleError
-from textcycle.textnorm import opencc_available
+from textcycle.text.config import DataConfig
+from textcycle.text.data import LOADERS, ReviewStats, load_corpus, load_zh_reviews, review_to_sentences, split_sentences
+from textcycle.text.data import main as data_main
+from textcycle.text.textnorm import opencc_available
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 needs_opencc = pytest.mark.skipif(

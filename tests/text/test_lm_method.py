@@ -10,11 +10,11 @@ import torch
 pytest.importorskip("peft")
 
 from textcycle.checkpoint import load_checkpoint, save_checkpoint
-from textcycle.networks import StyleDiscriminator, StyleDiscriminatorConfig
 from textcycle.text.lm_method import LMCycleGAN
 from textcycle.text.lm_model import LMGenerators, LMSpec
-from textcycle.textnorm import normalize
-from textcycle.vocab import encode_ids
+from textcycle.text.networks import StyleDiscriminator, StyleDiscriminatorConfig
+from textcycle.text.textnorm import normalize
+from textcycle.text.vocab import encode_ids
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The saved model folder (textcycle.model): save_pretrained / from_pretrained, fp16, and
+"""The saved model folder (textcycle.text.model): save_pretrained / from_pretrained, fp16, and
 config.json problems as one-line errors."""
 
 import json
@@ -11,8 +11,8 @@ from textcycle.errors import TextcycleError
 
 
 def test_save_load_roundtrip_gives_same_outputs(trained, tmp_path):
-    from textcycle.model import TextCycleModel
-    from textcycle.networks import decode
+    from textcycle.text.model import TextCycleModel
+    from textcycle.text.networks import decode
 
     m = TextCycleModel.from_pretrained(trained / "final")
     m.save_pretrained(tmp_path / "copy")
@@ -25,7 +25,7 @@ def test_save_load_roundtrip_gives_same_outputs(trained, tmp_path):
 
 
 def test_fp16_export_is_smaller_and_loads(trained, tmp_path):
-    from textcycle.model import TextCycleModel
+    from textcycle.text.model import TextCycleModel
 
     m = TextCycleModel.from_pretrained(trained / "final")
     m.save_pretrained(tmp_path / "half", dtype=torch.float16)
@@ -48,7 +48,7 @@ def test_fp16_export_is_smaller_and_loads(trained, tmp_path):
     ],
 )
 def test_config_that_disagrees_with_the_weights_is_one_line(trained, tmp_path, edit, words):
-    from textcycle.model import TextCycleModel
+    from textcycle.text.model import TextCycleModel
 
     bad = tmp_path / "m"
     shutil.copytree(trained / "final", bad)

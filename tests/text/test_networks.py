@@ -1,13 +1,13 @@
-"""The networks (textcycle.networks): the KV-cache decode loop against transformers' generate()."""
+"""The networks (textcycle.text.networks): the KV-cache decode loop against transformers' generate()."""
 
 import torch
 
 
 def test_own_decode_matches_generate_greedy(trained):
     """textcycle's KV-cache loop must give exactly what transformers' generate() gives."""
-    from textcycle.model import TextCycleModel
-    from textcycle.networks import decode
-    from textcycle.tokenizer import PAD_ID
+    from textcycle.text.model import TextCycleModel
+    from textcycle.text.networks import decode
+    from textcycle.text.tokenizer import PAD_ID
 
     m = TextCycleModel.from_pretrained(trained / "final")
     rows = m.tokenizer.encode_fast(["the food was bad .", "this staff is so great !", "the room was cold ."], 16)

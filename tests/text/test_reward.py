@@ -1,4 +1,4 @@
-"""The training reward (textcycle.reward) on hand-computed numbers, for torch and numpy alike,
+"""The training reward (textcycle.text.reward) on hand-computed numbers, for torch and numpy alike,
 and the reranker scoring candidates with exactly that reward."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from textcycle.reward import combine_rewards, content_reward, style_reward, training_reward
+from textcycle.text.reward import combine_rewards, content_reward, style_reward, training_reward
 
 
 def test_style_reward_uses_all_three_classes():

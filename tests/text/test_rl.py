@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from textcycle.reward import combine_rewards, content_reward
-from textcycle.rl import mean_baseline, noise_words, reinforce_loss, style_lexicon, swap_markers
+from textcycle.text.noise import noise_words, style_lexicon, swap_markers
+from textcycle.text.reward import combine_rewards, content_reward
+from textcycle.text.rl import mean_baseline, reinforce_loss
 
 
 def test_harmonic_mean_reward():
@@ -113,11 +114,12 @@ def test_method_draws_swapped_markers_as_configured(sampling, ratio, tmp_path):
     from accelerate import Accelerator
     from conftest import write_corpus
 
-    from textcycle.config import TextCycleConfig, load_config
-    from textcycle.train import TrainingRun
+    from textcycle.config import load_config
+    from textcycle.text.config import TextCycleConfig
+    from textcycle.text.train import TrainingRun
 
     cfg = load_config(
-        str(Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"),
+        str(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"),
         TextCycleConfig,
         overrides=[
             f"data.path={write_corpus(tmp_path / 'data')}",

@@ -1,4 +1,4 @@
-"""Reward-ranked self-training (textcycle.selftrain) on hand-computed numbers, and its place in
+"""Reward-ranked self-training (textcycle.text.selftrain) on hand-computed numbers, and its place in
 the schedule."""
 
 import json
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from textcycle.config import TextCycleConfig
 from textcycle.errors import TextcycleError
-from textcycle.selftrain import best_candidates, load_pairs, make_pairs, save_pairs, token_overlap
+from textcycle.text.config import TextCycleConfig
+from textcycle.text.selftrain import best_candidates, load_pairs, make_pairs, save_pairs, token_overlap
 
 
 def test_best_candidate_is_the_highest_reward_that_passes_every_threshold():
@@ -116,7 +116,7 @@ def test_pairs_round_trip_and_a_damaged_file_is_one_line(tmp_path):
 
 
 def test_learning_rate_phases_and_the_time_limit_cut():
-    from textcycle.schedule import Schedule
+    from textcycle.text.schedule import Schedule
 
     tc = TextCycleConfig().train
     tc.lr, tc.warmup_steps, tc.warm_steps, tc.rl_steps = 1e-3, 10, 100, 30
@@ -158,7 +158,7 @@ def test_training_run_has_a_selftraining_round(trained):
 
 
 def test_model_card_states_the_steps_each_phase_took():
-    from textcycle.bundle import schedule
+    from textcycle.text.bundle import schedule
 
     full = {"steps": 1700, "warm_steps": 1000, "selftrain_rounds": 12, "selftrain_steps": 50}
     assert schedule(full) == "1700 steps (1000 warm start + 600 self-training in 12 rounds + 100 cycle-RL)"

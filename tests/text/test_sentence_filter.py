@@ -1,4 +1,4 @@
-"""The training-sentence filter (textcycle.sentence_filter): styled sentences kept, neutral ones
+"""The training-sentence filter (textcycle.text.sentence_filter): styled sentences kept, neutral ones
 dropped, counts and files, determinism, reuse on resume, the config option and its errors.
 Toy corpora only (no ../shared/data)."""
 
@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 from conftest import NEG_WORDS, NOUNS, POS_WORDS, REPO, TINY_CONFIG, write_toy_files
 
-from textcycle.config import DataConfig, TextCycleConfig, load_config, validate_text_config
-from textcycle.data import UnpairedCorpus, load_corpus
+from textcycle.config import load_config
 from textcycle.errors import ConfigError
-from textcycle.sentence_filter import FILTER_DIR, apply_kept, filter_for_run, prepare_filter, score_sentences, select
+from textcycle.text.config import DataConfig, TextCycleConfig, validate_text_config
+from textcycle.text.data import UnpairedCorpus, load_corpus
+from textcycle.text.sentence_filter import (
+    FILTER_DIR,
+    apply_kept,
+    filter_for_run,
+    prepare_filter,
+    score_sentences,
+    select,
+)
 
 # neutral sentences (each once, under a random label): their words say nothing of the style
 NEUTRAL = [
@@ -142,14 +150,14 @@ def test_two_runs_keep_the_same_sentences(toy_run, tmp_path):
     assert second.train == first.train
     assert (tmp_path / FILTER_DIR / "samples.txt").read_text() == (out / FILTER_DIR / "samples.txt").read_text()
     # the training text is fixed, so the tokenizer's fingerprint of it is stable too
-    from textcycle.train import tokenizer_recipe
+    from textcycle.text.tokenizer import tokenizer_recipe
 
     cfg = TextCycleConfig(data=data)
     assert tokenizer_recipe(cfg, first) == tokenizer_recipe(cfg, second)
 
 
 def test_option_off_changes_nothing(tmp_path):
-    from textcycle.train import tokenizer_recipe
+    from textcycle.text.tokenizer import tokenizer_recipe
 
     cfg = load_config(TINY_CONFIG)
     assert cfg.data.filter_min_prob is None and DataConfig().filter_min_prob is None
@@ -174,7 +182,7 @@ def test_bad_values_are_one_line_errors(override, words):
         validate_text_config(load_config(TINY_CONFIG, overrides=[override]))
     assert "\n" not in str(e.value)
     r = subprocess.run(
-        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, "-o", override],
+        [sys.executable, "-m", "textcycle.text.sentence_filter", "--config", TINY_CONFIG, "-o", override],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -185,7 +193,7 @@ def test_bad_values_are_one_line_errors(override, words):
 
 def test_command_without_a_threshold_says_so():
     r = subprocess.run(
-        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG],
+        [sys.executable, "-m", "textcycle.text.sentence_filter", "--config", TINY_CONFIG],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -209,7 +217,7 @@ def test_filter_keeping_nothing_is_a_clear_error():
 )
 def test_command_errors_are_one_line(args, words):
     r = subprocess.run(
-        [sys.executable, "-m", "textcycle.sentence_filter", "--config", TINY_CONFIG, *args],
+        [sys.executable, "-m", "textcycle.text.sentence_filter", "--config", TINY_CONFIG, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -221,7 +229,8 @@ def test_command_errors_are_one_line(args, words):
 def test_training_trains_its_tokenizer_on_the_kept_sentences_and_resumes_with_them(toy_run, tmp_path, capsys):
     import hashlib
 
-    from textcycle.train import TOKENIZER_RECORD, main
+    from textcycle.text.tokenizer import TOKENIZER_RECORD
+    from textcycle.text.train import main
 
     data, corpus, _, _, filtered = toy_run
     out = tmp_path / "run"

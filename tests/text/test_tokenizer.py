@@ -1,11 +1,11 @@
-"""The SentencePiece tokenizer (textcycle.tokenizer): training, special ids, the fast paths,
+"""The SentencePiece tokenizer (textcycle.text.tokenizer): training, special ids, the fast paths,
 and the Hugging Face interface."""
 
 import pytest
 from conftest import NEG_WORDS, POS_WORDS, make_sentences
 
 from textcycle.errors import TextcycleError
-from textcycle.tokenizer import EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
+from textcycle.text.tokenizer import EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
 
 
 @pytest.fixture(scope="module")

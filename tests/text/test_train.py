@@ -1,4 +1,4 @@
-"""Training (textcycle.train, the run around textcycle.method) on a tiny config: outputs, curves,
+"""Training (textcycle.text.train, the run around textcycle.text.method) on a tiny config: outputs, curves,
 the run folder's safety checks, resume after a kill, two processes."""
 
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import write_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
 TINY = str(REPO / "configs" / "tiny.yaml")
 
@@ -61,7 +61,7 @@ def test_history_has_both_phases(trained):
 
 
 def test_time_limit_stops_early_with_a_model_and_a_checkpoint(tmp_path):
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
@@ -92,7 +92,7 @@ def test_time_limit_stops_early_with_a_model_and_a_checkpoint(tmp_path):
 
 
 def test_rl_fits_on_hand_computed_numbers():
-    from textcycle.schedule import RL_STEP_COST, rl_fits
+    from textcycle.text.schedule import RL_STEP_COST, rl_fits
 
     # a 300-s round (60 s making pairs, 100 steps: 2.4 s a step); 20 RL steps = 20 * 2.5 * 2.4 = 120 s; eval 30 s
     assert RL_STEP_COST == 2.5
@@ -104,8 +104,8 @@ def test_rl_fits_on_hand_computed_numbers():
 def test_time_limit_ends_selftrain_early_so_rl_still_runs(tmp_path, monkeypatch):
     """The round after the first would leave no time for RL (forced): self-training stops at 1
     round, the RL steps run at rl_lr, and a resumed run keeps the cut instead of training more rounds."""
-    import textcycle.schedule as schedule_mod
-    import textcycle.train as train_mod
+    import textcycle.text.schedule as schedule_mod
+    import textcycle.text.train as train_mod
     from textcycle.checkpoint import latest_checkpoint, load_checkpoint
 
     data = write_corpus(tmp_path / "data")
@@ -157,8 +157,8 @@ def test_a_run_killed_mid_round_resumes_without_cutting_that_round(tmp_path, mon
     """Killed in the middle of round 1 and resumed with no more rounds fitting: round 1 is
     finished (a cut is decided only at a round's first step), the cut comes before round 2,
     and the RL phase still gets all its steps."""
-    import textcycle.schedule as schedule_mod
-    import textcycle.train as train_mod
+    import textcycle.text.schedule as schedule_mod
+    import textcycle.text.train as train_mod
 
     data = write_corpus(tmp_path / "data")
     out = tmp_path / "run"
@@ -211,7 +211,7 @@ def test_existing_run_needs_resume_and_keeps_its_config(trained):
 
 
 def test_resume_with_other_networks_is_one_line_naming_the_keys(trained, capsys):
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     before = (trained / "config.yaml").read_bytes()
     data = trained.parent / "data"
@@ -234,7 +234,7 @@ def test_resume_with_other_networks_is_one_line_naming_the_keys(trained, capsys)
 
 def test_stale_tokenizer_is_detected(trained, tmp_path, capsys):
     # bug: a tokenizer/ left in an output folder was reused even for other data or vocab_size
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     out = tmp_path / "run"
     shutil.copytree(trained / "tokenizer", out / "tokenizer")
@@ -260,7 +260,7 @@ def test_stale_tokenizer_is_detected(trained, tmp_path, capsys):
 
 
 def test_corpus_too_small_for_a_dev_split_fails_at_start(tmp_path, capsys):
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     d = tmp_path / "data"
     d.mkdir()
@@ -293,7 +293,7 @@ def test_corpus_too_small_for_a_dev_split_fails_at_start(tmp_path, capsys):
     ],
 )
 def test_bad_config_values_fail_at_load_with_the_allowed_range(override, words, tmp_path, capsys):
-    from textcycle.train import main
+    from textcycle.text.train import main
 
     rc = main(["--config", TINY, "-o", override, "-o", f"train.output_dir={tmp_path / 'run'}"])
     err = capsys.readouterr().err

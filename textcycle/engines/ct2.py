@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import TextcycleError
 from ..model_folder import TOKENIZER, ModelFolder
-from ..vocab import BOS_ID, EOS_ID, PAD_ID
+from ..text.vocab import BOS_ID, EOS_ID, PAD_ID
 from .ct2_format import CT2Unavailable, check_files, generator_dir, one_line, read_json, read_manifest, redo
 from .discriminator import NumpyDiscriminator, load_discriminator, pad_ids
 from .pieces import SentencePieceTexts

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import TextcycleError
 from ..model_folder import DISCRIMINATOR, ModelFolder
-from ..vocab import PAD_ID
+from ..text.vocab import PAD_ID
 from .ct2_format import one_line
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..textnorm import decoded_to_corpus_form
-from ..vocab import UNK_ID, decode_ids, encode_ids
+from ..text.textnorm import decoded_to_corpus_form
+from ..text.vocab import UNK_ID, decode_ids, encode_ids
 from .base import Hypothesis
 
 

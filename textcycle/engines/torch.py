@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model import TextCycleModel
 from ..model_folder import ModelFolder
-from ..networks import decode, pad_batch, sequence_logprobs, trim
+from ..text.model import TextCycleModel
+from ..text.networks import decode, pad_batch, sequence_logprobs, trim
 from .pieces import SentencePieceTexts
 
 ENGINE_NAME = "torch"

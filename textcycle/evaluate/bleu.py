@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import sacrebleu
 
 from ..errors import TextcycleError
-from ..textnorm import denormalize, yelp_tokenize, zh_convert
+from ..text.textnorm import denormalize, yelp_tokenize, zh_convert
 
 SACREBLEU_SETTINGS = {"tokenize": "none", "force": True, "smooth_method": "none", "lowercase": False}
 

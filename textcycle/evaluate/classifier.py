@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import TextcycleError
-from ..textnorm import yelp_tokenize, zh_normalize
+from ..text.textnorm import yelp_tokenize, zh_normalize
 
 UNK = "<unk>"
 BOS, EOS = "<s>", "</s>"

@@ -1,7 +1,7 @@
 """Score every published system, a copy-input baseline, the human reference and our outputs.
 
 Rows:
-- every folder of `<data>/outputs/` that holds `neg2pos.txt` + `pos2neg.txt` (16 published systems);
+- every folder of `<data>/outputs/` that holds `neg2pos.txt` + `pos2neg.txt` (the published systems);
 - "Copy input": the source sentence unchanged (the floor for style accuracy, the ceiling of self-BLEU);
 - "Human (Li ref, 3-ref BLEU)": `references4/reference0` (the Li et al. reference, tokenised) scored
   as a system; its "4-ref" BLEU uses the *other three* references (reference1-3), since a

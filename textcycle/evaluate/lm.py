@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import TextcycleError
-from ..textnorm import normalize
-from ..tokenizer import BOS_ID, EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
+from ..text.textnorm import normalize
+from ..text.tokenizer import BOS_ID, EOS_ID, PAD_ID, TextcycleTokenizer, train_tokenizer
 
 
 @dataclass

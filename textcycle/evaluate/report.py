@@ -70,7 +70,7 @@ def scores_table(rows: list[dict], fields, style_names=("negative", "positive"))
 
 def samples_table(sources, outputs, style_names, n: int = 20, seed: int = 0, language: str = "en") -> str:
     """`n` rewrites per direction, a fixed random draw (good and bad alike), as natural text."""
-    from ..textnorm import denormalize
+    from ..text.textnorm import denormalize
 
     rng = random.Random(seed)
     lines = []

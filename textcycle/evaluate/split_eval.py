@@ -4,7 +4,7 @@
         --outputs results/ours/textcycle-zh \
         --classifier textcycle/pretrained/zh-eval/classifier --lm textcycle/pretrained/zh-eval/lm
 
-The outputs come from `python -m textcycle.bundle RUN --config ... --outputs DIR` (which rewrites
+The outputs come from `python -m textcycle.text.bundle RUN --config ... --outputs DIR` (which rewrites
 the split and then calls this scorer); the ruler itself never runs a model.
 
 Without references the content figure is self-BLEU (BLEU against the source; sacrebleu's `zh`
@@ -100,8 +100,9 @@ def clear_subset(sources: list[list[str]], classifier, min_prob: float = CLEAR_M
 
 def test_split(config: str | Path):
     """(the config, its corpus, the test sources per style) for a config with a test split."""
-    from ..config import TextCycleConfig, load_config
-    from ..data import load_corpus
+    from ..config import load_config
+    from ..text.config import TextCycleConfig
+    from ..text.data import load_corpus
 
     cfg = load_config(config, TextCycleConfig)
     corpus = load_corpus(cfg.data)

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from ..cli import entry_point, thread_count
-from ..config import DataConfig
-from ..data import load_corpus
+from ..text.config import DataConfig
+from ..text.data import load_corpus
 from .classifier import ClassifierConfig, StyleClassifier, train_classifier
 from .paths import DEFAULT_CLASSIFIER, DEFAULT_DATA
 from .testset import YelpTestSet, load_testset
@@ -57,7 +57,8 @@ def classifier_report(clf: StyleClassifier, ts: YelpTestSet, dev: list | None = 
 def train_for_config(args) -> int:
     """A classifier for any corpus config (e.g. Chinese reviews): train split only, dev for
     model selection, test for the reported accuracy."""
-    from ..config import TextCycleConfig, load_config
+    from ..config import load_config
+    from ..text.config import TextCycleConfig
 
     t0 = time.time()
     data = load_config(args.config, TextCycleConfig).data

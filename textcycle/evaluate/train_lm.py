@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from ..cli import entry_point, thread_count
-from ..config import DataConfig
-from ..data import load_corpus
 from ..files import atomic_dir
+from ..text.config import DataConfig
+from ..text.data import load_corpus
 from .lm import LanguageModel, LMConfig, train_lm
 from .paths import DEFAULT_DATA, DEFAULT_LM
 from .testset import load_testset
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     if args.config:
-        from ..config import TextCycleConfig, load_config
+        from ..config import load_config
+        from ..text.config import TextCycleConfig
 
         full = load_config(args.config, TextCycleConfig)
         data = full.data

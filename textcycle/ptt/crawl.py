@@ -33,6 +33,9 @@ crawl with a one-line error).
 
 The fetch function is injectable (`fetch(url) -> str`, raising `FetchError`), and so are the
 sleep and clock functions, so tests run without a network and without waiting.
+
+This file is over 400 lines: politeness (rate, retries, back-off), deadlines, size caps and the
+resumable state are one loop over pages, each with its refusal.
 """
 
 from __future__ import annotations

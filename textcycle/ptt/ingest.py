@@ -23,6 +23,9 @@ folder must not be an input folder or inside one (its files would mix with the i
 
 An input file that cannot be read (not UTF-8 JSON, invalid or too deeply nested JSON, a read
 error) is skipped with a one-line warning naming it; the other files are ingested.
+
+This file is over 400 lines: joining, cleaning, deduplication, holdout and the written set of
+files are one pass over the inputs.
 """
 
 from __future__ import annotations
@@ -37,12 +40,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
-from ..data import strip_urls
 from ..errors import TextcycleError
 from ..files import atomic_write_texts, resolved
 from ..files import check_output_folder as check_folder_path
 from ..files import printable as printable_path
-from ..textnorm import zh_convert, zh_normalize
+from ..text.data import strip_urls
+from ..text.textnorm import zh_convert, zh_normalize
 from .parse import ARROW, BOO, PUSH, Article, normalize_tag, parse_article_html, parse_json_dump
 
 _MENTION = re.compile(r"[@＠]\s*[A-Za-z][A-Za-z0-9_]*")

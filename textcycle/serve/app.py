@@ -14,6 +14,9 @@ makes: `work.text_cost`) and the model, and queues its texts in the `Batcher`; i
 thread (one per worker, or `--batches-in-flight` of them) loads the models at startup and then
 runs the batches. /healthz answers from the first moment; /v1/ answers 503 until the models are
 loaded. A model that fails to load is left out (503 for requests naming it); the others serve.
+
+This file is over 400 lines: every route, limit and error response of the API is here, so that
+one file shows all that a client can reach and how each refusal looks.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Turn a training run into a shippable model: test-set outputs, scores, an fp16 copy, a model card.
 
-    python -m textcycle.bundle runs/yelp --data ../shared/data/yelp \
+    python -m textcycle.text.bundle runs/yelp --data ../shared/data/yelp \
         --outputs results/ours/textcycle-yelp --into textcycle/pretrained/yelp
-    python -m textcycle.bundle runs/zh-reviews --config configs/zh-reviews.yaml \
+    python -m textcycle.text.bundle runs/zh-reviews --config configs/zh-reviews.yaml \
         --lm textcycle/pretrained/zh-eval/lm --outputs results/ours/textcycle-zh --into textcycle/pretrained/zh
 
 1. rewrites the Li et al. test sources with the run's best checkpoint (greedy) into
@@ -22,14 +22,14 @@ from pathlib import Path
 
 import torch
 
-from .cli import entry_point
-from .errors import TextcycleError
-from .evaluate.report import samples_table, scores_table
-from .evaluate.testset import DIRECTIONS
-from .files import atomic_write_text
+from ..cli import entry_point
+from ..errors import TextcycleError
+from ..evaluate.report import samples_table, scores_table
+from ..evaluate.testset import DIRECTIONS
+from ..files import atomic_write_text
+from ..model_folder import RUN_CONFIG, ModelFolder
+from ..rewriter import Rewriter
 from .model import TextCycleModel
-from .model_folder import ModelFolder
-from .rewriter import Rewriter
 
 FIELDS = (
     ("style_accuracy", "ACC"),
@@ -70,7 +70,7 @@ def schedule(summary: dict) -> str:
 
 
 def model_card(run: Path, scores: dict, samples: str, summary: dict, command: str) -> str:
-    cfg = (run / "config.yaml").read_text(encoding="utf-8") if (run / "config.yaml").is_file() else ""
+    cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
     return f"""---
 language: en
@@ -133,9 +133,9 @@ def corpus_model_card(
 ) -> str:
     """Model card for a corpus without human rewrites (e.g. Chinese reviews): the test split's
     scores beside copy-input, and twenty sample rewrites per direction."""
-    from .evaluate.split_eval import SELF_FIELDS, clear_table
+    from ..evaluate.split_eval import SELF_FIELDS, clear_table
 
-    cfg = (run / "config.yaml").read_text(encoding="utf-8") if (run / "config.yaml").is_file() else ""
+    cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
     a, b = result["style_names"]
     ours = result["ours"]
@@ -166,7 +166,7 @@ python -m textcycle.rewrite --model zh "這家店的服務很差"
   sentences of 4-32 characters; a sentence takes its review's label; whole reviews held out for
   dev and test (see `configs/zh-reviews.yaml`). With `data.filter_min_prob` (the config below)
   training keeps only style-bearing sentences, by a cross-fitted filter classifier that is never
-  the evaluation classifier (`textcycle.sentence_filter`; dev and test are not filtered).
+  the evaluation classifier (`textcycle.text.sentence_filter`; dev and test are not filtered).
 - Command: `{command}`
 - Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
   {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
@@ -201,7 +201,7 @@ content. It knows the domains of its training reviews (shopping, delivery food, 
 
 def bundle_corpus(args) -> int:
     """--config mode: rewrite the config's own test split, score it (the split's ruler), bundle."""
-    from .evaluate.split_eval import SELF_FIELDS, clear_table, evaluate_outputs, test_split
+    from ..evaluate.split_eval import SELF_FIELDS, clear_table, evaluate_outputs, test_split
 
     run = Path(args.run)
     cfg, _, sources = test_split(args.config)
@@ -235,7 +235,7 @@ def bundle_corpus(args) -> int:
 
 @entry_point
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m textcycle.bundle", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m textcycle.text.bundle", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a training output dir (with best/ or final/)")
     p.add_argument(
         "--checkpoint",
@@ -266,8 +266,8 @@ def main(argv=None) -> int:
     if args.config:
         torch.set_num_threads(2)
         return bundle_corpus(args)
-    from .evaluate.core import evaluate_system
-    from .evaluate.testset import load_testset
+    from ..evaluate.core import evaluate_system
+    from ..evaluate.testset import load_testset
 
     torch.set_num_threads(2)
     run = Path(args.run)

@@ -16,8 +16,11 @@ Sources:
   both; whole reviews are held out for test and dev, so no review has sentences in two splits;
   training sentences are shuffled (seeded), so `max_train_per_style` takes a mix of folders.
 
-`python -m textcycle.data --config configs/zh-reviews.yaml` prints the split sizes of a config's
+`python -m textcycle.text.data --config configs/zh-reviews.yaml` prints the split sizes of a config's
 corpus (and with `--write DIR` writes `sentiment.{train,dev,test}.{0,1}` for the "folder" loader).
+
+This file is over 400 lines: every loader is in one registry (`LOADERS`) beside the split, dedup
+and length rules they share, so that each corpus is cut the same way.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .cli import entry_point
-from .config import DataConfig, add_config_arguments, shown
-from .errors import TextcycleError
-from .files import atomic_write_texts, check_output_folder, read_lines
+from ..cli import entry_point
+from ..config import add_config_arguments, shown
+from ..errors import TextcycleError
+from ..files import atomic_write_texts, check_output_folder, read_lines
+from .config import DataConfig
 from .textnorm import normalize, zh_clause_groups, zh_normalize, zh_sentences
 
 
@@ -388,15 +392,15 @@ def load_corpus(cfg: DataConfig) -> UnpairedCorpus:
 
 
 # ---------------------------------------------------------------------------------------------
-# python -m textcycle.data: sizes of the corpus a config makes
+# python -m textcycle.text.data: sizes of the corpus a config makes
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> int:
-    from .config import load_config
+    from ..config import load_config
 
     ap = argparse.ArgumentParser(
-        prog="python -m textcycle.data",
+        prog="python -m textcycle.text.data",
         description="Load the corpus a config names (e.g. configs/zh-reviews.yaml) and print its sizes.",
     )
     add_config_arguments(ap)

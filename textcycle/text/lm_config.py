@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..config import DataConfig, shown
+from ..config import shown
 from ..errors import ConfigError
+from .config import DataConfig
 
 
 @dataclass

@@ -15,7 +15,7 @@ import random
 import re
 from typing import Optional
 
-from ..textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
+from .textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
 
 _NUM = re.escape(NUMBER_PLACEHOLDER)
 _TIME = re.compile(rf"{_NUM} : {_NUM}")

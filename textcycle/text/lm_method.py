@@ -20,10 +20,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..networks import StyleDiscriminator, pad_batch
-from ..reward import content_reward, training_reward
-from ..rl import mean_baseline, reinforce_loss
 from .lm_model import LMGenerators
+from .networks import StyleDiscriminator, pad_batch
+from .reward import content_reward, training_reward
+from .rl import mean_baseline, reinforce_loss
 
 GENERATED = 2  # the discriminator's third class
 

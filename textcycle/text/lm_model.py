@@ -149,7 +149,9 @@ class LMGenerators(torch.nn.Module):
         rows = torch.arange(labels.size(0)).unsqueeze(1).expand_as(labels)[keep]
         return logits, labels[keep], rows
 
-    def target_logprobs(self, sources: list[str], styles: list, targets: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def target_logprobs(
+        self, sources: list[str], styles: list, targets: list[str]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(sum of log p of each target's tokens and end, number of those tokens), per row."""
         logits, labels, rows = self._target_logits(sources, styles, targets)
         lp = torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)

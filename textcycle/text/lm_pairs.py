@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if out.exists():
         raise TextcycleError(f"{out} exists: pairs are never overwritten (remove it, or pick another --out)")
-    from ..data import load_corpus
     from ..rewrite import Rewriter
+    from .data import load_corpus
 
     cfg = load_config(args.config, LMRecipe, args.overrides)
     corpus = load_corpus(cfg.data)

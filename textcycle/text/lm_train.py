@@ -14,6 +14,9 @@ round, learning rate, the time-limit cut), the method only updates:
 The run writes what the small method's run writes: config.yaml, checkpoints/ (the adapter, the
 discriminator, optimisers, RNG; atomic, `--resume` continues), best/ (by dev G from the evaluation
 classifier, the model folder), final/, tensorboard/, curves.png, train_summary.json.
+
+This file is over 400 lines: the LM run keeps its schedule, rounds and dev evaluation beside its
+loop (the small run's `schedule.Schedule` has the same shape, for when they share it).
 """
 
 from __future__ import annotations
@@ -39,15 +42,15 @@ from ..errors import TextcycleError
 from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
-from ..reward import combine_rewards, content_reward, detected_style_probs, style_reward
-from ..selftrain import best_candidates
-from ..textnorm import normalize
 from .lm_config import LMRecipe, validate_lm_config
 from .lm_data import natural
 from .lm_engine import LMEngine, convert_merged
 from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
+from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
+from .selftrain import best_candidates
+from .textnorm import normalize
 
 PANELS = {
     "pairs": ("pairs/forward", "pairs/cycle"),
@@ -95,10 +98,10 @@ def number_strings(text: str) -> list[str]:
 
 class LMTrainingRun:
     def __init__(self, cfg: LMRecipe, resume: bool = False):
-        from ..data import load_corpus
-        from ..model import TextCycleModel
         from ..model_folder import resolve
-        from ..vocab import encode_ids
+        from .data import load_corpus
+        from .model import TextCycleModel
+        from .vocab import encode_ids
 
         self.cfg, tc = cfg, cfg.train
         if tc.threads:

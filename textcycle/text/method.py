@@ -47,8 +47,9 @@ from .networks import (
     share_embeddings,
     token_loss,
 )
+from .noise import noise_words, style_lexicon, swap_markers
 from .reward import content_reward, training_reward
-from .rl import mean_baseline, noise_words, reinforce_loss, style_lexicon, swap_markers
+from .rl import mean_baseline, reinforce_loss
 from .schedule import Schedule
 from .tokenizer import EOS_ID, PAD_ID, UNK_ID, TextcycleTokenizer
 

@@ -23,11 +23,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import BartConfig, BartForConditionalGeneration
 
-from .errors import TextcycleError
-from .files import atomic_dir
-from .model_folder import DISCRIMINATOR, GENERATORS, TOKENIZER, ModelFolder
+from ..errors import TextcycleError
+from ..files import atomic_dir
+from ..model_folder import DISCRIMINATOR, GENERATORS, TOKENIZER, ModelFolder
+from ..shapes import check_shapes
 from .networks import StyleDiscriminator, StyleDiscriminatorConfig, share_embeddings
-from .shapes import check_shapes
 from .tokenizer import TextcycleTokenizer
 
 EMBED_KEYS = (
@@ -101,7 +101,7 @@ class TextCycleModel(nn.Module):
             if card:
                 (tmp / "README.md").write_text(card, encoding="utf-8")
             if ctranslate2:
-                from .engines.ct2_convert import export_ctranslate2
+                from ..engines.ct2_convert import export_ctranslate2
 
                 saved = self if dtype == torch.float32 else TextCycleModel.from_pretrained(tmp)
                 export_ctranslate2(saved, tmp, ctranslate2)

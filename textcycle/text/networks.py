@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
+from ..errors import TextcycleError
 from .config import GeneratorConfig
-from .errors import TextcycleError
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 GENERATED = 2  # the discriminator's third class

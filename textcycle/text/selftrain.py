@@ -30,8 +30,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import TextcycleError
-from .files import atomic_write_text
+from ..errors import TextcycleError
+from ..files import atomic_write_text
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
 
 
@@ -150,8 +150,8 @@ def make_round(model, run_dir: Path, train_ids: list[list[list[int]]], rng, tc, 
     CTranslate2 copy (the same rewrites as torch, several times faster), `tc.selftrain_sources`
     sources per style drawn with `rng` from `train_ids`, candidates ranked by the training
     reward (`make_pairs`, with `tc`'s numbers; sampling seeded with `seed`)."""
-    from .engines.ct2 import CT2Engine
-    from .model_folder import ModelFolder
+    from ..engines.ct2 import CT2Engine
+    from ..model_folder import ModelFolder
 
     folder = Path(run_dir) / ROUND_DIR / "engine"
     model.save_pretrained(folder, ctranslate2="float32")

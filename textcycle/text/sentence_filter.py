@@ -18,7 +18,7 @@ A training run keeps its filter in `<output_dir>/sentence_filter/` (written in o
 `samples.txt` (20 kept and 20 dropped at random) and the two classifiers; a resumed run reuses
 `kept.json`, so it trains on the same sentences. On its own:
 
-    python -m textcycle.sentence_filter --config configs/zh-reviews.yaml [--out DIR]
+    python -m textcycle.text.sentence_filter --config configs/zh-reviews.yaml [--out DIR]
 """
 
 from __future__ import annotations
@@ -33,15 +33,16 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from .cli import entry_point
-from .config import DataConfig, add_config_arguments
+from ..cli import entry_point
+from ..config import add_config_arguments
+from ..errors import TextcycleError
+from ..files import atomic_dir
+from .config import DataConfig
 from .data import UnpairedCorpus
-from .errors import TextcycleError
-from .files import atomic_dir
 
 FILTER_DIR = "sentence_filter"
 SAMPLES_PER_STYLE = 10  # kept and dropped each: 20 kept and 20 dropped in all
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the table of `python -m textcycle.sentence_filter`
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # the table of `python -m textcycle.text.sentence_filter`
 
 
 MIN_UPDATES = 300  # a half classifier makes at least this many updates (more epochs on small corpora)
@@ -50,7 +51,7 @@ MIN_UPDATES = 300  # a half classifier makes at least this many updates (more ep
 def classifier_config(language: str, labels: list, seed: int, n_train: int):
     """The evaluation classifier's recipe (characters for Chinese) with the corpus's seed; its 3
     epochs suit 100k sentences, so a small half gets more epochs, up to MIN_UPDATES updates."""
-    from .evaluate.classifier import ClassifierConfig
+    from ..evaluate.classifier import ClassifierConfig
 
     cfg = ClassifierConfig(
         labels=list(labels), seed=seed, tokenization="zh_chars" if language == "zh" else ClassifierConfig.tokenization
@@ -86,7 +87,7 @@ def score_sentences(train: list[list[str]], language: str, labels: list, seed: i
     so a run with the filter initialises its networks as one without."""
     import torch
 
-    from .evaluate.classifier import train_classifier
+    from ..evaluate.classifier import train_classifier
 
     for s in (0, 1):
         if len(train[s]) < 4:
@@ -223,7 +224,7 @@ def read_record(folder: Path) -> dict | None:
 
 def load_classifiers(folder: Path) -> list:
     """The two half classifiers saved in a filter folder, or [] when one is missing or corrupt."""
-    from .evaluate.classifier import StyleClassifier
+    from ..evaluate.classifier import StyleClassifier
 
     try:
         return [StyleClassifier.load(folder / f"classifier-{h}") for h in "ab"]
@@ -281,16 +282,17 @@ def filter_for_run(data: DataConfig, corpus: UnpairedCorpus, out_dir: Path, acce
     return apply_kept(corpus, record["kept"])
 
 
-# ---------------------------------------------------------------- python -m textcycle.sentence_filter
+# ---------------------------------------------------------------- python -m textcycle.text.sentence_filter
 
 
 @entry_point
 def main(argv: list[str] | None = None) -> int:
-    from .config import TextCycleConfig, load_config, validate_text_config
+    from ..config import load_config
+    from .config import TextCycleConfig, validate_text_config
     from .data import load_corpus
 
     ap = argparse.ArgumentParser(
-        prog="python -m textcycle.sentence_filter",
+        prog="python -m textcycle.text.sentence_filter",
         description="Run the training-sentence filter of a config alone: kept and dropped "
         "sentences per style, and 20 + 20 samples.",
     )

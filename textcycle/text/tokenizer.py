@@ -9,14 +9,22 @@ Ids: 0 = <pad>, 1 = <unk>, 2 = <s>, 3 = </s>.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sentencepiece as spm
 from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
 
-from .errors import TextcycleError
+from ..errors import TextcycleError
+from ..files import atomic_write_text
 from .vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, decode_ids, encode_ids  # noqa: F401 (the ids live in vocab.py)
+
+if TYPE_CHECKING:
+    from .config import TextCycleConfig
+    from .data import UnpairedCorpus
 
 
 class TextcycleTokenizer(SentencePieceBackend):
@@ -124,3 +132,57 @@ def train_tokenizer(
     tok = TextcycleTokenizer(vocab_file=str(out / "tokenizer.model"))
     tok.save_pretrained(str(out))
     return tok
+
+
+# ---------------------------------------------------------------- a run's tokenizer
+
+TOKENIZER_RECORD = "textcycle_tokenizer.json"  # how tokenizer/ was made, to catch a stale one
+
+
+def tokenizer_recipe(cfg: "TextCycleConfig", corpus: "UnpairedCorpus") -> dict:
+    """What the run's tokenizer depends on: its settings and a fingerprint of the training text."""
+    h = hashlib.sha256()
+    for s in (0, 1):
+        for line in corpus.train[s]:
+            h.update(line.encode("utf-8"))
+            h.update(b"\n")
+    t = cfg.tokenizer
+    return {
+        "vocab_size": t.vocab_size,
+        "model_type": t.model_type,
+        "character_coverage": t.character_coverage,
+        "train_text_sha256": h.hexdigest(),
+    }
+
+
+def prepare_tokenizer(cfg: "TextCycleConfig", corpus: "UnpairedCorpus", tok_dir: Path, log=print) -> None:
+    """Train the tokenizer, or reuse the one in `tok_dir` when it was made from the same data and
+    settings; a stale one (other data, other vocab_size) is an error, never silently reused."""
+    recipe = tokenizer_recipe(cfg, corpus)
+    record = tok_dir / TOKENIZER_RECORD
+    if (tok_dir / "tokenizer.model").is_file():
+        if not record.is_file():
+            log(f"warning: {tok_dir} has no record of how it was made ({TOKENIZER_RECORD}); reusing it")
+            return
+        try:
+            old = json.loads(record.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            old = {}
+        diff = [k for k in recipe if old.get(k) != recipe[k]]
+        if diff:
+            what = ", ".join(
+                "the training text" if k == "train_text_sha256" else f"{k} {old.get(k)!r} -> {recipe[k]!r}"
+                for k in diff
+            )
+            raise TextcycleError(
+                f"{tok_dir} was made for other data or settings ({what}): delete it, or pick another train.output_dir"
+            )
+        return
+    train_tokenizer(
+        corpus.train[0] + corpus.train[1],
+        tok_dir,
+        cfg.tokenizer.vocab_size,
+        cfg.tokenizer.model_type,
+        cfg.tokenizer.character_coverage,
+    )
+    atomic_write_text(record, json.dumps(recipe, indent=1) + "\n")

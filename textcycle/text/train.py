@@ -15,12 +15,15 @@ saving everything, once it has trained that long. A run folder
 (`train.output_dir`) holds `config.yaml`, `tokenizer/`, `checkpoints/step-N/`, `selftrain/`
 (each round's pairs, so a resumed run trains on the same ones), `tensorboard/`, `curves.png`,
 `best/` (best dev G), `final/` and `train_summary.json`; the image trainer writes the same shape.
+
+This file is over 400 lines: the run is one class whose parts (data draws, rounds, dev evaluation,
+checkpoints, the time budget) share its state; the method, the schedule, the rounds' pairs and the
+run's tokenizer are already modules of their own.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import random
@@ -33,7 +36,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from .checkpoint import (
+from ..checkpoint import (
     latest_checkpoint,
     prune_checkpoints,
     remove_stale_temporaries,
@@ -41,81 +44,29 @@ from .checkpoint import (
     save_checkpoint,
     write_errors,
 )
-from .cli import entry_point
-from .config import (
-    TextCycleConfig,
+from ..cli import entry_point
+from ..config import (
     add_config_arguments,
-    architecture_changes,
     check_run_config,
     load_config,
     load_yaml,
     resolve_config,
     save_config,
     to_dict,
-    validate_text_config,
 )
-from .data import UnpairedCorpus, data_folders, load_corpus
-from .errors import TextcycleError
-from .evaluate.bleu import self_bleu
-from .files import atomic_write_text, check_output_folder
+from ..errors import TextcycleError
+from ..evaluate.bleu import self_bleu
+from ..files import atomic_write_text, check_output_folder
+from ..model_folder import BEST, CHECKPOINTS, FINAL, RUN_CONFIG
+from ..plots import TEXT_PANELS, plot_curves
+from .config import TextCycleConfig, architecture_changes, validate_text_config
+from .data import data_folders, load_corpus
 from .method import TextCycleGAN
 from .networks import pad_batch, trim
-from .plots import TEXT_PANELS, plot_curves
 from .schedule import Schedule
 from .selftrain import make_round, round_file, round_pairs
 from .textnorm import decoded_to_corpus_form, zh_script
-from .tokenizer import TextcycleTokenizer, train_tokenizer
-
-TOKENIZER_RECORD = "textcycle_tokenizer.json"  # how tokenizer/ was made, to catch a stale one
-
-
-def tokenizer_recipe(cfg: TextCycleConfig, corpus: UnpairedCorpus) -> dict:
-    """What the run's tokenizer depends on: its settings and a fingerprint of the training text."""
-    h = hashlib.sha256()
-    for s in (0, 1):
-        for line in corpus.train[s]:
-            h.update(line.encode("utf-8"))
-            h.update(b"\n")
-    t = cfg.tokenizer
-    return {
-        "vocab_size": t.vocab_size,
-        "model_type": t.model_type,
-        "character_coverage": t.character_coverage,
-        "train_text_sha256": h.hexdigest(),
-    }
-
-
-def prepare_tokenizer(cfg: TextCycleConfig, corpus: UnpairedCorpus, tok_dir: Path, log=print) -> None:
-    """Train the tokenizer, or reuse the one in `tok_dir` when it was made from the same data and
-    settings; a stale one (other data, other vocab_size) is an error, never silently reused."""
-    recipe = tokenizer_recipe(cfg, corpus)
-    record = tok_dir / TOKENIZER_RECORD
-    if (tok_dir / "tokenizer.model").is_file():
-        if not record.is_file():
-            log(f"warning: {tok_dir} has no record of how it was made ({TOKENIZER_RECORD}); reusing it")
-            return
-        try:
-            old = json.loads(record.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            old = {}
-        diff = [k for k in recipe if old.get(k) != recipe[k]]
-        if diff:
-            what = ", ".join(
-                "the training text" if k == "train_text_sha256" else f"{k} {old.get(k)!r} -> {recipe[k]!r}"
-                for k in diff
-            )
-            raise TextcycleError(
-                f"{tok_dir} was made for other data or settings ({what}): delete it, or pick another train.output_dir"
-            )
-        return
-    train_tokenizer(
-        corpus.train[0] + corpus.train[1],
-        tok_dir,
-        cfg.tokenizer.vocab_size,
-        cfg.tokenizer.model_type,
-        cfg.tokenizer.character_coverage,
-    )
-    atomic_write_text(record, json.dumps(recipe, indent=1) + "\n")
+from .tokenizer import TextcycleTokenizer, prepare_tokenizer
 
 
 def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool, config_file: Path | None = None) -> None:
@@ -124,10 +75,10 @@ def check_run_folder(out: Path, cfg: TextCycleConfig, resume: bool, config_file:
     the --config file), and refuse a resume that changes the networks' shape (the saved
     config.yaml is the record of how the checkpoints were made)."""
     check_output_folder(out, "train.output_dir", data_folders(cfg.data))
-    has_ckpt = latest_checkpoint(out / "checkpoints") is not None
+    has_ckpt = latest_checkpoint(out / CHECKPOINTS) is not None
     if has_ckpt and not resume:
         raise TextcycleError(f"{out} already has checkpoints: pass --resume to continue, or pick another output dir")
-    saved = out / "config.yaml"
+    saved = out / RUN_CONFIG
     check_run_config(saved, config_file, cfg)
     if resume and has_ckpt and saved.is_file():
         try:
@@ -238,8 +189,8 @@ class TrainingRun:
     # ------------------------------------------------------------ evaluation
     def _load_eval_classifier(self):
         """The independent evaluation classifier, where one exists for this corpus."""
-        from .evaluate.classifier import StyleClassifier
-        from .evaluate.paths import DEFAULT_CLASSIFIER
+        from ..evaluate.classifier import StyleClassifier
+        from ..evaluate.paths import DEFAULT_CLASSIFIER
 
         path = self.cfg.train.eval_classifier
         if path is None and self.cfg.data.source != "yelp_shared":
@@ -300,8 +251,8 @@ class TrainingRun:
             tqdm.write(json.dumps(row, ensure_ascii=False))
             if self.step > self.cfg.train.warm_steps // 2 and res["dev/G"] > self.best_g:
                 self.best_g = res["dev/G"]
-                self.model().save_pretrained(self.out / "best", ctranslate2=None)  # added at the end of the run
-                atomic_write_text(self.out / "best" / "dev_eval.json", json.dumps(row, indent=1, ensure_ascii=False))
+                self.model().save_pretrained(self.out / BEST, ctranslate2=None)  # added at the end of the run
+                atomic_write_text(self.out / BEST / "dev_eval.json", json.dumps(row, indent=1, ensure_ascii=False))
         self.acc.wait_for_everyone()
 
     # ------------------------------------------------------------ checkpoints
@@ -321,13 +272,13 @@ class TrainingRun:
                 "selftrain_cut": self.schedule.cut_at,
             }
             models, states = self.method.checkpoint_parts()
-            save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
-            prune_checkpoints(self.out / "checkpoints", self.cfg.train.keep_checkpoints)
+            save_checkpoint(self.out / CHECKPOINTS, self.step, models, states, info)
+            prune_checkpoints(self.out / CHECKPOINTS, self.cfg.train.keep_checkpoints)
         self.acc.wait_for_everyone()
 
     def resume(self) -> bool:
         models, states = self.method.checkpoint_parts()
-        found = resume_latest(self.out / "checkpoints", models, states, log=self.acc.print)
+        found = resume_latest(self.out / CHECKPOINTS, models, states, log=self.acc.print)
         if found is None:
             return False
         _, info = found
@@ -351,7 +302,7 @@ class TrainingRun:
     @staticmethod
     def add_fast_engine(folder: Path) -> None:
         """CTranslate2 copies for a model folder saved without them (best/ during the run)."""
-        from .engines.ct2_convert import export_ctranslate2
+        from ..engines.ct2_convert import export_ctranslate2
         from .model import TextCycleModel
 
         export_ctranslate2(TextCycleModel.from_pretrained(folder), folder)
@@ -472,9 +423,9 @@ class TrainingRun:
                 self.save()
         bar.close()
         if self.acc.is_main_process:
-            self.model().save_pretrained(self.out / "final")
-            if (self.out / "best" / "config.json").is_file() and not (self.out / "best" / "ct2").is_dir():
-                self.add_fast_engine(self.out / "best")
+            self.model().save_pretrained(self.out / FINAL)
+            if (self.out / BEST / "config.json").is_file() and not (self.out / BEST / "ct2").is_dir():
+                self.add_fast_engine(self.out / BEST)
             summary = {
                 "steps": self.step,
                 "warm_steps": tc.warm_steps,
@@ -525,7 +476,7 @@ def main(argv=None) -> int:
     out = Path(cfg.train.output_dir)
     check_run_folder(out, cfg, args.resume, resolve_config(args.config))
     # a full disk at any save is one line naming the checkpoint to resume from, not a traceback
-    with write_errors(None, out / "checkpoints", any_os_error=False):
+    with write_errors(None, out / CHECKPOINTS, any_os_error=False):
         run = TrainingRun(cfg, accelerator)
         if args.resume:
             if run.resume():
@@ -533,9 +484,9 @@ def main(argv=None) -> int:
             else:
                 accelerator.print("no checkpoint found; starting from scratch")
         if accelerator.is_main_process:  # only now: the checks passed, this config makes the next checkpoints
-            save_config(cfg, out / "config.yaml")  # as given: a time-limit cut is in the checkpoints
+            save_config(cfg, out / RUN_CONFIG)  # as given: a time-limit cut is in the checkpoints
             remove_stale_temporaries(out)
-            remove_stale_temporaries(out / "checkpoints")
+            remove_stale_temporaries(out / CHECKPOINTS)
         accelerator.print(run.corpus.summary())
         accelerator.print(f"{accelerator.num_processes} process(es) on {accelerator.device}")
         run.run()
