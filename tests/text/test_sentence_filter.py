@@ -144,6 +144,7 @@ def test_resume_reuses_the_saved_filter(toy_run, tmp_path):
     assert json.loads((folder / "counts.json").read_text())["min_prob"] == 0.99
 
 
+@pytest.mark.slow  # 25 s: a second filter run from scratch
 def test_two_runs_keep_the_same_sentences(toy_run, tmp_path):
     data, corpus, out, _, first = toy_run
     second = filter_for_run(data, load_corpus(data), tmp_path, MainProcess())
