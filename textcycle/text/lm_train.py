@@ -15,8 +15,9 @@ The run writes what the small method's run writes: config.yaml, checkpoints/ (th
 discriminator, optimisers, RNG; atomic, `--resume` continues), best/ (by dev G from the evaluation
 classifier, the model folder), final/, tensorboard/, curves.png, train_summary.json.
 
-This file is over 400 lines: the LM run keeps its schedule, rounds and dev evaluation beside its
-loop (the small run's `schedule.Schedule` has the same shape, for when they share it).
+It shares the small run's `schedule.Schedule` (phase, round, learning rate, the time-limit cut).
+This file is over 400 lines: the rounds and the dev evaluation on the merged fast copy stay
+beside the loop until the LM run's pilots settle what it keeps.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
+from .schedule import Schedule
 from .selftrain import best_candidates
 from .textnorm import normalize
 
@@ -57,37 +59,6 @@ PANELS = {
     "reward": ("rl/reward_to0", "rl/reward_to1"),
     "dev": ("dev/acc", "dev/self_bleu", "dev/G"),
 }
-
-
-@dataclass
-class Schedule:
-    """Where step n of the run is: warm, self-training round r, or RL; and its learning rate.
-    `rounds` shrinks when the time limit cuts self-training (the run decides, the method obeys)."""
-
-    warm_steps: int
-    rounds: int
-    round_steps: int
-    rl_steps: int
-    lr: float
-    warmup_steps: int
-    selftrain_lr: float
-    rl_lr: float
-
-    @property
-    def total(self) -> int:
-        return self.warm_steps + self.rounds * self.round_steps + self.rl_steps
-
-    def phase(self, step: int) -> tuple[str, int | None]:
-        if step < self.warm_steps:
-            return "warm", None
-        r = (step - self.warm_steps) // self.round_steps
-        return ("selftrain", r) if r < self.rounds else ("rl", None)
-
-    def learning_rate(self, step: int) -> float:
-        phase, _ = self.phase(step)
-        if phase == "warm":
-            return self.lr * min(1.0, (step + 1) / max(1, self.warmup_steps))
-        return self.selftrain_lr if phase == "selftrain" else self.rl_lr
 
 
 def number_strings(text: str) -> list[str]:
@@ -324,7 +295,9 @@ class LMTrainingRun:
             return
         ckpt, info = found
         self.step, self.best_g, self.history = info["step"], info["best_g"], info["history"]
-        self.seconds, self.schedule.rounds = info["seconds"], info["rounds"]
+        self.seconds = info["seconds"]
+        if info["rounds"] < self.schedule.rounds:
+            self.schedule.cut(info["rounds"])
         a, b, c = info["data_rng"]
         self.rng.setstate((a, tuple(b), c))
         tqdm.write(f"resumed from {ckpt.name} (step {self.step})")
@@ -341,7 +314,7 @@ class LMTrainingRun:
     def train_step(self) -> tuple[str, dict]:
         tc, sch = self.cfg.train, self.schedule
         phase, r = sch.phase(self.step)
-        self.method.set_lr(sch.learning_rate(self.step))
+        self.method.set_lr(sch.lr * sch.lr_factor(self.step))
         if phase == "warm":
             return phase, self.method.pair_step(self.draw_pairs(self.pairs, tc.batch_size))
         if phase == "selftrain":
@@ -366,7 +339,7 @@ class LMTrainingRun:
         if phase == "selftrain" and (self.step - sch.warm_steps) % sch.round_steps == 0 and r > 0:
             per_step = self.seconds / max(1, self.step)
             if left < per_step * (sch.round_steps + sch.rl_steps):
-                sch.rounds = r
+                sch.cut(r)
                 tqdm.write(f"time limit: self-training ends after {r} rounds so the RL phase fits")
         return left <= 0
 
