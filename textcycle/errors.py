@@ -1,5 +1,5 @@
-"""One exception type for problems a user can fix (bad input, missing files, bad config), and
-`shown`, how a bad value appears in its one-line message.
+"""One exception type for problems a user can fix (bad input, missing files, bad config),
+`shown`, how a bad value appears in its one-line message, and `warn`, the one-line warning.
 
 Command-line entry points catch it and print a one-line message instead of a traceback.
 """
@@ -7,6 +7,7 @@ Command-line entry points catch it and print a one-line message instead of a tra
 from __future__ import annotations
 
 import reprlib
+import sys
 from typing import Any
 
 
@@ -31,3 +32,8 @@ def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
     text = _SHORT.repr(value) if quote or not isinstance(value, str) else value[: limit + 1]
     text = text if text.isprintable() else ascii(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr (the default `warn` callback of the commands' helpers)."""
+    print(f"warning: {message}", file=sys.stderr)

@@ -18,7 +18,8 @@ else is a path. Write `./yelp` for a folder of that name. A run folder may be gi
 `RUN/best` when it exists, else `RUN/final`.
 
 An LM model folder (config.json `"model_type": "textcycle-lm"`, `textcycle.text.lm_format`) opens
-as `kind == "lm"` with its style names; its own checks and engine live in `textcycle.text.lm_*`.
+as `kind == "lm"`, its spec and its discriminator's sizes checked; `engines.load` gives it the
+LM engine (`engines.lm`), and the Rewriter hands that engine natural text (`info["form"]`).
 """
 
 from __future__ import annotations
@@ -117,13 +118,17 @@ class ModelFolder:
 
     @property
     def info(self) -> dict:
-        """What the Rewriter reads: style names, language, max length, script, reward weights."""
+        """What the Rewriter reads: style names, language, the tokens a piece may have, script,
+        reward weights, and the form the engine speaks: "corpus" (a small model: normalised text)
+        or "natural" (an LM model: text as people write it; `max_source_tokens` per piece)."""
+        lm = self.kind == "lm"
         return {
             "style_names": self.style_names,
             "language": self.language,
-            "max_length": self.max_length,
+            "max_length": self.config.get("max_source_tokens", 64) if lm else self.max_length,
             "script": self.script,
             "reward": self.reward,
+            "form": "natural" if lm else "corpus",
         }
 
     # ------------------------------------------------------------ files
@@ -160,12 +165,7 @@ def read_config(path: Path) -> dict:
     if config.get("model_type") == LM_MODEL_TYPE:
         return _lm_config(config, f)
     _check_style_names(config.get("style_names"), f, exactly=2)
-    language = config.get("language", "en")
-    if language not in ("en", "zh"):
-        raise TextcycleError(f"{f}: language must be en or zh, got {language!r}")
-    ml = config.get("max_length", 40)
-    if not isinstance(ml, int) or isinstance(ml, bool) or not 2 <= ml <= 4096:
-        raise TextcycleError(f"{f}: max_length must be an integer from 2 to 4096, got {ml!r}")
+    language, ml = _check_language_and_length(config, f)
     script = config.get("script")
     if script not in (None, "simplified", "traditional"):
         raise TextcycleError(f"{f}: script must be simplified, traditional or null, got {script!r}")
@@ -194,6 +194,16 @@ def read_config(path: Path) -> dict:
     }
 
 
+def _check_language_and_length(config: dict, f: Path) -> tuple[str, int]:
+    language = config.get("language", "en")
+    if language not in ("en", "zh"):
+        raise TextcycleError(f"{f}: language must be en or zh, got {shown(language)}")
+    ml = config.get("max_length", 40)
+    if not isinstance(ml, int) or isinstance(ml, bool) or not 2 <= ml <= 4096:
+        raise TextcycleError(f"{f}: max_length must be an integer from 2 to 4096, got {shown(ml)}")
+    return language, ml
+
+
 def _check_style_names(names, f: Path, exactly: int | None) -> None:
     ok = (
         isinstance(names, list)
@@ -207,9 +217,18 @@ def _check_style_names(names, f: Path, exactly: int | None) -> None:
 
 
 def _lm_config(config: dict, f: Path) -> dict:
-    """An LM model's config.json: its style names here; the rest is `text.lm_format.read_lm_spec`'s."""
-    _check_style_names(config.get("style_names", ["negative", "positive"]), f, exactly=None)
-    return {"style_names": ["negative", "positive"], **config}
+    """An LM model's config.json: the spec (`text.lm_format.check_lm_spec`), two style names, and
+    the discriminator's language, max length and sizes as a small model's."""
+    from .text.lm_format import check_lm_spec
+
+    spec = check_lm_spec(config, f)
+    _check_style_names(spec.style_names, f, exactly=2)
+    config = {**config, "style_names": spec.style_names}
+    language, ml = _check_language_and_length(config, f)
+    if not isinstance(config.get("discriminator"), dict):
+        raise TextcycleError(f"{f}: 'discriminator' must be an object, got {shown(config.get('discriminator'))}")
+    check_sizes(config, f, parts=("discriminator",))
+    return {**config, "language": language, "max_length": ml, "script": None}
 
 
 # a saved model's network sizes and the training-config key whose range each must be in: the
@@ -238,14 +257,14 @@ SIZE_KEYS = {
 }
 
 
-def check_sizes(config: dict, f: Path) -> None:
+def check_sizes(config: dict, f: Path, parts: tuple[str, ...] = ("generator", "discriminator")) -> None:
     """The generator's and discriminator's sizes in config.json: integers in the ranges a training
     config allows, checked before any engine builds a network, so a tampered size (vocab_size 1e12)
     is one line and not an attempt to allocate a petabyte."""
     from .text.config import allowed_range
 
-    for part, keys in SIZE_KEYS.items():
-        for name, key in keys.items():
+    for part in parts:
+        for name, key in SIZE_KEYS[part].items():
             v = config[part].get(name)
             lo, hi = allowed_range(key)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
@@ -253,13 +272,15 @@ def check_sizes(config: dict, f: Path) -> None:
                     f"{f}: {part}.{name} must be an integer from {lo} to {hi} "
                     f"(as {key} in a training config), got {shown(v)}"
                 )
-    g, d = config["generator"], config["discriminator"]
-    for part, heads, d_model in (
-        ("generator", g["encoder_attention_heads"], g["d_model"]),
-        ("generator", g["decoder_attention_heads"], g["d_model"]),
-        ("discriminator", d["heads"], d["d_model"]),
-    ):
-        if d_model % heads:
-            raise TextcycleError(f"{f}: {part}.d_model ({d_model}) must be divisible by its attention heads ({heads})")
+    heads = [("discriminator", config["discriminator"]["heads"], config["discriminator"]["d_model"])]
+    if "generator" in parts:
+        g = config["generator"]
+        heads += [("generator", g[k], g["d_model"]) for k in ("encoder_attention_heads", "decoder_attention_heads")]
+    for part, n_heads, d_model in heads:
+        if d_model % n_heads:
+            raise TextcycleError(
+                f"{f}: {part}.d_model ({d_model}) must be divisible by its attention heads ({n_heads})"
+            )
+    d = config["discriminator"]
     if d.get("num_classes", 3) != 3:
         raise TextcycleError(f"{f}: discriminator.num_classes must be 3, got {shown(d.get('num_classes'))}")

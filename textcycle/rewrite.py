@@ -25,15 +25,11 @@ import json
 import sys
 
 from .cli import entry_point, thread_count, write_stdout
-from .errors import TextcycleError
+from .errors import TextcycleError, warn
 from .rewriter import MAX_BEAM, MAX_RERANK, MAX_SEED, Rewriter, check_decoding, check_seed
 from .text.textnorm import clean
 
 __all__ = ["Rewriter", "check_decoding", "check_seed", "main", "MAX_BEAM", "MAX_RERANK", "MAX_SEED"]
-
-
-def _warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- command line
@@ -43,7 +39,7 @@ def _decode_bytes(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        _warn(f"{where} is not valid UTF-8 (byte {e.start}); undecodable bytes replaced")
+        warn(f"{where} is not valid UTF-8 (byte {e.start}); undecodable bytes replaced")
         return data.decode("utf-8", errors="replace")
 
 
@@ -99,7 +95,7 @@ def _wide_lines(buf, head: bytes, encoding: str):
         text = decoder.decode(block, final=not block)
         if "\ufffd" in text and not warned:
             warned = True
-            _warn(f"stdin is {encoding.upper()} with undecodable bytes; they are replaced")
+            warn(f"stdin is {encoding.upper()} with undecodable bytes; they are replaced")
         *ends, rest = text.split("\n")
         for part in ends:
             line = "".join(pending) + part
@@ -212,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     for chunk in _chunks(iter_inputs(args.texts), args.chunk_lines):
         for k, t in enumerate(chunk, n + 1):
             if not clean(t or ""):
-                _warn(f"input {k} is empty; its output line is empty")
+                warn(f"input {k} is empty; its output line is empty")
         results = rewriter.rewrite(
             chunk,
             to=args.to,

@@ -5,8 +5,8 @@
 
 One call goes through five named stages; each input is normalised once:
 1. `pieces`: the input cleaned, a Chinese script converted into the model's, brought into corpus
-   form; refused when the model cannot read it (`unreadable`), else cut into pieces the model can
-   take, with the symbols its vocabulary lacks set aside;
+   form (an LM model's engine reads natural text: `info["form"]`); refused when the model cannot
+   read it (`unreadable`), else cut into pieces it can take, unknown symbols set aside;
 2. `detect`: the discriminator's style of each input (the mean over its pieces);
 3. `candidates`: per piece, its rewrites into the target style: one (greedy, beam, a sample), or
    with rerank N the greedy rewrite and N - 1 samples scored with the training reward;
@@ -18,7 +18,6 @@ One call goes through five named stages; each input is normalised once:
 from __future__ import annotations
 
 import math
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from . import engines
 from .cli import check_threads
-from .errors import TextcycleError
+from .errors import TextcycleError, warn
 from .model_folder import ModelFolder
 from .text.reward import detected_style_probs, training_reward
 from .text.textnorm import (
@@ -52,10 +51,6 @@ UNREADABLE_SHARE = 0.5
 # SentencePiece's longest piece (its default max_sentencepiece_length): a part of an input longer
 # than this many characters per token of the model's max length cannot fit the model whole
 MAX_CHARS_PER_TOKEN = 16
-
-
-def _warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr)
 
 
 def _latin_share(text: str) -> float:
@@ -85,7 +80,7 @@ class Input:
 class Rewriter:
     """A model's text handling (normalising, splitting, numbers, scripts) around an engine."""
 
-    def __init__(self, model=None, *, engine=None, info: dict | None = None, warn=_warn):
+    def __init__(self, model=None, *, engine=None, info: dict | None = None, warn=warn):
         """`Rewriter(text_cycle_model)` wraps an in-memory model with the torch engine; else an
         engine and the model's `info` (`ModelFolder.info`: style names, language, max length,
         script, reward weights). `from_pretrained` is the usual way in."""
@@ -106,6 +101,8 @@ class Rewriter:
         self.max_length = info["max_length"]
         self.script = info.get("script")
         self.reward = info.get("reward") or {"style_weight": 1.0, "content_weight": 1.0}
+        # what the engine reads and writes: "corpus" form (normalised) or "natural" text (an LM)
+        self.natural = info.get("form", "corpus") == "natural"
         # words per piece: the model's token budget, leaving room for sub-word splits
         self.max_words = max(4, int(self.max_length * (1.0 if self.language == "zh" else 0.75)))
         self.max_piece_chars = self.max_length * MAX_CHARS_PER_TOKEN
@@ -119,7 +116,7 @@ class Rewriter:
         engine: str = "auto",
         threads: int = 2,
         device: str = "cpu",
-        warn=_warn,
+        warn=warn,
     ) -> "Rewriter":
         """A ModelFolder, a model folder, a run folder or a bundled name ("yelp" is the default).
         `engine`: "ct2" (CTranslate2), "torch", or "auto" (CTranslate2 where the folder has a copy)."""
@@ -157,7 +154,7 @@ class Rewriter:
         if self.language == "zh" and x.raw:
             self._check_opencc()
             into, x.back = script_conversions(x.raw, self.script)
-        normalized = normalize(x.raw, self.language, zh_convert=into)
+        normalized = zh_convert(x.raw, into) if self.natural else normalize(x.raw, self.language, zh_convert=into)
         if x.raw:
             x.unchanged = self.unreadable(normalized, x.raw)
             if x.unchanged:
@@ -260,13 +257,16 @@ class Rewriter:
     # ------------------------------------------------------------ 5. assemble
     def assemble(self, x: Input, rewrites: list[str], corpus_form: bool = False) -> str:
         """An input's rewritten pieces -> its output: symbols back in place, pieces joined, numbers
-        back (English), then (unless `corpus_form`) the corpus form undone and the script converted
-        back. An input the model could not read comes back as it was (cleaned)."""
+        back (English, corpus form), then (unless `corpus_form`) the corpus form undone and the
+        script converted back. A natural-form engine's output is already natural (`corpus_form`:
+        normalised). An input the model could not read comes back as it was (cleaned)."""
         if x.unchanged:
             return x.raw
         spaced = self.language != "zh"
         outs = [restore_symbols(o, p, r, spaced) for o, p, r in zip(rewrites, x.pieces, x.symbols)]
         out = (" " if spaced else "").join(outs)
+        if self.natural:
+            return normalize(out, self.language) if corpus_form else zh_convert(out, x.back)
         if self.language == "en" and outs:
             out = restore_numbers(out, number_tokens(x.text or ""))
         return out if corpus_form else zh_convert(denormalize(out, self.language), x.back)
@@ -321,15 +321,13 @@ class Rewriter:
         number_from: int = 1,
         candidates: bool = False,
     ):
-        """Rewrite each text into style `to` (a name from the model's config or 0/1); without
-        `to`, into the style opposite to the one the discriminator sees. Returns strings, or
-        with `details`, dicts with source, detected style, target style, rewrite and the
-        discriminator's probability that the rewrite is in the target style (with `candidates`
-        and `rerank` > 1 also the scored candidates). `corpus_form` returns the rewrite in the
-        corpus's own form (Yelp: lowercased, tokenised), for scoring. `rerank` N > 1: the best
-        of the greedy rewrite and N - 1 samples by the training reward. An input the model cannot
-        read (another script, mostly unknown pieces) comes back unchanged with a warning
-        (`unchanged` in the details); warnings count inputs from `number_from`."""
+        """Rewrite each text into style `to` (a name or 0/1); without `to`, into the style opposite
+        to the discriminator's. Returns strings, or with `details` the `--json` rows (source,
+        detected and target style, rewrite, the discriminator's p(target style); with `candidates`
+        and `rerank` > 1 the scored candidates). `corpus_form`: the rewrite in the corpus's form
+        (Yelp: lowercased, tokenised), for scoring. `rerank` N > 1: the best of the greedy rewrite
+        and N - 1 samples by the training reward. An input the model cannot read comes back
+        unchanged with a warning counting inputs from `number_from` (`unchanged` in the details)."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
         check_decoding(beam, sample, temperature, rerank)

@@ -7,16 +7,17 @@ ct2.py           CT2Engine: CTranslate2 generators + the numpy discriminator (no
 discriminator.py the discriminator in numpy
 ct2_format.py    the CTranslate2 copy on disk: names, format version, manifest checks
 ct2_convert.py   writes that copy from a TextCycleModel (imports torch; runs once, at export)
+lm.py            LMEngine: an LM model's generators on CTranslate2 (natural text; no torch once built)
+lm_convert.py    writes an LM model's merged CTranslate2 copy (imports torch; once per adapter)
 
 Nothing is imported here, so `import textcycle.engines.ct2` stays free of torch.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
-from ..errors import TextcycleError
+from ..errors import TextcycleError, warn
 
 if TYPE_CHECKING:
     from ..model_folder import ModelFolder
@@ -25,20 +26,18 @@ if TYPE_CHECKING:
 KINDS = ("auto", "ct2", "torch")
 
 
-def _warn(msg: str) -> None:
-    print(f"warning: {msg}", file=sys.stderr)
-
-
-def load(folder: ModelFolder, engine: str = "auto", threads: int = 2, device: str = "cpu", warn=_warn) -> Engine:
+def load(folder: ModelFolder, engine: str = "auto", threads: int = 2, device: str = "cpu", warn=warn) -> Engine:
     """The engine for a model folder: "ct2" (CTranslate2), "torch", or "auto" (CTranslate2 where the
-    folder has a copy, else torch with a note)."""
+    folder has a copy, else torch with a note). An LM model runs on CTranslate2 only (its merged
+    copy is built into the cache on first use)."""
     if engine not in KINDS:
         raise TextcycleError(f"unknown engine {engine!r}: use {', '.join(KINDS)}")
     if folder.kind == "lm":
-        # the place for the LM engine (textcycle.text.lm_engine.LMEngine) once it has the Engine methods
-        raise TextcycleError(
-            f"{folder.path} is an LM model (textcycle.text.lm_*): the rewrite command does not run it yet"
-        )
+        if engine == "torch":
+            raise TextcycleError(f"{folder.path} is an LM model: it runs on CTranslate2 (--engine auto or ct2)")
+        from .lm import LMEngine
+
+        return LMEngine.from_folder(folder, threads=threads)
     if engine in ("auto", "ct2"):
         from .ct2 import CT2Engine, CT2Unavailable
 

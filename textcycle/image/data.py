@@ -9,7 +9,6 @@ when images are preloaded, and is a clear error otherwise; a folder with no imag
 from __future__ import annotations
 
 import random
-import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from ..errors import TextcycleError
+from ..errors import TextcycleError, warn
 from .config import ImageConfig, ImageDataConfig
 
 DOMAINS = ("A", "B")
@@ -30,10 +29,6 @@ MAX_PIXELS = 89_478_485
 
 class ImageTooLarge(TextcycleError):
     """An image over MAX_PIXELS pixels."""
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def warn_skipped(messages: list[str], where) -> None:

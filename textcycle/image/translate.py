@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 from ..cli import entry_point, thread_count_or_zero
-from ..errors import TextcycleError
+from ..errors import TextcycleError, warn
 from ..files import atomic_file, atomic_write_text, check_output_folder
-from .data import ImageFolder, list_images, normalize, resized, to_pil, warn
+from .data import ImageFolder, list_images, normalize, resized, to_pil
 from .model import ImageCycleModel
 
 

@@ -34,13 +34,13 @@ import json
 import math
 import random
 import re
-import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from ..errors import TextcycleError
+from ..errors import warn as warn_line
 from ..files import atomic_write_texts, resolved
 from ..files import check_output_folder as check_folder_path
 from ..files import printable as printable_path
@@ -145,11 +145,9 @@ def _inputs_under(p: Path) -> list[Path]:
     return out
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def read_articles(files: Iterable[Path], stats: IngestStats, warn: Callable[[str], None] = _warn) -> Iterator[Article]:
+def read_articles(
+    files: Iterable[Path], stats: IngestStats, warn: Callable[[str], None] = warn_line
+) -> Iterator[Article]:
     """The articles of each file; a file that cannot be read is skipped with a warning."""
     for f in files:
         stats.files += 1
@@ -261,7 +259,9 @@ def clean_comment(text: str, ids: Optional[re.Pattern], convert: Optional[str]) 
 # the whole pipeline
 
 
-def collect(paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats, warn: Callable[[str], None] = _warn):
+def collect(
+    paths: Iterable[str | Path], opts: IngestOptions, stats: IngestStats, warn: Callable[[str], None] = warn_line
+):
     """Per tag, a list of (article key, comment) after joining, cleaning, filtering and dedup."""
     files = find_inputs(paths)
     if not files:
@@ -374,7 +374,7 @@ def ingest(
     paths: Iterable[str | Path],
     out_dir: str | Path,
     opts: IngestOptions | None = None,
-    warn: Callable[[str], None] = _warn,
+    warn: Callable[[str], None] = warn_line,
 ) -> IngestStats:
     """Read PTT pages/dumps under `paths` and write the neg/pos (and neu) corpora to `out_dir`.
     `warn` gets a one-line message for each input file skipped as unreadable."""

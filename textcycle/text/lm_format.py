@@ -18,6 +18,7 @@ MODEL_TYPE = "textcycle-lm"
 CONFIG = "config.json"
 ADAPTER = "adapter"  # peft's adapter folder (LoRA weights and adapter_config.json)
 FULL = "lm"  # the whole LM, when every weight was trained
+TOKENIZER = "tokenizer.json"  # the LM's tokenizer, beside its CTranslate2 copy
 START, END = "<|im_start|>", "<|im_end|>"
 
 
@@ -45,6 +46,11 @@ def read_lm_spec(folder: str | Path) -> LMSpec:
         raw = json.loads(f.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise TextcycleError(f"{f}: cannot read the LM model config ({e})") from None
+    return check_lm_spec(raw, f)
+
+
+def check_lm_spec(raw, f: Path) -> LMSpec:
+    """The spec in an LM model's parsed config.json (`f`, for the messages), checked."""
     if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
         raise TextcycleError(f"{f}: not a textcycle LM model (model_type {MODEL_TYPE!r})")
     known = set(LMSpec.__dataclass_fields__)

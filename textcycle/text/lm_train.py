@@ -39,13 +39,14 @@ from tqdm import tqdm
 from ..checkpoint import latest_checkpoint, prune_checkpoints, save_checkpoint
 from ..cli import entry_point
 from ..config import add_config_arguments, config_yaml, load_config, save_config
+from ..engines.lm import LMEngine
+from ..engines.lm_convert import convert_merged
 from ..errors import TextcycleError
 from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
 from .lm_config import LMRecipe, validate_lm_config
 from .lm_data import natural
-from .lm_engine import LMEngine, convert_merged
 from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
@@ -243,7 +244,7 @@ class LMTrainingRun:
             with torch.no_grad():
                 self.disc.eval()
                 logits = self.method.disc_logits(flat).numpy()
-            recon = engine.logprobs(src_rep, flat, style=s)
+            recon = engine.logprobs(flat, src_rep, s)
             content = np.asarray(content_reward(recon))
             reward = np.asarray(
                 combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
