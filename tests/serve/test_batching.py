@@ -306,6 +306,38 @@ def test_batcher_waits_after_a_batch_for_the_clients_it_answered():
     assert seen == [["r"], ["a", "b"]]
 
 
+def test_batcher_waits_while_clients_keep_coming_back_but_not_forever():
+    """After batch r, clients come back 150 ms apart with max_wait 250 ms: all three share the
+    next call, though the last comes 400 ms after r ended (a fixed wait from the batch's end would
+    leave it for a call of its own). Arrivals that never stop end the wait at GATHER_SPREAD x
+    max_wait (1 s here): the first batch of a steady stream holds some of it, not all."""
+    gate, seen, run = gated_run()
+    gate.set()
+
+    async def scenario():
+        b = Batcher(run, max_batch=64, max_wait_ms=250)
+        await b.start()
+        await b.submit("k", ["r"])
+        jobs = []
+        for name in ("a", "b", "c"):
+            await asyncio.sleep(0.1 if name == "a" else 0.15)
+            jobs.append(asyncio.create_task(b.submit("k", [name])))
+        await asyncio.gather(*jobs)
+        await asyncio.sleep(0.5)  # past any wait: the next arrival starts a fresh one
+        stream = []
+        for i in range(25):  # one every 100 ms for 2.5 s
+            stream.append(asyncio.create_task(b.submit("k", [f"s{i}"])))
+            await asyncio.sleep(0.1)
+        await asyncio.gather(*stream)
+        await b.close()
+
+    run_async(scenario())
+    assert seen[:2] == [["r"], ["a", "b", "c"]]
+    first = seen[2]
+    assert first[0] == "s0" and 5 <= len(first) <= 14, seen
+    assert [t for batch in seen[2:] for t in batch] == [f"s{i}" for i in range(25)]
+
+
 def test_two_batches_in_flight_overlap_and_one_does_not():
     """max_inflight 2: a batch forms and starts while the one before still runs (the engine
     thread of the first is blocked at the gate); with 1 it waits for the first to end."""

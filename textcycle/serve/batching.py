@@ -8,16 +8,21 @@
 Each request is a job: its texts, their costs (an estimate of each text's engine work; 1 each
 by default) and a future. Jobs wait in a queue per key (a model and an option set: only jobs
 with the same key can share an engine call). One dispatcher task takes the key whose first job
-is oldest, waits until that key has `max_batch` texts or `max_batch_cost` of work waiting or
-`max_wait_ms` have passed since the first job arrived or the last batch ended, whichever is
-later, and hands as much of the oldest job as fits in `max_batch` texts and `max_batch_cost`
+is oldest, waits until that key has `max_batch` texts or `max_batch_cost` of work waiting, or
+no job has arrived for `max_wait_ms`, counted from the first job's arrival or the end of the
+last batch, whichever is later (each arrival extends the wait, up to `GATHER_SPREAD` x
+`max_wait_ms` in all), and hands as much of the oldest job as fits in `max_batch` texts and `max_batch_cost`
 (at least one text), plus the cheapest others that fit whole, to `run(key, texts)` in a worker
 thread, so the event loop stays free for other requests (health checks, new arrivals) while the
 engine works. Every job gets back its own slice of the results. While a batch runs, new
 arrivals queue up, so a busy server batches more by itself. The wait after a batch ends lets
 the clients it just answered come back in time for the next batch: timed from arrival alone, a
 job that queued during the batch starts the next one at once, and under closed-loop load the
-clients split into two alternating halves, each batch half the size it could be.
+clients split into two alternating halves, each batch half the size it could be. The clients
+come back spread out (each answer is written, read, and a new request parsed, while the engine
+thread holds the GIL for the Python side of the next batch), so the wait is a gap between
+arrivals, not a fixed time: 32 clients may need more than `max_wait_ms` in all to come back, but
+never that long between two of them.
 
 Fairness: a job over `max_batch_cost` runs in parts, and after each part what is left of it
 goes to the back of the queue, as if it had just arrived. So requests that arrived meanwhile
@@ -50,6 +55,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
 log = logging.getLogger("textcycle.serve")
+
+
+# the longest gathering wait, in units of max_wait_ms: arrivals extend the wait only this far
+GATHER_SPREAD = 4
 
 
 class QueueFull(Exception):
@@ -114,6 +123,7 @@ class Batcher:
         self.texts_run = 0  # texts in those batches (texts_run / engine_calls: the mean batch)
         self._counting = threading.Lock()  # the counters above, from several engine threads
         self._free_since = 0.0  # monotonic time the last batch ended
+        self._last_arrival = 0.0  # monotonic time the last job arrived
         self._queues: dict[Hashable, deque[Job]] = {}
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None  # one per batch that may run at once
@@ -158,6 +168,7 @@ class Batcher:
         self._queues.setdefault(key, deque()).append(job)
         self.queued += n
         self.queued_cost += cost
+        self._last_arrival = job.enqueued
         self._wake.set()
         try:
             return await job.future
@@ -226,10 +237,12 @@ class Batcher:
         return parts
 
     async def _gather(self, key: Hashable) -> None:
-        """Wait (at most until the oldest job's deadline) for a full batch under `key`."""
+        """Wait for a full batch under `key`, or for `max_wait` without an arrival (from the
+        oldest job's arrival or the last batch's end, at most `GATHER_SPREAD` x `max_wait`)."""
         while self._queues.get(key) and not self._full(key):
-            head = self._queues[key][0]
-            left = max(head.enqueued, self._free_since) + self.max_wait - time.monotonic()
+            start = max(self._queues[key][0].enqueued, self._free_since)
+            end = min(max(start, self._last_arrival) + self.max_wait, start + GATHER_SPREAD * self.max_wait)
+            left = end - time.monotonic()
             if left <= 0:
                 return
             self._wake.clear()
