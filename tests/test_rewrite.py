@@ -64,6 +64,43 @@ def test_numbers_come_back_in_their_places(echo):
     assert out == "We arrived at 6:30 and paid 20 dollars for cold food."
 
 
+class WarmingEngine(EchoEngine):
+    """Rewrites "cold" to "warm"; its greedy rewrite drops every _num_, and so does its beam unless
+    `beam_keeps` (then the beam's second hypothesis keeps them)."""
+
+    def __init__(self, sp, beam_keeps: bool):
+        super().__init__(sp)
+        self.beam_keeps, self.beams = beam_keeps, []
+
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+        self.beams.append(beam)
+        out = []
+        for text in self.decode(ids):
+            warm = text.replace("cold", "warm")
+            dropped = " ".join(t for t in warm.split() if t != "_num_")
+            hyps = [dropped] + [warm if self.beam_keeps else dropped] * (num_hypotheses - 1)
+            out.append(self.encode(hyps))
+        return out
+
+
+def test_a_rewrite_that_loses_a_number_gets_one_from_the_beam(bundled_sp):
+    rw = Rewriter(engine=WarmingEngine(bundled_sp, beam_keeps=True), info=INFO, warn=lambda m: None)
+    assert rw.rewrite("the soup was cold after 45 minutes at 6:30 .") == "The soup was warm after 45 minutes at 6:30."
+    assert rw.engine.beams == [1, 4]  # greedy, then a beam for the piece that lost its numbers
+    rw.engine.beams = []
+    assert rw.rewrite("the soup was cold .") == "The soup was warm." and rw.engine.beams == [1]
+
+
+def test_a_piece_no_candidate_keeps_the_numbers_of_stays_as_it_was(bundled_sp):
+    rw = Rewriter(engine=WarmingEngine(bundled_sp, beam_keeps=False), info=INFO, warn=lambda m: None)
+    out = rw.rewrite("The soup was cold at 6:30. The tea was cold!")
+    assert out == "The soup was cold at 6:30. The tea was warm!"  # never a lost or invented number
+
+
+def test_names_come_back_in_their_case(echo):
+    assert echo.rewrite("we love Trader Joe's and JFK .") == "We love Trader Joe's and JFK."
+
+
 def test_direction_and_details(echo):
     d = echo.rewrite("the food was cold", details=True)
     assert d["detected_style"] == "negative" and d["target_style"] == "positive"

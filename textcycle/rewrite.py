@@ -25,8 +25,9 @@ import json
 import sys
 
 from .cli import entry_point, thread_count, write_stdout
+from .decoding import MAX_BEAM, MAX_RERANK, MAX_SEED, check_decoding, check_seed
 from .errors import TextcycleError, warn
-from .rewriter import MAX_BEAM, MAX_RERANK, MAX_SEED, Rewriter, check_decoding, check_seed
+from .rewriter import Rewriter
 from .text.textnorm import clean
 
 __all__ = ["Rewriter", "check_decoding", "check_seed", "main", "MAX_BEAM", "MAX_RERANK", "MAX_SEED"]

@@ -10,14 +10,16 @@ One call goes through five named stages; each input is normalised once:
 2. `detect`: the discriminator's style of each input (the mean over its pieces);
 3. `candidates`: per piece, its rewrites into the target style: one (greedy, beam, a sample), or
    with rerank N the greedy rewrite and N - 1 samples scored with the training reward;
-4. `choose`: per piece, the highest-scored candidate (the only one without rerank);
-5. `assemble`: per input, pieces joined, symbols and numbers put back, corpus form undone, script
-   converted back; with details, the rewrite's style probability and (rerank) its candidates.
+4. `choose`: per piece, the best candidate that keeps its numbers and names (`text.keep`; a
+   greedy rewrite that lost one gets a beam's candidates first, `repair`), else the piece as it was;
+5. `assemble`: per input, pieces joined, symbols and numbers put back, corpus form undone, names
+   recased, script converted back; with details, the style probability and (rerank) candidates.
+
+This file is over 400 lines: the five stages of one rewrite stay in one file, read top to bottom.
 """
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,31 +28,33 @@ import numpy as np
 
 from . import engines
 from .cli import check_threads
+from .decoding import check_decoding, check_seed
 from .errors import TextcycleError, warn
 from .model_folder import ModelFolder
+from .text.keep import kept, mask_numbers, names, recase
 from .text.reward import detected_style_probs, training_reward
 from .text.textnorm import (
     clean,
     denormalize,
     model_pieces,
     normalize,
-    number_tokens,
     opencc_available,
     protect_symbols,
     restore_numbers,
     restore_symbols,
     script_conversions,
+    yelp_tokenize,
     zh_convert,
 )
 
-MAX_BEAM, MAX_RERANK = 16, 64
-MAX_SEED = 2**32 - 1  # CTranslate2 takes an unsigned 32-bit seed
 # an input is "unreadable" for a model when at least this share of its pieces are unknown, or
 # (English models) of its letters are outside the Latin script
 UNREADABLE_SHARE = 0.5
 # SentencePiece's longest piece (its default max_sentencepiece_length): a part of an input longer
 # than this many characters per token of the model's max length cannot fit the model whole
 MAX_CHARS_PER_TOKEN = 16
+# the beam that gives a greedy rewrite which lost a number or a name its further candidates
+REPAIR_BEAM = 4
 
 
 def _latin_share(text: str) -> float:
@@ -69,6 +73,8 @@ class Input:
     back: str | None = None  # Chinese: the conversion of the output back into the input's script
     pieces: list[str] = field(default_factory=list)  # corpus form; "" for a piece of symbols only
     symbols: list[list] = field(default_factory=list)  # the symbols taken out of each piece
+    numbers: list[str] = field(default_factory=list)  # the number strings masked as _num_ (corpus form)
+    names: list[str] = field(default_factory=list)  # the names in it, as written (text.keep)
     unchanged: str | None = None  # why the model cannot read it
     detected: int | None = None
     target: int | None = None
@@ -154,7 +160,14 @@ class Rewriter:
         if self.language == "zh" and x.raw:
             self._check_opencc()
             into, x.back = script_conversions(x.raw, self.script)
-        normalized = zh_convert(x.raw, into) if self.natural else normalize(x.raw, self.language, zh_convert=into)
+        if self.language == "en":
+            x.names = names(x.raw)
+        if self.natural:  # an LM reads text as people write it
+            normalized = zh_convert(x.raw, into)
+        elif self.language == "en":  # every number a _num_ (text.keep), put back in `assemble`
+            normalized, x.numbers = mask_numbers(yelp_tokenize(x.raw, numbers=False))
+        else:
+            normalized = normalize(x.raw, self.language, zh_convert=into)
         if x.raw:
             x.unchanged = self.unreadable(normalized, x.raw)
             if x.unchanged:
@@ -245,14 +258,39 @@ class Rewriter:
         return out
 
     # ------------------------------------------------------------ 4. choose
-    @staticmethod
-    def choose(found: list[tuple[list[list[str]], np.ndarray | None]]) -> list[list[str]]:
-        """Per batch, per piece: the highest-scored candidate (ties: the first; without scores the
-        only one)."""
-        return [
-            [row[0] for row in cands] if scores is None else [row[int(i)] for row, i in zip(cands, scores.argmax(1))]
-            for cands, scores in found
-        ]
+    def keeps(self, x: Input, j: int, candidate: str) -> tuple[bool, int]:
+        """(whether `candidate` keeps every number of piece j of x, how many of its names)."""
+        return kept(x.pieces[j], str(candidate), x.names, corpus_form=not self.natural)
+
+    def repair(self, jobs: list, found: list) -> None:
+        """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name gets the
+        `REPAIR_BEAM` best of a beam as further candidates, for `choose`."""
+        todo = {}  # batch -> the rows to repair
+        for k, ((job, _), (cands, scores)) in enumerate(zip(jobs, found)):
+            for b, ((x, j), row) in enumerate(zip(job, cands)):
+                same, n = self.keeps(x, j, row[0])
+                if scores is None and (not same or n < self.keeps(x, j, x.pieces[j])[1]):
+                    todo.setdefault(k, []).append(b)
+        requests = [([jobs[k][0][b][0].pieces[jobs[k][0][b][1]] for b in rows], jobs[k][1]) for k, rows in todo.items()]
+        more = self.engine.generate_many(requests, beam=REPAIR_BEAM, num_hypotheses=REPAIR_BEAM) if requests else []
+        for (k, rows), hyps in zip(todo.items(), more):
+            for b, h in zip(rows, hyps):
+                found[k][0][b] = found[k][0][b][:1] + list(h)
+
+    def choose(self, jobs: list, found: list) -> list[list[str]]:
+        """Per batch, per piece: of the candidates that keep every number of the piece, the one with
+        the most of its names, then the highest score (ties, or no scores: the first); the piece
+        as it was when none keeps its numbers (a rewrite never loses or invents a number)."""
+        out = []
+        for (job, _), (cands, scores) in zip(jobs, found):
+            picked = []
+            for b, ((x, j), row) in enumerate(zip(job, cands)):
+                flags = [self.keeps(x, j, c) for c in row]
+                ok = [i for i, (same, _) in enumerate(flags) if same]
+                keys = [(flags[i][1], -i if scores is None else scores[b][i]) for i in ok]
+                picked.append(row[ok[keys.index(max(keys))]] if ok else x.pieces[j])
+            out.append(picked)
+        return out
 
     # ------------------------------------------------------------ 5. assemble
     def assemble(self, x: Input, rewrites: list[str], corpus_form: bool = False) -> str:
@@ -268,8 +306,10 @@ class Rewriter:
         if self.natural:
             return normalize(out, self.language) if corpus_form else zh_convert(out, x.back)
         if self.language == "en" and outs:
-            out = restore_numbers(out, number_tokens(x.text or ""))
-        return out if corpus_form else zh_convert(denormalize(out, self.language), x.back)
+            out = restore_numbers(out, x.numbers)
+        if corpus_form:
+            return out
+        return recase(zh_convert(denormalize(out, self.language), x.back), x.names)
 
     def details(self, x: Input, output: str, candidates: bool) -> dict:
         """The `--json` row of an input (and, for the server, its rerank candidates)."""
@@ -349,7 +389,9 @@ class Rewriter:
         found = self.candidates(
             [([x.pieces[j] for x, j in job], t) for job, t in jobs], rerank, beam, sample, temperature
         )
-        chosen = self.choose(found)
+        if rerank == 1:
+            self.repair(jobs, found)
+        chosen = self.choose(jobs, found)
         # the rewrite's style judged as text (a plain str), as an input's is: what its reader gets
         probs = self.style_probs([str(h) for hs in chosen for h in hs])
         k = 0
@@ -373,26 +415,3 @@ class Rewriter:
                 "OpenCC is not installed, so Traditional/Simplified input is not converted "
                 "(pip install opencc-python-reimplemented)"
             )
-
-
-def check_seed(seed: int) -> int:
-    """A random seed both engines take (CTranslate2: unsigned 32 bits), or a one-line error."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise TextcycleError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
-    return seed
-
-
-def check_decoding(beam: int, sample: bool, temperature: float, rerank: int) -> None:
-    """Decoding options in range, and no combination where one option would silently lose."""
-    if not 1 <= beam <= MAX_BEAM:
-        raise TextcycleError(f"--beam must be from 1 to {MAX_BEAM}, got {beam}")
-    if not 1 <= rerank <= MAX_RERANK:
-        raise TextcycleError(f"--rerank must be from 1 to {MAX_RERANK}, got {rerank}")
-    if not (math.isfinite(temperature) and 0 < temperature <= 100):
-        raise TextcycleError(f"--temperature must be a number above 0 and at most 100, got {temperature}")
-    if beam > 1 and sample:
-        raise TextcycleError("--beam and --sample do not combine: beam search is deterministic")
-    if beam > 1 and rerank > 1:
-        raise TextcycleError("--beam and --rerank do not combine: --rerank scores greedy + sampled candidates")
-    if sample and rerank > 1:
-        raise TextcycleError("--sample and --rerank do not combine: --rerank already samples its candidates")

@@ -9,18 +9,11 @@ names (`read_probe`), so no name detector decides what counts.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import read_lines
-
-NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
-
-
-def numbers(text: str) -> Counter:
-    return Counter(NUMBER.findall(text))
+from ..text.keep import numbers
 
 
 @dataclass

@@ -37,8 +37,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..decoding import check_decoding
 from ..errors import TextcycleError
-from ..rewriter import check_decoding
 from .batching import Batcher, QueueFull
 from .logs import printable
 from .schemas import Error, Health, ModelsResponse, RewriteRequest, RewriteResponse

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from ..rewriter import MAX_BEAM, MAX_RERANK
+from ..decoding import MAX_BEAM, MAX_RERANK
 
 
 class RewriteRequest(BaseModel):

@@ -45,6 +45,7 @@ from ..errors import TextcycleError
 from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
+from .keep import numbers
 from .lm_config import LMRecipe, validate_lm_config
 from .lm_data import natural
 from .lm_method import LMCycleGAN
@@ -60,12 +61,6 @@ PANELS = {
     "reward": ("rl/reward_to0", "rl/reward_to1"),
     "dev": ("dev/acc", "dev/self_bleu", "dev/G"),
 }
-
-
-def number_strings(text: str) -> list[str]:
-    from ..evaluate.faithful import NUMBER
-
-    return sorted(NUMBER.findall(text))
 
 
 class LMTrainingRun:
@@ -251,7 +246,7 @@ class LMTrainingRun:
             ).reshape(-1, k)
             style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
             bad = np.array(
-                [y == x or not y or number_strings(y) != number_strings(x) for y, x in zip(flat, src_rep)]
+                [y == x or not y or numbers(y) != numbers(x) for y, x in zip(flat, src_rep)]
             ).reshape(-1, k)
             best = best_candidates(
                 reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content

@@ -36,7 +36,7 @@ NUMBER_PLACEHOLDER = "_num_"  # a number in the corpus form (Yelp's own conventi
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
 # words whose final period belongs to them (the corpus keeps "dr." and "mr." whole)
-_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "mt", "ft", "prof"}
+ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "jr", "sr", "vs", "mt", "ft", "prof"}
 _DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]?\.?")  # a.m. p.m. e.g. i.e. u.s.
 
 
@@ -56,7 +56,7 @@ def _split_period(tok: str) -> str:
         return tok
     if len(dots) > 1:  # an ellipsis glued to a word
         return f"{stem} {dots}"
-    if stem in _ABBREVIATIONS or _DOTTED.fullmatch(tok):
+    if stem in ABBREVIATIONS or _DOTTED.fullmatch(tok):
         return tok
     return f"{stem} ."
 
@@ -380,6 +380,22 @@ _ZH_CLAUSE = re.compile(r"[^，,、]*(?:[，,、]+|$)")
 _EN_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
+def ends_in_abbreviation(text: str) -> bool:
+    """Whether `text` ends in an abbreviation's period ("... Dr."), which ends no sentence."""
+    words = text.rstrip().split()
+    return bool(words) and words[-1].endswith(".") and words[-1].rstrip(".").lower() in ABBREVIATIONS
+
+
+def en_sentences(text: str) -> list[str]:
+    """English text cut after each sentence end (. ! ? and a space), not after "Dr." or "Mr."."""
+    out, start = [], 0
+    for m in _EN_SENTENCE_END.finditer(text):
+        if not ends_in_abbreviation(text[start : m.start()]):
+            out.append(text[start : m.start()])
+            start = m.end()
+    return out + [text[start:]]
+
+
 def zh_sentences(text: str) -> list[str]:
     """Chinese text cut after 。！？!?；; … (closing quotes stay with their sentence) and line
     breaks. Nothing is dropped: the pieces concatenate back to `text`."""
@@ -418,7 +434,7 @@ def model_pieces(normalized: str, language: str, max_units: int) -> list[str]:
         for sent in zh_sentences(normalized):
             pieces += zh_clause_groups(sent, max_units, hard_limit=True) if len(sent) > max_units else [sent]
     else:
-        for sent in _EN_SENTENCE_END.split(normalized):
+        for sent in en_sentences(normalized):
             words = sent.split(" ")
             pieces += [" ".join(words[i : i + max_units]) for i in range(0, len(words), max_units)]
     return [p for p in pieces if p.strip()]

@@ -1,0 +1,52 @@
+"""What a rewrite must keep (text/keep.py): names found as a reader would, numbers masked and
+compared as strings, names recased; on hand-checked sentences."""
+
+from collections import Counter
+
+from textcycle.text.keep import kept, mask_numbers, names, numbers, recase
+
+
+def test_names_are_capitalised_words_not_starting_a_sentence():
+    assert names("Dr. Patel and her team made my visit on May 3 easy.") == ["Patel", "May"]
+    assert names("Trader Joe's has the best snacks. The lines at JFK move fast!") == ["Joe's", "JFK"]
+    assert names("I think The Capital Grille is great") == ["The", "Capital", "Grille"]
+    assert names("we loved it . I would go back") == []  # "I" and sentence starts are no names
+
+
+def test_numbers_are_strings_with_their_separators():
+    assert numbers("Call 800-555-0199 at 6:30, pay $15.49 or $1,000 for 2") == Counter(
+        {"800-555-0199": 1, "6:30": 1, "15.49": 1, "1,000": 1, "2": 1}
+    )
+
+
+def test_every_token_with_a_digit_is_masked_in_order():
+    masked, strings = mask_numbers("call 800-555-0199 at 6:30 for _num_ on the 25th")
+    assert masked == "call _num_ at _num_ for _num_ on the _num_"
+    assert strings == ["800-555-0199", "6:30", "_num_", "25th"]  # a literal _num_ comes back as itself
+
+
+def test_kept_counts_numbers_and_names():
+    src = "trader joe 's charged me _num_ dollars"
+    who = ["Joe's"]
+    assert kept(src, "trader joe 's charged me only _num_ dollars", who, corpus_form=True) == (True, 1)
+    assert kept(src, "trader jo charged me _num_ dollars", who, corpus_form=True) == (True, 0)
+    assert kept(src, "trader joe 's charged me dollars", who, corpus_form=True) == (False, 1)
+    assert kept(src, "trader joe 's charged me _num_ _num_ dollars", who, corpus_form=True)[0] is False
+    # natural text: the same strings, as often, none invented; names as written
+    assert kept("We paid $20 at Joe's", "We paid just $20 at Joe's", ["Joe's"]) == (True, 1)
+    assert kept("We paid $20 at Joe's", "We paid $25 at joe's", ["Joe's"]) == (False, 0)
+    assert kept("We paid $20", "We paid $20 for 2", []) == (False, 0)
+    # a name of the whole input that is not in this piece is not asked of it
+    assert kept("the food was cold", "the food was warm", ["Joe's"], corpus_form=True) == (True, 0)
+
+
+def test_recase_gives_names_their_source_case():
+    assert recase("Trader joe's is the worst, avoid jfk.", ["Joe's", "JFK"]) == "Trader Joe's is the worst, avoid JFK."
+    assert recase("the may menu", []) == "the may menu"
+
+
+def test_no_piece_ends_at_an_abbreviation():
+    from textcycle.text.textnorm import model_pieces
+
+    text = "Dr. Patel made my visit easy. We loved it! Mr. Smith too."
+    assert model_pieces(text, "en", 18) == ["Dr. Patel made my visit easy.", "We loved it!", "Mr. Smith too."]

@@ -1,0 +1,84 @@
+"""What a rewrite must keep of its source: its numbers and names, as written.
+
+A style rewrite changes the words that carry style; a price, a time, a phone number or a name is
+content a reader checks. The Rewriter uses this module three ways:
+- `mask_numbers`: a small model reads every token with a digit as the corpus's `_num_` (the
+  corpus writes plain numbers so; "6:30", "800-555-0199" and "25th" it left whole, and a model
+  with a small vocabulary garbles them), and the strings go back in order after;
+- `kept`: whether a candidate rewrite keeps a source piece's numbers (the same strings, as often,
+  none invented) and how many of its names; the Rewriter takes the best candidate that keeps
+  every number, and leaves a piece unchanged when none does;
+- `recase`: a small model writes lowercase; the words of its output that are names in the source
+  get the source's case back.
+
+A name is a word with a capital letter that does not start a sentence ("Costco", "JFK", "Joe's"),
+or a whole-capitals word of two letters or more anywhere. A sentence's first word is not taken
+for a name ("The", "We"): a name there is missed, never a common word invented.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from .textnorm import NUMBER_PLACEHOLDER, ends_in_abbreviation
+
+NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def numbers(text: str) -> Counter:
+    """The number strings of a text ("$15.49" -> "15.49", "6:30", "800-555-0199"), counted."""
+    return Counter(NUMBER.findall(text))
+
+
+def names(text: str) -> list[str]:
+    """The names of natural `text`, in order (see the module docstring)."""
+    out = []
+    for m in WORD.finditer(text):
+        w = m.group(0)
+        before = text[: m.start()].rstrip()
+        starts = not before or (before[-1] in ".!?…\n" and not ends_in_abbreviation(before))
+        if w.isupper() and len(w) > 1 or (not starts and w != "I" and any(c.isupper() for c in w)):
+            out.append(w)
+    return out
+
+
+def mask_numbers(corpus_form: str) -> tuple[str, list[str]]:
+    """Every token with a digit -> `_num_`; the tokens in order. A `_num_` already there (text in
+    the corpus's own form) is one of them, so it comes back as itself."""
+    out, masked = [], []
+    for tok in corpus_form.split(" "):
+        if tok == NUMBER_PLACEHOLDER or any(c.isdigit() for c in tok):
+            masked.append(tok)
+            tok = NUMBER_PLACEHOLDER
+        out.append(tok)
+    return " ".join(out), masked
+
+
+def kept(source: str, candidate: str, source_names: list[str], corpus_form: bool = False) -> tuple[bool, int]:
+    """(every number of `source` kept and none invented, how many of `source_names` that occur
+    in `source` are in `candidate`). Placeholders count as numbers. `corpus_form`: the texts are
+    lowercase and tokenised ("joe 's"), so names are compared by their lowercase letter runs."""
+    same = numbers(source) == numbers(candidate) and _placeholders(source) == _placeholders(candidate)
+    parts = (lambda t: _LETTERS.findall(t.lower())) if corpus_form else WORD.findall
+    have, present = Counter(parts(candidate)), Counter(parts(source))
+    score = 0
+    for name in source_names:
+        wanted = Counter(parts(name))
+        if wanted and all(present[w] >= c for w, c in wanted.items()):
+            score += all(have[w] >= c for w, c in wanted.items())
+    return same, score
+
+
+def _placeholders(text: str) -> int:
+    return text.split(" ").count(NUMBER_PLACEHOLDER)
+
+
+def recase(output: str, source_names: list[str]) -> str:
+    """The words of `output` that are (in lowercase) names of the source, in the source's case."""
+    case = {n.lower(): n for n in source_names}
+    if not case:
+        return output
+    return WORD.sub(lambda m: case.get(m.group(0).lower(), m.group(0)), output)
