@@ -245,9 +245,7 @@ class LMTrainingRun:
                 combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
             ).reshape(-1, k)
             style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
-            bad = np.array(
-                [y == x or not y or numbers(y) != numbers(x) for y, x in zip(flat, src_rep)]
-            ).reshape(-1, k)
+            bad = np.array([y == x or not y or numbers(y) != numbers(x) for y, x in zip(flat, src_rep)]).reshape(-1, k)
             best = best_candidates(
                 reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content
             )
