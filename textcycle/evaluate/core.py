@@ -6,6 +6,8 @@ All figures are percentages except perplexity. Per direction (`neg2pos`, `pos2ne
 - `bleu_ref4`: BLEU against `references4/reference{0,1,2,3}` (4 references);
 - `self_bleu`: BLEU against the source sentences;
 - `perplexity`: "our LM" perplexity of the outputs (see `lm.py`);
+- `perplexity_pretrained`: perplexity under a pretrained LM, SmolLM2-135M (`pretrained_lm.py`;
+  with `pretrained_lm=True`, else None);
 - `g_ref4` / `g_ref1` = sqrt(ACC x BLEU), `hm_ref4` / `hm_ref1` = harmonic mean of ACC and BLEU.
 Top level: BLEU figures are the **average of the two directions**; `*_concat` are the same BLEU
 computed once over all 1000 sentences; `style_accuracy` and `perplexity` are pooled over all
@@ -29,6 +31,7 @@ METRIC_KEYS = (
     "bleu_ref4",
     "self_bleu",
     "perplexity",
+    "perplexity_pretrained",
     "g_ref4",
     "g_ref1",
     "hm_ref4",
@@ -51,13 +54,15 @@ class Evaluator:
         lm_dir: str | Path | None = None,
         use_lm: bool = True,
         testset: YelpTestSet | None = None,
+        pretrained_lm: bool = False,
     ):
         self.ts = testset or load_testset(data_dir)
         self.classifier_dir = Path(classifier_dir or DEFAULT_CLASSIFIER)
         self.lm_dir = Path(lm_dir or DEFAULT_LM)
-        self.use_lm = use_lm
+        self.use_lm, self.use_pretrained = use_lm, pretrained_lm
         self._clf = None
         self._lm = None
+        self._pretrained = None
         ts = self.ts
         self.src_n = [[bleu_normalize(x) for x in ts.sources[s]] for s in (0, 1)]
         self.li_n = [[bleu_normalize(x) for x in ts.li_refs[s]] for s in (0, 1)]
@@ -79,8 +84,16 @@ class Evaluator:
             self._lm = LanguageModel.load(self.lm_dir)
         return self._lm
 
+    @property
+    def pretrained(self):
+        if self._pretrained is None and self.use_pretrained:
+            from .pretrained_lm import PretrainedLM
+
+            self._pretrained = PretrainedLM.load()
+        return self._pretrained
+
     def load_models(self) -> None:
-        _ = self.classifier, self.lm  # the properties load them
+        _ = self.classifier, self.lm, self.pretrained  # the properties load them
 
     def check(self, neg2pos: list[str], pos2neg: list[str], name: str = "system") -> None:
         for s, (d, lines) in enumerate(zip(DIRECTIONS, (neg2pos, pos2neg))):
@@ -102,7 +115,7 @@ class Evaluator:
         outs = [list(neg2pos), list(pos2neg)]
         hyp_n = [[bleu_normalize(x) for x in outs[s]] for s in (0, 1)]
         res: dict = {"name": name}
-        acc_counts, nll, ntok = [], 0.0, 0
+        acc_counts, nll, ntok, pre = [], 0.0, 0, [0.0, 0]
         for s, d in enumerate(DIRECTIONS):
             target = 1 - s
             n = len(outs[s])
@@ -119,12 +132,19 @@ class Evaluator:
                 d_nll, d_tok = sum(a for a, _ in pairs), sum(c for _, c in pairs)
                 nll, ntok = nll + d_nll, ntok + d_tok
                 ppl = math.exp(d_nll / d_tok)
+            ppl_pre = None
+            if self.pretrained is not None:
+                pairs = self.pretrained.nll(outs[s])
+                d_nll, d_tok = sum(a for a, _ in pairs), sum(c for _, c in pairs)
+                pre = [pre[0] + d_nll, pre[1] + d_tok]
+                ppl_pre = math.exp(d_nll / d_tok) if d_tok else None
             res[d] = {
                 "style_accuracy": acc,
                 "bleu_ref1": b1,
                 "bleu_ref4": b4,
                 "self_bleu": sb,
                 "perplexity": ppl,
+                "perplexity_pretrained": ppl_pre,
                 "g_ref4": g_score(acc, b4),
                 "g_ref1": g_score(acc, b1),
                 "hm_ref4": harmonic_mean(acc, b4),
@@ -147,6 +167,7 @@ class Evaluator:
             "bleu_ref4": b4,
             "self_bleu": both("self_bleu"),
             "perplexity": math.exp(nll / ntok) if ntok else None,
+            "perplexity_pretrained": math.exp(pre[0] / pre[1]) if pre[1] else None,
             "g_ref4": g_score(acc, b4),
             "g_ref1": g_score(acc, b1),
             "hm_ref4": harmonic_mean(acc, b4),

@@ -79,7 +79,10 @@ def leaderboard_markdown(results: list[dict], command: str = "") -> str:
         'tokenised text, **average of the two directions**; "(1000 concat)" = one BLEU over all '
         "1000 sentences. 4-ref = references4/reference0-3 (Luo et al. 2019); 1-ref = Li et al. "
         "reference. self-BLEU: against the source. PPL: perplexity under our small GPT-2-style LM "
-        "(per SentencePiece token; lower is more fluent). G = sqrt(ACC x BLEU), HM = harmonic mean. "
+        "(per SentencePiece token; lower is more fluent). PPL (SmolLM2): perplexity under the "
+        "pretrained SmolLM2-135M-Instruct (per BPE token; `--pretrained-lm`; the field reports GPT-2's, "
+        "which does not install offline), the base of textcycle's LM generators, which it favours. "
+        "G = sqrt(ACC x BLEU), HM = harmonic mean. "
         "Sorted by G 4-ref.",
         "",
         markdown_table(results, rank=True),

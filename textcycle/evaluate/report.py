@@ -15,6 +15,7 @@ MAIN_COLUMNS = [
     ("bleu_ref1", "BLEU 1-ref"),
     ("self_bleu", "self-BLEU"),
     ("perplexity", "PPL (our LM)"),
+    ("perplexity_pretrained", "PPL (SmolLM2)"),
     ("g_ref4", "G 4-ref"),
     ("g_ref1", "G 1-ref"),
     ("hm_ref4", "HM 4-ref"),
@@ -27,6 +28,7 @@ DIRECTION_COLUMNS = [
     ("bleu_ref1", "BLEU 1-ref"),
     ("self_bleu", "self-BLEU"),
     ("perplexity", "PPL"),
+    ("perplexity_pretrained", "PPL (SmolLM2)"),
 ]
 
 
@@ -34,25 +36,34 @@ def _fmt(x, nd: int = 1) -> str:
     return "–" if x is None else f"{x:.{nd}f}"
 
 
+OPTIONAL = ("perplexity_pretrained",)  # shown only when some row has it
+
+
+def _shown(columns, rows: list[dict]) -> list:
+    return [(k, h) for k, h in columns if k not in OPTIONAL or any(r.get(k) is not None for r in rows)]
+
+
 def markdown_table(results: list[dict], rank: bool = False) -> str:
-    head = (["#"] if rank else []) + ["System"] + [h for _, h in MAIN_COLUMNS]
+    columns = _shown(MAIN_COLUMNS, results)
+    head = (["#"] if rank else []) + ["System"] + [h for _, h in columns]
     lines = [
         "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---:"] * rank + ["---"] + ["---:"] * len(MAIN_COLUMNS)) + "|",
+        "|" + "|".join(["---:"] * rank + ["---"] + ["---:"] * len(columns)) + "|",
     ]
     for i, r in enumerate(results, 1):
         cells = ([str(i)] if rank else []) + [r.get("label") or r["name"]]
-        cells += [_fmt(r.get(k), 1) for k, _ in MAIN_COLUMNS]
+        cells += [_fmt(r.get(k), 1) for k, _ in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def markdown_direction_table(results: list[dict]) -> str:
-    head = ["System"] + [f"{h} {d}" for k, h in DIRECTION_COLUMNS for d in DIRECTIONS]
+    columns = _shown(DIRECTION_COLUMNS, results)
+    head = ["System"] + [f"{h} {d}" for k, h in columns for d in DIRECTIONS]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for r in results:
         cells = [r.get("label") or r["name"]]
-        cells += [_fmt(r[d].get(k), 1) for k, _ in DIRECTION_COLUMNS for d in DIRECTIONS]
+        cells += [_fmt(r[d].get(k), 1) for k, _ in columns for d in DIRECTIONS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
