@@ -22,7 +22,7 @@ TEXT_PANELS = {
 }
 IMAGE_PANELS = {
     "adversarial losses": ("D_A", "D_B", "G_AB", "G_BA"),
-    "cycle / identity losses (weighted)": ("cycle_", "idt_"),
+    "content losses (weighted): cycle, identity, PatchNCE": ("cycle_", "idt_", "nce_"),
 }
 
 

@@ -4,6 +4,7 @@ config.py     the options (dataclasses read by textcycle.config.load_config), an
 data.py       unaligned folders trainA/ trainB/ testA/ testB/, the transforms, files that are skipped
 networks.py   the nn.Modules: ResNet generator, PatchGAN, GAN loss, image pool, LR schedule, init
 method.py     CycleGAN: the four networks, optimizers, pools and one training update
+cut.py        CUT / FastCUT (train.method: cut): PatchNCE instead of the cycle, both directions
 model.py      ImageCycleModel: the saved model folder (config.json + G_AB/G_BA safetensors), sample grids
 train.py      `python -m textcycle.image.train`: the run (data, schedule, logging, checkpoints)
 translate.py  `python -m textcycle.image.translate`: images, folders, an HTML page of test results

@@ -14,6 +14,7 @@ from ..config import load_config, shown
 from ..errors import ConfigError
 
 NORMS = ("instance", "batch", "none")
+METHODS = ("cyclegan", "cut")
 
 
 @dataclass
@@ -54,7 +55,16 @@ class ImageTrainConfig:
     gan_mode: str = "lsgan"  # "lsgan" or "vanilla"
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5  # times lambda_cycle; 0 turns the identity loss off
-    pool_size: int = 50  # 0 = no pool
+    pool_size: int = 50  # 0 = no pool (CycleGAN; CUT uses none)
+    # "cyclegan" (method.py) or "cut" (cut.py: PatchNCE instead of the cycle; FastCUT is
+    # lambda_nce 10 and nce_idt false)
+    method: str = "cyclegan"
+    lambda_nce: float = 1.0
+    nce_idt: bool = True  # CUT's PatchNCE on target-domain images too
+    nce_layers: Optional[list] = None  # generator layers tapped; None: as the paper's (`nce_layers`)
+    nce_patches: int = 256  # sampled positions per layer
+    nce_temperature: float = 0.07
+    nce_dim: int = 256  # the samplers' output size
     constant_steps: int = 100000  # steps at the full LR ...
     decay_steps: int = 100000  # ... then steps of linear decay to zero
     threads: int = 1  # torch threads per process on CPU; 0 = leave torch's default
@@ -122,9 +132,37 @@ def validate(cfg: ImageConfig) -> ImageConfig:
         raise ConfigError(f"train.lr must be > 0, got {shown(t.lr)}")
     if not 0 <= m.dropout < 1:
         raise ConfigError(f"model.dropout must be in [0, 1), got {shown(m.dropout)}")
+    if t.method not in METHODS:
+        raise ConfigError(f"train.method: expected one of {', '.join(METHODS)}, got {shown(t.method)}")
+    encoder = 4 + 3 * m.n_downsampling + m.n_blocks
+    layers = nce_layers(cfg)
+    if not (
+        isinstance(layers, list)
+        and layers
+        and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < encoder for i in layers)
+    ):
+        raise ConfigError(
+            f"train.nce_layers must be a list of generator layers from 0 to {encoder - 1} "
+            f"(its encoder with n_downsampling {m.n_downsampling}, n_blocks {m.n_blocks}), got {shown(layers)}"
+        )
+    if t.nce_patches < 1 or t.nce_dim < 1 or not t.nce_temperature > 0 or t.lambda_nce < 0:
+        raise ConfigError("train.nce_patches and nce_dim must be >= 1, nce_temperature > 0, lambda_nce >= 0")
     if t.mixed_precision not in ("no", "bf16", "fp16"):
         raise ConfigError(f'train.mixed_precision: expected "no", bf16 or fp16, got {shown(t.mixed_precision)}')
     return cfg
+
+
+def nce_layers(cfg: ImageConfig) -> list:
+    """The generator layers CUT's PatchNCE taps: `train.nce_layers`, or the paper's choice in our
+    generator's layer numbering (pad, conv, norm, relu, then conv, norm, relu per downsampling,
+    then the blocks): the padded input, each downsampling conv, the first block and the fifth
+    (or the last, with fewer): [0, 4, 7, 10, 14] for 2 downsamplings and 9 blocks."""
+    if cfg.train.nce_layers is not None:
+        return cfg.train.nce_layers
+    n, b = cfg.model.n_downsampling, cfg.model.n_blocks
+    first_block = 4 + 3 * n
+    blocks = [first_block, first_block + min(4, b - 1)] if b else []
+    return sorted(set([0] + [4 + 3 * i for i in range(n)] + blocks))
 
 
 def validate_for_training(cfg: ImageConfig) -> ImageConfig:

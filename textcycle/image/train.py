@@ -41,6 +41,7 @@ from ..files import atomic_file, atomic_write_text, check_output_folder
 from ..model_folder import CHECKPOINTS, FINAL, RUN_CONFIG
 from ..plots import IMAGE_PANELS, plot_curves
 from .config import ImageConfig, load_image_config, validate_for_training
+from .cut import CUT
 from .data import UnalignedDataset, fixed_samples
 from .method import CycleGAN
 from .model import WEIGHTS, sample_grid
@@ -129,7 +130,8 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
     fixed_A, fixed_B = fixed_samples(cfg) if acc.is_main_process else (None, None)
 
     # the method, and where it starts
-    model = CycleGAN(cfg, acc, seed=t.seed + acc.process_index).prepare()
+    method = CUT if t.method == "cut" else CycleGAN
+    model = method(cfg, acc, seed=t.seed + acc.process_index).prepare()
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader)
     total = t.constant_steps + t.decay_steps
@@ -207,7 +209,7 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
                         writer.add_scalar(f"loss/{k}", v, step)
                     writer.add_scalar("lr", lr, step)
                     bar.set_postfix(
-                        {k: f"{means[k]:.3f}" for k in ("D_A", "D_B", "G_AB", "G_BA", "cycle_A") if k in means}
+                        {k: f"{means[k]:.3f}" for k in ("D_A", "D_B", "G_AB", "G_BA", "cycle_A", "nce_A") if k in means}
                     )
             bar.update(1)
             if step % steps_per_epoch == 0 and acc.is_main_process:
