@@ -160,6 +160,7 @@ def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
     (tmp_path / "yelp").mkdir()  # a stray folder named like the bundled model
     monkeypatch.chdir(tmp_path)
     assert resolve("yelp") == PACKAGE_MODELS / "yelp"
+    assert resolve("yelp-small") == PACKAGE_MODELS / "yelp"  # the small fast model keeps its own name
     assert resolve("./yelp") == Path("./yelp")
     run = tmp_path / "run"
     (run / "final").mkdir(parents=True)
