@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms",
         type=float,
         default=d.max_wait_ms,
-        help=f"how long a batch waits for more requests, from the first one's arrival or the end "
-        f"of the last batch, whichever is later (default {d.max_wait_ms:g})",
+        help=f"a batch waits for more requests until none has arrived for this long, counted from the "
+        f"first one's arrival or the end of the last batch, whichever is later, and at most 4x this "
+        f"in all (default {d.max_wait_ms:g})",
     )
     g.add_argument(
         "--batches-in-flight",
