@@ -75,8 +75,8 @@ def main(argv=None) -> int:
         base = next(cache_root().glob("base-*"), None)
         if base is not None:  # the plain base as a user has it after any LM model's first use
             shutil.copytree(base, cache / base.name)
-        result["first build, base cached, s"] = round(first_build(args.model, cache), 1)
-        shutil.rmtree(cache)
+            result["first build, base cached, s"] = round(first_build(args.model, cache), 1)
+            shutil.rmtree(cache)
         result["first build from nothing, s"] = round(first_build(args.model, cache), 1)
 
     rw = Rewriter.from_pretrained(args.model, threads=args.threads)

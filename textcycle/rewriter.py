@@ -80,7 +80,8 @@ class Input:
     target: int | None = None
     rewrites: list[str] = field(default_factory=list)  # per piece ("" where the model read nothing)
     probs: list[float] = field(default_factory=list)  # the rewrites' style probabilities (pieces read)
-    candidates: list[tuple[list[str], np.ndarray]] = field(default_factory=list)  # rerank, per piece read
+    # rerank, per piece read: (candidates, scores, the index taken or None, which keep the numbers)
+    candidates: list[tuple] = field(default_factory=list)
 
 
 class Rewriter:
@@ -109,8 +110,10 @@ class Rewriter:
         self.reward = info.get("reward") or {"style_weight": 1.0, "content_weight": 1.0}
         # what the engine reads and writes: "corpus" form (normalised) or "natural" text (an LM)
         self.natural = info.get("form", "corpus") == "natural"
-        # words per piece: the model's token budget, leaving room for sub-word splits
-        self.max_words = max(4, int(self.max_length * (1.0 if self.language == "zh" else 0.75)))
+        # words per piece: the model's token budget, leaving room for sub-word splits (an LM's BPE
+        # splits natural text, punctuation attached, into more tokens per word)
+        per_token = 1.0 if self.language == "zh" else (0.5 if self.natural else 0.75)
+        self.max_words = max(4, int(self.max_length * per_token))
         self.max_piece_chars = self.max_length * MAX_CHARS_PER_TOKEN
         self._warned_opencc = False
         self._unknown: dict[str, bool] = {}
@@ -259,12 +262,14 @@ class Rewriter:
 
     # ------------------------------------------------------------ 4. choose
     def keeps(self, x: Input, j: int, candidate: str) -> tuple[bool, int]:
-        """(whether `candidate` keeps every number of piece j of x, how many of its names)."""
-        return kept(x.pieces[j], str(candidate), x.names, corpus_form=not self.natural)
+        """(whether `candidate` keeps every number of piece j of x and is not empty, how many of
+        its names)."""
+        same, n = kept(x.pieces[j], str(candidate), x.names, corpus_form=not self.natural)
+        return same and bool(str(candidate).strip()), n
 
-    def repair(self, jobs: list, found: list) -> None:
+    def repair(self, jobs: list, found: list, beam: int = 1) -> None:
         """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name gets the
-        `REPAIR_BEAM` best of a beam as further candidates, for `choose`."""
+        best of a beam (`REPAIR_BEAM` wide, or the asked beam if wider) as further candidates."""
         todo = {}  # batch -> the rows to repair
         for k, ((job, _), (cands, scores)) in enumerate(zip(jobs, found)):
             for b, ((x, j), row) in enumerate(zip(job, cands)):
@@ -272,15 +277,17 @@ class Rewriter:
                 if scores is None and (not same or n < self.keeps(x, j, x.pieces[j])[1]):
                     todo.setdefault(k, []).append(b)
         requests = [([jobs[k][0][b][0].pieces[jobs[k][0][b][1]] for b in rows], jobs[k][1]) for k, rows in todo.items()]
-        more = self.engine.generate_many(requests, beam=REPAIR_BEAM, num_hypotheses=REPAIR_BEAM) if requests else []
+        width = max(REPAIR_BEAM, beam)
+        more = self.engine.generate_many(requests, beam=width, num_hypotheses=width) if requests else []
         for (k, rows), hyps in zip(todo.items(), more):
             for b, h in zip(rows, hyps):
                 found[k][0][b] = found[k][0][b][:1] + list(h)
 
-    def choose(self, jobs: list, found: list) -> list[list[str]]:
-        """Per batch, per piece: of the candidates that keep every number of the piece, the one with
-        the most of its names, then the highest score (ties, or no scores: the first); the piece
-        as it was when none keeps its numbers (a rewrite never loses or invents a number)."""
+    def choose(self, jobs: list, found: list) -> list[list[int | None]]:
+        """Per batch, per piece: the index of the candidate to take. Of the candidates that keep
+        every number of the piece, the one with the most of its names, then the highest score
+        (ties, or no scores: the first); None, the piece as it was, when none keeps its numbers
+        (a rewrite never loses or invents a number)."""
         out = []
         for (job, _), (cands, scores) in zip(jobs, found):
             picked = []
@@ -288,7 +295,7 @@ class Rewriter:
                 flags = [self.keeps(x, j, c) for c in row]
                 ok = [i for i, (same, _) in enumerate(flags) if same]
                 keys = [(flags[i][1], -i if scores is None else scores[b][i]) for i in ok]
-                picked.append(row[ok[keys.index(max(keys))]] if ok else x.pieces[j])
+                picked.append(ok[keys.index(max(keys))] if ok else None)
             out.append(picked)
         return out
 
@@ -304,12 +311,14 @@ class Rewriter:
         outs = [restore_symbols(o, p, r, spaced) for o, p, r in zip(rewrites, x.pieces, x.symbols)]
         out = (" " if spaced else "").join(outs)
         if self.natural:
-            return normalize(out, self.language) if corpus_form else zh_convert(out, x.back)
+            if corpus_form:  # as the small models' corpus-form outputs: digits kept, as the references keep them
+                return yelp_tokenize(out, numbers=False) if self.language == "en" else normalize(out, self.language)
+            return zh_convert(out, x.back)
         if self.language == "en" and outs:
             out = restore_numbers(out, x.numbers)
         if corpus_form:
             return out
-        return recase(zh_convert(denormalize(out, self.language), x.back), x.names)
+        return recase(zh_convert(denormalize(out, self.language), x.back), x.raw)
 
     def details(self, x: Input, output: str, candidates: bool) -> dict:
         """The `--json` row of an input (and, for the server, its rerank candidates)."""
@@ -327,20 +336,24 @@ class Rewriter:
         return row
 
     def whole_candidates(self, x: Input, output: str) -> list[dict]:
-        """Rerank candidates as whole texts, best first: the output (score: the mean of its pieces'
-        best scores), and candidate j = the pieces' j-th candidates joined (score: their mean);
-        duplicates merged, so the alternatives a user sees always include the answer."""
+        """Rerank candidates as whole texts, best first: the output (score: the mean of the scores
+        of the candidates its pieces took; a piece kept as it was counts its lowest), and candidate
+        j = the pieces' j-th candidates joined (score: their mean) where each of them keeps its
+        piece's numbers; duplicates merged, so the alternatives a user sees include the answer."""
         if not x.candidates:
             return []
-        texts = [t for t, _ in x.candidates]
-        scores = np.stack([s for _, s in x.candidates]).astype(np.float64)  # [pieces read, n]
+        texts = [c[0] for c in x.candidates]
+        scores = np.stack([c[1] for c in x.candidates]).astype(np.float64)  # [pieces read, n]
+        taken = [c[1][c[2]] if c[2] is not None else c[1].min() for c in x.candidates]
 
         def whole(chosen: list[str]) -> str:
             it = iter(chosen)
             return self.assemble(x, [next(it) if p else "" for p in x.pieces])
 
-        merged = {output: float(scores.max(1).mean())}
+        merged = {output: float(np.mean(taken))}
         for j in range(scores.shape[1]):
+            if not all(c[3][j] for c in x.candidates):
+                continue  # a piece's j-th candidate lost a number: no whole text of it is offered
             text = whole([row[j] for row in texts])
             merged[text] = max(merged.get(text, -np.inf), float(scores[:, j].mean()))
         return [{"text": t, "score": round(s, 4)} for t, s in sorted(merged.items(), key=lambda kv: -kv[1])]
@@ -390,17 +403,22 @@ class Rewriter:
             [([x.pieces[j] for x, j in job], t) for job, t in jobs], rerank, beam, sample, temperature
         )
         if rerank == 1:
-            self.repair(jobs, found)
-        chosen = self.choose(jobs, found)
+            self.repair(jobs, found, beam)
+        picked = self.choose(jobs, found)
+        chosen = [
+            [x.pieces[j] if i is None else cands[b][i] for b, ((x, j), i) in enumerate(zip(job, ids))]
+            for (job, _), ids, (cands, _) in zip(jobs, picked, found)
+        ]
         # the rewrite's style judged as text (a plain str), as an input's is: what its reader gets
         probs = self.style_probs([str(h) for hs in chosen for h in hs])
         k = 0
-        for (job, t), hs, (cands, scores) in zip(jobs, chosen, found):
+        for (job, t), hs, ids, (cands, scores) in zip(jobs, chosen, picked, found):
             for b, ((x, j), h) in enumerate(zip(job, hs)):
                 x.rewrites[j] = h
                 x.probs.append(float(probs[k, t]))
                 if scores is not None:
-                    x.candidates.append((cands[b], scores[b]))
+                    kept_numbers = [self.keeps(x, j, c)[0] for c in cands[b]]
+                    x.candidates.append((cands[b], scores[b], ids[b], kept_numbers))
                 k += 1
         results = []
         for x in inputs:

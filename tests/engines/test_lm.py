@@ -15,12 +15,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from textcycle.engines.base import Hypothesis  # noqa: E402
 from textcycle.engines.lm import LMEngine, merged_copy  # noqa: E402
 from textcycle.errors import TextcycleError  # noqa: E402
 from textcycle.model_folder import ModelFolder  # noqa: E402
 from textcycle.rewriter import Rewriter  # noqa: E402
 from textcycle.text.lm_model import LMGenerators, LMSpec  # noqa: E402
-from textcycle.text.textnorm import normalize  # noqa: E402
+from textcycle.text.textnorm import yelp_tokenize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "textcycle" / "pretrained" / "yelp"
@@ -67,11 +68,12 @@ def test_greedy_and_scores_match_torch(trained, cache, monkeypatch):
     # log p(x | y, into style 0), the content reward of rewrites y of x, as the torch reference
     lp, n = gens.target_logprobs(TARGETS, [0, 0], SOURCES)
     assert engine.logprobs(TARGETS, SOURCES, 0).tolist() == pytest.approx((lp / n).tolist(), abs=1e-3)
-    # a generated hypothesis is scored on the tokens it was generated as
+    # a hypothesis of this engine is read as the tokens it was generated as, not as its text
     hyps = [h[0] for h in engine.generate(SOURCES, to=1)]
-    assert hyps[0].owner is engine and engine.logprobs(hyps, SOURCES, 0).tolist() == pytest.approx(
-        (lp / n).tolist(), abs=1e-3
-    )
+    assert hyps[0].owner is engine
+    ids = [engine.tokenizer.token_to_id(t) for t in engine._tokens(TARGETS[0])]
+    disguised = Hypothesis("the food was bad", ids, engine)  # its text says one thing, its ids another
+    assert engine.logprobs([disguised], SOURCES[:1], 0)[0] == pytest.approx(lp[0].item() / n[0].item(), abs=1e-3)
     samples = engine.generate(SOURCES[:1], to=1, sample=True, num_hypotheses=3)
     assert len(samples) == 1 and len(samples[0]) == 3
     both = engine.generate_many([(SOURCES, 1), (TARGETS, 0)])
@@ -92,6 +94,8 @@ def test_seeded_sampling_repeats(trained, cache):
         engine.set_seed(7)
         runs.append(engine.generate(SOURCES, to=1, sample=True, temperature=2.0, num_hypotheses=4))
     assert runs[0] == runs[1]
+    engine.set_seed(8)
+    assert engine.generate(SOURCES, to=1, sample=True, temperature=2.0, num_hypotheses=4) != runs[0]
 
 
 def test_a_changed_adapter_gets_its_own_copy(trained, cache, tmp_path):
@@ -126,8 +130,9 @@ def test_the_rewriter_hands_the_lm_natural_text(trained, cache):
     ]
     assert all(isinstance(r["rewrite"], str) and r["style_probability"] is not None for r in rows)
     # for scoring, the output in the corpus form the evaluation reads
-    natural = rw.rewrite(["The food was bad."], to=1)
-    assert rw.rewrite(["The food was bad."], to=1, corpus_form=True) == [normalize(natural[0], "en")]
+    natural = rw.rewrite(["The food was bad at 6:30, 2 times."], to=1)
+    corpus = rw.rewrite(["The food was bad at 6:30, 2 times."], to=1, corpus_form=True)
+    assert corpus == [yelp_tokenize(natural[0], numbers=False)]  # digits kept, as the references keep them
 
 
 def test_rerank_scores_candidates_with_the_discriminator(trained, cache):
@@ -135,7 +140,8 @@ def test_rerank_scores_candidates_with_the_discriminator(trained, cache):
     rows = [rw.rewrite(["the food was bad"], to=1, rerank=4, seed=3, details=True, candidates=True) for _ in range(2)]
     assert rows[0] == rows[1]
     cands = rows[0][0]["candidates"]
-    assert cands[0]["text"] == rows[0][0]["rewrite"] and all("score" in c for c in cands)
+    assert rows[0][0]["rewrite"] in [c["text"] for c in cands] and all("score" in c for c in cands)
+    assert [c["score"] for c in cands] == sorted((c["score"] for c in cands), reverse=True)
 
 
 def test_the_torch_engine_is_refused_in_one_line(trained):

@@ -41,8 +41,14 @@ def test_kept_counts_numbers_and_names():
 
 
 def test_recase_gives_names_their_source_case():
-    assert recase("Trader joe's is the worst, avoid jfk.", ["Joe's", "JFK"]) == "Trader Joe's is the worst, avoid JFK."
-    assert recase("the may menu", []) == "the may menu"
+    source = "Trader Joe's is the best, fly to JFK."
+    assert recase("Trader joe's is the worst, avoid jfk.", source) == "Trader Joe's is the worst, avoid JFK."
+    assert recase("the may menu", "the food") == "the may menu"
+    # a word the source also writes in lowercase stays as written; a name is recased as often as it occurs
+    assert recase("on may 3 you may like it", "On May 3 you may like it") == "on may 3 you may like it"
+    assert recase("it was it", "I loved IT, it was fine") == "it was it"
+    assert recase("jfk to jfk", "JFK was fine") == "JFK to jfk"
+    assert names("I'm sure I've seen Tom") == ["Tom"]
 
 
 def test_no_piece_ends_at_an_abbreviation():

@@ -48,9 +48,12 @@ def merged_copy(model_folder: str | Path, base: str | None = None, quantization:
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
 
     def build(tmp: Path) -> None:
-        from .lm_convert import convert_folder
+        try:
+            from .lm_convert import convert_folder
 
-        convert_folder(model_folder, tmp, base, quantization)
+            convert_folder(model_folder, tmp, base, quantization)
+        except ImportError as e:  # the [lm] extra: torch, transformers, peft
+            raise TextcycleError(f"building the LM model's fast copy needs {e.name}: pip install -e '.[lm]'") from None
 
     return cached_folder(f"lm-{key}", source, build) / "ct2"
 

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--pretrained-lm",
         action="store_true",
-        help="also perplexity under the pretrained SmolLM2-135M (needs the [lm] extra and its wheel; "
+        help="also perplexity under the pretrained SmolLM2-135M-Instruct (needs the [lm] extra and its wheel; "
         "built once into the cache, scores kept there)",
     )
     ap.add_argument("--threads", type=thread_count, default=1, help="torch threads (default 1)")

@@ -1,4 +1,4 @@
-"""Fluency under a pretrained LM: perplexity of outputs under SmolLM2-135M, beside "our LM".
+"""Fluency under a pretrained LM: perplexity of outputs under SmolLM2-135M-Instruct, beside "our LM".
 
 The field reports GPT-2 perplexity; our 7.6M-parameter LM of the Yelp training split cannot tell
 fluent text from broken text the way a pretrained one can. No GPT-2 installs offline, so the

@@ -80,10 +80,11 @@ class CUT:
         self.cfg, self.acc = cfg, accelerator
         self.G_AB, self.G_BA = build_generator(cfg), build_generator(cfg)
         self.D_A, self.D_B = build_discriminator(cfg), build_discriminator(cfg)
-        with torch.no_grad():  # the channels of the tapped layers
+        with torch.no_grad():  # the channels of the tapped layers (eval: batch norm statistics untouched)
             probe = torch.zeros(1, cfg.data.channels, 8 * 2**m.n_downsampling, 8 * 2**m.n_downsampling)
             self.layers = nce_layers(cfg)
-            channels = [f.shape[1] for f in encoder_features(self.G_AB, probe, self.layers)]
+            channels = [f.shape[1] for f in encoder_features(self.G_AB.eval(), probe, self.layers)]
+            self.G_AB.train()
         self.F_AB = init_weights_linear(PatchSampler(channels, t.nce_dim), m.init_gain)
         self.F_BA = init_weights_linear(PatchSampler(channels, t.nce_dim), m.init_gain)
         betas = (t.beta1, t.beta2)

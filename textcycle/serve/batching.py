@@ -123,7 +123,7 @@ class Batcher:
         self.texts_run = 0  # texts in those batches (texts_run / engine_calls: the mean batch)
         self._counting = threading.Lock()  # the counters above, from several engine threads
         self._free_since = 0.0  # monotonic time the last batch ended
-        self._last_arrival = 0.0  # monotonic time the last job arrived
+        self._last_arrival: dict[Hashable, float] = {}  # per key: monotonic time its last job arrived
         self._queues: dict[Hashable, deque[Job]] = {}
         self._wake: asyncio.Event | None = None
         self._slots: asyncio.Semaphore | None = None  # one per batch that may run at once
@@ -168,7 +168,7 @@ class Batcher:
         self._queues.setdefault(key, deque()).append(job)
         self.queued += n
         self.queued_cost += cost
-        self._last_arrival = job.enqueued
+        self._last_arrival[key] = job.enqueued
         self._wake.set()
         try:
             return await job.future
@@ -241,7 +241,8 @@ class Batcher:
         oldest job's arrival or the last batch's end, at most `GATHER_SPREAD` x `max_wait`)."""
         while self._queues.get(key) and not self._full(key):
             start = max(self._queues[key][0].enqueued, self._free_since)
-            end = min(max(start, self._last_arrival) + self.max_wait, start + GATHER_SPREAD * self.max_wait)
+            last = self._last_arrival.get(key, start)
+            end = min(max(start, last) + self.max_wait, start + GATHER_SPREAD * self.max_wait)
             left = end - time.monotonic()
             if left <= 0:
                 return

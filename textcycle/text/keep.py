@@ -38,9 +38,11 @@ def names(text: str) -> list[str]:
     out = []
     for m in WORD.finditer(text):
         w = m.group(0)
-        before = text[: m.start()].rstrip()
+        before = text[max(0, m.start() - 40) : m.start()].rstrip()  # enough for "... Dr."; linear in the text
         starts = not before or (before[-1] in ".!?…\n" and not ends_in_abbreviation(before))
-        if w.isupper() and len(w) > 1 or (not starts and w != "I" and any(c.isupper() for c in w)):
+        if w == "I" or w.startswith(("I'", "I’")):  # I, I'm, I've: capitalised, not names
+            continue
+        if w.isupper() and len(w) > 1 or (not starts and any(c.isupper() for c in w)):
             out.append(w)
     return out
 
@@ -76,9 +78,19 @@ def _placeholders(text: str) -> int:
     return text.split(" ").count(NUMBER_PLACEHOLDER)
 
 
-def recase(output: str, source_names: list[str]) -> str:
-    """The words of `output` that are (in lowercase) names of the source, in the source's case."""
-    case = {n.lower(): n for n in source_names}
-    if not case:
-        return output
-    return WORD.sub(lambda m: case.get(m.group(0).lower(), m.group(0)), output)
+def recase(output: str, source: str) -> str:
+    """The words of `output` that are, in lowercase, names of `source`, in the source's case: as
+    many of each as the source has, and none that the source also writes in lowercase ("May 3"
+    and "you may" leave "may" alone)."""
+    lower = Counter(w for w in WORD.findall(source) if w.islower())
+    left = Counter(n for n in names(source) if n.lower() not in lower)
+    case = {n.lower(): n for n in left}
+
+    def fix(m: re.Match) -> str:
+        name = case.get(m.group(0).lower())
+        if name is None or not left[name]:
+            return m.group(0)
+        left[name] -= 1
+        return name
+
+    return WORD.sub(fix, output) if case else output
