@@ -182,3 +182,11 @@ def test_bad_lm_model_configs_are_one_line_errors(trained, tmp_path, patch, mess
     (folder / "config.json").write_text(json.dumps({**config, **patch}))
     with pytest.raises(TextcycleError, match=message):
         ModelFolder.open(folder)
+
+
+def test_a_corrupt_adapter_is_one_line(trained, cache, tmp_path):
+    folder = tmp_path / "corrupt"
+    shutil.copytree(trained[0], folder)
+    (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(TextcycleError, match="cannot build its fast copy"):
+        Rewriter.from_pretrained(folder, threads=1)

@@ -54,6 +54,10 @@ def merged_copy(model_folder: str | Path, base: str | None = None, quantization:
             convert_folder(model_folder, tmp, base, quantization)
         except ImportError as e:  # the [lm] extra: torch, transformers, peft
             raise TextcycleError(f"building the LM model's fast copy needs {e.name}: pip install -e '.[lm]'") from None
+        except TextcycleError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a corrupt adapter or base: the loaders raise many kinds
+            raise TextcycleError(f"{model_folder}: cannot build its fast copy ({one_line(e)})") from None
 
     return cached_folder(f"lm-{key}", source, build) / "ct2"
 
