@@ -115,3 +115,18 @@ def test_broken_contractions_are_not_well_formed():
 
     assert well_formed("I don't know, it wasn't bad, I can't and won't go. Ain't it?")
     assert not well_formed("The rooms were veryn't clean.") and not well_formed("Goodn't food.")
+
+
+def test_teacher_pairs_from_the_bundled_small_model():
+    """lm_pairs' teacher: the small model's best candidate into the other style, kept when its
+    discriminator puts it there (a pair that copies its source is never kept)."""
+    from textcycle.rewrite import Rewriter
+    from textcycle.text.lm_pairs import teacher_pairs
+
+    rw = Rewriter.from_pretrained("yelp", threads=1)
+    sources = ["the food was cold and the waiter was rude .", "the service was terrible and slow ."]
+    for rerank in (1, 3):
+        pairs = teacher_pairs(rw, sources, 1, rerank, min_style=0.5)
+        assert pairs and all(x in sources and y != x and isinstance(sc, float) for x, y, sc in pairs)
+        assert all(p >= 0.5 for p in rw.style_probs([y for _, y, _ in pairs])[:, 1])
+    assert teacher_pairs(rw, sources, 1, 1, min_style=1.01) == []

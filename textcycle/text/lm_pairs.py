@@ -19,6 +19,7 @@ import random
 import sys
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ..cli import entry_point
@@ -36,8 +37,10 @@ def teacher_pairs(
     out = []
     for b in tqdm(range(0, len(sentences), batch), desc=f"teacher -> {to}", file=sys.stderr):
         chunk = sentences[b : b + batch]
-        texts, scores = rw.candidates(chunk, to, rerank)
-        best = [row[int(i)] for row, i in zip(texts, scores.argmax(1))]
+        [(texts, scores)] = rw.candidates([(chunk, to)], n=rerank)
+        if scores is None:  # rerank 1: the greedy rewrite, unscored
+            scores = np.zeros((len(chunk), 1))
+        best = [str(row[int(i)]) for row, i in zip(texts, scores.argmax(1))]
         probs = rw.style_probs(best)[:, to]
         for src, y, p, sc in zip(chunk, best, probs, scores.max(1)):
             if p >= min_style and y.strip() and y != src:
