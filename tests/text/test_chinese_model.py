@@ -315,15 +315,19 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
 
     rw = Rewriter(zh_trainer.model())
     src = [normalize(t, "zh") for t in ("這家店服務很差", "早餐很難吃啦")]
+    inputs = [rw.pieces(t) for t in src]
+    assert [x.pieces for x in inputs] == [[t] for t in src]
+    jobs = [([(x, 0) for x in inputs], 1)]
     torch.manual_seed(0)
     [(texts, scores)] = rw.candidates([(src, 1)], n=4)
     assert len(texts) == 2 and all(len(t) == 4 for t in texts) and scores.shape == (2, 4)
     assert ((scores >= 0) & (scores <= 1)).all()
-    [greedy] = rw.choose(rw.candidates([(src, 1)]))
-    assert [t[0] for t in texts] == greedy  # column 0 is the greedy rewrite
+    assert rw.choose(jobs, rw.candidates([(src, 1)])) == [[0, 0]]  # the greedy rewrite, column 0
+    # of the candidates that keep the numbers (none here) and are not empty, the highest reward
+    keep = [[i for i, c in enumerate(row) if c.strip()] for row in texts]
+    best = [max(ok, key=lambda i, b=b: scores[b][i]) for b, ok in enumerate(keep)]
     torch.manual_seed(0)
-    [picked] = rw.choose(rw.candidates([(src, 1)], n=4))
-    assert picked == [t[int(i)] for t, i in zip(texts, scores.argmax(1))]
+    assert rw.choose(jobs, rw.candidates([(src, 1)], n=4)) == [best]
     with pytest.raises(Exception, match="rerank"):
         rw.rewrite("很好", rerank=0)
 
