@@ -1,7 +1,7 @@
 """Serve textcycle models over HTTP: a JSON API and a web page.
 
     python -m textcycle.serve                          # the bundled yelp model on 127.0.0.1:8000
-    python -m textcycle.serve --model yelp zh --port 8080
+    python -m textcycle.serve --model yelp zh ptt --port 8080
     python -m textcycle.serve --model mine=runs/yelp/best --workers 2
     curl -s localhost:8000/v1/rewrite -H 'content-type: application/json' \\
         -d '{"texts": ["the food was cold and the waiter was rude"]}'

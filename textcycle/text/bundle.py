@@ -128,11 +128,46 @@ converts user text in and out). Long inputs are split into sentences.
 """
 
 
+# what each corpus source is, for the card: (datasets, title, data line, how the script is handled)
+CORPORA = {
+    "zh_reviews": (
+        "[SophonPlus online_shopping_10_cats, waimai_10k, ChnSentiCorp_htl_all]",
+        "Chinese review sentiment transfer",
+        "the three Chinese review corpora (online shopping, food delivery, hotels) split into\n"
+        "  sentences of 4-32 characters; a sentence takes its review's label; whole reviews held out for\n"
+        "  dev and test",
+    ),
+    "text_files": (
+        "[PTT Stock board comments, 2018-2019 (jwlin/ptt-web-crawler dumps)]",
+        "PTT comment style transfer",
+        "PTT Stock-board comments (index pages 4200-5009, 2018-2019), ingested with\n"
+        "  `python -m textcycle.ptt ingest`: a 噓 comment is style 0, a 推 comment style 1; whole\n"
+        "  articles held out for dev and test",
+    ),
+}
+SCRIPTS = {
+    "simplified": "Simplified Chinese; Traditional input is converted with OpenCC and the rewrite comes back in\n"
+    "Taiwan Traditional.",
+    "traditional": "Traditional Chinese, as written on PTT; Simplified input is converted with OpenCC and the rewrite\n"
+    "comes back in Simplified.",
+}
+
+
 def corpus_model_card(
-    run: Path, result: dict, samples: str, summary: dict, command: str, eval_command: str, classifier_metrics: dict
+    run: Path,
+    result: dict,
+    samples: str,
+    summary: dict,
+    command: str,
+    eval_command: str,
+    classifier_metrics: dict,
+    name: str = "zh",
+    source: str = "zh_reviews",
+    script: str | None = "simplified",
+    example: str = "這家店的服務很差",
 ) -> str:
-    """Model card for a corpus without human rewrites (e.g. Chinese reviews): the test split's
-    scores beside copy-input, and twenty sample rewrites per direction."""
+    """Model card for a corpus without human rewrites (Chinese reviews, PTT comments): the test
+    split's scores beside copy-input, and twenty sample rewrites per direction."""
     from ..evaluate.split_eval import SELF_FIELDS, clear_table
 
     cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
@@ -140,33 +175,32 @@ def corpus_model_card(
     a, b = result["style_names"]
     ours = result["ours"]
     test = classifier_metrics.get("test", {})
+    datasets, title, data = CORPORA.get(source, ("[]", "Chinese style transfer", f"`{source}` (see the config)"))
     return f"""---
 language: zh
 license: apache-2.0
 library_name: textcycle
 tags: [text-style-transfer, unpaired, cyclegan, sentiment, chinese]
-datasets: [SophonPlus online_shopping_10_cats, waimai_10k, ChnSentiCorp_htl_all]
+datasets: {datasets}
 ---
-# textcycle Chinese review sentiment transfer ({a} <-> {b})
+# textcycle {title} ({a} <-> {b})
 
 Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token embedding) and a
 3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
 warm start, reward-ranked self-training rounds, then cycle-RL (REINFORCE on the discriminator's
-style reward and the back-translation content reward). Simplified Chinese; Traditional input is converted with OpenCC and the rewrite
-comes back in Taiwan Traditional. Weights in fp16 safetensors; they load as fp32. `ct2/` holds
-CTranslate2 copies of both generators, which the rewrite command uses without torch.
+style reward and the back-translation content reward). {SCRIPTS.get(script, "")} Weights in fp16
+safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both generators, which the
+rewrite command uses without torch.
 
 ```bash
-python -m textcycle.rewrite --model zh "这家店的服务很差"
-python -m textcycle.rewrite --model zh "這家店的服務很差"
+python -m textcycle.rewrite --model {name} "{example}"
+python -m textcycle.rewrite --model {name} --to {b} "{example}"
 ```
 
 ## Training
-- Data: the three Chinese review corpora (online shopping, food delivery, hotels) split into
-  sentences of 4-32 characters; a sentence takes its review's label; whole reviews held out for
-  dev and test (see `configs/zh-reviews.yaml`). With `data.filter_min_prob` (the config below)
-  training keeps only style-bearing sentences, by a cross-fitted filter classifier that is never
-  the evaluation classifier (`textcycle.text.sentence_filter`; dev and test are not filtered).
+- Data: {data} (see the config below). With `data.filter_min_prob` training keeps only
+  style-bearing sentences, by a cross-fitted filter classifier that is never the evaluation
+  classifier (`textcycle.text.sentence_filter`; dev and test are not filtered).
 - Command: `{command}`
 - Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
   {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
@@ -177,8 +211,8 @@ python -m textcycle.rewrite --model zh "這家店的服務很差"
 No human rewrites exist for this data, so content is measured by self-BLEU (sacrebleu, `zh`
 tokenizer) against the source; ACC from the project's Chinese evaluation classifier (trained on
 the train split only; its own accuracy on the test sources: {test.get("neg", "?")}% {a},
-{test.get("pos", "?")}% {b}; review labels are noisy at sentence level); PPL under the
-project's Chinese LM. Greedy decoding. Command: `{eval_command}`
+{test.get("pos", "?")}% {b}; labels are noisy at sentence level); PPL under the
+project's LM of the same corpus. Greedy decoding. Command: `{eval_command}`
 
 {scores_table([result["copy_input"], ours], SELF_FIELDS, result["style_names"])}
 
@@ -188,9 +222,9 @@ project's Chinese LM. Greedy decoding. Command: `{eval_command}`
 
 {samples}
 ## Limitations
-Trained for {minutes:.0f} minutes on a CPU: a small model that mostly swaps sentiment words and
+Trained for {minutes:.0f} minutes on a CPU: a small model that mostly swaps style words and
 phrases; it often keeps neutral sentences unchanged or makes them odd, and sometimes loses
-content. It knows the domains of its training reviews (shopping, delivery food, hotels).
+content. It knows the domain of its training corpus and little beyond it.
 
 ## Config
 ```yaml
@@ -225,7 +259,19 @@ def bundle_corpus(args) -> int:
         mfile = Path(classifier) / "metrics.json"
         metrics = json.loads(mfile.read_text()) if mfile.is_file() else {}
         samples = (Path(args.outputs) / "samples.md").read_text(encoding="utf-8")
-        card = corpus_model_card(run, result, samples, summary, args.command, eval_cmd, metrics)
+        card = corpus_model_card(
+            run,
+            result,
+            samples,
+            summary,
+            args.command,
+            eval_cmd,
+            metrics,
+            name=Path(args.into).name,
+            source=cfg.data.source,
+            script=folder.script,
+            example=sources[0][0],
+        )
         model = TextCycleModel.from_pretrained(folder)
         model.save_pretrained(args.into, dtype=torch.float16, card=card)
         size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
