@@ -169,3 +169,20 @@ def make_tiny_base(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     return make_tiny_base(tmp_path_factory.mktemp("tiny-llama"))
+
+
+def rewrite_offline(*args: str):
+    """`python -m textcycle.rewrite ARGS` as a new user's shell would run it: a bare PATH, no
+    network for Hugging Face, the checkout on PYTHONPATH."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, "-m", "textcycle.rewrite", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(repo)},
+    )

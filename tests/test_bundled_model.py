@@ -1,11 +1,10 @@
 """The model shipped inside the package: it loads offline, is small, and really changes sentiment."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import rewrite_offline
 
 from textcycle.evaluate.classifier import StyleClassifier
 from textcycle.evaluate.paths import DEFAULT_CLASSIFIER
@@ -83,14 +82,7 @@ def test_bundled_model_detects_direction(rw):
 
 
 def test_main_command_offline():
-    r = subprocess.run(
-        [sys.executable, "-m", "textcycle.rewrite", "The food was cold and the waiter was rude."],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
-    )
+    r = rewrite_offline("The food was cold and the waiter was rude.")
     assert r.returncode == 0, r.stderr
     out = r.stdout.strip().splitlines()
     assert len(out) == 1 and out[0] and out[0][0].isupper()

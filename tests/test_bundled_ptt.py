@@ -2,11 +2,10 @@
 changes the style of clear comments as the PTT evaluation classifier judges them."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import rewrite_offline
 
 from textcycle.evaluate.classifier import StyleClassifier
 from textcycle.model_folder import PACKAGE_MODELS
@@ -78,13 +77,6 @@ def test_ptt_model_changes_the_style(rw):
 
 
 def test_ptt_rewrite_command_offline():
-    r = subprocess.run(
-        [sys.executable, "-m", "textcycle.rewrite", "--model", "ptt", "--to", "推", "垃圾公司 滾啦"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
-    )
+    r = rewrite_offline("--model", "ptt", "--to", "推", "垃圾公司 滾啦")
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip().splitlines()) == 1 and r.stdout.strip()

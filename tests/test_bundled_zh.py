@@ -1,11 +1,10 @@
 """The bundled Chinese model: loads offline, is small, changes sentiment, answers in the user's script."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import rewrite_offline
 
 from textcycle.evaluate.classifier import StyleClassifier
 from textcycle.model_folder import PACKAGE_MODELS
@@ -85,13 +84,6 @@ def test_zh_model_answers_in_the_users_script(rw):
 
 
 def test_zh_rewrite_command_offline():
-    r = subprocess.run(
-        [sys.executable, "-m", "textcycle.rewrite", "--model", "zh", "這家店的服務很差"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
-    )
+    r = rewrite_offline("--model", "zh", "這家店的服務很差")
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.strip().splitlines()) == 1 and r.stdout.strip()
