@@ -318,7 +318,7 @@ class Rewriter:
             out = restore_numbers(out, x.numbers)
         if corpus_form:
             return out
-        return recase(zh_convert(denormalize(out, self.language), x.back), x.raw)
+        return recase(zh_convert(denormalize(out, self.language), x.back), x.raw, x.names)
 
     def details(self, x: Input, output: str, candidates: bool) -> dict:
         """The `--json` row of an input (and, for the server, its rerank candidates)."""

@@ -78,12 +78,16 @@ def _placeholders(text: str) -> int:
     return text.split(" ").count(NUMBER_PLACEHOLDER)
 
 
-def recase(output: str, source: str) -> str:
+def recase(output: str, source: str, source_names: list[str] | None = None) -> str:
     """The words of `output` that are, in lowercase, names of `source`, in the source's case: as
     many of each as the source has, and none that the source also writes in lowercase ("May 3"
-    and "you may" leave "may" alone)."""
+    and "you may" leave "may" alone). `source_names`: `names(source)`, when the caller has it."""
+    if source_names is None:
+        source_names = names(source)
+    if not source_names:
+        return output
     lower = Counter(w for w in WORD.findall(source) if w.islower())
-    left = Counter(n for n in names(source) if n.lower() not in lower)
+    left = Counter(n for n in source_names if n.lower() not in lower)
     case = {n.lower(): n for n in left}
 
     def fix(m: re.Match) -> str:
