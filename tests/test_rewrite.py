@@ -97,6 +97,23 @@ def test_a_piece_no_candidate_keeps_the_numbers_of_stays_as_it_was(bundled_sp):
     assert out == "The soup was cold at 6:30. The tea was warm!"  # never a lost or invented number
 
 
+class LoopingEngine(EchoEngine):
+    """Greedy: "cold" -> "warm warm warm" (a loop); the beam's second hypothesis: "cold" -> "warm"."""
+
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+        self.calls.append(beam)
+        looped = [t.replace("cold", "warm warm warm") for t in self.decode(ids)]
+        fixed = [t.replace("cold", "warm") for t in self.decode(ids)]
+        return [self.encode([lp] + [fx] * (num_hypotheses - 1)) for lp, fx in zip(looped, fixed)]
+
+
+def test_a_rewrite_stuck_in_a_loop_gets_the_beam_s_candidate(bundled_sp):
+    rw = Rewriter(engine=LoopingEngine(bundled_sp), info=INFO, warn=lambda m: None)
+    assert rw.rewrite("the soup was cold .") == "The soup was warm." and rw.engine.calls == [1, 4]
+    # a repeat the source has is no invented loop
+    assert rw.rewrite("the soup was so so so cold .") == "The soup was so so so warm."
+
+
 def test_names_come_back_in_their_case(echo):
     assert echo.rewrite("we love Trader Joe's and JFK .") == "We love Trader Joe's and JFK."
 

@@ -10,8 +10,9 @@ One call goes through five named stages; each input is normalised once:
 2. `detect`: the discriminator's style of each input (the mean over its pieces);
 3. `candidates`: per piece, its rewrites into the target style: one (greedy, beam, a sample), or
    with rerank N the greedy rewrite and N - 1 samples scored with the training reward;
-4. `choose`: per piece, the best candidate that keeps its numbers and names (`text.keep`; a
-   greedy rewrite that lost one gets a beam's candidates first, `repair`), else the piece as it was;
+4. `choose`: per piece, the best candidate that keeps its numbers and names and invents no loop
+   (`text.keep`; a greedy rewrite that failed gets a beam's candidates first, `repair`), else the
+   piece as it was;
 5. `assemble`: per input, pieces joined, symbols and numbers put back, corpus form undone, names
    recased, script converted back; with details, the style probability and (rerank) candidates.
 
@@ -31,7 +32,7 @@ from .cli import check_threads
 from .decoding import check_decoding, check_seed
 from .errors import TextcycleError, warn
 from .model_folder import ModelFolder
-from .text.keep import kept, mask_numbers, names, recase
+from .text.keep import invented_loop, kept, mask_numbers, names, recase
 from .text.reward import detected_style_probs, training_reward
 from .text.textnorm import (
     clean,
@@ -262,13 +263,14 @@ class Rewriter:
 
     # ------------------------------------------------------------ 4. choose
     def keeps(self, x: Input, j: int, candidate: str) -> tuple[bool, int]:
-        """(whether `candidate` keeps every number of piece j of x and is not empty, how many of
-        its names)."""
-        same, n = kept(x.pieces[j], str(candidate), x.names, corpus_form=not self.natural)
-        return same and bool(str(candidate).strip()), n
+        """(whether `candidate` keeps every number of piece j of x, is not empty and invents no
+        loop, how many of its names)."""
+        source, candidate = x.pieces[j], str(candidate)
+        same, n = kept(source, candidate, x.names, corpus_form=not self.natural)
+        return same and bool(candidate.strip()) and not invented_loop(source, candidate), n
 
     def repair(self, jobs: list, found: list, beam: int = 1) -> None:
-        """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name gets the
+        """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name, or loops, gets the
         best of a beam (`REPAIR_BEAM` wide, or the asked beam if wider) as further candidates."""
         todo = {}  # batch -> the rows to repair
         for k, ((job, _), (cands, scores)) in enumerate(zip(jobs, found)):

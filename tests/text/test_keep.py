@@ -3,7 +3,7 @@ compared as strings, names recased; on hand-checked sentences."""
 
 from collections import Counter
 
-from textcycle.text.keep import kept, mask_numbers, names, numbers, recase
+from textcycle.text.keep import invented_loop, kept, loops, mask_numbers, names, numbers, recase
 
 
 def test_names_are_capitalised_words_not_starting_a_sentence():
@@ -56,3 +56,15 @@ def test_no_piece_ends_at_an_abbreviation():
 
     text = "Dr. Patel made my visit easy. We loved it! Mr. Smith too."
     assert model_pieces(text, "en", 18) == ["Dr. Patel made my visit easy.", "We loved it!", "Mr. Smith too."]
+
+
+def test_loops_are_repeated_units_a_source_does_not_have():
+    assert loops("感覺會跌 噓 噓 噓 噓 噓 低調") == ["噓噓噓噓噓"]  # spaces ignored
+    assert loops("誰敢罵你媽的媽的媽的習") == ["媽的媽的媽的"]
+    assert loops("so good so good so good") == ["sogoodsogoodsogood"]
+    # below the bar: laughter, a doubled word, punctuation
+    assert loops("哈哈哈 謝謝 good good !!!! ...") == []
+    assert invented_loop("跟一張跟一張", "跟一張跟一張 純噓噓噓噓") is True
+    assert invented_loop("995QQQQQQQQ", "995QQQQQQQQ") is False  # the source's own run
+    assert invented_loop("ㄎㄎ", "ㄎㄎㄎㄎㄎㄎㄎ") is True
+    assert invented_loop("the food was cold", "the food was great great great") is True

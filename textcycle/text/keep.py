@@ -9,7 +9,9 @@ content a reader checks. The Rewriter uses this module three ways:
   none invented) and how many of its names; the Rewriter takes the best candidate that keeps
   every number, and leaves a piece unchanged when none does;
 - `recase`: a small model writes lowercase; the words of its output that are names in the source
-  get the source's case back.
+  get the source's case back;
+- `invented_loop`: a candidate stuck in a loop ("噓 噓 噓 噓", "媽的媽的媽的") that its source does
+  not have is not a rewrite; the Rewriter treats it as one that lost a number.
 
 A name is a word with a capital letter that does not start a sentence ("Costco", "JFK", "Joe's"),
 or a whole-capitals word of two letters or more anywhere. A sentence's first word is not taken
@@ -26,6 +28,8 @@ from .textnorm import NUMBER_PLACEHOLDER, ends_in_abbreviation
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
 _LETTERS = re.compile(r"[^\W\d_]+")
+_RUN = re.compile(r"(.+?)\1+", re.S)  # a unit and its repeats, the shortest unit first
+_SPACE = re.compile(r"\s+")
 
 
 def numbers(text: str) -> Counter:
@@ -72,6 +76,24 @@ def kept(source: str, candidate: str, source_names: list[str], corpus_form: bool
         if wanted and all(present[w] >= c for w, c in wanted.items()):
             score += all(have[w] >= c for w, c in wanted.items())
     return same, score
+
+
+def loops(text: str) -> list[str]:
+    """The runs of `text` (spaces ignored) that repeat a unit with a letter or digit: a character
+    4 times or more ("謝謝謝謝", "QQQQ"), a longer unit 3 times or more ("媽的媽的媽的", "so good so
+    good so good"). Laughter ("哈哈哈") and a doubled word stay below the bar."""
+    out = []
+    for m in _RUN.finditer(_SPACE.sub("", text)):
+        unit, run = m.group(1), m.group(0)
+        if any(c.isalnum() for c in unit) and len(run) // len(unit) >= (4 if len(unit) == 1 else 3):
+            out.append(run)
+    return out
+
+
+def invented_loop(source: str, candidate: str) -> bool:
+    """Whether `candidate` has a loop (`loops`) that `source` does not have as written."""
+    flat = _SPACE.sub("", source)
+    return any(run not in flat for run in loops(candidate))
 
 
 def _placeholders(text: str) -> int:
