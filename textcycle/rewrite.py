@@ -27,6 +27,7 @@ import sys
 from .cli import entry_point, thread_count, write_stdout
 from .decoding import MAX_BEAM, MAX_RERANK, MAX_SEED, check_decoding, check_seed
 from .errors import TextcycleError, warn
+from .model_folder import BUNDLED
 from .rewriter import Rewriter
 from .text.textnorm import clean
 
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         default="yelp",
-        help="bundled name (yelp, zh), model folder or run folder (default: yelp; ./yelp for a folder of that name)",
+        help=f"bundled name ({', '.join(BUNDLED)}), model folder or run folder (default: yelp; ./yelp for a folder of that name)",
     )
     p.add_argument(
         "--to", help="target style name (see the model's config) or 0/1; default: the opposite of the detected style"
