@@ -131,7 +131,7 @@ def test_split_scores_copy_input_is_the_floor():
 def test_clear_subset_keeps_sources_given_their_own_label_confidently():
     import torch
 
-    from textcycle.evaluate.split_eval import clear_subset
+    from textcycle.evaluate.split_eval import clear_subset, clearest
 
     class Probs:  # p(positive) by hand, per text
         table = {"a": 0.05, "b": 0.2, "c": 0.95, "d": 0.5, "e": 0.91, "f": 0.89}
@@ -144,6 +144,23 @@ def test_clear_subset_keeps_sources_given_their_own_label_confidently():
     # positive ones p(positive) >= 0.9: d (0.5) no, e (0.91) yes, f (0.89) no
     assert clear_subset([["a", "b", "c"], ["d", "e", "f"]], Probs()) == [[0], [1]]
     assert clear_subset([["a", "b"], ["e"]], Probs(), min_prob=0.8) == [[0, 1], [0]]
+    # the surest n per style, surest first, whatever their probability
+    assert clearest([["a", "b", "c"], ["d", "e", "f"]], Probs(), 2) == [[0, 1], [1, 2]]
+
+
+def test_marking_sheet_has_a_column_per_mark():
+    from textcycle.evaluate.report import MARKS, rewrites_table
+
+    sheet = rewrites_table(
+        [["很差|吧", "x"], ["很好"]], [["很好|吧", "y"], ["很差"]], ["噓", "推"], [[0], [0]], "zh", MARKS
+    )
+    assert sheet.splitlines()[:4] == [
+        "**噓 -> 推**",
+        "",
+        "| source | rewrite | style flipped | content kept | fluent |",
+        "|---|---|---|---|---|",
+    ]
+    assert sheet.splitlines()[4] == "| 很差\\|吧 | 很好\\|吧 | | | |"
 
 
 def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
@@ -197,6 +214,7 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     assert (
         split_eval.main(
             ["--config", str(cfg_file), "--outputs", str(out), "--classifier", str(tmp_path / "clf"), "--samples", "3"]
+            + ["--marking", "2"]
         )
         == 0
     )
@@ -217,6 +235,8 @@ def test_split_eval_cli_end_to_end(zh_trainer, tmp_path):
     else:
         assert clear["ours"] is None and "no table" in split_eval.clear_table(scores)
     assert "negative -> positive" in (out / "samples.md").read_text(encoding="utf-8")
+    sheet = (out / "marking.md").read_text(encoding="utf-8")  # --marking 2: two rows a direction to mark
+    assert sheet.count("| | | |") == 4 and "style flipped" in sheet
     # a bad path is one clear line, exit 2
     assert (
         split_eval.main(

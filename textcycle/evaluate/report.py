@@ -81,15 +81,27 @@ def scores_table(rows: list[dict], fields, style_names=("negative", "positive"))
 
 def samples_table(sources, outputs, style_names, n: int = 20, seed: int = 0, language: str = "en") -> str:
     """`n` rewrites per direction, a fixed random draw (good and bad alike), as natural text."""
+    rng = random.Random(seed)
+    picked = [sorted(rng.sample(range(len(sources[s])), min(n, len(sources[s])))) for s in (0, 1)]
+    return rewrites_table(sources, outputs, style_names, picked, language)
+
+
+MARKS = ("style flipped", "content kept", "fluent")  # what a reader marks of a rewrite
+
+
+def rewrites_table(sources, outputs, style_names, picked, language: str = "en", columns=()) -> str:
+    """Per direction s, the rewrites of the sources `picked[s]` as natural text, with empty
+    `columns` for a reader to fill in (`MARKS`)."""
     from ..text.textnorm import denormalize
 
-    rng = random.Random(seed)
     lines = []
     for s in (0, 1):
-        lines += [f"**{style_names[s]} -> {style_names[1 - s]}**", "", "| source | rewrite |", "|---|---|"]
-        for i in sorted(rng.sample(range(len(sources[s])), min(n, len(sources[s])))):
+        head = ["source", "rewrite", *columns]
+        lines += [f"**{style_names[s]} -> {style_names[1 - s]}**", "", "| " + " | ".join(head) + " |"]
+        lines.append("|" + "---|" * len(head))
+        for i in picked[s]:
             cells = [denormalize(x, language).replace("|", "\\|") for x in (sources[s][i], outputs[s][i])]
-            lines.append(f"| {cells[0]} | {cells[1]} |")
+            lines.append(f"| {cells[0]} | {cells[1]} |" + " |" * len(columns))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -31,7 +31,7 @@ from ..cli import entry_point, thread_count
 from ..errors import TextcycleError
 from ..files import atomic_write_text, read_lines
 from .bleu import g_score, self_bleu
-from .report import samples_table, scores_table
+from .report import MARKS, rewrites_table, samples_table, scores_table
 from .testset import DIRECTIONS, check_lines
 
 KEYS = ("style_accuracy", "self_bleu", "perplexity", "g_self")
@@ -98,6 +98,16 @@ def clear_subset(sources: list[list[str]], classifier, min_prob: float = CLEAR_M
     return out
 
 
+def clearest(sources: list[list[str]], classifier, n: int) -> list[list[int]]:
+    """Per style s, the indices of the `n` sources the evaluation classifier is surest carry
+    style s, surest first: the comments to read by eye when few reach the clear subset's bar."""
+    out = []
+    for s in (0, 1):
+        probs = classifier.predict_proba(sources[s])[:, s].tolist() if sources[s] else []
+        out.append(sorted(range(len(probs)), key=lambda i: -probs[i])[:n])
+    return out
+
+
 def test_split(config: str | Path):
     """(the config, its corpus, the test sources per style) for a config with a test split."""
     from ..config import load_config
@@ -128,8 +138,10 @@ def evaluate_outputs(
     lm: str | None = None,
     samples: int = 20,
     name: str = "textcycle",
+    marking: int = 0,
 ) -> dict:
-    """Score the rewrites in `outputs_dir` beside copy-input; write scores.json and samples.md there."""
+    """Score the rewrites in `outputs_dir` beside copy-input; write scores.json and samples.md
+    there, and with `marking` N, marking.md: the N clearest sources per style to mark by eye."""
     from .classifier import StyleClassifier
     from .lm import LanguageModel
 
@@ -160,6 +172,10 @@ def evaluate_outputs(
     out = Path(outputs_dir)
     atomic_write_text(out / "scores.json", json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     atomic_write_text(out / "samples.md", samples_table(sources, outputs, corpus.style_names, samples, language=lang))
+    if marking:
+        picked = clearest(sources, clf, marking)
+        sheet = rewrites_table(sources, outputs, corpus.style_names, picked, lang, MARKS)
+        atomic_write_text(out / "marking.md", sheet)
     return result
 
 
@@ -189,12 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lm", default=None, help="evaluation LM folder for this corpus (perplexity)")
     ap.add_argument("--samples", type=int, default=20, help="sample rewrites per direction (default 20)")
     ap.add_argument("--name", default="textcycle", help="the system's name in the table")
+    ap.add_argument(
+        "--marking",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write marking.md: the N clearest test sources per style and their rewrites, to mark by eye",
+    )
     ap.add_argument("--threads", type=thread_count, default=2)
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(max(1, args.threads))
-    res = evaluate_outputs(args.config, args.outputs, args.classifier, args.lm, args.samples, args.name)
+    res = evaluate_outputs(args.config, args.outputs, args.classifier, args.lm, args.samples, args.name, args.marking)
     print(scores_table([res["copy_input"], res["ours"]], SELF_FIELDS, res["style_names"]))
     print("\n" + clear_table(res))
     print(f"\nwrote {args.outputs}/{{scores.json,samples.md}}", file=sys.stderr)
