@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("ctranslate2")
 
-from textcycle.evaluate.pretrained_lm import START, PretrainedLM, converted_base  # noqa: E402
+from textcycle.engines.lm_convert import converted_base  # noqa: E402
+from textcycle.evaluate.pretrained_lm import START, PretrainedLM  # noqa: E402
 from textcycle.evaluate.report import markdown_table  # noqa: E402
 
 TEXTS = ["the food was bad", "the staff was friendly .", ""]

@@ -1,11 +1,13 @@
-"""Writes the CTranslate2 copy of an LM model's generators (imports torch and peft; runs once per
-adapter, into the cache (`engines.lm.merged_copy`), or per evaluation during training)."""
+"""Writes the CTranslate2 copies of LMs: an LM model's generators (imports torch and peft; runs once
+per adapter, into the cache (`engines.lm.merged_copy`), or per evaluation during training), and
+the plain pretrained base (`converted_base`: the pretrained-LM perplexity, few-shot pairs)."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+from ..cache import cached_folder
 from ..text.lm_format import TOKENIZER
 
 
@@ -30,3 +32,20 @@ def convert_merged(gens, out: Path, quantization: str = "int8") -> Path:
     shutil.copyfile(plain / TOKENIZER, out / "ct2" / TOKENIZER)
     shutil.rmtree(plain)
     return out / "ct2"
+
+
+def converted_base(name: str, quantization: str = "int8") -> Path:
+    """The cached CTranslate2 copy of a pretrained base (its plain folder converted once)."""
+    from ..text.lm_base import base_folder
+
+    plain = Path(base_folder(name))
+
+    def build(tmp: Path) -> None:
+        import ctranslate2
+
+        ctranslate2.converters.TransformersConverter(str(plain)).convert(
+            str(tmp / "ct2"), quantization=quantization, force=True
+        )
+        shutil.copyfile(plain / TOKENIZER, tmp / "ct2" / TOKENIZER)
+
+    return cached_folder(f"ppl-{Path(name).name}-{quantization}", f"{plain}:{quantization}", build) / "ct2"

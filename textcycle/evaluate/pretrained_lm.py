@@ -19,31 +19,13 @@ import json
 import math
 from pathlib import Path
 
-from ..cache import cache_root, cached_folder
+from ..cache import cache_root
+from ..engines.lm_convert import converted_base
 from ..errors import TextcycleError
+from ..text.lm_format import TOKENIZER
 
 BASE = "smollm2-135m"
 START = "<|endoftext|>"
-TOKENIZER = "tokenizer.json"
-
-
-def converted_base(name: str = BASE, quantization: str = "int8") -> Path:
-    """The cached CTranslate2 copy of a pretrained base (its plain folder converted once)."""
-    from ..text.lm_base import base_folder
-
-    plain = Path(base_folder(name))
-
-    def build(tmp: Path) -> None:
-        import shutil
-
-        import ctranslate2
-
-        ctranslate2.converters.TransformersConverter(str(plain)).convert(
-            str(tmp / "ct2"), quantization=quantization, force=True
-        )
-        shutil.copyfile(plain / TOKENIZER, tmp / "ct2" / TOKENIZER)
-
-    return cached_folder(f"ppl-{Path(name).name}-{quantization}", f"{plain}:{quantization}", build) / "ct2"
 
 
 class PretrainedLM:
