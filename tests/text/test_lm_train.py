@@ -130,3 +130,57 @@ def test_teacher_pairs_from_the_bundled_small_model():
         assert pairs and all(x in sources and y != x and isinstance(sc, float) for x, y, sc in pairs)
         assert all(p >= 0.5 for p in rw.style_probs([y for _, y, _ in pairs])[:, 1])
     assert teacher_pairs(rw, sources, 1, 1, min_style=1.01) == []
+
+
+def test_a_usable_rewrite_keeps_numbers_and_neither_copies_nor_loops():
+    from textcycle.text.lm_data import usable_rewrite
+
+    src = "We paid $20 and the soup was cold."
+    assert usable_rewrite(src, "We paid $20 and the soup was hot.")
+    assert not usable_rewrite(src, src) and not usable_rewrite(src, "  ")
+    assert not usable_rewrite(src, "We paid $25 and the soup was hot.")  # a number changed
+    assert not usable_rewrite(src, "We paid $20 and the soup was hot hot hot hot.")  # an invented loop
+    assert not usable_rewrite(src, "We paid $20 and the soup wasveryn't cold.")  # a broken contraction
+
+
+def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites():
+    """lm_pairs' few-shot mode on a stand-in base: the instruction and examples go in the static
+    prompt, each source in its own turn; a rewrite is kept when usable and the judge puts it in
+    the target style."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from textcycle.text.lm_format import END, START, few_shot_prefix, few_shot_turn
+    from textcycle.text.lm_pairs import few_shot_pairs
+
+    rewrites = {
+        "The soup was cold.": "The soup was hot.",  # kept
+        "We paid $20.": "We paid $25.",  # a changed number: dropped
+        "It was bad.": "It was bad.",  # a copy: dropped
+        "Rude staff.": "Rude staff, sadly.",  # usable, but the judge says it is not positive
+    }
+
+    class Tok:  # one "token" per text
+        def encode(self, text, add_special_tokens=False):
+            return SimpleNamespace(tokens=[text])
+
+        def decode(self, ids, skip_special_tokens=True):
+            return list(rewrites.values())[ids[0]]
+
+    class Base:
+        calls = []
+
+        def generate_batch(self, prompts, static_prompt, **options):
+            self.calls.append((static_prompt, options["end_token"]))
+            turn = {few_shot_turn(x): i for i, x in enumerate(rewrites)}  # a prompt -> its source's rewrite
+            return [SimpleNamespace(sequences_ids=[[turn[p[0]]]]) for p in prompts]
+
+    judge = lambda texts: np.array([[0.9, 0.1] if "sadly" in t else [0.2, 0.8] for t in texts])  # noqa: E731
+    examples = [("I hated it.", "I loved it.")]
+    got = few_shot_pairs(Base(), Tok(), examples, list(rewrites), 1, "positive", judge, 0.5, batch=3)
+    assert got == [("The soup was cold.", "The soup was hot.", 0.8)]
+    prefix = few_shot_prefix(examples, "positive")
+    assert Base.calls == [([prefix], END)] * 2  # two batches, one static prompt
+    assert "so that it is positive" in prefix and f"{START}user\nI hated it.{END}" in prefix
+    assert few_shot_turn("x") == f"{START}user\nx{END}\n{START}assistant\n"

@@ -15,6 +15,7 @@ import random
 import re
 from typing import Optional
 
+from .keep import invented_loop, numbers
 from .textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
 
 _NUM = re.escape(NUMBER_PLACEHOLDER)
@@ -91,6 +92,19 @@ def well_formed(text: str) -> bool:
     """False for a natural-form text with a broken contraction: a model that writes `n't` after
     any word ("very n't") detokenises to "veryn't", which a pseudo-pair must not teach."""
     return all(m.group(1).lower() in _NT_STEMS for m in _NT.finditer(text))
+
+
+def usable_rewrite(source: str, rewrite: str) -> bool:
+    """Whether a natural-form `rewrite` of `source` may teach the generators: not empty, not a
+    copy, the source's number strings exactly, no loop the source has not (`keep`), and no broken
+    contraction (`well_formed`). Style and content are the reward's to judge."""
+    return (
+        bool(rewrite.strip())
+        and rewrite != source
+        and numbers(rewrite) == numbers(source)
+        and not invented_loop(source, rewrite)
+        and well_formed(rewrite)
+    )
 
 
 def natural(text: str, rng: random.Random) -> str:

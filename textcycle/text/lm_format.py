@@ -26,6 +26,27 @@ def prompt_text(source: str, style: str) -> str:
     return f"{START}{source}{END}\n{START}{style}\n"
 
 
+# the untrained base asked for a rewrite in its chat format (`few_shot_prefix` + `few_shot_turn`)
+FEW_SHOT_INSTRUCTION = (
+    "Rewrite the user's sentence so that it is {style}. Change only the words that carry the "
+    "sentiment; keep everything else, names and numbers as written."
+)
+
+
+def few_shot_prefix(examples: list[tuple[str, str]], style: str) -> str:
+    """The instruction and the example rewrites into `style` as chat turns: the part of a
+    few-shot prompt that is the same for every source."""
+    turns = [("system", FEW_SHOT_INSTRUCTION.format(style=style))]
+    for x, y in examples:
+        turns += [("user", x), ("assistant", y)]
+    return "".join(f"{START}{role}\n{text}{END}\n" for role, text in turns)
+
+
+def few_shot_turn(source: str) -> str:
+    """The source's turn, after `few_shot_prefix`; the base continues with the rewrite."""
+    return f"{START}user\n{source}{END}\n{START}assistant\n"
+
+
 @dataclass
 class LMSpec:
     """What a saved LM model is: its base, its styles and its adapter."""

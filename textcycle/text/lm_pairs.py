@@ -1,15 +1,23 @@
-"""Pseudo-pairs for the LM generators' warm start, from a teacher model (distillation).
+"""Pseudo-pairs for the LM generators' warm start: from a teacher model (distillation), or from
+the untrained base prompted with a few hand-written examples (few-shot).
 
     python -m textcycle.text.lm_pairs --config configs/yelp-lm.yaml --teacher yelp \\
         --per-style 20000 --rerank 4 --out runs/yelp-lm-pairs.tsv
+    python -m textcycle.text.lm_pairs --config configs/yelp-lm.yaml --few-shot configs/yelp-lm-few-shot.tsv \\
+        --per-style 5000 --out runs/yelp-lm-few-shot-pairs.tsv
 
-The teacher (a small textcycle model, on its fast engine) rewrites training sentences of each
-style into the other; of its greedy rewrite and `rerank - 1` samples, the best by its training
-reward (`Rewriter.candidates`) is kept when its own discriminator puts it in the target style
+Teacher: a small textcycle model (on its fast engine) rewrites training sentences of each style
+into the other; of its greedy rewrite and `rerank - 1` samples, the best by its training reward
+(`Rewriter.candidates`) is kept when its own discriminator puts it in the target style
 (p >= --min-style), it is not a copy, it adds no number, and it has no broken contraction
-(`lm_data.well_formed`). Pairs are written in natural form
-with the same drawn numbers on both sides (`lm_data.fill_pair`), one per line:
-`source<TAB>rewrite<TAB>target style`.
+(`lm_data.well_formed`); pairs get the same drawn numbers on both sides (`lm_data.fill_pair`).
+
+Few-shot: the base (`model.base`, on CTranslate2) gets an instruction and the examples of the
+target style as chat turns (`lm_format.few_shot_prefix`, computed once per style as a static
+prompt), then each training sentence in natural form; its greedy rewrite is kept when it is
+usable (`lm_data.usable_rewrite`) and the teacher's discriminator puts it in the target style.
+
+Pairs are written in natural form, one per line: `source<TAB>rewrite<TAB>target style`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from ..config import add_config_arguments, load_config
 from ..errors import TextcycleError
 from ..files import atomic_file, read_lines
 from .lm_config import LMRecipe
-from .lm_data import fill_pair, well_formed
+from .lm_data import fill_pair, natural, usable_rewrite, well_formed
+from .lm_format import END, few_shot_prefix, few_shot_turn
+from .textnorm import normalize
 
 
 def teacher_pairs(
@@ -45,6 +55,40 @@ def teacher_pairs(
         for src, y, p, sc in zip(chunk, best, probs, scores.max(1)):
             if p >= min_style and y.strip() and y != src:
                 out.append((src, y, float(sc)))
+    return out
+
+
+def few_shot_pairs(
+    generator,
+    tokenizer,
+    examples: list[tuple[str, str]],
+    sentences: list[str],
+    to: int,
+    style: str,
+    judge,
+    min_style: float,
+    max_new_tokens: int = 48,
+    batch: int = 64,
+) -> list[tuple[str, str, float]]:
+    """(source, rewrite, p(target style)) for the natural `sentences` the base rewrote into style
+    `to` (named `style`) usably and in the target style by `judge` (texts -> [n, 2] probabilities)."""
+    tokens = lambda text: tokenizer.encode(text, add_special_tokens=False).tokens  # noqa: E731
+    prefix = tokens(few_shot_prefix(examples, style))
+    out = []
+    for b in tqdm(range(0, len(sentences), batch), desc=f"few-shot -> {style}", file=sys.stderr):
+        chunk = sentences[b : b + batch]
+        results = generator.generate_batch(
+            [tokens(few_shot_turn(x)) for x in chunk],
+            static_prompt=prefix,
+            max_length=max_new_tokens,
+            end_token=END,
+            include_prompt_in_result=False,
+            sampling_topk=1,
+        )
+        ys = [tokenizer.decode(r.sequences_ids[0], skip_special_tokens=True).strip() for r in results]
+        cands = [(x, y) for x, y in zip(chunk, ys) if usable_rewrite(x, y)]
+        probs = judge([y for _, y in cands])[:, to] if cands else []
+        out += [(x, y, float(p)) for (x, y), p in zip(cands, probs) if p >= min_style]
     return out
 
 
@@ -70,7 +114,17 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, int]]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.text.lm_pairs", description=__doc__.split("\n\n")[0])
     add_config_arguments(p)
-    p.add_argument("--teacher", default="yelp", help="a small textcycle model (bundled name or folder)")
+    p.add_argument(
+        "--teacher",
+        default="yelp",
+        help="a small textcycle model (bundled name or folder): the teacher, and with --few-shot the judge of style",
+    )
+    p.add_argument(
+        "--few-shot",
+        default=None,
+        metavar="TSV",
+        help="example rewrites (source<TAB>rewrite<TAB>target style index): prompt the base instead of the teacher",
+    )
     p.add_argument("--per-style", type=int, default=20000, help="training sentences rewritten per style")
     p.add_argument("--rerank", type=int, default=4)
     p.add_argument("--min-style", type=float, default=0.5)
@@ -84,25 +138,52 @@ def main(argv=None) -> int:
     from .data import load_corpus
 
     cfg = load_config(args.config, LMRecipe, args.overrides)
+    examples = read_pairs(args.few_shot) if args.few_shot else None
     corpus = load_corpus(cfg.data)
     rng = random.Random(cfg.train.seed)
     rw = Rewriter.from_pretrained(args.teacher, threads=args.threads)
+    if examples is not None:
+        generator, tokenizer = base_generator(cfg.model.base, args.threads)
+        judge = lambda texts: rw.style_probs([normalize(t, corpus.language) for t in texts])  # noqa: E731
     pairs, kept = [], []
     for s in (0, 1):
         sents = list(corpus.train[s])
         rng.shuffle(sents)
-        got = teacher_pairs(rw, sents[: args.per_style], 1 - s, args.rerank, args.min_style)
-        for x, y, _ in got:
-            filled = fill_pair(x, y, rng)
-            if filled and well_formed(filled[1]):
-                pairs.append((*filled, 1 - s))
+        sents = sents[: args.per_style]
+        if examples is None:
+            got = teacher_pairs(rw, sents, 1 - s, args.rerank, args.min_style)
+            filled = [fill_pair(x, y, rng) for x, y, _ in got]
+            pairs += [(*f, 1 - s) for f in filled if f and well_formed(f[1])]
+        else:
+            shots = [(x, y) for x, y, t in examples if t == 1 - s]
+            texts = [natural(x, rng) for x in sents]
+            style = corpus.style_names[1 - s]
+            got = few_shot_pairs(
+                generator, tokenizer, shots, texts, 1 - s, style, judge, args.min_style, cfg.model.max_new_tokens
+            )
+            pairs += [(x, y, 1 - s) for x, y, _ in got]
         kept.append(len(got))
     write_pairs(out, pairs)
+    a, b = corpus.style_names
     print(
-        f"pairs: {kept[0]:,} negative -> positive, {kept[1]:,} positive -> negative of {args.per_style:,} "
+        f"pairs: {kept[0]:,} {a} -> {b}, {kept[1]:,} {b} -> {a} of {args.per_style:,} "
         f"per style; {len(pairs):,} written to {out}"
     )
     return 0
+
+
+def base_generator(base: str, threads: int):
+    """The untrained base on CTranslate2 (its cached copy) and its tokenizer."""
+    import ctranslate2
+    from tokenizers import Tokenizer
+
+    from ..engines.lm_convert import converted_base
+    from .lm_format import TOKENIZER
+
+    folder = converted_base(base)
+    return ctranslate2.Generator(str(folder), device="cpu", intra_threads=threads), Tokenizer.from_file(
+        str(folder / TOKENIZER)
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ round, learning rate, the time-limit cut), the method only updates:
 2. self-training rounds: the current generators' fast copy (merged, CTranslate2) rewrites
    `selftrain_sources` training sentences per style, greedy and `selftrain_samples` samples;
    the training reward picks the best per source, kept when it is in the target style, keeps the
-   content, is not a copy and keeps the source's numbers exactly; `selftrain_steps` pair steps
+   content and is usable (`lm_data.usable_rewrite`: not a copy, the source's numbers exactly, no
+   invented loop); `selftrain_steps` pair steps
    train on them;
 3. cycle-RL: `rl_steps` REINFORCE steps with the discriminator learning alongside.
 
@@ -45,9 +46,8 @@ from ..errors import TextcycleError
 from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
-from .keep import numbers
 from .lm_config import LMRecipe, validate_lm_config
-from .lm_data import natural
+from .lm_data import natural, usable_rewrite
 from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
@@ -245,7 +245,7 @@ class LMTrainingRun:
                 combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
             ).reshape(-1, k)
             style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
-            bad = np.array([y == x or not y or numbers(y) != numbers(x) for y, x in zip(flat, src_rep)]).reshape(-1, k)
+            bad = np.array([not usable_rewrite(x, str(y)) for y, x in zip(flat, src_rep)]).reshape(-1, k)
             best = best_candidates(
                 reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content
             )
