@@ -48,6 +48,10 @@ def test_pair_step_trains_both_directions(method):
     for _ in range(30):
         logs = method.pair_step(PAIRS)
     assert logs["pairs/forward"] < first["pairs/forward"] / 2 and logs["pairs/cycle"] < first["pairs/cycle"] / 2
+    # a denoising pair trains one way: no cycle loss, the forward loss as before
+    g.eval()
+    f1, c0 = method.pair_loss(PAIRS, cycle=False)
+    assert c0.item() == 0.0 and f1.item() == pytest.approx(method.pair_loss(PAIRS)[0].item(), abs=1e-6)
 
 
 def test_reward_is_the_harmonic_mean_by_hand(method):

@@ -108,6 +108,13 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     assert main(args) == 2
     assert main(args + ["--resume", "-o", "train.rl_steps=4"]) == 0
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 10
+    # the lexicon warm start needs no pairs file; an unknown warm start is one line
+    lex = out.parent / "lex"
+    lex_args = args + ["-o", f"train.output_dir={lex}", "-o", "train.warm_pairs=null", "-o", "train.warm_start=lexicon"]
+    lex_args += ["-o", "train.warm_steps=2", "-o", "train.selftrain_rounds=0", "-o", "train.rl_steps=0"]
+    assert main(lex_args + ["-o", "train.warm_start=teacher"]) == 2
+    assert main(lex_args) == 0
+    assert json.loads((lex / "train_summary.json").read_text())["steps"] == 2
 
 
 def test_broken_contractions_are_not_well_formed():
@@ -184,3 +191,28 @@ def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites(
     assert Base.calls == [([prefix], END)] * 2  # two batches, one static prompt
     assert "so that it is positive" in prefix and f"{START}user\nI hated it.{END}" in prefix
     assert few_shot_turn("x") == f"{START}user\nx{END}\n{START}assistant\n"
+
+
+def test_lexicon_pairs_swap_the_markers_and_never_teach_inventing_a_number():
+    """lm_data.lexicon_pair with scripted draws: every marker swapped or dropped (the small
+    method's p_swap 0.7 + p_drop 0.3), then word drop; a dropped number gives no pair."""
+    import random
+
+    from textcycle.text.lm_data import lexicon_pair
+
+    class Scripted(random.Random):  # random() from a list, then seeded draws
+        def __init__(self, values):
+            super().__init__(0)
+            self.values = list(values)
+
+        def random(self):
+            return self.values.pop(0) if self.values else super().random()
+
+    lexicon = [(["awful"], {"awful"}), (["great"], {"great"})]
+    y = "great food for _num_ dollars ."
+    # "great": 0.1 < 0.7, swapped; then six words kept (0.9 >= drop 0.5) and none masked
+    x, target, style = lexicon_pair(y, 1, lexicon, Scripted([0.1] + [0.9] * 12), 0.5, 0)
+    assert style == 1 and x.lower().startswith("awful food for ") and target.lower().startswith("great food for ")
+    assert x.split()[3] == target.split()[3] and x.split()[3].isdigit()  # the same number on both sides
+    # "great": 0.8, dropped; then the number's draw 0.1 < 0.5 drops it: no pair
+    assert lexicon_pair(y, 1, lexicon, Scripted([0.8, 0.9, 0.9, 0.1] + [0.9] * 10), 0.5, 0) is None

@@ -31,9 +31,16 @@ class LMTrainConfig:
     lr: float = 2e-4
     warmup_steps: int = 50
     max_grad_norm: float = 1.0
-    # phase 1: pseudo-pairs (python -m textcycle.text.lm_pairs), e.g. from the small model
+    # phase 1, the warm start: "pairs", pseudo-pairs from a file (python -m textcycle.text.lm_pairs:
+    # a teacher's rewrites or few-shot ones); or "lexicon", the small method's denoising warm start:
+    # a training sentence of style s with its style markers swapped for the other style's and
+    # words dropped and shuffled, G_s learning to write the sentence back
+    warm_start: str = "pairs"
     warm_pairs: str | None = None
     warm_steps: int = 600
+    word_drop: float = 0.1
+    shuffle_window: int = 3
+    lexicon_ratio: float = 4.0
     # phase 2: reward-ranked self-training on the LM's own candidates (0 rounds: none)
     selftrain_rounds: int = 0
     selftrain_steps: int = 100
@@ -71,6 +78,8 @@ class LMRecipe:
     train: LMTrainConfig = field(default_factory=LMTrainConfig)
 
 
+WARM_STARTS = ("pairs", "lexicon")
+
 _RANGES = [
     ("model.lora_rank", 0, 1024),
     ("model.lora_alpha", 1, 100_000),
@@ -83,6 +92,9 @@ _RANGES = [
     ("train.warmup_steps", 0, 10**9),
     ("train.max_grad_norm", 1e-6, 1e6),
     ("train.warm_steps", 0, 10**9),
+    ("train.word_drop", 0.0, 0.9),
+    ("train.shuffle_window", 0, 100),
+    ("train.lexicon_ratio", 1.0, 1e6),
     ("train.selftrain_rounds", 0, 10**6),
     ("train.selftrain_steps", 1, 10**9),
     ("train.selftrain_sources", 1, 10**8),
@@ -118,7 +130,9 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
     t = cfg.train
     if t.warm_steps + t.selftrain_rounds + t.rl_steps < 1:
         raise ConfigError("train.warm_steps + train.selftrain_rounds + train.rl_steps must be at least 1")
-    if t.warm_steps > 0 and not t.warm_pairs:
+    if t.warm_start not in WARM_STARTS:
+        raise ConfigError(f"train.warm_start = {shown(t.warm_start)}: use one of {', '.join(WARM_STARTS)}")
+    if t.warm_steps > 0 and t.warm_start == "pairs" and not t.warm_pairs:
         raise ConfigError(
             "train.warm_steps > 0 needs train.warm_pairs (make them with python -m textcycle.text.lm_pairs)"
         )

@@ -16,6 +16,7 @@ import re
 from typing import Optional
 
 from .keep import invented_loop, numbers
+from .noise import noise_words, swap_markers
 from .textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
 
 _NUM = re.escape(NUMBER_PLACEHOLDER)
@@ -105,6 +106,20 @@ def usable_rewrite(source: str, rewrite: str) -> bool:
         and not invented_loop(source, rewrite)
         and well_formed(rewrite)
     )
+
+
+def lexicon_pair(
+    sentence: str, style: int, lexicon: list, rng: random.Random, word_drop: float, shuffle_window: int
+) -> Optional[tuple[str, str, int]]:
+    """The small method's denoising warm start as a pseudo-pair (x, y, style), natural form: y a
+    corpus-form training `sentence` of `style`, x the same with its style markers swapped for the
+    other style's, drawn uniformly as the small method's default (`lexicon`: per style, (its
+    markers, their set)) and words dropped and shuffled; None when the noise dropped a number
+    (x -> y would teach inventing one)."""
+    words = swap_markers(sentence.split(), lexicon[style][1], lexicon[1 - style][0], rng)
+    words = noise_words(words, rng, word_drop, 0.0, shuffle_window)
+    pair = fill_pair(" ".join(words), sentence, rng)
+    return (*pair, style) if pair else None
 
 
 def natural(text: str, rng: random.Random) -> str:

@@ -1,7 +1,8 @@
 """The CycleGAN method on LM generators: the networks, their optimisers and one update of each kind.
 
 - `pair_step`: supervised pseudo-pairs (x of style s, y of style t): G_t learns x -> y and, the
-  cycle, G_s learns y -> x. The warm start and the reward-ranked self-training rounds use it.
+  cycle, G_s learns y -> x. The warm start and the reward-ranked self-training rounds use it; the
+  lexicon warm start's denoising pairs train G_t x -> y alone.
 - `rl_step`: for sources x of style s, K samples y ~ G_t(x); the reward is the method's training
   reward (`reward.training_reward`: the discriminator's p(t | y) and exp(mean log p(x | y)) under
   G_s, their harmonic mean); REINFORCE with the leave-one-out baseline of the K samples, plus the
@@ -63,18 +64,20 @@ class LMCycleGAN:
         self.opt_g.step()
 
     # ------------------------------------------------------------------ supervised pairs
-    def pair_loss(self, pairs: list[tuple[str, str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(forward loss, cycle loss) of pairs (x, y, t): G_t x -> y, and G_{1-t} y -> x."""
+    def pair_loss(self, pairs: list[tuple[str, str, int]], cycle: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(forward loss, cycle loss) of pairs (x, y, t): G_t x -> y, and G_{1-t} y -> x (zero
+        without `cycle`: a denoising pair's x is noise, not a text to learn to write)."""
         xs, ys, ts = zip(*pairs)
         forward = self.gens.token_loss(list(xs), list(ts), list(ys))
-        cycle = self.gens.token_loss(list(ys), [1 - t for t in ts], list(xs))
-        return forward, cycle
+        if not cycle:
+            return forward, torch.zeros(())
+        return forward, self.gens.token_loss(list(ys), [1 - t for t in ts], list(xs))
 
-    def pair_step(self, pairs: list[tuple[str, str, int]]) -> dict:
+    def pair_step(self, pairs: list[tuple[str, str, int]], cycle: bool = True) -> dict:
         self.gens.train()
-        forward, cycle = self.pair_loss(pairs)
-        self.update_generators(forward + self.bt_weight * cycle)
-        return {"pairs/forward": forward.item(), "pairs/cycle": cycle.item()}
+        forward, back = self.pair_loss(pairs, cycle)
+        self.update_generators(forward + self.bt_weight * back)
+        return {"pairs/forward": forward.item(), "pairs/cycle": back.item()}
 
     # ------------------------------------------------------------------ reward and RL
     def disc_logits(self, texts: list[str]) -> torch.Tensor:

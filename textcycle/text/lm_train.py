@@ -2,8 +2,10 @@
 
 Three phases, in the order of the small method; the `Schedule` owns where a step is (phase,
 round, learning rate, the time-limit cut), the method only updates:
-1. warm: pseudo-pairs from `train.warm_pairs` (`lm_pairs`: a teacher's rewrites), `warm_steps`
-   steps of `batch_size` pairs, each trained both ways (x -> y and the cycle y -> x);
+1. warm: pseudo-pairs from `train.warm_pairs` (`lm_pairs`: a teacher's or few-shot rewrites),
+   `warm_steps` steps of `batch_size` pairs, each trained both ways (x -> y and the cycle
+   y -> x); or, `warm_start: lexicon`, the small method's denoising pairs made on the fly
+   (`lm_data.lexicon_pair`), trained one way;
 2. self-training rounds: the current generators' fast copy (merged, CTranslate2) rewrites
    `selftrain_sources` training sentences per style, greedy and `selftrain_samples` samples;
    the training reward picks the best per source, kept when it is in the target style, keeps the
@@ -47,10 +49,11 @@ from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
 from .lm_config import LMRecipe, validate_lm_config
-from .lm_data import natural, usable_rewrite
+from .lm_data import lexicon_pair, natural, usable_rewrite
 from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
 from .lm_pairs import read_pairs
+from .noise import style_lexicon
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
 from .schedule import Schedule
 from .selftrain import best_candidates
@@ -83,7 +86,11 @@ class LMTrainingRun:
         ]
         self.dev = [corpus.dev[k][: tc.eval_sentences] for k in (0, 1)]
         self.dev_natural = [[natural(s, random.Random(f"dev-{i}")) for i, s in enumerate(d)] for d in self.dev]
-        self.pairs = read_pairs(tc.warm_pairs) if tc.warm_steps else []
+        self.pairs = read_pairs(tc.warm_pairs) if tc.warm_steps and tc.warm_start == "pairs" else []
+        if tc.warm_start == "lexicon":
+            self.train_corpus = [list(corpus.train[k]) for k in (0, 1)]
+            lex = style_lexicon(*self.train_corpus, ratio=tc.lexicon_ratio)
+            self.lexicon = [(list(side), set(side)) for side in lex]
         m = cfg.model
         self.spec = LMSpec(
             base=m.base,
@@ -305,10 +312,23 @@ class LMTrainingRun:
     def draw_pairs(self, pool: list, n: int) -> list[tuple[str, str, int]]:
         return [pool[self.rng.randrange(len(pool))] for _ in range(n)]
 
+    def lexicon_pairs(self, n: int) -> list[tuple[str, str, int]]:
+        """n denoising pairs (`lm_data.lexicon_pair`), half of each style."""
+        tc, out = self.cfg.train, []
+        while len(out) < n:
+            s = len(out) % 2
+            y = self.train_corpus[s][self.rng.randrange(len(self.train_corpus[s]))]
+            pair = lexicon_pair(y, s, self.lexicon, self.rng, tc.word_drop, tc.shuffle_window)
+            if pair:
+                out.append(pair)
+        return out
+
     def train_step(self) -> tuple[str, dict]:
         tc, sch = self.cfg.train, self.schedule
         phase, r = sch.phase(self.step)
         self.method.set_lr(sch.lr * sch.lr_factor(self.step))
+        if phase == "warm" and tc.warm_start == "lexicon":
+            return phase, self.method.pair_step(self.lexicon_pairs(tc.batch_size), cycle=False)
         if phase == "warm":
             return phase, self.method.pair_step(self.draw_pairs(self.pairs, tc.batch_size))
         if phase == "selftrain":
