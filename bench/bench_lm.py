@@ -12,6 +12,8 @@ Prints, in one run (compare rows of one run only; the CPU's speed varies):
   form (detokenised, first letter capitalised);
 - the cold start of `python -m textcycle.rewrite` for one sentence with the cache built (median of
   5), and the peak RSS of rewriting `--rss-sentences` sentences from stdin;
+- the small model's Rewriter on the same sentences in the same run, and the ratio of the two at
+  the largest batch: the LM engine's `cost_factor` in the server's admission;
 - the matmul probe of bench_rewrite.py before and after.
 Targets (issue 26): >= 100 sentences/s batched greedy at 2 threads, cold start <= 2.0 s, first
 build <= 90 s, peak RSS <= 1.2 GB.
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=thread_count, default=2)
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per row at most")
     ap.add_argument("--rss-sentences", type=int, default=2000)
+    ap.add_argument("--small", default="yelp-small", help="the small model the cost factor is measured against")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     result = {"threads": args.threads, "model": args.model, "matmul_gflops_before": round(matmul_gflops(), 1)}
@@ -83,9 +86,11 @@ def main(argv=None) -> int:
     if rw.engine.name != "ctranslate2-lm":
         raise SystemExit(f"{args.model} is not an LM model (engine {rw.engine.name})")
     sents = [natural(s) for s in sentences(Path(args.data), args.sentences)]
+    small = Rewriter.from_pretrained(args.small, threads=args.threads)
     rows = {
         "LMEngine.generate (greedy)": lambda b: [h[0] for h in rw.engine.generate(b, 1, max_batch_size=len(b))],
         "Rewriter.rewrite (greedy, to positive)": lambda b: rw.rewrite(b, to=1, batch_size=len(b)),
+        f"small model {args.small}: Rewriter.rewrite": lambda b: small.rewrite(b, to=1, batch_size=len(b)),
     }
     result["rows"] = {}
     for name, fn in rows.items():
@@ -94,6 +99,9 @@ def main(argv=None) -> int:
             r, _ = rate(fn, sents, bs, args.budget)
             result["rows"][name][f"batch {bs}"] = round(r, 1)
             print(f"{name}, batch {bs}: {r:.1f} sentences/s", file=sys.stderr, flush=True)
+    last = f"batch {args.batches[-1]}"
+    lm_rate, small_rate = (result["rows"][k][last] for k in list(rows)[1:])
+    result[f"cost factor (small / LM Rewriter, {last})"] = round(small_rate / max(lm_rate, 1e-9), 1)
     starts = [cli_run(["--model", args.model, "The food was cold."])[0] for _ in range(5)]
     result["cold start, s (median of 5)"] = round(statistics.median(starts), 2)
     stdin = "\n".join(natural(s) for s in sentences(Path(args.data), args.rss_sentences)).encode() + b"\n"
@@ -114,7 +122,7 @@ def main(argv=None) -> int:
         print(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in cols) + " |")
     print("\n| measure | value |\n|---|---:|")
     for k, v in result.items():
-        if k.startswith(("first build", "cold start", "peak RSS")):
+        if k.startswith(("first build", "cold start", "peak RSS", "cost factor")):
             print(f"| {k} | {v} |")
     return 0
 

@@ -38,6 +38,7 @@ def test_text_cost_is_tokens_times_candidates():
     assert text_cost("") == 1 and text_cost("a" * 400) == 101
     assert text_cost("a" * 400, 64) == 101 * 64
     assert text_cost("服务很好") == 1 + 12 // 4  # 3 bytes a character in UTF-8
+    assert text_cost("a" * 400, 4, factor=8) == 101 * 4 * 8  # an LM's engine: 8 small-model units a token
 
 
 def test_work_over_the_cost_caps_is_refused_with_413(make_client):
@@ -55,6 +56,10 @@ def test_work_over_the_cost_caps_is_refused_with_413(make_client):
     assert client.post("/v1/rewrite", json={"texts": ["a" * 200] * 5}).status_code == 200
     limits = client.get("/v1/models").json()["limits"]
     assert (limits["max_text_cost"], limits["max_request_cost"], limits["max_queued_cost"]) == (100, 300, 1000)
+    # a model whose engine costs 4 units a token: the text that fit above is now over the cap
+    rw.engine.cost_factor = 4
+    msg = assert_json_error(client.post("/v1/rewrite", json={"texts": ["a" * 200]}), 413)
+    assert "51 tokens x 1 candidates x this model's cost factor 4" in msg and "100 per text" in msg
 
 
 def test_a_queue_full_of_work_sheds_with_503_and_retry_after(make_client):

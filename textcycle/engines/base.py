@@ -39,6 +39,9 @@ class Engine(Protocol):
     against the reference in tests/engines/."""
 
     name: str
+    # its time per token against the small model's CTranslate2 engine (1), measured in bench/:
+    # the server's admission counts a text's work by it (`serve.work.text_cost`)
+    cost_factor: int
 
     def set_seed(self, seed: int) -> None:
         """Make the following sampling calls reproducible."""

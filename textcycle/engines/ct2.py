@@ -63,6 +63,7 @@ class CT2Engine(SentencePieceTexts):
     `name` ("ctranslate2")."""
 
     name = ENGINE_NAME
+    cost_factor = 1  # the unit
 
     def __init__(
         self,

@@ -79,6 +79,7 @@ class LMEngine:
     `to` is the index of the target style in `style_names`."""
 
     name = NAME
+    cost_factor = 30  # results/bench_lm.md: its Rewriter 18.2 sentences/s, the small model's 543.1
 
     def __init__(
         self,

@@ -477,7 +477,7 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
             check_decoding(body.beam, False, 1.0, body.rerank)
         except TextcycleError as e:
             raise ApiError(422, str(e).replace("--", "")) from None
-        costs = check_cost(texts, max(body.rerank, body.beam), settings)
+        costs = check_cost(texts, max(body.rerank, body.beam), settings, rw.engine.cost_factor)
         try:
             results = await _unless_disconnected(
                 request, server.batcher.submit((name, to, body.beam, body.rerank), texts, costs)
@@ -504,23 +504,24 @@ def create_app(settings: Settings | None = None, load: Callable[[str], object] |
     return app
 
 
-def check_cost(texts: list[str], candidates: int, settings: Settings) -> list[int]:
+def check_cost(texts: list[str], candidates: int, settings: Settings, factor: int = 1) -> list[int]:
     """Each text's engine work (`text_cost`), or a 413: a text over a batch's worth (it cannot
     be split, so it would hold every other request for that long), or a request over its cap."""
-    costs = [text_cost(t, candidates) for t in texts]
+    costs = [text_cost(t, candidates, factor) for t in texts]
     for i, cost in enumerate(costs):
         if cost > settings.max_batch_cost:
+            per = f" x this model's cost factor {factor}" if factor > 1 else ""
             raise ApiError(
                 413,
-                f"texts[{i}] is about {cost} units of engine work ({cost // candidates} tokens x "
-                f"{candidates} candidates); this server takes at most {settings.max_batch_cost} "
+                f"texts[{i}] is about {cost} units of engine work ({cost // (candidates * factor)} tokens x "
+                f"{candidates} candidates{per}); this server takes at most {settings.max_batch_cost} "
                 "per text: send it shorter, or with a lower rerank or beam",
             )
     total = sum(costs)
     if total > settings.max_request_cost:
         raise ApiError(
             413,
-            f"this request is about {total} units of engine work (tokens x candidates); this server "
+            f"this request is about {total} units of engine work (tokens x candidates x the model's cost factor); this server "
             f"takes at most {settings.max_request_cost} per request: send fewer or shorter texts, "
             "or a lower rerank or beam",
         )
