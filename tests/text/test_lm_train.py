@@ -216,3 +216,45 @@ def test_lexicon_pairs_swap_the_markers_and_never_teach_inventing_a_number():
     assert x.split()[3] == target.split()[3] and x.split()[3].isdigit()  # the same number on both sides
     # "great": 0.8, dropped; then the number's draw 0.1 < 0.5 drops it: no pair
     assert lexicon_pair(y, 1, lexicon, Scripted([0.8, 0.9, 0.9, 0.1] + [0.9] * 10), 0.5, 0) is None
+
+
+def test_fill_pair_drops_a_pair_that_loses_or_invents_a_number():
+    import random
+
+    from textcycle.text.lm_data import fill_pair
+
+    x, y = fill_pair("it was $ _num_ for _num_ of us .", "it was only $ _num_ for _num_ of us .", random.Random(0))
+    assert [w for w in x.split() if w[-1].isdigit()] == [w for w in y.split() if w[-1].isdigit()]
+    assert fill_pair("it was $ _num_ .", "it was $ great .", random.Random(0)) is None  # the teacher's "$great"
+    assert fill_pair("it was cheap .", "it was $ _num_ .", random.Random(0)) is None
+
+
+def test_fluency_loss_is_the_rewrite_s_nll_per_token_minus_the_source_s():
+    from textcycle.text.lm_pairs import fluency_loss, fluent_pairs
+
+    class LM:  # (summed NLL, tokens) by hand
+        table = {"good x": (4.0, 2), "gr8t zz": (9.0, 3), "bad x": (3.0, 2)}
+
+        def nll(self, texts):
+            return [self.table[t] for t in texts]
+
+    pairs = [("bad x", "good x", 1), ("bad x", "gr8t zz", 1)]
+    assert fluency_loss(LM(), pairs) == [2.0 - 1.5, 3.0 - 1.5]
+    assert fluent_pairs(pairs, "unused", None, 1) == pairs  # no filter: no LM loaded
+
+
+def test_refilter_keeps_usable_fluent_pairs(tmp_path, tiny_base):
+    from textcycle.text.lm_pairs import main, read_pairs, write_pairs
+
+    pairs = [
+        ("We paid $20.", "We paid only $20.", 1),
+        ("We paid $20.", "We paid $25.", 1),
+        ("It was bad.", "It was bad.", 1),
+    ]
+    write_pairs(tmp_path / "in.tsv", pairs)
+    (tmp_path / "lm.yaml").write_text("# defaults\n")
+    args = ["--config", str(tmp_path / "lm.yaml"), "-o", f"model.base={tiny_base}", "--threads", "1"]
+    args += ["--refilter", str(tmp_path / "in.tsv"), "--max-fluency-loss", "1000", "--out", str(tmp_path / "out.tsv")]
+    assert main(args) == 0
+    assert read_pairs(tmp_path / "out.tsv") == pairs[:1]  # a changed number and a copy dropped
+    assert main(args) == 2  # never overwrites its output

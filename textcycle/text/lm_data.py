@@ -5,8 +5,8 @@ The Yelp corpus is lowercased, tokenised, and writes every number as `_num_`. Th
 people write it, so each corpus sentence is detokenised (`textnorm.yelp_detokenize`) and each
 `_num_` becomes a plausible number for its context (a price after `$`, a time around `:`, a count
 of minutes...). A pair gets the same numbers on both sides, in order, so the generators learn to
-copy numbers exactly; a pair whose target has more numbers than its source would teach inventing
-one, and is dropped (`fill_pair` returns None).
+copy numbers exactly; a pair whose target has more or fewer numbers than its source would teach
+inventing or dropping one, and is dropped (`fill_pair` returns None).
 """
 
 from __future__ import annotations
@@ -128,9 +128,10 @@ def natural(text: str, rng: random.Random) -> str:
 
 
 def fill_pair(source: str, target: str, rng: random.Random) -> Optional[tuple[str, str]]:
-    """A corpus-form pair in natural form with the same numbers on both sides; None when the
-    target has a number the source has not."""
+    """A corpus-form pair in natural form with the same numbers on both sides; None when the two
+    have different counts of numbers (the teacher wrote "$ _num_" as "$ great": a pair that
+    teaches dropping a number)."""
     values = draw_numbers(source, rng)
-    if target.count(NUMBER_PLACEHOLDER) > source.count(NUMBER_PLACEHOLDER):
+    if target.count(NUMBER_PLACEHOLDER) != source.count(NUMBER_PLACEHOLDER):
         return None
     return fill(source, values), fill(target, values)

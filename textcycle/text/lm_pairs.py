@@ -9,14 +9,17 @@ the untrained base prompted with a few hand-written examples (few-shot).
 Teacher: a small textcycle model (on its fast engine) rewrites training sentences of each style
 into the other; of its greedy rewrite and `rerank - 1` samples, the best by its training reward
 (`Rewriter.candidates`) is kept when its own discriminator puts it in the target style
-(p >= --min-style), it is not a copy, it adds no number, and it has no broken contraction
-(`lm_data.well_formed`); pairs get the same drawn numbers on both sides (`lm_data.fill_pair`).
+(p >= --min-style) and it is usable: not a copy, the same numbers, no loop or broken contraction
+(`lm_data.usable_rewrite`); pairs get the same drawn numbers on both sides (`lm_data.fill_pair`).
 
 Few-shot: the base (`model.base`, on CTranslate2) gets an instruction and the examples of the
 target style as chat turns (`lm_format.few_shot_prefix`, computed once per style as a static
 prompt), then each training sentence in natural form; its greedy rewrite is kept when it is
 usable (`lm_data.usable_rewrite`) and the teacher's discriminator puts it in the target style.
 
+Either way a pair is then dropped when its rewrite reads much less fluently than its source under
+the pretrained base (`fluency_loss` over --max-fluency-loss nats per token: the teacher's broken
+words, "compreigentigent", "$great"). `--refilter FILE` applies the filters to an existing file.
 Pairs are written in natural form, one per line: `source<TAB>rewrite<TAB>target style`.
 """
 
@@ -35,7 +38,7 @@ from ..config import add_config_arguments, load_config
 from ..errors import TextcycleError
 from ..files import atomic_file, read_lines
 from .lm_config import LMRecipe
-from .lm_data import fill_pair, natural, usable_rewrite, well_formed
+from .lm_data import fill_pair, natural, usable_rewrite
 from .lm_format import END, few_shot_prefix, few_shot_turn
 from .textnorm import normalize
 
@@ -92,6 +95,24 @@ def few_shot_pairs(
     return out
 
 
+def fluency_loss(lm, pairs: list[tuple]) -> list[float]:
+    """Per pair (x, y, ...): how much less fluent y reads than x under a pretrained LM
+    (`evaluate.pretrained_lm.PretrainedLM`): y's mean negative log-likelihood per token minus
+    x's, in nats (positive: y reads worse)."""
+    xs, ys = lm.nll([p[0] for p in pairs]), lm.nll([p[1] for p in pairs])
+    return [ay / max(cy, 1) - ax / max(cx, 1) for (ax, cx), (ay, cy) in zip(xs, ys)]
+
+
+def fluent_pairs(pairs: list[tuple], base: str, max_loss: float | None, threads: int) -> list[tuple]:
+    """The pairs whose rewrite loses at most `max_loss` nats per token of fluency (None: all)."""
+    if max_loss is None or not pairs:
+        return pairs
+    from ..evaluate.pretrained_lm import PretrainedLM
+
+    losses = fluency_loss(PretrainedLM.load(base, threads=threads), pairs)
+    return [p for p, d in zip(pairs, losses) if d <= max_loss]
+
+
 def write_pairs(path: Path, pairs: list[tuple[str, str, int]]) -> None:
     with atomic_file(path) as tmp:
         tmp.write_text("".join(f"{x}\t{y}\t{t}\n" for x, y, t in pairs), encoding="utf-8")
@@ -128,6 +149,17 @@ def main(argv=None) -> int:
     p.add_argument("--per-style", type=int, default=20000, help="training sentences rewritten per style")
     p.add_argument("--rerank", type=int, default=4)
     p.add_argument("--min-style", type=float, default=0.5)
+    p.add_argument(
+        "--max-fluency-loss",
+        type=float,
+        default=1.5,
+        help="drop a pair whose rewrite's mean NLL per token under the base exceeds its source's by more (nats; "
+        "default 1.5, about the worst fifth of the teacher's pairs)",
+    )
+    p.add_argument("--no-fluency-filter", action="store_true", help="keep pairs however they read")
+    p.add_argument(
+        "--refilter", default=None, metavar="TSV", help="filter an existing pairs file instead of making one"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
@@ -138,6 +170,14 @@ def main(argv=None) -> int:
     from .data import load_corpus
 
     cfg = load_config(args.config, LMRecipe, args.overrides)
+    max_loss = None if args.no_fluency_filter else args.max_fluency_loss
+    if args.refilter:
+        pairs = read_pairs(args.refilter)
+        usable = [p for p in pairs if usable_rewrite(p[0], p[1])]
+        kept = fluent_pairs(usable, cfg.model.base, max_loss, args.threads)
+        write_pairs(out, kept)
+        print(f"pairs: {len(pairs):,} read, {len(usable):,} usable, {len(kept):,} fluent written to {out}")
+        return 0
     examples = read_pairs(args.few_shot) if args.few_shot else None
     corpus = load_corpus(cfg.data)
     rng = random.Random(cfg.train.seed)
@@ -153,7 +193,7 @@ def main(argv=None) -> int:
         if examples is None:
             got = teacher_pairs(rw, sents, 1 - s, args.rerank, args.min_style)
             filled = [fill_pair(x, y, rng) for x, y, _ in got]
-            pairs += [(*f, 1 - s) for f in filled if f and well_formed(f[1])]
+            pairs += [(*f, 1 - s) for f in filled if f and usable_rewrite(*f)]
         else:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
             texts = [natural(x, rng) for x in sents]
@@ -163,11 +203,12 @@ def main(argv=None) -> int:
             )
             pairs += [(x, y, 1 - s) for x, y, _ in got]
         kept.append(len(got))
-    write_pairs(out, pairs)
+    fluent = fluent_pairs(pairs, cfg.model.base, max_loss, args.threads)
+    write_pairs(out, fluent)
     a, b = corpus.style_names
     print(
         f"pairs: {kept[0]:,} {a} -> {b}, {kept[1]:,} {b} -> {a} of {args.per_style:,} "
-        f"per style; {len(pairs):,} written to {out}"
+        f"per style; {len(pairs):,} usable, {len(fluent):,} fluent written to {out}"
     )
     return 0
 
