@@ -100,6 +100,20 @@ def test_cli_takes_dash_o_and_the_older_positional_overrides(tmp_path, tiny, cap
     assert "model in" in capsys.readouterr().out
 
 
+def test_max_minutes_stops_with_a_checkpoint_and_resume_finishes(tmp_path, tiny, monkeypatch):
+    """--max-minutes: the step that runs out of time is the last, checkpointed; --resume goes on."""
+    clock = iter(range(0, 10**6, 30))  # every call of time.time() is 30 s later
+    monkeypatch.setattr(train_module.time, "time", lambda: float(next(clock)))
+    cfg = tiny_config(tmp_path, tiny)
+    assert main(["--config", str(cfg), "-o", "train.save_every=100", "--max-minutes", "1.5"]) == 0
+    steps = [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()]
+    done = json.loads((tmp_path / "run" / "train_summary.json").read_text())
+    assert len(steps) == 1 and 1 <= done["step"] < done["total_steps"] and steps == [f"step-{done['step']:06d}"]
+    assert main(["--config", str(cfg), "--resume"]) == 0
+    assert json.loads((tmp_path / "run" / "train_summary.json").read_text())["step"] == done["total_steps"]
+    assert main(["--config", str(cfg), "--resume", "--max-minutes", "0"]) == 2
+
+
 @pytest.mark.slow
 def test_accelerate_two_processes(tmp_path, tiny):
     cfg = tiny_config(tmp_path, tiny, batch_size=1)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -86,15 +87,23 @@ def read_history(path: Path, up_to_step: int) -> list[dict]:
 
 
 def train(
-    cfg: ImageConfig, resume: bool = False, max_steps: int | None = None, config_file: Path | None = None
+    cfg: ImageConfig,
+    resume: bool = False,
+    max_steps: int | None = None,
+    config_file: Path | None = None,
+    max_minutes: float | None = None,
 ) -> Path:
     """Train (or continue) the run in cfg.train.output_dir (`config_file`: the --config file it
-    came from); return that folder. A full disk is one line naming the checkpoint to resume from."""
+    came from); return that folder. `max_minutes`: stop this invocation after that long, with a
+    checkpoint (equal-time pilots; a long run in pieces). A full disk is one line naming the
+    checkpoint to resume from."""
     with write_errors(None, Path(cfg.train.output_dir) / CHECKPOINTS, any_os_error=False):
-        return _train(cfg, resume, max_steps, config_file)
+        return _train(cfg, resume, max_steps, config_file, max_minutes)
 
 
-def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: Path | None) -> Path:
+def _train(
+    cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: Path | None, max_minutes: float | None = None
+) -> Path:
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, set_seed
 
@@ -102,6 +111,8 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
     validate_for_training(cfg)
     if max_steps is not None and max_steps < 1:
         raise TextcycleError(f"--max-steps must be >= 1, got {max_steps}")
+    if max_minutes is not None and not (math.isfinite(max_minutes) and max_minutes > 0):
+        raise TextcycleError(f"--max-minutes must be a number above 0, got {max_minutes}")
     if t.threads > 0:
         torch.set_num_threads(t.threads)
     out = Path(t.output_dir)
@@ -190,6 +201,8 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
             lr = model.set_lr(step)
             losses = model.step(batch["A"], batch["B"])
             step += 1
+            if max_minutes is not None and out_of_time(acc, time.time() - t0 >= 60 * max_minutes):
+                end = step  # this step is the last: logged, checkpointed, exported as below
             for k, v in losses.items():
                 running.setdefault(k, []).append(v)
             if step % t.log_every == 0 or step == end:
@@ -244,6 +257,13 @@ def _train(cfg: ImageConfig, resume: bool, max_steps: int | None, config_file: P
     return out
 
 
+def out_of_time(acc, mine: bool) -> bool:
+    """Whether any process is out of time, so that all stop at the same step."""
+    if acc.num_processes == 1:
+        return mine
+    return acc.reduce(torch.tensor(float(mine), device=acc.device), "max").item() > 0
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m textcycle.image.train",
@@ -259,6 +279,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="stop after this many steps (the LR schedule still follows the config)",
     )
     p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop this invocation after this many minutes of training, with a checkpoint (--resume continues)",
+    )
+    p.add_argument(
         "positional_overrides",
         nargs="*",
         metavar="KEY=VALUE",
@@ -271,7 +297,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = load_image_config(args.config, [*args.positional_overrides, *args.overrides])
-    train(cfg, resume=args.resume, max_steps=args.max_steps, config_file=resolve_config(args.config))
+    train(cfg, args.resume, args.max_steps, resolve_config(args.config), args.max_minutes)
     return 0
 
 
