@@ -45,6 +45,21 @@ def test_files_folders_and_the_html_page(tmp_path, tiny, trained_run, capsys):
     assert "wrote 5 image(s)" in capsys.readouterr().out
 
 
+def test_the_grid_of_fixed_test_images(tmp_path, tiny, trained_run, capsys):
+    """--grid: the first N test images of each domain by name, input | translation | reconstruction
+    both ways, one row each; the same every run; never replaced without --overwrite."""
+    grid = tmp_path / "grid.png"
+    args = ["--model", str(trained_run), "--grid", str(grid), "--max-images", "2"]
+    assert main(args) == 0
+    im = Image.open(grid)
+    assert im.height == 2 * 16 + 2  # two rows of 16 px images, a 2 px gap
+    assert im.width == 6 * 16 + max(2, 16 // 8)  # 3 images a side, and the gap between the sides
+    first = grid.read_bytes()
+    assert main(args) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0 and grid.read_bytes() == first
+    assert main(["--model", str(trained_run), "--grid", str(tmp_path / "grid.jpg")]) == 2
+
+
 def test_out_equal_to_the_input_folder_is_refused_and_inputs_are_kept(tmp_path, tiny, trained_run, capsys):
     """Before: the translations of 0.png and 2.png replaced the input images themselves."""
     folder = tmp_path / "photos"

@@ -207,15 +207,16 @@ class UnalignedDataset(Dataset):
         return {"A": normalize(a), "B": normalize(b)}
 
 
-def fixed_samples(cfg: ImageConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """`train.sample_images` fixed images per domain for the sample grids: from testA/testB where
-    they exist, else trainA/trainB; float in [-1, 1] at crop_size."""
-    d, k = cfg.data, cfg.train.sample_images
+def fixed_samples(cfg: ImageConfig, k: int | None = None, root: str | Path | None = None):
+    """`k` (default `train.sample_images`) fixed images per domain for the sample grids, the first
+    by name of testA/testB where they exist, else trainA/trainB (of `root`, default the config's
+    data root); float in [-1, 1] at crop_size."""
+    d, k = cfg.data, k or cfg.train.sample_images
     out = []
     for dom in DOMAINS:
-        folder = Path(d.root) / f"test{dom}"
+        folder = Path(root or d.root) / f"test{dom}"
         if not folder.is_dir():
-            folder = Path(d.root) / f"train{dom}"
+            folder = Path(root or d.root) / f"train{dom}"
         f = ImageFolder(folder, d.crop_size, d.channels, max_images=k, cache=True)
         out.append(normalize(torch.stack([f[i] for i in range(len(f))])))
     return out[0], out[1]

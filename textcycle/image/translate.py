@@ -25,8 +25,8 @@ import torch
 from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError, warn
 from ..files import atomic_file, atomic_write_text, check_output_folder
-from .data import ImageFolder, list_images, normalize, resized, to_pil
-from .model import ImageCycleModel
+from .data import ImageFolder, fixed_samples, list_images, normalize, resized, to_pil
+from .model import ImageCycleModel, sample_grid
 
 
 def collect_inputs(items) -> list[Path]:
@@ -188,6 +188,21 @@ def html_report(model, out_html, data_root=None, max_images: int = 30, overwrite
     return out_html
 
 
+def grid_image(model, out_png, data_root=None, n: int = 8, overwrite: bool = False) -> Path:
+    """A PNG of the first `n` test images by name of each domain (the same every run), each with
+    its translation and reconstruction: the sample grid of training, for a README or a model card."""
+    out_png = Path(out_png)
+    if out_png.suffix.lower() != ".png":
+        raise TextcycleError(f"--grid {out_png}: the grid's name must end in .png")
+    if out_png.exists() and not overwrite:
+        raise TextcycleError(f"{out_png} exists: pass --overwrite to replace it")
+    if not isinstance(model, ImageCycleModel):
+        model = ImageCycleModel.from_pretrained(model)
+    real_A, real_B = fixed_samples(model.cfg, n, data_root)
+    save_png(sample_grid(model, real_A, real_B), out_png)
+    return out_png
+
+
 @entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.image.translate", description=__doc__.splitlines()[0])
@@ -199,14 +214,21 @@ def main(argv=None) -> int:
         "--overwrite", action="store_true", help="replace files already in --out, or the --html page (never an input)"
     )
     p.add_argument("--html", help="write an HTML page of the test-set results here")
-    p.add_argument("--data", default=None, help="dataset root for --html (default: the model's)")
-    p.add_argument("--max-images", type=int, default=30, help="test images per domain in --html")
+    p.add_argument(
+        "--grid",
+        help="write a PNG of the first 8 test images of each domain by name (--max-images to change) with "
+        "their translations and reconstructions",
+    )
+    p.add_argument("--data", default=None, help="dataset root for --html and --grid (default: the model's)")
+    p.add_argument(
+        "--max-images", type=int, default=None, help="test images per domain in --html (default 30) and --grid (8)"
+    )
     p.add_argument("--threads", type=thread_count_or_zero, default=1, help="torch threads (0 = torch's default)")
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if not args.inputs and not args.html:
-        p.error("give input images (with --to and --out) or --html")
+    if not args.inputs and not args.html and not args.grid:
+        p.error("give input images (with --to and --out), --html or --grid")
     if args.inputs and not (args.to and args.out):
         p.error("translating images needs --to A|B and --out DIR")
     model = ImageCycleModel.from_pretrained(args.model)
@@ -214,7 +236,9 @@ def main(argv=None) -> int:
         written = translate_paths(model, collect_inputs(args.inputs), args.to, args.out, overwrite=args.overwrite)
         print(f"wrote {len(written)} image(s) to {args.out}")
     if args.html:
-        print(f"wrote {html_report(model, args.html, args.data, args.max_images, args.overwrite)}")
+        print(f"wrote {html_report(model, args.html, args.data, args.max_images or 30, args.overwrite)}")
+    if args.grid:
+        print(f"wrote {grid_image(model, args.grid, args.data, args.max_images or 8, args.overwrite)}")
     return 0
 
 
