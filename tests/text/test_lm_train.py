@@ -258,3 +258,31 @@ def test_refilter_keeps_usable_fluent_pairs(tmp_path, tiny_base):
     assert main(args) == 0
     assert read_pairs(tmp_path / "out.tsv") == pairs[:1]  # a changed number and a copy dropped
     assert main(args) == 2  # never overwrites its output
+
+
+def test_an_lm_bundle_is_the_model_folder_and_its_card(tmp_path):
+    """text.bundle for an LM model: the folder's config, adapter, discriminator and SentencePiece
+    model with the card; the run's dev file stays behind, and no fast copy is shipped."""
+    from textcycle.text.bundle import model_card, save_lm_bundle
+
+    best = tmp_path / "run" / "best"
+    (best / "adapter").mkdir(parents=True)
+    for f in ("config.json", "adapter/adapter_model.safetensors", "discriminator.safetensors", "tokenizer.model"):
+        (best / f).write_bytes(f.encode())
+    (best / "dev_eval.json").write_text("{}")
+    scores = {"name": "textcycle", "neg2pos": {}, "pos2neg": {}}
+    card = model_card(
+        tmp_path / "run", scores, "samples", {"train_seconds": 600}, "python -m textcycle.text.lm_train", lm=True
+    )
+    assert "SmolLM2-135M-Instruct" in card and "LoRA adapter" in card and "BART" not in card
+    assert "BART" in model_card(tmp_path / "run", scores, "samples", {}, "python -m textcycle.train")
+    save_lm_bundle(best, tmp_path / "bundle", card)
+    got = sorted(str(p.relative_to(tmp_path / "bundle")) for p in (tmp_path / "bundle").rglob("*") if p.is_file())
+    assert got == [
+        "README.md",
+        "adapter/adapter_model.safetensors",
+        "config.json",
+        "discriminator.safetensors",
+        "tokenizer.model",
+    ]
+    assert (tmp_path / "bundle" / "README.md").read_text() == card
