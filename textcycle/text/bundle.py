@@ -9,7 +9,8 @@
    `--outputs` (`neg2pos.txt`, `pos2neg.txt`, the layout of the published systems' folders);
 2. scores them with the evaluation module (`textcycle.evaluate`), as in the leaderboard;
 3. saves the model in fp16 into `--into` with a README.md model card: data, the exact training
-   command, wall time, machine, the scores per direction, and twenty sample rewrites.
+   command, wall time, machine, the scores per direction, and twenty sample rewrites. An LM run
+   (`text.lm_train`) ships its model folder as it is: the adapter, not the base.
 """
 
 from __future__ import annotations
