@@ -331,6 +331,7 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
     import torch
 
     from textcycle.rewrite import Rewriter
+    from textcycle.text.keep import invented_loop
     from textcycle.text.textnorm import normalize
 
     rw = Rewriter(zh_trainer.model())
@@ -342,10 +343,16 @@ def test_rerank_picks_the_highest_reward_candidate(zh_trainer):
     [(texts, scores)] = rw.candidates([(src, 1)], n=4)
     assert len(texts) == 2 and all(len(t) == 4 for t in texts) and scores.shape == (2, 4)
     assert ((scores >= 0) & (scores <= 1)).all()
-    assert rw.choose(jobs, rw.candidates([(src, 1)])) == [[0, 0]]  # the greedy rewrite, column 0
-    # of the candidates that keep the numbers (none here) and are not empty, the highest reward
-    keep = [[i for i, c in enumerate(row) if c.strip()] for row in texts]
-    best = [max(ok, key=lambda i, b=b: scores[b][i]) for b, ok in enumerate(keep)]
+
+    def usable(b, c):  # not empty, no loop the source has not (this barely trained model loops)
+        return bool(c.strip()) and not invented_loop(src[b], c)
+
+    [(greedy, _)] = rw.candidates([(src, 1)])
+    want = [0 if usable(b, row[0]) else None for b, row in enumerate(greedy)]
+    assert rw.choose(jobs, rw.candidates([(src, 1)])) == [want]  # the greedy rewrite, column 0, if usable
+    # of the candidates that keep the numbers (none here) and are usable, the highest reward
+    keep = [[i for i, c in enumerate(row) if usable(b, c)] for b, row in enumerate(texts)]
+    best = [max(ok, key=lambda i, b=b: scores[b][i]) if ok else None for b, ok in enumerate(keep)]
     torch.manual_seed(0)
     assert rw.choose(jobs, rw.candidates([(src, 1)], n=4)) == [best]
     with pytest.raises(Exception, match="rerank"):
