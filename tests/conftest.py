@@ -121,9 +121,10 @@ def tiny_yelp(tmp_path) -> Path:
     return root
 
 
-def make_tiny_base(folder: Path) -> Path:
+def make_tiny_base(folder: Path, markers: tuple = ("<|im_start|>", "<|im_end|>")) -> Path:
     """A tiny random Llama with a byte-level BPE tokenizer that has the chat markers of the real
-    base, saved as a plain folder (no wheel, no download): the LM generator tests' base."""
+    base (SmolLM2's ChatML; `tiny_gemma_base` adds Gemma's), saved as a plain folder (no wheel, no
+    download): the LM generator tests' base."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -134,7 +135,7 @@ def make_tiny_base(folder: Path) -> Path:
     words = NEG_WORDS + POS_WORDS + NOUNS + ["the", "was", "We", "waited", "minutes", "at", "Joe's", "Diner"]
     trainer = trainers.BpeTrainer(
         vocab_size=400,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        special_tokens=["<|endoftext|>", *markers],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator([" ".join(words)] * 5 + ["0123456789 .,!?:$-"], trainer)
@@ -169,6 +170,12 @@ def make_tiny_base(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     return make_tiny_base(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma_base(tmp_path_factory) -> Path:
+    markers = ("<|im_start|>", "<|im_end|>", "<bos>", "<start_of_turn>", "<end_of_turn>")
+    return make_tiny_base(tmp_path_factory.mktemp("tiny-gemma"), markers)
 
 
 def rewrite_offline(*args: str):

@@ -87,6 +87,32 @@ def test_greedy_and_scores_match_torch(trained, cache, monkeypatch):
     assert merged_copy(folder, quantization="float32") == ct2 and not notes
 
 
+def test_a_gemma_format_model_prompts_and_stops_as_in_torch(tiny_gemma_base, tmp_path):
+    """The engine builds a Gemma-format prompt as the torch generators do (<bos>, its turn
+    markers) and stops at <end_of_turn>: the same greedy rewrites and scores."""
+    torch.manual_seed(0)
+    spec = LMSpec(base=str(tiny_gemma_base), lora_rank=8, prompt_format="gemma", max_new_tokens=8)
+    gens = LMGenerators.build(spec)
+    opt = torch.optim.AdamW([p for p in gens.parameters() if p.requires_grad], lr=5e-3)
+    for _ in range(100):
+        loss = gens.token_loss(SOURCES, [1, 1], TARGETS)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    gens.eval()
+    from textcycle.engines.lm_convert import convert_merged
+    from textcycle.text.lm_format import PROMPT_FORMATS
+
+    ct2 = convert_merged(gens, tmp_path, quantization="float32")
+    engine = LMEngine(ct2, ["negative", "positive"], threads=1, max_new_tokens=8, fmt=PROMPT_FORMATS["gemma"])
+    ids = [engine.tokenizer.token_to_id(t) for t in engine.prompt(SOURCES[0], 1)]
+    assert ids == gens.prompt_ids(SOURCES[0], 1) and engine.prompt(SOURCES[0], 1)[0] == "<bos>"
+    greedy = gens.generate(SOURCES, [1, 1])
+    assert engine.generate(SOURCES, to=1) == greedy == [[t] for t in TARGETS]
+    lp, n = gens.target_logprobs(SOURCES, [1, 1], TARGETS)
+    assert engine.logprobs(SOURCES, TARGETS, 1).tolist() == pytest.approx((lp / n).tolist(), abs=1e-3)
+
+
 def test_seeded_sampling_repeats(trained, cache):
     engine = LMEngine(merged_copy(trained[0], quantization="float32"), ["negative", "positive"], threads=1)
     runs = []

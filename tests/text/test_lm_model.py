@@ -9,7 +9,8 @@ import torch
 pytest.importorskip("peft")
 
 from textcycle.errors import TextcycleError
-from textcycle.text.lm_model import END, START, LMGenerators, LMSpec, prompt_text, read_lm_spec
+from textcycle.text.lm_format import END, PROMPT_FORMATS, START, prompt_text
+from textcycle.text.lm_model import LMGenerators, LMSpec, read_lm_spec
 
 
 @pytest.fixture
@@ -32,6 +33,20 @@ def test_prompt_and_labels(gens):
         assert b["labels"][i, :n].tolist() == [-100] * len(prompt) + target
         assert b["attention_mask"][i].sum().item() == n
         assert (b["labels"][i, n:] == -100).all()
+
+
+def test_gemma_prompt(tiny_gemma_base):
+    """A Gemma base's generators: <bos>, then its turn markers; they stop at <end_of_turn>."""
+    gemma = PROMPT_FORMATS["gemma"]
+    text = prompt_text("the food was bad", "positive", gemma)
+    assert text == "<bos><start_of_turn>the food was bad<end_of_turn>\n<start_of_turn>positive\n"
+    g = LMGenerators.build(LMSpec(lora_rank=8, prompt_format="gemma"), base=str(tiny_gemma_base))
+    tok = g.tokenizer
+    ids = g.prompt_ids("the food was bad", "positive")
+    assert ids == tok.encode(text, add_special_tokens=False)
+    assert ids[:2] == tok.convert_tokens_to_ids(["<bos>", "<start_of_turn>"])
+    assert g.end_id == tok.convert_tokens_to_ids("<end_of_turn>") != tok.convert_tokens_to_ids("<|im_end|>")
+    assert g.target_ids("good")[-1] == g.end_id
 
 
 def test_target_logprobs_by_hand(gens):
@@ -111,6 +126,7 @@ def test_full_finetuning_saves_the_whole_lm(tiny_base, tmp_path):
         ({"style_names": "ab"}, "style_names"),
         ({"lora_rank": -1}, "lora_rank"),
         ({"max_new_tokens": 1e12}, "max_new_tokens"),
+        ({"prompt_format": "alpaca"}, "prompt_format must be one of chatml, gemma"),
     ],
 )
 def test_bad_configs_are_one_line_errors(tmp_path, patch, message):

@@ -108,11 +108,13 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     assert main(args) == 2
     assert main(args + ["--resume", "-o", "train.rl_steps=4"]) == 0
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 10
+    assert json.loads((out / "final" / "config.json").read_text())["prompt_format"] == "chatml"  # a folder base
     # the lexicon warm start needs no pairs file; an unknown warm start is one line
     lex = out.parent / "lex"
     lex_args = args + ["-o", f"train.output_dir={lex}", "-o", "train.warm_pairs=null", "-o", "train.warm_start=lexicon"]
     lex_args += ["-o", "train.warm_steps=2", "-o", "train.selftrain_rounds=0", "-o", "train.rl_steps=0"]
     assert main(lex_args + ["-o", "train.warm_start=teacher"]) == 2
+    assert main(lex_args + ["-o", "model.prompt_format=alpaca"]) == 2
     assert main(lex_args) == 0
     assert json.loads((lex / "train_summary.json").read_text())["steps"] == 2
 

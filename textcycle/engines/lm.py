@@ -19,7 +19,7 @@ import numpy as np
 from ..cache import cached_folder, file_digest
 from ..errors import TextcycleError
 from ..model_folder import ModelFolder
-from ..text.lm_format import ADAPTER, END, FULL, START, TOKENIZER, read_lm_spec
+from ..text.lm_format import ADAPTER, CHATML, FULL, PROMPT_FORMATS, TOKENIZER, PromptFormat, read_lm_spec
 from ..text.textnorm import normalize
 from ..text.vocab import encode_ids
 from .base import Hypothesis
@@ -90,20 +90,22 @@ class LMEngine:
         max_new_tokens: int = 64,
         seed: int | None = None,
         discriminator: CorpusFormDiscriminator | None = None,
+        fmt: PromptFormat = CHATML,
     ):
         from tokenizers import Tokenizer
 
         self.ct2_folder, self.threads = Path(ct2_folder), max(1, int(threads))
         self.style_names = list(style_names)
         self.max_source_tokens, self.max_new_tokens = max_source_tokens, max_new_tokens
-        self.discriminator = discriminator
+        self.discriminator, self.format = discriminator, fmt
         self._seed, self._sample_calls = None, 0
         if seed is not None:
             _ctranslate2().set_random_seed(seed % 2**32)
         self.generator = self._load()
         self.tokenizer = Tokenizer.from_file(str(self.ct2_folder / TOKENIZER))
-        # the style part of the prompt, tokenised once per style
-        self._style_prompt = [self._tokens(f"{END}\n{START}{s}\n") for s in self.style_names]
+        # the prompt's head and its style part, tokenised once per style
+        self._head = self._tokens(fmt.bos + fmt.start)
+        self._style_prompt = [self._tokens(f"{fmt.end}\n{fmt.start}{s}\n") for s in self.style_names]
 
     @classmethod
     def from_folder(cls, folder: ModelFolder, threads: int = 2, quantization: str = "int8") -> "LMEngine":
@@ -120,6 +122,7 @@ class LMEngine:
             spec.max_source_tokens,
             spec.max_new_tokens,
             discriminator=judge,
+            fmt=PROMPT_FORMATS[spec.prompt_format],
         )
 
     def _load(self):
@@ -143,7 +146,7 @@ class LMEngine:
     def prompt(self, source: str, to: int) -> list[str]:
         if not 0 <= to < len(self.style_names):
             raise TextcycleError(f"style index must be from 0 to {len(self.style_names) - 1}, got {to!r}")
-        return [START] + self._text_tokens(source)[: self.max_source_tokens] + self._style_prompt[to]
+        return self._head + self._text_tokens(source)[: self.max_source_tokens] + self._style_prompt[to]
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
@@ -185,7 +188,7 @@ class LMEngine:
         options = dict(
             max_length=self.max_new_tokens,
             include_prompt_in_result=False,
-            end_token=END,
+            end_token=self.format.end,
             max_batch_size=max_batch_size,
             num_hypotheses=num_hypotheses,
             asynchronous=True,
@@ -223,7 +226,7 @@ class LMEngine:
             return np.zeros(0, dtype=np.float32)
         rows, lengths = [], []
         for src, tgt in zip(sources, targets):
-            y = self._text_tokens(tgt)[: self.max_new_tokens - 1] + [END]
+            y = self._text_tokens(tgt)[: self.max_new_tokens - 1] + [self.format.end]
             rows.append(self.prompt(src, to) + y)
             lengths.append(len(y))
         try:

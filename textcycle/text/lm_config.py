@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..config import shown
 from ..errors import ConfigError
 from .config import DataConfig
+from .lm_format import PROMPT_FORMATS
 
 
 @dataclass
@@ -20,6 +21,7 @@ class LMModelConfig:
     lora_dropout: float = 0.05
     max_source_tokens: int = 64
     max_new_tokens: int = 48
+    prompt_format: str = ""  # lm_format.PROMPT_FORMATS; "": the base's (ChatML for a folder or Hub name)
 
 
 @dataclass
@@ -130,6 +132,10 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
     t = cfg.train
     if t.warm_steps + t.selftrain_rounds + t.rl_steps < 1:
         raise ConfigError("train.warm_steps + train.selftrain_rounds + train.rl_steps must be at least 1")
+    if cfg.model.prompt_format and cfg.model.prompt_format not in PROMPT_FORMATS:
+        raise ConfigError(
+            f"model.prompt_format = {shown(cfg.model.prompt_format)}: use one of {', '.join(PROMPT_FORMATS)}"
+        )
     if t.warm_start not in WARM_STARTS:
         raise ConfigError(f"train.warm_start = {shown(t.warm_start)}: use one of {', '.join(WARM_STARTS)}")
     if t.warm_steps > 0 and t.warm_start == "pairs" and not t.warm_pairs:

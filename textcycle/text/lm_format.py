@@ -1,9 +1,10 @@
 """What an LM model is on disk and what its generators read: the folder's config (`LMSpec`), the
 file names, and the prompt. No torch here: the fast engine and the model share it.
 
-G_t(x) is the LM's continuation of `<|im_start|>x<|im_end|>\n<|im_start|>t\n` up to `<|im_end|>`,
-where t is the target style's name (SmolLM2's chat markers, which its tokenizer has as single
-tokens).
+G_t(x) is the LM's continuation of `{bos}{start}x{end}\n{start}t\n` up to `{end}`, where t is the
+target style's name and bos, start and end are the base's chat markers (`PromptFormat`), which its
+tokenizer has as single tokens: `<|im_start|>`/`<|im_end|>` for SmolLM2 (ChatML),
+`<bos>`/`<start_of_turn>`/`<end_of_turn>` for Gemma.
 """
 
 from __future__ import annotations
@@ -19,11 +20,31 @@ CONFIG = "config.json"
 ADAPTER = "adapter"  # peft's adapter folder (LoRA weights and adapter_config.json)
 FULL = "lm"  # the whole LM, when every weight was trained
 TOKENIZER = "tokenizer.json"  # the LM's tokenizer, beside its CTranslate2 copy
-START, END = "<|im_start|>", "<|im_end|>"
 
 
-def prompt_text(source: str, style: str) -> str:
-    return f"{START}{source}{END}\n{START}{style}\n"
+@dataclass(frozen=True)
+class PromptFormat:
+    bos: str  # what starts every sequence ("" where the base's chat format has nothing)
+    start: str  # a turn's start
+    end: str  # a turn's end: generation stops here
+
+
+PROMPT_FORMATS = {
+    "chatml": PromptFormat("", "<|im_start|>", "<|im_end|>"),
+    "gemma": PromptFormat("<bos>", "<start_of_turn>", "<end_of_turn>"),
+}
+CHATML = PROMPT_FORMATS["chatml"]
+START, END = CHATML.start, CHATML.end
+
+
+def prompt_format(name: str) -> PromptFormat:
+    if name not in PROMPT_FORMATS:
+        raise TextcycleError(f"unknown prompt format {name!r}: use one of {', '.join(PROMPT_FORMATS)}")
+    return PROMPT_FORMATS[name]
+
+
+def prompt_text(source: str, style: str, fmt: PromptFormat = CHATML) -> str:
+    return f"{fmt.bos}{fmt.start}{source}{fmt.end}\n{fmt.start}{style}\n"
 
 
 # the untrained base asked for a rewrite in its chat format (`few_shot_prefix` + `few_shot_turn`)
@@ -33,18 +54,18 @@ FEW_SHOT_INSTRUCTION = (
 )
 
 
-def few_shot_prefix(examples: list[tuple[str, str]], style: str) -> str:
+def few_shot_prefix(examples: list[tuple[str, str]], style: str, fmt: PromptFormat = CHATML) -> str:
     """The instruction and the example rewrites into `style` as chat turns: the part of a
     few-shot prompt that is the same for every source."""
     turns = [("system", FEW_SHOT_INSTRUCTION.format(style=style))]
     for x, y in examples:
         turns += [("user", x), ("assistant", y)]
-    return "".join(f"{START}{role}\n{text}{END}\n" for role, text in turns)
+    return fmt.bos + "".join(f"{fmt.start}{role}\n{text}{fmt.end}\n" for role, text in turns)
 
 
-def few_shot_turn(source: str) -> str:
+def few_shot_turn(source: str, fmt: PromptFormat = CHATML) -> str:
     """The source's turn, after `few_shot_prefix`; the base continues with the rewrite."""
-    return f"{START}user\n{source}{END}\n{START}assistant\n"
+    return f"{fmt.start}user\n{source}{fmt.end}\n{fmt.start}assistant\n"
 
 
 @dataclass
@@ -58,6 +79,7 @@ class LMSpec:
     lora_dropout: float = 0.05
     max_source_tokens: int = 64
     max_new_tokens: int = 64
+    prompt_format: str = "chatml"  # PROMPT_FORMATS: the base's chat markers (older folders: chatml)
 
 
 def read_lm_spec(folder: str | Path) -> LMSpec:
@@ -88,4 +110,6 @@ def check_lm_spec(raw, f: Path) -> LMSpec:
         v = getattr(spec, key)
         if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
             raise TextcycleError(f"{f}: {key} must be an integer in {low}..{high}")
+    if spec.prompt_format not in PROMPT_FORMATS:
+        raise TextcycleError(f"{f}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
     return spec

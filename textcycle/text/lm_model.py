@@ -1,7 +1,7 @@
 """Generators on one pretrained causal LM, conditioned on the target style as a label.
 
-G_t(x) is the LM's continuation of `<|im_start|>x<|im_end|>\\n<|im_start|>t\\n` up to `<|im_end|>`,
-where t is the target style's name: G_xy and G_yx of the method are the same network asked for
+G_t(x) is the LM's continuation of `{start}x{end}\\n{start}t\\n` up to `{end}` (the base's chat
+markers, `lm_format.PromptFormat`), where t is the target style's name: G_xy and G_yx of the method are the same network asked for
 different labels, so a model with N styles needs no redesign. The LM's weights stay frozen behind
 a LoRA adapter (peft), so a saved model holds only the adapter and its config; `lora_rank: 0`
 trains every weight instead (for pilots: that folder holds the whole LM).
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..files import atomic_dir
 from .lm_base import base_folder
-from .lm_format import ADAPTER, CONFIG, END, FULL, MODEL_TYPE, START, LMSpec, prompt_text, read_lm_spec  # noqa: F401
+from .lm_format import ADAPTER, CONFIG, FULL, MODEL_TYPE, LMSpec, prompt_format, read_lm_spec
 
 
 class LMGenerators(torch.nn.Module):
@@ -31,7 +31,8 @@ class LMGenerators(torch.nn.Module):
     def __init__(self, lm, tokenizer, spec: LMSpec):
         super().__init__()
         self.lm, self.tokenizer, self.spec = lm, tokenizer, spec
-        self.end_id = tokenizer.convert_tokens_to_ids(END)
+        self.format = prompt_format(spec.prompt_format)
+        self.end_id = tokenizer.convert_tokens_to_ids(self.format.end)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
 
     # ------------------------------------------------------------------ building and saving
@@ -111,8 +112,9 @@ class LMGenerators(torch.nn.Module):
     def prompt_ids(self, source: str, style: int | str) -> list[int]:
         """The prompt's ids; a long source keeps its first `max_source_tokens` tokens."""
         src = self.tokenizer.encode(source, add_special_tokens=False)[: self.spec.max_source_tokens]
-        head = self.tokenizer.encode(START, add_special_tokens=False)
-        tail = self.tokenizer.encode(f"{END}\n{START}{self.style_name(style)}\n", add_special_tokens=False)
+        fmt = self.format
+        head = self.tokenizer.encode(fmt.bos + fmt.start, add_special_tokens=False)
+        tail = self.tokenizer.encode(f"{fmt.end}\n{fmt.start}{self.style_name(style)}\n", add_special_tokens=False)
         return head + src + tail
 
     def target_ids(self, target: str) -> list[int]:

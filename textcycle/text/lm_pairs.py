@@ -37,9 +37,10 @@ from ..cli import entry_point
 from ..config import add_config_arguments, load_config
 from ..errors import TextcycleError
 from ..files import atomic_file, read_lines
+from .lm_base import base_prompt_format
 from .lm_config import LMRecipe
 from .lm_data import fill_pair, natural, usable_rewrite
-from .lm_format import END, few_shot_prefix, few_shot_turn
+from .lm_format import CHATML, PromptFormat, few_shot_prefix, few_shot_turn, prompt_format
 from .textnorm import normalize
 
 
@@ -72,19 +73,20 @@ def few_shot_pairs(
     min_style: float,
     max_new_tokens: int = 48,
     batch: int = 64,
+    fmt: PromptFormat = CHATML,
 ) -> list[tuple[str, str, float]]:
     """(source, rewrite, p(target style)) for the natural `sentences` the base rewrote into style
     `to` (named `style`) usably and in the target style by `judge` (texts -> [n, 2] probabilities)."""
     tokens = lambda text: tokenizer.encode(text, add_special_tokens=False).tokens  # noqa: E731
-    prefix = tokens(few_shot_prefix(examples, style))
+    prefix = tokens(few_shot_prefix(examples, style, fmt))
     out = []
     for b in tqdm(range(0, len(sentences), batch), desc=f"few-shot -> {style}", file=sys.stderr):
         chunk = sentences[b : b + batch]
         results = generator.generate_batch(
-            [tokens(few_shot_turn(x)) for x in chunk],
+            [tokens(few_shot_turn(x, fmt)) for x in chunk],
             static_prompt=prefix,
             max_length=max_new_tokens,
-            end_token=END,
+            end_token=fmt.end,
             include_prompt_in_result=False,
             sampling_topk=1,
         )
@@ -198,8 +200,18 @@ def main(argv=None) -> int:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
             texts = [natural(x, rng) for x in sents]
             style = corpus.style_names[1 - s]
+            fmt = prompt_format(cfg.model.prompt_format or base_prompt_format(cfg.model.base))
             got = few_shot_pairs(
-                generator, tokenizer, shots, texts, 1 - s, style, judge, args.min_style, cfg.model.max_new_tokens
+                generator,
+                tokenizer,
+                shots,
+                texts,
+                1 - s,
+                style,
+                judge,
+                args.min_style,
+                cfg.model.max_new_tokens,
+                fmt=fmt,
             )
             pairs += [(x, y, 1 - s) for x, y, _ in got]
         kept.append(len(got))
