@@ -22,14 +22,16 @@ def lm(tiny_base, tmp_path, monkeypatch):
     return PretrainedLM(converted_base(str(tiny_base), quantization="float32"), threads=1)
 
 
-def test_nll_is_the_torch_models(lm, tiny_base):
+@pytest.mark.parametrize("start", [START, "<|im_start|>"])
+def test_nll_is_the_torch_models(lm, tiny_base, start):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    lm.start = start
     tok = AutoTokenizer.from_pretrained(tiny_base)
     model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     got = lm.nll(TEXTS)
     for text, (nll, n) in zip(TEXTS[:2], got):
-        ids = tok(START + text, add_special_tokens=False, return_tensors="pt").input_ids
+        ids = tok(start + text, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
             logp = torch.log_softmax(model(ids).logits[0, :-1].float(), -1)
         ref = -logp.gather(1, ids[0, 1:, None]).sum().item()
@@ -37,6 +39,14 @@ def test_nll_is_the_torch_models(lm, tiny_base):
     assert got[2] == (0.0, 0)
     total = sum(a for a, _ in got[:2]) / sum(c for _, c in got[:2])
     assert lm.perplexity(TEXTS) == pytest.approx(math.exp(total))
+
+
+def test_each_base_scores_after_its_own_start(monkeypatch, tiny_base):
+    import textcycle.evaluate.pretrained_lm as module
+
+    monkeypatch.setattr(module, "converted_base", lambda name: converted_base(str(tiny_base), "float32"))
+    assert PretrainedLM.load("gemma3-270m", threads=1).start == "<bos>"
+    assert PretrainedLM.load("smollm2-135m", threads=1).start == START == "<|endoftext|>"
 
 
 def test_scores_are_kept_in_the_cache(lm):

@@ -229,6 +229,12 @@ def test_fill_pair_drops_a_pair_that_loses_or_invents_a_number():
     assert [w for w in x.split() if w[-1].isdigit()] == [w for w in y.split() if w[-1].isdigit()]
     assert fill_pair("it was $ _num_ .", "it was $ great .", random.Random(0)) is None  # the teacher's "$great"
     assert fill_pair("it was cheap .", "it was $ _num_ .", random.Random(0)) is None
+    # a Chinese corpus is natural text already, its numbers real: pairs and sentences stay as they are
+    from textcycle.text.lm_data import natural
+
+    zh = ("台積電 300 元還在套牢 , 爛透了 !", "台積電 300 元還在賺 , 讚啦 !")
+    assert fill_pair(*zh, random.Random(0), "zh") == zh
+    assert natural(zh[0], random.Random(0), "zh") == zh[0] != natural(zh[0], random.Random(0))
 
 
 def test_fluency_loss_is_the_rewrite_s_nll_per_token_minus_the_source_s():

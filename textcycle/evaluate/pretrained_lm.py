@@ -6,7 +6,7 @@ column uses the base the LM generators stand on (`text.lm_base`, from the pinned
 generator built on the same LM is favoured by it, which the leaderboard says.
 
 The base runs on CTranslate2 (int8; built once into the user cache from the plain base, like the
-LM engine's copy). A text is scored as given, after `<|endoftext|>`: every predicted BPE token
+LM engine's copy). A text is scored as given, after `<|endoftext|>` (Gemma: `<bos>`): every predicted BPE token
 counts, and PPL = exp(summed negative log-likelihood / tokens). The leaderboard's outputs are
 lowercased and tokenised, as every system's, so each row pays the same for that. Scores are kept
 in the cache by the digest of the texts: the published systems are scored once.
@@ -31,20 +31,22 @@ START = "<|endoftext|>"
 class PretrainedLM:
     """`nll(texts)` -> (summed NLL in nats, predicted tokens) per text, as `lm.LanguageModel`."""
 
-    def __init__(self, ct2_folder: str | Path, threads: int = 2, batch_size: int = 32):
+    def __init__(self, ct2_folder: str | Path, threads: int = 2, batch_size: int = 32, start: str = START):
         import ctranslate2
         from tokenizers import Tokenizer
 
         self.folder = Path(ct2_folder)
         self.generator = ctranslate2.Generator(str(self.folder), device="cpu", intra_threads=max(1, threads))
         self.tokenizer = Tokenizer.from_file(str(self.folder / TOKENIZER))
-        self.batch_size = batch_size
+        self.batch_size, self.start = batch_size, start
         self.name = self.folder.parent.name
 
     @classmethod
     def load(cls, name: str = BASE, threads: int = 2) -> "PretrainedLM":
+        from ..text.lm_base import BASES
+
         try:
-            return cls(converted_base(name), threads)
+            return cls(converted_base(name), threads, start=BASES[name].text_start if name in BASES else START)
         except ImportError as e:
             raise TextcycleError(f"the pretrained-LM perplexity needs {e.name}: pip install -e '.[lm]'") from None
 
@@ -52,7 +54,7 @@ class PretrainedLM:
         saved = self._saved(texts)
         if saved is not None:
             return saved
-        rows = [[START] + self.tokenizer.encode(t, add_special_tokens=False).tokens for t in texts]
+        rows = [[self.start] + self.tokenizer.encode(t, add_special_tokens=False).tokens for t in texts]
         out = [(0.0, 0)] * len(rows)  # an empty text predicts nothing
         todo = [i for i, r in enumerate(rows) if len(r) > 1]
         for b in range(0, len(todo), self.batch_size):

@@ -30,6 +30,7 @@ class WheelBase:
     gguf_file: str  # the GGUF file's name (its parts are joined into it)
     licence: str
     prompt_format: str = "chatml"  # lm_format.PROMPT_FORMATS: the chat markers its tokenizer knows
+    text_start: str = "<|endoftext|>"  # what a plain text is scored after (the pretrained-LM perplexity)
 
 
 _GEMMA_PARTS = tuple(
@@ -48,6 +49,7 @@ BASES = {
         "gemma-3-270m-q4_k_m.gguf",
         "Gemma terms of use (https://ai.google.dev/gemma/terms)",
         prompt_format="gemma",
+        text_start="<bos>",
     ),
 }
 

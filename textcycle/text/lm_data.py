@@ -1,5 +1,6 @@
 """Corpus sentences in the form the LM generators read and write: natural, cased text with real
-numbers.
+numbers. A Chinese corpus is in that form already (`textnorm.zh_normalize` keeps numbers and
+casing), so `natural` and `fill_pair` leave its sentences as they are.
 
 The Yelp corpus is lowercased, tokenised, and writes every number as `_num_`. The LM reads text as
 people write it, so each corpus sentence is detokenised (`textnorm.yelp_detokenize`) and each
@@ -109,7 +110,13 @@ def usable_rewrite(source: str, rewrite: str) -> bool:
 
 
 def lexicon_pair(
-    sentence: str, style: int, lexicon: list, rng: random.Random, word_drop: float, shuffle_window: int
+    sentence: str,
+    style: int,
+    lexicon: list,
+    rng: random.Random,
+    word_drop: float,
+    shuffle_window: int,
+    language: str = "en",
 ) -> Optional[tuple[str, str, int]]:
     """The small method's denoising warm start as a pseudo-pair (x, y, style), natural form: y a
     corpus-form training `sentence` of `style`, x the same with its style markers swapped for the
@@ -118,19 +125,23 @@ def lexicon_pair(
     (x -> y would teach inventing one)."""
     words = swap_markers(sentence.split(), lexicon[style][1], lexicon[1 - style][0], rng)
     words = noise_words(words, rng, word_drop, 0.0, shuffle_window)
-    pair = fill_pair(" ".join(words), sentence, rng)
+    pair = fill_pair(" ".join(words), sentence, rng, language)
     return (*pair, style) if pair else None
 
 
-def natural(text: str, rng: random.Random) -> str:
+def natural(text: str, rng: random.Random, language: str = "en") -> str:
     """One corpus sentence in natural form with drawn numbers."""
+    if language != "en":
+        return text
     return fill(text, draw_numbers(text, rng))
 
 
-def fill_pair(source: str, target: str, rng: random.Random) -> Optional[tuple[str, str]]:
+def fill_pair(source: str, target: str, rng: random.Random, language: str = "en") -> Optional[tuple[str, str]]:
     """A corpus-form pair in natural form with the same numbers on both sides; None when the two
     have different counts of numbers (the teacher wrote "$ _num_" as "$ great": a pair that
     teaches dropping a number)."""
+    if language != "en":
+        return source, target
     values = draw_numbers(source, rng)
     if target.count(NUMBER_PLACEHOLDER) != source.count(NUMBER_PLACEHOLDER):
         return None

@@ -194,11 +194,11 @@ def main(argv=None) -> int:
         sents = sents[: args.per_style]
         if examples is None:
             got = teacher_pairs(rw, sents, 1 - s, args.rerank, args.min_style)
-            filled = [fill_pair(x, y, rng) for x, y, _ in got]
+            filled = [fill_pair(x, y, rng, corpus.language) for x, y, _ in got]
             pairs += [(*f, 1 - s) for f in filled if f and usable_rewrite(*f)]
         else:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
-            texts = [natural(x, rng) for x in sents]
+            texts = [natural(x, rng, corpus.language) for x in sents]
             style = corpus.style_names[1 - s]
             fmt = prompt_format(cfg.model.prompt_format or base_prompt_format(cfg.model.base))
             got = few_shot_pairs(

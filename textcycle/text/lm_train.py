@@ -83,10 +83,13 @@ class LMTrainingRun:
         corpus = load_corpus(cfg.data)
         self.style_names, self.language = list(corpus.style_names), corpus.language
         self.train_text = [
-            [natural(s, random.Random(f"{tc.seed}-{i}")) for i, s in enumerate(corpus.train[k])] for k in (0, 1)
+            [natural(s, random.Random(f"{tc.seed}-{i}"), self.language) for i, s in enumerate(corpus.train[k])]
+            for k in (0, 1)
         ]
         self.dev = [corpus.dev[k][: tc.eval_sentences] for k in (0, 1)]
-        self.dev_natural = [[natural(s, random.Random(f"dev-{i}")) for i, s in enumerate(d)] for d in self.dev]
+        self.dev_natural = [
+            [natural(s, random.Random(f"dev-{i}"), self.language) for i, s in enumerate(d)] for d in self.dev
+        ]
         self.pairs = read_pairs(tc.warm_pairs) if tc.warm_steps and tc.warm_start == "pairs" else []
         if tc.warm_start == "lexicon":
             self.train_corpus = [list(corpus.train[k]) for k in (0, 1)]
@@ -321,7 +324,7 @@ class LMTrainingRun:
         while len(out) < n:
             s = len(out) % 2
             y = self.train_corpus[s][self.rng.randrange(len(self.train_corpus[s]))]
-            pair = lexicon_pair(y, s, self.lexicon, self.rng, tc.word_drop, tc.shuffle_window)
+            pair = lexicon_pair(y, s, self.lexicon, self.rng, tc.word_drop, tc.shuffle_window, self.language)
             if pair:
                 out.append(pair)
         return out
