@@ -144,6 +144,19 @@ def test_resume_reuses_the_saved_filter(toy_run, tmp_path):
     assert json.loads((folder / "counts.json").read_text())["min_prob"] == 0.99
 
 
+def test_the_lm_runs_filter_as_the_small_run(toy_run, tmp_path):
+    """`filtered_corpus` (the LM run's and lm_pairs' hook, no accelerator) keeps the sentences the
+    small run keeps, from a copied filter folder without training; off, the corpus is untouched."""
+    from textcycle.text.sentence_filter import filtered_corpus
+
+    data, corpus, out, _, filtered = toy_run
+    shutil.copytree(out / FILTER_DIR, tmp_path / FILTER_DIR)
+    logs = []
+    assert filtered_corpus(data, corpus, tmp_path, log=logs.append).train == filtered.train
+    assert logs[0].startswith("sentence filter: reusing") and "kept" in logs[1]
+    assert filtered_corpus(replace(data, filter_min_prob=None), corpus, tmp_path) is corpus
+
+
 @pytest.mark.slow  # 25 s: a second filter run from scratch
 def test_two_runs_keep_the_same_sentences(toy_run, tmp_path):
     data, corpus, out, _, first = toy_run

@@ -170,6 +170,7 @@ def main(argv=None) -> int:
         raise TextcycleError(f"{out} exists: pairs are never overwritten (remove it, or pick another --out)")
     from ..rewrite import Rewriter
     from .data import load_corpus
+    from .sentence_filter import filtered_corpus
 
     cfg = load_config(args.config, LMRecipe, args.overrides)
     max_loss = None if args.no_fluency_filter else args.max_fluency_loss
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
         print(f"pairs: {len(pairs):,} read, {len(usable):,} usable, {len(kept):,} fluent written to {out}")
         return 0
     examples = read_pairs(args.few_shot) if args.few_shot else None
-    corpus = load_corpus(cfg.data)
+    corpus = filtered_corpus(cfg.data, load_corpus(cfg.data), Path(cfg.train.output_dir))
     rng = random.Random(cfg.train.seed)
     rw = Rewriter.from_pretrained(args.teacher, threads=args.threads)
     if examples is not None:

@@ -58,6 +58,7 @@ from .noise import style_lexicon
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
 from .schedule import Schedule
 from .selftrain import best_candidates
+from .sentence_filter import filtered_corpus
 from .textnorm import normalize
 
 PANELS = {
@@ -80,7 +81,7 @@ class LMTrainingRun:
         self.out = Path(tc.output_dir)
         torch.manual_seed(tc.seed)
         self.rng = random.Random(tc.seed)
-        corpus = load_corpus(cfg.data)
+        corpus = filtered_corpus(cfg.data, load_corpus(cfg.data), self.out, log=tqdm.write)
         self.style_names, self.language = list(corpus.style_names), corpus.language
         self.train_text = [
             [natural(s, random.Random(f"{tc.seed}-{i}"), self.language) for i, s in enumerate(corpus.train[k])]

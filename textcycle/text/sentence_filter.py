@@ -264,17 +264,26 @@ def apply_kept(corpus: UnpairedCorpus, kept: list[list[int]]) -> UnpairedCorpus:
     return replace(corpus, train=[[corpus.train[s][i] for i in kept[s]] for s in (0, 1)])
 
 
+def filtered_corpus(data: DataConfig, corpus: UnpairedCorpus, out_dir: Path, log=print) -> UnpairedCorpus:
+    """The corpus with only its style-bearing training sentences, the filter computed (or
+    reused) in `out_dir/sentence_filter`; as it is without `data.filter_min_prob`."""
+    if data.filter_min_prob is None:
+        return corpus
+    folder = Path(out_dir) / FILTER_DIR
+    kept = prepare_filter(data, corpus, folder, log=log)
+    c = json.loads((folder / "counts.json").read_text(encoding="utf-8"))
+    log(
+        f"sentence filter (p >= {data.filter_min_prob}): kept\n{table(c)}\n(counts, samples and classifiers in {folder})"
+    )
+    return apply_kept(corpus, kept)
+
+
 def filter_for_run(data: DataConfig, corpus: UnpairedCorpus, out_dir: Path, accelerator) -> UnpairedCorpus:
     """Training's hook: the main process computes (or reuses) the filter in the run folder, every
     process then trains on the same kept sentences."""
     folder = Path(out_dir) / FILTER_DIR
     if accelerator.is_main_process:
-        prepare_filter(data, corpus, folder, log=accelerator.print)
-        c = json.loads((folder / "counts.json").read_text(encoding="utf-8"))
-        accelerator.print(
-            f"sentence filter (p >= {data.filter_min_prob}): kept\n{table(c)}\n"
-            f"(counts, samples and classifiers in {folder})"
-        )
+        filtered_corpus(data, corpus, out_dir, log=accelerator.print)
     accelerator.wait_for_everyone()
     record = read_record(folder)
     if record is None:
