@@ -114,3 +114,18 @@ def test_the_wheel_ships_configs_and_bundled_models(tmp_path):
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     assert "textcycle/configs/yelp.yaml" in names and "textcycle/configs/zh-reviews.yaml" in names
     assert "textcycle/pretrained/yelp/config.json" in names
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_validates(path):
+    """A config in configs/ that its own loader refuses is a recipe nobody can run."""
+    from textcycle.image.config import ImageConfig, validate
+    from textcycle.text.lm_config import LMRecipe, validate_lm_config
+
+    if path.name.endswith("-lm.yaml"):
+        cfg = validate_lm_config(load_config(path, LMRecipe))
+        assert cfg.train.output_dir.startswith("runs/")
+    elif path.name.startswith(("horse2zebra", "image", "mnist")):
+        validate(load_config(path, ImageConfig))
+    else:
+        validate_text_config(load_config(path, TextCycleConfig))
