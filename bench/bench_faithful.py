@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from textcycle.cli import entry_point  # noqa: E402
-from textcycle.evaluate.faithful import check, read_probe, summary  # noqa: E402
+from textcycle.evaluate.faithful import check, faults, read_probe, summary  # noqa: E402
 from textcycle.rewrite import Rewriter  # noqa: E402
 from textcycle.text.textnorm import normalize  # noqa: E402
 
@@ -38,12 +38,8 @@ def main(argv=None) -> None:
     for (src, names), out in zip(rows, outs):
         r = check(src, out, names)
         results.append(r)
-        faults = (
-            ([] if r.numbers_kept else ["number lost"])
-            + ([f"invented {r.invented}"] if r.invented else [])
-            + ([f"name lost {r.missing_names}"] if r.missing_names else [])
-        )
-        print(f"{src}\n  -> {out}" + (f"   [{'; '.join(faults)}]" if faults else ""))
+        found = faults(r)
+        print(f"{src}\n  -> {out}" + (f"   [{'; '.join(found)}]" if found else ""))
     s = summary(results)
     n = s["sentences"]
     print(f"\nmodel {args.model}, rerank {args.rerank}, {n} probe sentences")

@@ -29,3 +29,17 @@ def test_the_probe_file():
     for sentence, names in rows:
         assert all(n in sentence for n in names), sentence
         assert check(sentence, sentence, names).names_kept  # a copy is faithful
+
+
+def test_probe_markdown_counts_and_faults():
+    from textcycle.evaluate.faithful import probe_markdown
+
+    rows = [("We paid $20 at Joe's Diner.", ["Joe's Diner"]), ("Call 555-1234 now | ok", [])]
+    md = probe_markdown(rows, ["We paid $25 at joe's diner.", "Call 555-1234 now | great"], n=2)
+    assert md.splitlines()[0] == ("Every number kept in 1/2, no invented number in 1/2, every name kept in 1/2.")
+    assert (
+        "| We paid $20 at Joe's Diner. | We paid $25 at joe's diner. | number lost; invented 25; name lost: Joe's Diner |"
+        in md
+    )
+    assert "| Call 555-1234 now \\| ok | Call 555-1234 now \\| great | - |" in md
+    assert len(probe_markdown(rows, ["a", "b"], n=1).splitlines()) == 5  # counts, blank, head, rule, 1 row

@@ -283,6 +283,9 @@ def test_an_lm_bundle_is_the_model_folder_and_its_card(tmp_path):
         tmp_path / "run", scores, "samples", {"train_seconds": 600}, "python -m textcycle.text.lm_train", lm=True
     )
     assert "SmolLM2-135M-Instruct" in card and "LoRA adapter" in card and "BART" not in card
+    assert "numbers and names" not in card  # no probe given, no section
+    probed = model_card(tmp_path / "run", scores, "samples", {}, "cmd", lm=True, probe="Every number kept in 3/3")
+    assert "## Cased sentences with numbers and names" in probed and "Every number kept in 3/3" in probed
     assert "BART" in model_card(tmp_path / "run", scores, "samples", {}, "python -m textcycle.train")
     save_lm_bundle(best, tmp_path / "bundle", card)
     got = sorted(str(p.relative_to(tmp_path / "bundle")) for p in (tmp_path / "bundle").rglob("*") if p.is_file())

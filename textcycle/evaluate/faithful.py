@@ -51,3 +51,30 @@ def summary(results: list[Faithfulness]) -> dict:
         "no_invented_number": sum(not r.invented for r in results),
         "names_kept": sum(r.names_kept for r in results),
     }
+
+
+def faults(r: Faithfulness) -> list[str]:
+    return (
+        ([] if r.numbers_kept else ["number lost"])
+        + ([f"invented {' '.join(r.invented)}"] if r.invented else [])
+        + ([f"name lost: {', '.join(r.missing_names)}"] if r.missing_names else [])
+    )
+
+
+def probe_markdown(rows: list[tuple[str, list[str]]], rewrites: list[str], n: int = 10) -> str:
+    """A model card's probe section: the counts over every probe sentence, then the first `n`
+    rewrites with their faults."""
+    results = [check(src, out, names) for (src, names), out in zip(rows, rewrites)]
+    s = summary(results)
+    k = s["sentences"]
+    lines = [
+        f"Every number kept in {s['numbers_kept']}/{k}, no invented number in {s['no_invented_number']}/{k}, "
+        f"every name kept in {s['names_kept']}/{k}.",
+        "",
+        "| source | rewrite | faults |",
+        "|---|---|---|",
+    ]
+    for (src, _), out, r in list(zip(rows, rewrites, results))[:n]:
+        cells = [c.replace("|", "\\|") for c in (src, out, "; ".join(faults(r)) or "-")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

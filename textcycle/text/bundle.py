@@ -25,6 +25,7 @@ import torch
 
 from ..cli import entry_point
 from ..errors import TextcycleError
+from ..evaluate.faithful import probe_markdown, read_probe
 from ..evaluate.report import samples_table, scores_table
 from ..evaluate.testset import DIRECTIONS
 from ..files import atomic_dir, atomic_write_text
@@ -90,7 +91,9 @@ written. The first use merges the adapter into the base and converts it to CTran
 in the user cache (about 30 s once); later uses import no torch."""
 
 
-def model_card(run: Path, scores: dict, samples: str, summary: dict, command: str, lm: bool = False) -> str:
+def model_card(
+    run: Path, scores: dict, samples: str, summary: dict, command: str, lm: bool = False, probe: str = ""
+) -> str:
     cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
     return f"""---
@@ -128,7 +131,7 @@ BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's 
 ## Twenty sample rewrites (a fixed random draw, good and bad alike)
 
 {samples}
-
+{PROBE_HEAD + probe if probe else ""}
 ## Limitations
 Trained for {minutes:.0f} minutes ({summary.get("device", "cpu")}): {LM_LIMITS if lm else SMALL_LIMITS}
 Long inputs are split into sentences.
@@ -139,6 +142,13 @@ Long inputs are split into sentences.
 ```
 """
 
+
+PROBE_HEAD = """
+## Cased sentences with numbers and names
+The probe of `bench/bench_faithful.py` (written for the tests, not from any corpus), each
+sentence rewritten greedily into the style opposite to the one the model detects:
+
+"""
 
 SMALL_LIMITS = """a small model that often swaps sentiment words
 and sometimes loses content or produces ungrammatical text. It only knows restaurant / business
@@ -342,6 +352,12 @@ def main(argv=None) -> int:
         help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy",
     )
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="rewriting engine")
+    p.add_argument(
+        "--probe",
+        default=str(Path(__file__).resolve().parents[2] / "tests" / "data" / "faithful-en.tsv"),
+        help="cased probe sentences with numbers and names for the card (default: the tests' probe; "
+        "skipped when missing)",
+    )
     args = p.parse_args(argv)
     if args.config:
         torch.set_num_threads(2)
@@ -362,7 +378,11 @@ def main(argv=None) -> int:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, outputs=args.outputs)
         samples = samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10)
-        card = model_card(run, scores, samples, summary, args.command, lm=folder.kind == "lm")
+        probe = ""
+        if Path(args.probe).is_file():
+            rows = read_probe(args.probe)
+            probe = probe_markdown(rows, rw.rewrite([s for s, _ in rows]))
+        card = model_card(run, scores, samples, summary, args.command, lm=folder.kind == "lm", probe=probe)
         if folder.kind == "lm":
             save_lm_bundle(folder.path, Path(args.into), card)
         else:
