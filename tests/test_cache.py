@@ -82,3 +82,12 @@ def test_an_unwritable_cache_location_falls_back(root, tmp_path, monkeypatch):
     folder = cache.cached_folder("m", "s", builder([]), note=notes.append)
     assert str(folder).startswith(str(tmp_path / "tmp")) and (folder / "weights.bin").is_file()
     assert "cannot write the cache" in notes[0] and "\n" not in notes[0]
+
+
+def test_manifest_source(tmp_path, monkeypatch):
+    from textcycle.cache import cached_folder, read_manifest_source
+
+    monkeypatch.setenv("TEXTCYCLE_CACHE", str(tmp_path / "cache"))
+    folder = cached_folder("x", "built-from-A", lambda tmp: (tmp / "f").write_text("1"))
+    assert read_manifest_source(folder) == "built-from-A"
+    assert read_manifest_source(tmp_path) is None  # a folder the cache did not build

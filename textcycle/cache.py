@@ -38,6 +38,14 @@ def _files(folder: Path) -> dict:
     }
 
 
+def read_manifest_source(folder: Path) -> str | None:
+    """What a cached folder was built from (None for a folder the cache did not build)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def is_valid(folder: Path, source: str) -> bool:
     """Whether `folder` holds a complete build from `source`, every file as it was written."""
     try:

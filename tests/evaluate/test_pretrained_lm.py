@@ -41,9 +41,10 @@ def test_nll_is_the_torch_models(lm, tiny_base, start):
     assert lm.perplexity(TEXTS) == pytest.approx(math.exp(total))
 
 
-def test_each_base_scores_after_its_own_start(monkeypatch, tiny_base):
+def test_each_base_scores_after_its_own_start(monkeypatch, tiny_base, tmp_path):
     import textcycle.evaluate.pretrained_lm as module
 
+    monkeypatch.setenv("TEXTCYCLE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(module, "converted_base", lambda name: converted_base(str(tiny_base), "float32"))
     assert PretrainedLM.load("gemma3-270m", threads=1).start == "<bos>"
     assert PretrainedLM.load("smollm2-135m", threads=1).start == START == "<|endoftext|>"

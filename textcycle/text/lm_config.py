@@ -23,6 +23,11 @@ class LMModelConfig:
     max_new_tokens: int = 48
     prompt_format: str = ""  # lm_format.PROMPT_FORMATS; "": the base's (ChatML for a folder or Hub name)
 
+    def resolved_prompt_format(self) -> str:
+        from .lm_base import base_prompt_format
+
+        return self.prompt_format or base_prompt_format(self.base)
+
 
 @dataclass
 class LMTrainConfig:

@@ -27,11 +27,17 @@ class PromptFormat:
     bos: str  # what starts every sequence ("" where the base's chat format has nothing)
     start: str  # a turn's start
     end: str  # a turn's end: generation stops here
+    # the chat roles of few-shot prompts (Gemma has no system role: its instruction is a user turn)
+    system: str = "system"
+    assistant: str = "assistant"
+
+    def markers(self) -> list[str]:
+        return [m for m in (self.bos, self.start, self.end) if m]
 
 
 PROMPT_FORMATS = {
     "chatml": PromptFormat("", "<|im_start|>", "<|im_end|>"),
-    "gemma": PromptFormat("<bos>", "<start_of_turn>", "<end_of_turn>"),
+    "gemma": PromptFormat("<bos>", "<start_of_turn>", "<end_of_turn>", system="user", assistant="model"),
 }
 CHATML = PROMPT_FORMATS["chatml"]
 START, END = CHATML.start, CHATML.end
@@ -57,15 +63,15 @@ FEW_SHOT_INSTRUCTION = (
 def few_shot_prefix(examples: list[tuple[str, str]], style: str, fmt: PromptFormat = CHATML) -> str:
     """The instruction and the example rewrites into `style` as chat turns: the part of a
     few-shot prompt that is the same for every source."""
-    turns = [("system", FEW_SHOT_INSTRUCTION.format(style=style))]
+    turns = [(fmt.system, FEW_SHOT_INSTRUCTION.format(style=style))]
     for x, y in examples:
-        turns += [("user", x), ("assistant", y)]
+        turns += [("user", x), (fmt.assistant, y)]
     return fmt.bos + "".join(f"{fmt.start}{role}\n{text}{fmt.end}\n" for role, text in turns)
 
 
 def few_shot_turn(source: str, fmt: PromptFormat = CHATML) -> str:
     """The source's turn, after `few_shot_prefix`; the base continues with the rewrite."""
-    return f"{fmt.start}user\n{source}{fmt.end}\n{fmt.start}assistant\n"
+    return f"{fmt.start}user\n{source}{fmt.end}\n{fmt.start}{fmt.assistant}\n"
 
 
 @dataclass
@@ -110,6 +116,6 @@ def check_lm_spec(raw, f: Path) -> LMSpec:
         v = getattr(spec, key)
         if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
             raise TextcycleError(f"{f}: {key} must be an integer in {low}..{high}")
-    if spec.prompt_format not in PROMPT_FORMATS:
+    if not isinstance(spec.prompt_format, str) or spec.prompt_format not in PROMPT_FORMATS:
         raise TextcycleError(f"{f}: prompt_format must be one of {', '.join(PROMPT_FORMATS)}")
     return spec

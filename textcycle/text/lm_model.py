@@ -20,9 +20,22 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ..errors import TextcycleError
 from ..files import atomic_dir
 from .lm_base import base_folder
-from .lm_format import ADAPTER, CONFIG, FULL, MODEL_TYPE, LMSpec, prompt_format, read_lm_spec
+from .lm_format import ADAPTER, CONFIG, FULL, MODEL_TYPE, PROMPT_FORMATS, LMSpec, prompt_format, read_lm_spec
+
+
+def check_markers(tokenizer, fmt, spec: LMSpec) -> None:
+    """The prompt format's markers must be single tokens of the base's vocabulary: a base whose
+    tokenizer lacks them (a Gemma folder read as ChatML) would split them into pieces silently."""
+    for m in fmt.markers():
+        ids = tokenizer.encode(m, add_special_tokens=False)
+        if len(ids) != 1 or ids[0] == tokenizer.unk_token_id:
+            raise TextcycleError(
+                f"base {spec.base!r}: its tokenizer has no single token {m!r} of prompt format "
+                f"{spec.prompt_format!r}; set model.prompt_format to the base's ({', '.join(PROMPT_FORMATS)})"
+            )
 
 
 class LMGenerators(torch.nn.Module):
@@ -32,6 +45,7 @@ class LMGenerators(torch.nn.Module):
         super().__init__()
         self.lm, self.tokenizer, self.spec = lm, tokenizer, spec
         self.format = prompt_format(spec.prompt_format)
+        check_markers(tokenizer, self.format, spec)
         self.end_id = tokenizer.convert_tokens_to_ids(self.format.end)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.end_id
 

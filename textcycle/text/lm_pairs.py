@@ -37,7 +37,6 @@ from ..cli import entry_point
 from ..config import add_config_arguments, load_config
 from ..errors import TextcycleError
 from ..files import atomic_file, read_lines
-from .lm_base import base_prompt_format
 from .lm_config import LMRecipe
 from .lm_data import fill_pair, natural, usable_rewrite
 from .lm_format import CHATML, PromptFormat, few_shot_prefix, few_shot_turn, prompt_format
@@ -187,6 +186,7 @@ def main(argv=None) -> int:
     rw = Rewriter.from_pretrained(args.teacher, threads=args.threads)
     if examples is not None:
         generator, tokenizer = base_generator(cfg.model.base, args.threads)
+        fmt = prompt_format(cfg.model.resolved_prompt_format())
         judge = lambda texts: rw.style_probs([normalize(t, corpus.language) for t in texts])  # noqa: E731
     pairs, kept = [], []
     for s in (0, 1):
@@ -201,7 +201,6 @@ def main(argv=None) -> int:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
             texts = [natural(x, rng, corpus.language) for x in sents]
             style = corpus.style_names[1 - s]
-            fmt = prompt_format(cfg.model.prompt_format or base_prompt_format(cfg.model.base))
             got = few_shot_pairs(
                 generator,
                 tokenizer,

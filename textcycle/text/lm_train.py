@@ -48,7 +48,6 @@ from ..errors import TextcycleError
 from ..evaluate.bleu import self_bleu
 from ..files import atomic_write_text
 from ..plots import plot_curves
-from .lm_base import base_prompt_format
 from .lm_config import LMRecipe, validate_lm_config
 from .lm_data import lexicon_pair, natural, usable_rewrite
 from .lm_method import LMCycleGAN
@@ -105,7 +104,7 @@ class LMTrainingRun:
             lora_dropout=m.lora_dropout,
             max_source_tokens=m.max_source_tokens,
             max_new_tokens=m.max_new_tokens,
-            prompt_format=m.prompt_format or base_prompt_format(m.base),
+            prompt_format=m.resolved_prompt_format(),
         )
         self.gens = LMGenerators.build(self.spec)
         small_folder = resolve(cfg.discriminator_from)
