@@ -107,7 +107,7 @@ def cli_run(args: list[str], stdin: bytes | None = None) -> tuple[float, int]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default="yelp")
+    ap.add_argument("--model", default="yelp-small")
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
     ap.add_argument("--sentences", type=int, default=1000, help="sentences per throughput row")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 64, 512])

@@ -49,7 +49,7 @@ def seconds_per_call(fn, args: list, budget_s: float) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="yelp")
+    p.add_argument("--model", default="yelp-small")
     p.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "yelp"))
     p.add_argument("--batch", type=int, default=160, help="texts per server batch (the load test's mean: about 154)")
     p.add_argument("--threads", type=thread_count, default=2, help="CTranslate2 threads (the server's default)")

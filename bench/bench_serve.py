@@ -478,7 +478,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-queue", type=int, default=512, help="the servers' --max-queue (default 512 texts)")
     p.add_argument("--max-wait-ms", type=float, default=10.0, help="the servers' --max-wait-ms (default 10)")
     p.add_argument("--max-batch", type=int, default=None, help="the servers' --max-batch (default: theirs)")
-    p.add_argument("--model", default="yelp")
+    p.add_argument("--model", default="yelp-small")
     p.add_argument(
         "--rewriter-batch",
         type=int,

@@ -42,7 +42,7 @@ POSITIVE = [
 
 @pytest.fixture(scope="module")
 def rw():
-    return Rewriter.from_pretrained("yelp")
+    return Rewriter.from_pretrained("yelp-small")
 
 
 def test_bundle_files_and_size():
@@ -96,7 +96,7 @@ def test_bundled_greedy_outputs_are_the_leaderboard_rows(shared_data, engine, ou
     from textcycle.files import read_lines
     from textcycle.rewrite import Rewriter
 
-    rw = Rewriter.from_pretrained("yelp", engine=engine, warn=lambda m: None)
+    rw = Rewriter.from_pretrained("yelp-small", engine=engine, warn=lambda m: None)
     for s, d in ((0, "neg2pos"), (1, "pos2neg")):
         src = read_lines(shared_data / "yelp" / "li2018" / f"sentiment.test.{s}")[:100]
         want = read_lines(Path(__file__).resolve().parents[1] / "results" / "ours" / outputs / f"{d}.txt")[:100]

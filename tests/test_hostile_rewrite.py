@@ -221,7 +221,7 @@ def test_one_thread_bound():
     with pytest.raises(TextcycleError, match="--threads"):
         check_threads(True)
     with pytest.raises(TextcycleError, match="--threads"):
-        Rewriter.from_pretrained("yelp", threads=100000)
+        Rewriter.from_pretrained("yelp-small", threads=100000)
 
 
 @pytest.mark.parametrize(
@@ -268,7 +268,7 @@ def test_output_cut_short_is_an_error_not_a_short_file(tmp_path):
     out = tmp_path / "out.txt"
     with open(out, "wb") as f:
         r = subprocess.run(
-            [sys.executable, "-m", "textcycle.rewrite", "--quiet", "-"],
+            [sys.executable, "-m", "textcycle.rewrite", "--model", "yelp-small", "--quiet", "-"],
             cwd=REPO,
             env={**ENV, "PYTHONUNBUFFERED": "1"},
             input=b"the food was cold\n" * 1000,

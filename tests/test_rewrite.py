@@ -176,7 +176,7 @@ def test_bundled_names_come_before_folders(tmp_path, monkeypatch):
 
     (tmp_path / "yelp").mkdir()  # a stray folder named like the bundled model
     monkeypatch.chdir(tmp_path)
-    assert resolve("yelp") == PACKAGE_MODELS / "yelp"
+    assert resolve("yelp") == resolve("default") == PACKAGE_MODELS / "yelp-lm"  # the better on dev
     assert resolve("yelp-small") == PACKAGE_MODELS / "yelp"  # the small fast model keeps its own name
     assert resolve("./yelp") == Path("./yelp")
     run = tmp_path / "run"
@@ -201,7 +201,16 @@ def test_cli_keeps_one_output_line_per_input_line():
 def test_cli_bad_arguments_are_one_line_errors():
     # invalid UTF-8 in an argument, a closed stdout, bad decoding options: no traceback
     r = subprocess.run(
-        [sys.executable, "-m", "textcycle.rewrite", "--engine", "torch", os.fsdecode(b"food \xff\xfe cold")],
+        [
+            sys.executable,
+            "-m",
+            "textcycle.rewrite",
+            "--model",
+            "yelp-small",
+            "--engine",
+            "torch",
+            os.fsdecode(b"food \xff\xfe cold"),
+        ],
         cwd=REPO,
         env=ENV,
         capture_output=True,
@@ -210,7 +219,7 @@ def test_cli_bad_arguments_are_one_line_errors():
     assert r.returncode == 0 and b"Traceback" not in r.stderr and b"not valid UTF-8" in r.stderr
     assert r.stdout.count(b"\n") == 1
     p = subprocess.run(
-        f"{sys.executable} -m textcycle.rewrite --engine torch --quiet - | head -1",
+        f"{sys.executable} -m textcycle.rewrite --model yelp-small --engine torch --quiet - | head -1",
         shell=True,
         input=b"the food was cold\n" * 300,
         cwd=REPO,
@@ -307,10 +316,14 @@ def test_rewrite_cli_missing_and_corrupt_model(trained, tmp_path):
 BUNDLED_YELP = REPO / "textcycle" / "pretrained" / "yelp"
 
 
-def test_fast_path_imports_neither_torch_nor_transformers():
+@pytest.mark.parametrize("model", ["yelp-small", "yelp"])
+def test_fast_path_imports_neither_torch_nor_transformers(model):
+    """Neither the small model nor, once its fast copy is in the cache, the default LM model."""
+    if model == "yelp":  # the first use builds the LM's copy (with torch); the test is the use after
+        assert rewrite_cli("--quiet", "--model", model, "x").returncode == 0
     code = (
-        "import sys; from textcycle.rewrite import main; rc = main(['--quiet', 'the food was cold']); "
-        "sys.stdout.flush(); print('torch' in sys.modules, 'transformers' in sys.modules, rc)"
+        f"import sys; from textcycle.rewrite import main; rc = main(['--quiet', '--model', '{model}', "
+        "'the food was cold']); sys.stdout.flush(); print('torch' in sys.modules, 'transformers' in sys.modules, rc)"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
@@ -348,8 +361,8 @@ def test_fast_engine_matches_torch_on_real_sentences(bundled_sp):
         "we waited an hour for our pizza .",
         "best tacos in town , hands down .",
     ]
-    fast = Rewriter.from_pretrained("yelp", engine="ct2")
-    slow = Rewriter.from_pretrained("yelp", engine="torch")
+    fast = Rewriter.from_pretrained("yelp-small", engine="ct2")
+    slow = Rewriter.from_pretrained("yelp-small", engine="torch")
     assert fast.engine_name == "ctranslate2" and slow.engine_name == "torch"
     assert fast.rewrite(sents) == slow.rewrite(sents)
     a, b = fast.style_probs(sents), slow.style_probs(sents)
@@ -366,7 +379,7 @@ def test_ctrl_c_keeps_what_was_written_and_says_so():
     # Ctrl-C as in a terminal: a shell that starts jobs in the background (`cmd &`, no job
     # control) makes them ignore SIGINT, and a child would inherit that and never see it
     p = subprocess.Popen(
-        [sys.executable, "-m", "textcycle.rewrite", "--quiet", "--chunk-lines", "2", "-"],
+        [sys.executable, "-m", "textcycle.rewrite", "--model", "yelp-small", "--quiet", "--chunk-lines", "2", "-"],
         cwd=REPO,
         env=ENV,
         stdin=subprocess.PIPE,

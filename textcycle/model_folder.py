@@ -13,7 +13,7 @@ to allocate a petabyte later. The Rewriter, both engines, `TextCycleModel.from_p
 server, `ct2_export` and `bundle` take a ModelFolder, so a rewrite resolves and parses once.
 
 A name resolves in this order, so a stray folder called `yelp` in the current directory never
-shadows the bundled model: a bundled name (`yelp`, `yelp-small`, `zh`, `ptt`, `default`) is the bundled model; anything
+shadows the bundled model: a bundled name (`yelp`, `yelp-lm`, `yelp-small`, `zh`, `ptt`, `default`) is the bundled model; anything
 else is a path. Write `./yelp` for a folder of that name. A run folder may be given for its model:
 `RUN/best` when it exists, else `RUN/final`.
 
@@ -32,9 +32,17 @@ from .engines.ct2_format import CT2_DIR, has_copy
 from .errors import TextcycleError, shown
 
 PACKAGE_MODELS = Path(__file__).parent / "pretrained"
-# bundled names -> folders under pretrained/; "yelp-small" stays the small fast Yelp model when
-# "yelp" (the default) becomes whichever Yelp model scores higher on dev
-BUNDLED = {"yelp": "yelp", "default": "yelp", "yelp-small": "yelp", "zh": "zh", "ptt": "ptt"}
+# bundled names -> folders under pretrained/: "yelp" (the default) is whichever Yelp model scores
+# higher on dev, now the LM generators (docs/training.md, "LM generators"); "yelp-small" is the
+# small fast model (folder pretrained/yelp), for throughput
+BUNDLED = {
+    "yelp": "yelp-lm",
+    "default": "yelp-lm",
+    "yelp-lm": "yelp-lm",
+    "yelp-small": "yelp",
+    "zh": "zh",
+    "ptt": "ptt",
+}
 
 # a model folder's files
 CONFIG = "config.json"

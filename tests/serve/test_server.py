@@ -1,5 +1,5 @@
-"""`python -m textcycle.serve` for real: the bundled yelp model end to end over a socket, and
-SIGTERM finishing the request in flight before a clean exit."""
+"""`python -m textcycle.serve` for real: the bundled Yelp models (the default LM one and the small
+one) end to end over a socket, and SIGTERM finishing the request in flight before a clean exit."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ NEGATIVE = "the food was cold and the waiter was rude"
 
 
 def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_server):
-    server = start_server("--model", "yelp", "--max-wait-ms", "5")
+    server = start_server("--model", "yelp", "yelp-small", "--max-wait-ms", "5")
     server.wait_ready()
     models = httpx.get(f"{server.url}/v1/models").json()["models"]
-    assert models[0]["name"] == "yelp" and models[0]["style_names"] == ["negative", "positive"]
-    assert models[0]["engine"] in ("torch", "ctranslate2")
+    assert [m["name"] for m in models] == ["yelp", "yelp-small"] and models[0]["default"]
+    assert all(m["style_names"] == ["negative", "positive"] for m in models)
+    assert models[0]["engine"] == "ctranslate2-lm" and models[1]["engine"] in ("torch", "ctranslate2")
+    small = httpx.post(f"{server.url}/v1/rewrite", json={"texts": [NEGATIVE], "model": "yelp-small"}, timeout=60)
+    assert small.status_code == 200 and small.json()["model"] == "yelp-small"
 
     r = httpx.post(f"{server.url}/v1/rewrite", json={"texts": [NEGATIVE]}, timeout=60)
     assert r.status_code == 200, r.text
@@ -41,7 +44,10 @@ def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_
     # a slow request is in flight when SIGTERM comes: it is answered, then the server exits 0
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(
-            httpx.post, f"{server.url}/v1/rewrite", json={"texts": [NEGATIVE] * 32, "rerank": 4}, timeout=120
+            httpx.post,
+            f"{server.url}/v1/rewrite",
+            json={"texts": [NEGATIVE] * 32, "rerank": 4, "model": "yelp-small"},
+            timeout=120,
         )
         t0 = time.monotonic()
         while httpx.get(f"{server.url}/healthz").json()["queued"] == 0 and not slow.done():
@@ -55,7 +61,7 @@ def test_real_server_rewrites_with_the_bundled_model_and_stops_on_sigterm(start_
     assert server.proc.wait(60) == 0
     log = server.log()
     assert "Shutting down" in log and "Traceback" not in log
-    assert log.count('"POST /v1/rewrite"') == 4 and "error 422 POST /v1/rewrite: texts[0] is 2001" in log
+    assert log.count('"POST /v1/rewrite"') == 5 and "error 422 POST /v1/rewrite: texts[0] is 2001" in log
     with pytest.raises(httpx.HTTPError):  # no longer listening
         httpx.get(f"{server.url}/healthz", timeout=2)
 

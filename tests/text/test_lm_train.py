@@ -132,7 +132,7 @@ def test_teacher_pairs_from_the_bundled_small_model():
     from textcycle.rewrite import Rewriter
     from textcycle.text.lm_pairs import teacher_pairs
 
-    rw = Rewriter.from_pretrained("yelp", threads=1)
+    rw = Rewriter.from_pretrained("yelp-small", threads=1)
     sources = ["the food was cold and the waiter was rude .", "the service was terrible and slow ."]
     for rerank in (1, 3):
         pairs = teacher_pairs(rw, sources, 1, rerank, min_style=0.5)

@@ -81,7 +81,7 @@ class LMRecipe:
     model: LMModelConfig = field(default_factory=LMModelConfig)
     # a small textcycle model (bundled name or folder) whose discriminator and SentencePiece
     # vocabulary start this model's discriminator
-    discriminator_from: str = "yelp"
+    discriminator_from: str = "yelp-small"
     train: LMTrainConfig = field(default_factory=LMTrainConfig)
 
 

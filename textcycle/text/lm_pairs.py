@@ -138,7 +138,7 @@ def main(argv=None) -> int:
     add_config_arguments(p)
     p.add_argument(
         "--teacher",
-        default="yelp",
+        default="yelp-small",
         help="a small textcycle model (bundled name or folder): the teacher, and with --few-shot the judge of style",
     )
     p.add_argument(
