@@ -294,6 +294,10 @@ def test_an_lm_bundle_is_the_model_folder_and_its_card(tmp_path):
     )
     assert "SmolLM2-135M-Instruct" in card and "LoRA adapter" in card and "BART" not in card
     assert "numbers and names" not in card  # no probe given, no section
+    at = model_card(
+        tmp_path / "run", scores, "s", {"best_dev_G": 69.75, "shipped": {"step": 750, "minutes": 57.04}}, "c"
+    )
+    assert "dev G 69.8, at step 750 (minute 57)." in at
     probed = model_card(tmp_path / "run", scores, "samples", {}, "cmd", lm=True, probe="Every number kept in 3/3")
     assert "## Cased sentences with numbers and names" in probed and "Every number kept in 3/3" in probed
     assert "BART" in model_card(tmp_path / "run", scores, "samples", {}, "python -m textcycle.train")

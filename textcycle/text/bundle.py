@@ -91,6 +91,14 @@ written. The first use merges the adapter into the base and converts it to CTran
 in the user cache (about 30 s once); later uses import no torch."""
 
 
+def shipped_at(summary: dict) -> str:
+    """ ", at step N (minute M)" from the shipped folder's dev_eval.json, when it has one."""
+    row = summary.get("shipped") or {}
+    if "step" not in row:
+        return ""
+    return f", at step {row['step']}" + (f" (minute {row['minutes']:.0f})" if "minutes" in row else "")
+
+
 def model_card(
     run: Path, scores: dict, samples: str, summary: dict, command: str, lm: bool = False, probe: str = ""
 ) -> str:
@@ -119,7 +127,7 @@ python -m textcycle.rewrite "the food was cold and the waiter was rude"
 - Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
   {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
 - Checkpoint shipped: the best by dev G (sqrt(style accuracy x self-BLEU) on 200 + 200 dev sentences),
-  dev G {summary.get("best_dev_G", float("nan")):.1f}.
+  dev G {summary.get("best_dev_G", float("nan")):.1f}{shipped_at(summary)}.
 
 ## Scores on the Li et al. test set (1000 sentences), textcycle's evaluation
 Greedy decoding. ACC from the project's evaluation classifier (never the training discriminator);
@@ -377,6 +385,9 @@ def main(argv=None) -> int:
     if args.into:
         summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
         summary.update(machine=args.machine, outputs=args.outputs)
+        dev_row = folder.path / "dev_eval.json"
+        if dev_row.is_file():
+            summary["shipped"] = json.loads(dev_row.read_text(encoding="utf-8"))
         samples = samples_table(ts.sources, [n2p, p2n], ["negative", "positive"], n=10)
         probe = ""
         if Path(args.probe).is_file():
