@@ -109,6 +109,28 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     assert main(args + ["--resume", "-o", "train.rl_steps=4"]) == 0
     assert json.loads((out / "train_summary.json").read_text())["steps"] == 10
     assert json.loads((out / "final" / "config.json").read_text())["prompt_format"] == "chatml"  # a folder base
+    # init_from: a run that starts from a saved model's adapter and discriminator (RL alone here,
+    # at rate 0: the model it saves is the one it started from, weight for weight)
+    import torch
+    from safetensors.torch import load_file
+
+    rl = out.parent / "rl"
+    rl_args = args + [
+        "-o",
+        f"train.output_dir={rl}",
+        "-o",
+        f"train.init_from={out / 'final'}",
+        "-o",
+        "train.warm_steps=0",
+    ]
+    rl_args += ["-o", "train.selftrain_rounds=0", "-o", "train.rl_lr=0", "-o", "train.disc_lr=0"]
+    assert main(rl_args) == 0
+    for f in ("adapter/adapter_model.safetensors", "discriminator.safetensors"):
+        start, end = load_file(str(out / "final" / f)), load_file(str(rl / "final" / f))
+        assert start.keys() == end.keys() and all(torch.equal(start[k], end[k]) for k in start), f
+    assert (
+        main(rl_args + ["-o", f"train.output_dir={rl}-bad", "-o", f"train.init_from={trained}"]) == 2
+    )  # a small model
     # the lexicon warm start needs no pairs file; an unknown warm start is one line
     lex = out.parent / "lex"
     lex_args = args + ["-o", f"train.output_dir={lex}", "-o", "train.warm_pairs=null", "-o", "train.warm_start=lexicon"]

@@ -73,6 +73,9 @@ class LMTrainConfig:
     keep_checkpoints: int = 2
     eval_sentences: int = 200
     eval_classifier: str | None = None  # None: the bundled Yelp evaluation classifier
+    # a saved LM model (a run's best/) whose adapter and discriminator start the run, e.g. the
+    # RL phase alone from the warm start's best checkpoint (LoRA only)
+    init_from: str | None = None
 
 
 @dataclass

@@ -110,6 +110,8 @@ class LMTrainingRun:
         small_folder = resolve(cfg.discriminator_from)
         small = TextCycleModel.from_pretrained(small_folder)
         self.disc, self.sp, self.max_length = small.discriminator, small.tokenizer.sp_model, small.max_length
+        if tc.init_from:
+            self._init_from(Path(tc.init_from))
         self.sp_file = small_folder / "tokenizer.model"
         encode = lambda texts: encode_ids(self.sp, [normalize(t, self.language) for t in texts], self.max_length)  # noqa: E731
         self.method = LMCycleGAN(
@@ -143,6 +145,32 @@ class LMTrainingRun:
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(str(self.out / "tensorboard"))
+
+    def _init_from(self, folder: Path) -> None:
+        """Start from a saved LM model (a run's best/): its adapter and its discriminator, e.g. a
+        later phase alone from a warm start's best checkpoint (the RL pilots)."""
+        from safetensors.torch import load_file
+
+        from .lm_format import ADAPTER, read_lm_spec
+
+        saved = read_lm_spec(folder)
+        if (saved.base, saved.lora_rank, saved.style_names) != (
+            self.spec.base,
+            self.spec.lora_rank,
+            self.spec.style_names,
+        ) or not (folder / ADAPTER).is_dir():
+            raise TextcycleError(
+                f"train.init_from {folder}: not an LoRA model of base {self.spec.base!r}, rank "
+                f"{self.spec.lora_rank} and styles {self.spec.style_names}"
+            )
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(self.gens.lm, load_file(str(folder / ADAPTER / "adapter_model.safetensors")))
+        try:
+            self.disc.load_state_dict(load_file(str(folder / "discriminator.safetensors")))
+        except (OSError, RuntimeError) as e:
+            raise TextcycleError(f"train.init_from {folder}: its discriminator does not fit ({e})") from None
+        tqdm.write(f"started from {folder}")
 
     def _classifier(self):
         from ..evaluate.classifier import StyleClassifier
