@@ -172,3 +172,27 @@ def test_model_card_states_the_steps_each_phase_took():
         "1820 steps (1000 warm start + 800 self-training in 8 rounds + 20 cycle-RL), "
         "self-training ended by the config's time limit to leave time for cycle-RL"
     )
+
+
+def test_a_run_stopped_by_hand_is_summarised_from_its_newest_checkpoint(tmp_path):
+    """No train_summary.json (the run was stopped): the card's figures come from the newest
+    checkpoint's record and the run's config, and say it was stopped."""
+    import json
+
+    from textcycle.text.bundle import run_summary, schedule
+
+    run = tmp_path / "run"
+    for step, g in ((1450, 69.1), (1500, 69.75)):
+        (run / "checkpoints" / f"step-{step:06d}").mkdir(parents=True)
+        state = {"step": step, "best_g": g, "seconds": 9380.0, "rounds": 10}
+        (run / "checkpoints" / f"step-{step:06d}" / "state.json").write_text(json.dumps(state))
+    (run / "config.yaml").write_text("train:\n  warm_steps: 800\n  selftrain_steps: 100\n")
+    s = run_summary(run)
+    assert (s["steps"], s["train_seconds"], s["best_dev_G"]) == (1500, 9380.0, 69.75)
+    assert schedule(s) == (
+        "1500 steps (800 warm start + 700 self-training in 7 rounds + 0 cycle-RL), "
+        "stopped by hand at its step-1500 checkpoint"
+    )
+    (run / "train_summary.json").write_text('{"steps": 1900}')
+    assert run_summary(run) == {"steps": 1900}  # a finished run's own summary wins
+    assert run_summary(tmp_path / "empty") == {}

@@ -55,6 +55,34 @@ def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank
     return outputs
 
 
+def run_summary(run: Path) -> dict:
+    """The run's train_summary.json; for a run stopped before its end, what its newest checkpoint
+    and config.yaml record (steps, train time, best dev G, the phases' lengths)."""
+    from ..checkpoint import DONE_MARK, latest_checkpoint
+    from ..config import load_yaml
+
+    if (run / "train_summary.json").is_file():
+        return json.loads((run / "train_summary.json").read_text(encoding="utf-8"))
+    ckpt = latest_checkpoint(run / "checkpoints")
+    if ckpt is None:
+        return {}
+    info = json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
+    train = {}
+    if (run / RUN_CONFIG).is_file():
+        train = (load_yaml((run / RUN_CONFIG).read_text(encoding="utf-8"), str(run / RUN_CONFIG)) or {}).get(
+            "train", {}
+        )
+    return {
+        "steps": info["step"],
+        "train_seconds": info.get("seconds", 0.0),
+        "best_dev_G": info.get("best_g", float("nan")),
+        "warm_steps": train.get("warm_steps", 0),
+        "selftrain_rounds": info.get("rounds", train.get("selftrain_rounds", 0)),
+        "selftrain_steps": train.get("selftrain_steps", 0),
+        "stopped_at_checkpoint": True,
+    }
+
+
 def schedule(summary: dict) -> str:
     """The steps a run took, by phase, as the model card states them."""
     steps, warm = summary.get("steps", 0), summary.get("warm_steps", 0)
@@ -68,6 +96,8 @@ def schedule(summary: dict) -> str:
         text += ", self-training ended by the config's time limit to leave time for cycle-RL"
     if summary.get("stopped_by_time_limit"):
         text += ", stopped by the config's time limit"
+    if summary.get("stopped_at_checkpoint"):
+        text += f", stopped by hand at its step-{steps} checkpoint"
     return text
 
 
@@ -302,7 +332,7 @@ def bundle_corpus(args) -> int:
     print(scores_table([result["copy_input"], result["ours"]], SELF_FIELDS, result["style_names"]))
     print("\n" + clear_table(result))
     if args.into:
-        summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
+        summary = run_summary(run)
         summary.update(machine=args.machine, checkpoint=args.checkpoint)
         eval_cmd = (
             f"python -m textcycle.evaluate.split_eval --config {args.config} --outputs {args.outputs} "
@@ -383,7 +413,7 @@ def main(argv=None) -> int:
     atomic_write_text(Path(args.outputs) / "scores.json", json.dumps(scores, indent=1) + "\n")
     print(scores_table([scores], FIELDS))
     if args.into:
-        summary = json.loads((run / "train_summary.json").read_text()) if (run / "train_summary.json").is_file() else {}
+        summary = run_summary(run)
         summary.update(machine=args.machine, outputs=args.outputs)
         dev_row = folder.path / "dev_eval.json"
         if dev_row.is_file():

@@ -428,7 +428,9 @@ class LMTrainingRun:
             "steps": self.step,
             "train_seconds": round(self.seconds, 1),
             "best_dev_G": self.best_g,
+            "warm_steps": tc.warm_steps,
             "selftrain_rounds": self.schedule.rounds,
+            "selftrain_steps": tc.selftrain_steps,
             "stopped_by_time_limit": stopped,
         }
         atomic_write_text(self.out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
