@@ -303,7 +303,8 @@ def test_refilter_keeps_usable_fluent_pairs(tmp_path, tiny_base, monkeypatch):
 def test_an_lm_bundle_is_the_model_folder_and_its_card(tmp_path):
     """text.bundle for an LM model: the folder's config, adapter, discriminator and SentencePiece
     model with the card; the run's dev file stays behind, and no fast copy is shipped."""
-    from textcycle.text.bundle import model_card, save_lm_bundle
+    from textcycle.text.bundle import save_lm_bundle
+    from textcycle.text.model_card import model_card
 
     best = tmp_path / "run" / "best"
     (best / "adapter").mkdir(parents=True)

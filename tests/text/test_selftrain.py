@@ -158,7 +158,7 @@ def test_training_run_has_a_selftraining_round(trained):
 
 
 def test_model_card_states_the_steps_each_phase_took():
-    from textcycle.text.bundle import schedule
+    from textcycle.text.model_card import schedule
 
     full = {"steps": 1700, "warm_steps": 1000, "selftrain_rounds": 12, "selftrain_steps": 50}
     assert schedule(full) == "1700 steps (1000 warm start + 600 self-training in 12 rounds + 100 cycle-RL)"
@@ -179,7 +179,7 @@ def test_a_run_stopped_by_hand_is_summarised_from_its_newest_checkpoint(tmp_path
     checkpoint's record and the run's config, and say it was stopped."""
     import json
 
-    from textcycle.text.bundle import run_summary, schedule
+    from textcycle.text.model_card import run_summary, schedule
 
     run = tmp_path / "run"
     for step, g in ((1450, 69.1), (1500, 69.75)):

