@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 if [ "$#" -eq 0 ]; then
-  set -- "the food was cold and the waiter was rude ." "i love this place , the staff is always friendly !"
+  set -- "The food was cold and the waiter was rude." "I love this place, the staff is always friendly!"
 fi
 exec .venv/bin/python -m textcycle.rewrite "$@"
