@@ -216,3 +216,25 @@ def test_a_corrupt_adapter_is_one_line(trained, cache, tmp_path):
     (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(TextcycleError, match="cannot build its fast copy"):
         Rewriter.from_pretrained(folder, threads=1)
+
+
+def test_scoring_falls_back_to_one_row_at_a_time_where_ctranslate2_cannot_batch():
+    """CTranslate2's Gemma 3 fails to score a batch of two or more ("Length mask ..."): those
+    rows are scored one at a time, in order; any other error is raised as it is."""
+    from textcycle.engines.lm import score_rows
+
+    class GemmaLike:
+        def __init__(self, message="Length mask has size 15872 which is different than the current batch size 128"):
+            self.message, self.calls = message, []
+
+        def score_batch(self, rows, max_batch_size=64):
+            self.calls.append(len(rows))
+            if len(rows) > 1:
+                raise ValueError(self.message)
+            return [f"scored {rows[0]}"]
+
+    g = GemmaLike()
+    assert score_rows(g, [["a"], ["b"], ["c"]]) == ["scored ['a']", "scored ['b']", "scored ['c']"]
+    assert g.calls == [3, 1, 1, 1]
+    with pytest.raises(ValueError, match="out of memory"):
+        score_rows(GemmaLike("out of memory"), [["a"], ["b"]])

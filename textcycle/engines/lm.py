@@ -62,6 +62,18 @@ def merged_copy(model_folder: str | Path, base: str | None = None, quantization:
     return cached_folder(f"lm-{key}", source, build) / "ct2"
 
 
+def score_rows(generator, rows: list[list[str]], max_batch_size: int = 64) -> list:
+    """`generator.score_batch(rows)`, one row at a time where CTranslate2 cannot batch them:
+    its Gemma 3 (4.8.5) fails on any batch of two or more ("Length mask has size ... different
+    than the current batch size") and scores one row exactly as torch does."""
+    try:
+        return generator.score_batch(rows, max_batch_size=max_batch_size)
+    except (RuntimeError, ValueError) as e:
+        if "Length mask" not in str(e) or len(rows) < 2:
+            raise
+    return [generator.score_batch([r])[0] for r in rows]
+
+
 class CorpusFormDiscriminator:
     """The model's discriminator on natural texts: each brought into the corpus form it was
     trained on (casing and number strings carry no style there), then SentencePiece ids."""
@@ -230,7 +242,7 @@ class LMEngine:
             rows.append(self.prompt(src, to) + y)
             lengths.append(len(y))
         try:
-            scored = self.generator.score_batch(rows, max_batch_size=max_batch_size)
+            scored = score_rows(self.generator, rows, max_batch_size)
         except (RuntimeError, ValueError) as e:
             raise TextcycleError(f"CTranslate2 scoring failed: {one_line(e)}") from None
         return np.array([np.mean(r.log_probs[-n:]) for r, n in zip(scored, lengths)], dtype=np.float32)

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 from ..cache import cache_root
+from ..engines.lm import score_rows
 from ..engines.lm_convert import converted_base
 from ..errors import TextcycleError
 from ..text.lm_format import TOKENIZER
@@ -59,7 +60,7 @@ class PretrainedLM:
         todo = [i for i, r in enumerate(rows) if len(r) > 1]
         for b in range(0, len(todo), self.batch_size):
             chunk = todo[b : b + self.batch_size]
-            for i, r in zip(chunk, self.generator.score_batch([rows[i] for i in chunk])):
+            for i, r in zip(chunk, score_rows(self.generator, [rows[i] for i in chunk])):
                 out[i] = (-float(sum(r.log_probs)), len(r.log_probs))
         self._save(texts, out)
         return out
