@@ -187,6 +187,7 @@ def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites(
 
     rewrites = {
         "The soup was cold.": "The soup was hot.",  # kept
+        "The fries were soggy.": "The fries were crisp.\nmodel\nThe",  # a base running on: its first line
         "We paid $20.": "We paid $25.",  # a changed number: dropped
         "It was bad.": "It was bad.",  # a copy: dropped
         "Rude staff.": "Rude staff, sadly.",  # usable, but the judge says it is not positive
@@ -210,9 +211,12 @@ def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites(
     judge = lambda texts: np.array([[0.9, 0.1] if "sadly" in t else [0.2, 0.8] for t in texts])  # noqa: E731
     examples = [("I hated it.", "I loved it.")]
     got = few_shot_pairs(Base(), Tok(), examples, list(rewrites), 1, "positive", judge, 0.5, batch=3)
-    assert got == [("The soup was cold.", "The soup was hot.", 0.8)]
+    assert got == [
+        ("The soup was cold.", "The soup was hot.", 0.8),
+        ("The fries were soggy.", "The fries were crisp.", 0.8),
+    ]
     prefix = few_shot_prefix(examples, "positive")
-    assert Base.calls == [([prefix], END)] * 2  # two batches, one static prompt
+    assert Base.calls == [([prefix], [END, "\n", "\n\n"])] * 2  # two batches, one static prompt
     assert "so that it is positive" in prefix and f"{START}user\nI hated it.{END}" in prefix
     assert few_shot_turn("x") == f"{START}user\nx{END}\n{START}assistant\n"
     # Gemma's turns: <bos> once, no system role (the instruction is a user turn), the answer is "model"
@@ -334,3 +338,41 @@ def test_an_lm_bundle_is_the_model_folder_and_its_card(tmp_path):
         "tokenizer.model",
     ]
     assert (tmp_path / "bundle" / "README.md").read_text() == card
+
+
+def test_a_corpus_card_for_an_lm_model_names_its_base_and_licence(tmp_path):
+    """text.bundle --config for an LM model of PTT: the card says Gemma and its terms (the YAML
+    licence too), the small model's card stays Apache with its BART generators."""
+    from textcycle.text.model_card import corpus_model_card
+
+    one = {"style_accuracy": 50.0, "self_bleu": 60.0, "g": 54.8}
+    row = {"name": "textcycle", "n": 4, **one, "neg2pos": one, "pos2neg": one}
+    clear = {"min_prob": 0.9, "n": [0, 1], "ours": None}
+    result = {"style_names": ["噓", "推"], "ours": row, "copy_input": dict(row, name="copy"), "clear": clear}
+    args = (tmp_path, result, "samples", {"train_seconds": 60}, "cmd", "eval cmd", {})
+    lm = corpus_model_card(*args, name="ptt", source="text_files", lm_base="gemma3-270m")
+    assert "license: gemma\n" in lm and "`gemma3-270m` (Gemma terms of use" in lm
+    assert "LoRA adapter" in lm and "BART" not in lm and "no script\nconversion" in lm
+    small = corpus_model_card(*args, name="ptt", source="text_files", script="traditional")
+    assert "license: apache-2.0\n" in small and "BART-style" in small and "Traditional Chinese" in small
+
+
+def test_refilter_by_the_teacher_s_style_and_the_share_of_the_source_kept(tmp_path):
+    """--min-similarity drops a rewrite that replaced the comment; --min-style asks the teacher's
+    discriminator (the bundled small Yelp model) whether the rewrite is in the target style."""
+    from textcycle.text.lm_pairs import main, read_pairs, similarity, write_pairs
+
+    assert similarity("the soup was cold", "the soup was hot") > 0.8
+    assert similarity("the soup was cold", "great!") < 0.3
+    pairs = [
+        ("The soup was hot and the staff was friendly.", "The soup was cold and the staff was rude.", 0),
+        ("The soup was hot and the staff was friendly.", "Terrible place!", 0),  # the comment replaced
+        ("The soup was cold and the staff was rude.", "The soup was hot and the staff was lovely.", 1),
+    ]
+    write_pairs(tmp_path / "in.tsv", pairs)
+    (tmp_path / "lm.yaml").write_text("# defaults\n")
+    args = ["--config", str(tmp_path / "lm.yaml"), "--refilter", str(tmp_path / "in.tsv"), "--no-fluency-filter"]
+    assert main(args + ["--min-similarity", "0.5", "--out", str(tmp_path / "a.tsv")]) == 0
+    assert read_pairs(tmp_path / "a.tsv") == [pairs[0], pairs[2]]
+    assert main(args + ["--min-style", "0.7", "--teacher", "yelp-small", "--out", str(tmp_path / "b.tsv")]) == 0
+    assert read_pairs(tmp_path / "b.tsv") == pairs[:2]  # the small model does not call "lovely" positive

@@ -17,7 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from pathlib import Path
+
+from tqdm import tqdm
 
 from ..cache import cache_root
 from ..engines.lm import score_rows
@@ -58,7 +61,8 @@ class PretrainedLM:
         rows = [[self.start] + self.tokenizer.encode(t, add_special_tokens=False).tokens for t in texts]
         out = [(0.0, 0)] * len(rows)  # an empty text predicts nothing
         todo = [i for i, r in enumerate(rows) if len(r) > 1]
-        for b in range(0, len(todo), self.batch_size):
+        batches = range(0, len(todo), self.batch_size)
+        for b in tqdm(batches, desc=f"scoring under {self.name}", file=sys.stderr, disable=len(todo) < 2000):
             chunk = todo[b : b + self.batch_size]
             for i, r in zip(chunk, score_rows(self.generator, [rows[i] for i in chunk])):
                 out[i] = (-float(sum(r.log_probs)), len(r.log_probs))

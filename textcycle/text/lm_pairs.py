@@ -26,6 +26,7 @@ Pairs are written in natural form, one per line: `source<TAB>rewrite<TAB>target 
 from __future__ import annotations
 
 import argparse
+import difflib
 import random
 import sys
 from pathlib import Path
@@ -85,15 +86,26 @@ def few_shot_pairs(
             [tokens(few_shot_turn(x, fmt)) for x in chunk],
             static_prompt=prefix,
             max_length=max_new_tokens,
-            end_token=fmt.end,
+            end_token=[fmt.end, "\n", "\n\n"],  # a base model may never close its turn
             include_prompt_in_result=False,
             sampling_topk=1,
         )
-        ys = [tokenizer.decode(r.sequences_ids[0], skip_special_tokens=True).strip() for r in results]
+        ys = [first_line(tokenizer.decode(r.sequences_ids[0], skip_special_tokens=True)) for r in results]
         cands = [(x, y) for x, y in zip(chunk, ys) if usable_rewrite(x, y)]
         probs = judge([y for _, y in cands])[:, to] if cands else []
         out += [(x, y, float(p)) for (x, y), p in zip(cands, probs) if p >= min_style]
     return out
+
+
+def similarity(source: str, rewrite: str) -> float:
+    """How much of the source a rewrite keeps, by characters (difflib's ratio, 0-1): a cheap
+    content floor for a teacher that sometimes replaces the comment with a stock phrase."""
+    return difflib.SequenceMatcher(None, source, rewrite, autojunk=False).ratio()
+
+
+def first_line(text: str) -> str:
+    """A rewrite is one line: what a base model writes after its first line break is not part of it."""
+    return text.strip().split("\n", 1)[0].replace("\t", " ").strip()
 
 
 def fluency_loss(lm, pairs: list[tuple]) -> list[float]:
@@ -149,7 +161,19 @@ def main(argv=None) -> int:
     )
     p.add_argument("--per-style", type=int, default=20000, help="training sentences rewritten per style")
     p.add_argument("--rerank", type=int, default=4)
-    p.add_argument("--min-style", type=float, default=0.5)
+    p.add_argument(
+        "--min-style",
+        type=float,
+        default=None,
+        help="keep a pair when the teacher's discriminator gives its rewrite the target style with at least this "
+        "probability (default 0.5; with --refilter, only when given)",
+    )
+    p.add_argument(
+        "--min-similarity",
+        type=float,
+        default=0.0,
+        help="keep a pair when its rewrite keeps at least this share of the source's characters (difflib ratio, 0-1)",
+    )
     p.add_argument(
         "--max-fluency-loss",
         type=float,
@@ -175,11 +199,16 @@ def main(argv=None) -> int:
     max_loss = None if args.no_fluency_filter else args.max_fluency_loss
     if args.refilter:
         pairs = read_pairs(args.refilter)
-        usable = [p for p in pairs if usable_rewrite(p[0], p[1])]
+        usable = [p for p in pairs if usable_rewrite(p[0], p[1]) and similarity(p[0], p[1]) >= args.min_similarity]
+        if args.min_style is not None and usable:
+            rw = Rewriter.from_pretrained(args.teacher, threads=args.threads)
+            probs = rw.style_probs([normalize(y, rw.language) for _, y, _ in usable])
+            usable = [p for p, row in zip(usable, probs) if row[p[2]] >= args.min_style]
         kept = fluent_pairs(usable, cfg.model.base, max_loss, args.threads)
         write_pairs(out, kept)
         print(f"pairs: {len(pairs):,} read, {len(usable):,} usable, {len(kept):,} fluent written to {out}")
         return 0
+    min_style = 0.5 if args.min_style is None else args.min_style
     examples = read_pairs(args.few_shot) if args.few_shot else None
     corpus = filtered_corpus(cfg.data, load_corpus(cfg.data), Path(cfg.train.output_dir))
     rng = random.Random(cfg.train.seed)
@@ -194,9 +223,9 @@ def main(argv=None) -> int:
         rng.shuffle(sents)
         sents = sents[: args.per_style]
         if examples is None:
-            got = teacher_pairs(rw, sents, 1 - s, args.rerank, args.min_style)
+            got = teacher_pairs(rw, sents, 1 - s, args.rerank, min_style)
             filled = [fill_pair(x, y, rng, corpus.language) for x, y, _ in got]
-            pairs += [(*f, 1 - s) for f in filled if f and usable_rewrite(*f)]
+            pairs += [(*f, 1 - s) for f in filled if f and usable_rewrite(*f) and similarity(*f) >= args.min_similarity]
         else:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
             texts = [natural(x, rng, corpus.language) for x in sents]
@@ -209,11 +238,11 @@ def main(argv=None) -> int:
                 1 - s,
                 style,
                 judge,
-                args.min_style,
+                min_style,
                 cfg.model.max_new_tokens,
                 fmt=fmt,
             )
-            pairs += [(x, y, 1 - s) for x, y, _ in got]
+            pairs += [(x, y, 1 - s) for x, y, _ in got if similarity(x, y) >= args.min_similarity]
         kept.append(len(got))
     fluent = fluent_pairs(pairs, cfg.model.base, max_loss, args.threads)
     write_pairs(out, fluent)
