@@ -238,7 +238,14 @@ def _lm_config(config: dict, f: Path) -> dict:
     if not isinstance(config.get("discriminator"), dict):
         raise TextcycleError(f"{f}: 'discriminator' must be an object, got {shown(config.get('discriminator'))}")
     check_sizes(config, f, parts=("discriminator",))
-    return {**config, "language": language, "max_length": ml, "script": None}
+    script = None
+    if language == "zh" and (f.parent / TOKENIZER).is_file():  # the discriminator's vocabulary tells it
+        import sentencepiece as spm
+
+        from .text.textnorm import vocab_script
+
+        script = vocab_script(spm.SentencePieceProcessor(model_file=str(f.parent / TOKENIZER)))
+    return {**config, "language": language, "max_length": ml, "script": script}
 
 
 # a saved model's network sizes and the training-config key whose range each must be in: the

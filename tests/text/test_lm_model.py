@@ -142,3 +142,22 @@ def test_a_base_without_the_formats_markers_is_one_line(tiny_base):
     """The tiny base has ChatML's markers only: read as Gemma it would split <start_of_turn>."""
     with pytest.raises(TextcycleError, match="no single token '<bos>' of prompt format 'gemma'"):
         LMGenerators.build(LMSpec(lora_rank=8, prompt_format="gemma"), base=str(tiny_base))
+
+
+def test_a_chinese_lm_folder_takes_its_script_from_the_discriminator_s_vocabulary(tmp_path):
+    """An LM model of PTT converts Simplified input into Traditional and back, as the small PTT
+    model does: the script comes from its SentencePiece vocabulary (here the bundled ptt model's)."""
+    import shutil
+
+    from textcycle.model_folder import PACKAGE_MODELS, ModelFolder
+
+    ptt = json.loads((PACKAGE_MODELS / "ptt" / "config.json").read_text())
+    config = {"model_type": "textcycle-lm", "base": "gemma3-270m", "style_names": ["噓", "推"]}
+    config.update(prompt_format="gemma", language="zh", max_length=48, discriminator=ptt["discriminator"])
+    (tmp_path / "config.json").write_text(json.dumps(config, ensure_ascii=False))
+    assert ModelFolder.open(tmp_path).script is None  # no vocabulary: nothing to tell
+    shutil.copyfile(PACKAGE_MODELS / "ptt" / "tokenizer.model", tmp_path / "tokenizer.model")
+    folder = ModelFolder.open(tmp_path)
+    assert folder.kind == "lm" and folder.script == "traditional"
+    (tmp_path / "config.json").write_text(json.dumps({**config, "language": "en"}))
+    assert ModelFolder.open(tmp_path).script is None  # English has no script to convert

@@ -350,9 +350,9 @@ def test_a_corpus_card_for_an_lm_model_names_its_base_and_licence(tmp_path):
     clear = {"min_prob": 0.9, "n": [0, 1], "ours": None}
     result = {"style_names": ["噓", "推"], "ours": row, "copy_input": dict(row, name="copy"), "clear": clear}
     args = (tmp_path, result, "samples", {"train_seconds": 60}, "cmd", "eval cmd", {})
-    lm = corpus_model_card(*args, name="ptt", source="text_files", lm_base="gemma3-270m")
+    lm = corpus_model_card(*args, name="ptt", source="text_files", script="traditional", lm_base="gemma3-270m")
     assert "license: gemma\n" in lm and "`gemma3-270m` (Gemma terms of use" in lm
-    assert "LoRA adapter" in lm and "BART" not in lm and "no script\nconversion" in lm
+    assert "LoRA adapter" in lm and "BART" not in lm and "Traditional Chinese" in lm
     small = corpus_model_card(*args, name="ptt", source="text_files", script="traditional")
     assert "license: apache-2.0\n" in small and "BART-style" in small and "Traditional Chinese" in small
 

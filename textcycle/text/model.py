@@ -153,10 +153,9 @@ class TextCycleModel(nn.Module):
             ) from None
         language, script = config["language"], config["script"]
         if language == "zh" and script is None:  # older folders: the vocabulary tells the script
-            from .textnorm import zh_script
+            from .textnorm import vocab_script
 
-            sp = tokenizer.sp_model
-            script = zh_script([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+            script = vocab_script(tokenizer.sp_model)
         if tokenizer.sp_model.get_piece_size() != bart_config.vocab_size:
             raise TextcycleError(
                 f"{path}: tokenizer.model has {tokenizer.sp_model.get_piece_size()} pieces but "

@@ -198,8 +198,7 @@ phrases; it often keeps neutral sentences unchanged or makes them odd, and somet
 content. It knows the domain of its training corpus and little beyond it."""
 LM_CORPUS_LIMITS = """it learned from the small model's rewrites and
 its own, so it inherits some of their habits (a style word swapped in where it does not fit).
-It knows the domain of its training corpus best. Text is rewritten as written: no script
-conversion."""
+It knows the domain of its training corpus best."""
 
 
 def lm_corpus_text(base: str, a: str, b: str) -> str:
@@ -248,7 +247,8 @@ def corpus_model_card(
     test = classifier_metrics.get("test", {})
     datasets, title, data = CORPORA.get(source, ("[]", "Chinese style transfer", f"`{source}` (see the config)"))
     if lm_base:
-        what, licence, limits = lm_corpus_text(lm_base, a, b), card_licence(lm_base), LM_CORPUS_LIMITS
+        what = lm_corpus_text(lm_base, a, b) + " " + SCRIPTS.get(script, "")
+        licence, limits = card_licence(lm_base), LM_CORPUS_LIMITS
     else:
         what, licence, limits = SMALL_CORPUS.format(a=a, b=b, script=SCRIPTS.get(script, "")), "apache-2.0", ""
     return f"""---

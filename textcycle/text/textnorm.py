@@ -355,6 +355,12 @@ def zh_script(texts, sample: int = 5000) -> str | None:
     return "traditional" if trad > simp else "simplified"
 
 
+def vocab_script(sp) -> str | None:
+    """The script of a Chinese model's SentencePiece vocabulary (`zh_script` of its pieces): a
+    folder that does not record its script has it in the words it was trained on."""
+    return zh_script([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+
+
 def script_conversions(text: str, model_script: str | None) -> tuple[str | None, str | None]:
     """(into the model's script, back into the user's) OpenCC conversions for one input, or
     (None, None) when the input is in the model's script (or has no script-only characters), or
