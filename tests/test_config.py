@@ -129,3 +129,16 @@ def test_every_shipped_config_loads_and_validates(path):
         validate(load_config(path, ImageConfig))
     else:
         validate_text_config(load_config(path, TextCycleConfig))
+
+
+def test_a_text_config_of_either_method_loads_by_its_sections(tmp_path):
+    """split_eval and bundle read a PTT config of the LM method as well as the small method's."""
+    from textcycle.text.lm_config import LMRecipe, load_text_config
+
+    assert isinstance(load_text_config(REPO / "configs" / "ptt-lm.yaml"), LMRecipe)
+    assert isinstance(load_text_config(REPO / "configs" / "ptt-stock.yaml"), TextCycleConfig)
+    (tmp_path / "bad.yaml").write_text("model: [")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_text_config(tmp_path / "bad.yaml")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_text_config(REPO / "configs" / "horse2zebra-128.yaml")  # an image config is neither

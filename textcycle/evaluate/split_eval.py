@@ -110,11 +110,10 @@ def clearest(sources: list[list[str]], classifier, n: int) -> list[list[int]]:
 
 def test_split(config: str | Path):
     """(the config, its corpus, the test sources per style) for a config with a test split."""
-    from ..config import load_config
-    from ..text.config import TextCycleConfig
     from ..text.data import load_corpus
+    from ..text.lm_config import load_text_config
 
-    cfg = load_config(config, TextCycleConfig)
+    cfg = load_text_config(config)
     corpus = load_corpus(cfg.data)
     sources = [list(corpus.test[0]), list(corpus.test[1])]
     if not sources[0] or not sources[1]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..config import shown
 from ..errors import ConfigError
@@ -151,3 +152,18 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
             "train.warm_steps > 0 needs train.warm_pairs (make them with python -m textcycle.text.lm_pairs)"
         )
     return cfg
+
+
+def load_text_config(path: str | Path):
+    """A text config of either method, by its sections: the LM recipe (`LMRecipe`) when it has a
+    `model` section, else the small method's (`TextCycleConfig`). For the commands that only
+    read a config's data and evaluation settings (`evaluate.split_eval`, `text.bundle`)."""
+    from ..config import load_config, load_yaml, resolve_config
+    from .config import TextCycleConfig
+
+    try:
+        p = resolve_config(path)
+        raw = load_yaml(p.read_text(encoding="utf-8"), str(p))
+    except (OSError, UnicodeDecodeError, ConfigError):
+        raw = None  # load_config says what is wrong, in one line
+    return load_config(path, LMRecipe if isinstance(raw, dict) and "model" in raw else TextCycleConfig)
