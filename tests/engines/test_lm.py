@@ -218,23 +218,28 @@ def test_a_corrupt_adapter_is_one_line(trained, cache, tmp_path):
         Rewriter.from_pretrained(folder, threads=1)
 
 
-def test_scoring_falls_back_to_one_row_at_a_time_where_ctranslate2_cannot_batch():
-    """CTranslate2's Gemma 3 fails to score a batch of two or more ("Length mask ..."): those
-    rows are scored one at a time, in order; any other error is raised as it is."""
-    from textcycle.engines.lm import score_rows
+def test_a_gemma_copy_is_scored_one_row_at_a_time_and_never_as_a_batch(tmp_path):
+    """CTranslate2's Gemma 3 cannot score a batch (it raises "Length mask ..." or crashes the
+    process), so a converted Gemma (its `<bos>`) is never given one; other LMs are."""
+    import json
 
-    class GemmaLike:
-        def __init__(self, message="Length mask has size 15872 which is different than the current batch size 128"):
-            self.message, self.calls = message, []
+    from textcycle.engines.lm import score_rows, scores_in_batches
+
+    class Generator:
+        def __init__(self):
+            self.calls = []
 
         def score_batch(self, rows, max_batch_size=64):
             self.calls.append(len(rows))
-            if len(rows) > 1:
-                raise ValueError(self.message)
-            return [f"scored {rows[0]}"]
+            return [f"scored {r}" for r in rows]
 
-    g = GemmaLike()
-    assert score_rows(g, [["a"], ["b"], ["c"]]) == ["scored ['a']", "scored ['b']", "scored ['c']"]
-    assert g.calls == [3, 1, 1, 1]
-    with pytest.raises(ValueError, match="out of memory"):
-        score_rows(GemmaLike("out of memory"), [["a"], ["b"]])
+    (tmp_path / "gemma").mkdir()
+    (tmp_path / "gemma" / "config.json").write_text(json.dumps({"bos_token": "<bos>", "eos_token": "<eos>"}))
+    (tmp_path / "smol").mkdir()
+    (tmp_path / "smol" / "config.json").write_text(json.dumps({"bos_token": "<|im_start|>"}))
+    assert not scores_in_batches(tmp_path / "gemma")
+    assert scores_in_batches(tmp_path / "smol") and scores_in_batches(tmp_path / "missing")
+    g = Generator()
+    assert score_rows(g, [["a"], ["b"], ["c"]], batched=False) == ["scored ['a']", "scored ['b']", "scored ['c']"]
+    assert g.calls == [1, 1, 1]
+    assert score_rows(g, [["a"], ["b"]]) == ["scored ['a']", "scored ['b']"] and g.calls[-1] == 2

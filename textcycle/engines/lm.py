@@ -12,6 +12,7 @@ form (normalised, SentencePiece ids), as it did in training.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -62,15 +63,23 @@ def merged_copy(model_folder: str | Path, base: str | None = None, quantization:
     return cached_folder(f"lm-{key}", source, build) / "ct2"
 
 
-def score_rows(generator, rows: list[list[str]], max_batch_size: int = 64) -> list:
-    """`generator.score_batch(rows)`, one row at a time where CTranslate2 cannot batch them:
-    its Gemma 3 (4.8.5) fails on any batch of two or more ("Length mask has size ... different
-    than the current batch size") and scores one row exactly as torch does."""
+def scores_in_batches(ct2_folder: str | Path) -> bool:
+    """Whether CTranslate2 can score a batch of this converted LM. Not Gemma (its `<bos>`): its
+    Gemma 3 (4.8.5) fails on a batch of two or more ("Length mask has size ... different than the
+    current batch size"), and on some batches crashes the process instead of raising, so a
+    batch is never tried; one row at a time it scores exactly as torch does."""
     try:
+        config = json.loads((Path(ct2_folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not (isinstance(config, dict) and config.get("bos_token") == "<bos>")
+
+
+def score_rows(generator, rows: list[list[str]], max_batch_size: int = 64, batched: bool = True) -> list:
+    """`generator.score_batch(rows)`, or one row at a time where it cannot batch them
+    (`scores_in_batches`)."""
+    if batched:
         return generator.score_batch(rows, max_batch_size=max_batch_size)
-    except (RuntimeError, ValueError) as e:
-        if "Length mask" not in str(e) or len(rows) < 2:
-            raise
     return [generator.score_batch([r])[0] for r in rows]
 
 
@@ -114,6 +123,7 @@ class LMEngine:
         if seed is not None:
             _ctranslate2().set_random_seed(seed % 2**32)
         self.generator = self._load()
+        self.batched_scoring = scores_in_batches(self.ct2_folder)
         self.tokenizer = Tokenizer.from_file(str(self.ct2_folder / TOKENIZER))
         # the prompt's head and its style part, tokenised once per style
         self._head = self._tokens(fmt.bos + fmt.start)
@@ -242,7 +252,7 @@ class LMEngine:
             rows.append(self.prompt(src, to) + y)
             lengths.append(len(y))
         try:
-            scored = score_rows(self.generator, rows, max_batch_size)
+            scored = score_rows(self.generator, rows, max_batch_size, self.batched_scoring)
         except (RuntimeError, ValueError) as e:
             raise TextcycleError(f"CTranslate2 scoring failed: {one_line(e)}") from None
         return np.array([np.mean(r.log_probs[-n:]) for r, n in zip(scored, lengths)], dtype=np.float32)

@@ -23,7 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..cache import cache_root
-from ..engines.lm import score_rows
+from ..engines.lm import score_rows, scores_in_batches
 from ..engines.lm_convert import converted_base
 from ..errors import TextcycleError
 from ..text.lm_format import TOKENIZER
@@ -43,6 +43,7 @@ class PretrainedLM:
         self.generator = ctranslate2.Generator(str(self.folder), device="cpu", intra_threads=max(1, threads))
         self.tokenizer = Tokenizer.from_file(str(self.folder / TOKENIZER))
         self.batch_size, self.start = batch_size, start
+        self.batched = scores_in_batches(self.folder)
         self.name = self.folder.parent.name
 
     @classmethod
@@ -64,7 +65,7 @@ class PretrainedLM:
         batches = range(0, len(todo), self.batch_size)
         for b in tqdm(batches, desc=f"scoring under {self.name}", file=sys.stderr, disable=len(todo) < 2000):
             chunk = todo[b : b + self.batch_size]
-            for i, r in zip(chunk, score_rows(self.generator, [rows[i] for i in chunk])):
+            for i, r in zip(chunk, score_rows(self.generator, [rows[i] for i in chunk], batched=self.batched)):
                 out[i] = (-float(sum(r.log_probs)), len(r.log_probs))
         self._save(texts, out)
         return out
