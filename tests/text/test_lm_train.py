@@ -376,3 +376,6 @@ def test_refilter_by_the_teacher_s_style_and_the_share_of_the_source_kept(tmp_pa
     assert read_pairs(tmp_path / "a.tsv") == [pairs[0], pairs[2]]
     assert main(args + ["--min-style", "0.7", "--teacher", "yelp-small", "--out", str(tmp_path / "b.tsv")]) == 0
     assert read_pairs(tmp_path / "b.tsv") == pairs[:2]  # the small model does not call "lovely" positive
+    for bad in (["--min-similarity", "5"], ["--min-style", "-1"], ["--min-similarity", "nan"]):
+        assert main(args + bad + ["--out", str(tmp_path / "c.tsv")]) == 2  # one line, nothing written
+    assert not (tmp_path / "c.tsv").exists()

@@ -188,6 +188,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    for name, v in (("--min-style", args.min_style), ("--min-similarity", args.min_similarity)):
+        if v is not None and not 0 <= v <= 1:
+            raise TextcycleError(f"{name} must be from 0 to 1, got {v:g}")
     out = Path(args.out)
     if out.exists():
         raise TextcycleError(f"{out} exists: pairs are never overwritten (remove it, or pick another --out)")
