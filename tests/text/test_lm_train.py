@@ -174,6 +174,21 @@ def test_a_usable_rewrite_keeps_numbers_and_neither_copies_nor_loops():
     assert not usable_rewrite(src, "We paid $20 and the soup wasveryn't cold.")  # a broken contraction
 
 
+def test_a_rewrite_that_only_pastes_words_around_its_source_can_be_refused():
+    """PTT self-training learnt to paste a board word (`好啊 要回升了` -> `... 垃圾你`); with
+    `allow_appends=False` (train.selftrain_reject_appends) such candidates are unusable, a real edit
+    or an insertion inside the sentence is not."""
+    from textcycle.text.lm_data import appends_only, usable_rewrite
+
+    src = "好啊 要回升了"
+    for pasted in ("好啊 要回升了 垃圾你", "推 好啊 要回升了", "噓 好啊 要回升了 XD"):
+        assert appends_only(src, pasted)
+        assert usable_rewrite(src, pasted) and not usable_rewrite(src, pasted, allow_appends=False)
+    for edit in ("好啊 要崩盤了", "好啊 不要回升了 垃圾"):
+        assert not appends_only(src, edit) and usable_rewrite(src, edit, allow_appends=False)
+    assert not appends_only(src, src) and not appends_only("", "垃圾")
+
+
 def test_few_shot_pairs_prompt_the_base_once_per_style_and_keep_usable_rewrites():
     """lm_pairs' few-shot mode on a stand-in base: the instruction and examples go in the static
     prompt, each source in its own turn; a rewrite is kept when usable and the judge puts it in
@@ -376,6 +391,11 @@ def test_refilter_by_the_teacher_s_style_and_the_share_of_the_source_kept(tmp_pa
     assert read_pairs(tmp_path / "a.tsv") == [pairs[0], pairs[2]]
     assert main(args + ["--min-style", "0.7", "--teacher", "yelp-small", "--out", str(tmp_path / "b.tsv")]) == 0
     assert read_pairs(tmp_path / "b.tsv") == pairs[:2]  # the small model does not call "lovely" positive
+    pasted = [("The soup was hot.", "The soup was hot. Terrible!", 0), ("The soup was hot.", "The soup was cold.", 0)]
+    write_pairs(tmp_path / "pasted.tsv", pasted)
+    args[3] = str(tmp_path / "pasted.tsv")
+    assert main(args + ["--no-appends", "--out", str(tmp_path / "d.tsv")]) == 0
+    assert read_pairs(tmp_path / "d.tsv") == pasted[1:]
     for bad in (["--min-similarity", "5"], ["--min-style", "-1"], ["--min-similarity", "nan"]):
         assert main(args + bad + ["--out", str(tmp_path / "c.tsv")]) == 2  # one line, nothing written
     assert not (tmp_path / "c.tsv").exists()

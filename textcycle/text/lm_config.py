@@ -56,6 +56,7 @@ class LMTrainConfig:
     selftrain_samples: int = 3  # sampled candidates per source, beside the greedy one
     selftrain_min_style: float = 0.6
     selftrain_min_content: float = 0.2
+    selftrain_reject_appends: bool = False  # drop candidates that only add words around the source
     selftrain_lr: float = 1e-4
     # phase 3: cycle-RL
     rl_steps: int = 0

@@ -96,17 +96,27 @@ def well_formed(text: str) -> bool:
     return all(m.group(1).lower() in _NT_STEMS for m in _NT.finditer(text))
 
 
-def usable_rewrite(source: str, rewrite: str) -> bool:
+def usable_rewrite(source: str, rewrite: str, allow_appends: bool = True) -> bool:
     """Whether a natural-form `rewrite` of `source` may teach the generators: not empty, not a
-    copy, the source's number strings exactly, no loop the source has not (`keep`), and no broken
-    contraction (`well_formed`). Style and content are the reward's to judge."""
+    copy, the source's number strings exactly, no loop the source has not (`keep`), no broken
+    contraction (`well_formed`) and, unless `allow_appends`, not `appends_only`. Style and content
+    are the reward's to judge."""
     return (
         bool(rewrite.strip())
+        and (allow_appends or not appends_only(source, rewrite))
         and rewrite != source
         and numbers(rewrite) == numbers(source)
         and not invented_loop(source, rewrite)
         and well_formed(rewrite)
     )
+
+
+def appends_only(source: str, rewrite: str) -> bool:
+    """Whether `rewrite` is the whole of `source` with words only added before or after it (`好啊`
+    -> `好啊 垃圾你`): a frozen discriminator pays for a pasted style word, and self-training on
+    such candidates teaches pasting instead of rewriting (docs/ptt-and-chinese.md)."""
+    s, r = source.strip(), rewrite.strip()
+    return bool(s) and r != s and s in r
 
 
 def lexicon_pair(

@@ -183,6 +183,11 @@ def main(argv=None) -> int:
     )
     p.add_argument("--no-fluency-filter", action="store_true", help="keep pairs however they read")
     p.add_argument(
+        "--no-appends",
+        action="store_true",
+        help="drop a rewrite that is its source with words only pasted before or after it (lm_data.appends_only)",
+    )
+    p.add_argument(
         "--refilter", default=None, metavar="TSV", help="filter an existing pairs file instead of making one"
     )
     p.add_argument("--threads", type=int, default=2)
@@ -202,7 +207,11 @@ def main(argv=None) -> int:
     max_loss = None if args.no_fluency_filter else args.max_fluency_loss
     if args.refilter:
         pairs = read_pairs(args.refilter)
-        usable = [p for p in pairs if usable_rewrite(p[0], p[1]) and similarity(p[0], p[1]) >= args.min_similarity]
+        usable = [
+            p
+            for p in pairs
+            if usable_rewrite(p[0], p[1], not args.no_appends) and similarity(p[0], p[1]) >= args.min_similarity
+        ]
         if args.min_style is not None and usable:
             rw = Rewriter.from_pretrained(args.teacher, threads=args.threads)
             probs = rw.style_probs([normalize(y, rw.language) for _, y, _ in usable])
@@ -228,7 +237,11 @@ def main(argv=None) -> int:
         if examples is None:
             got = teacher_pairs(rw, sents, 1 - s, args.rerank, min_style)
             filled = [fill_pair(x, y, rng, corpus.language) for x, y, _ in got]
-            pairs += [(*f, 1 - s) for f in filled if f and usable_rewrite(*f) and similarity(*f) >= args.min_similarity]
+            pairs += [
+                (*f, 1 - s)
+                for f in filled
+                if f and usable_rewrite(*f, not args.no_appends) and similarity(*f) >= args.min_similarity
+            ]
         else:
             shots = [(x, y) for x, y, t in examples if t == 1 - s]
             texts = [natural(x, rng, corpus.language) for x in sents]

@@ -10,8 +10,8 @@ round, learning rate, the time-limit cut), the method only updates:
    `selftrain_sources` training sentences per style, greedy and `selftrain_samples` samples;
    the training reward picks the best per source, kept when it is in the target style, keeps the
    content and is usable (`lm_data.usable_rewrite`: not a copy, the source's numbers exactly, no
-   invented loop); `selftrain_steps` pair steps
-   train on them;
+   invented loop; with `selftrain_reject_appends`, not the source with words pasted around it);
+   `selftrain_steps` pair steps train on them;
 3. cycle-RL: `rl_steps` REINFORCE steps with the discriminator learning alongside.
 
 The run writes what the small method's run writes: config.yaml, checkpoints/ (the adapter, the
@@ -286,7 +286,8 @@ class LMTrainingRun:
                 combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
             ).reshape(-1, k)
             style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
-            bad = np.array([not usable_rewrite(x, str(y)) for y, x in zip(flat, src_rep)]).reshape(-1, k)
+            allow = not tc.selftrain_reject_appends
+            bad = np.array([not usable_rewrite(x, str(y), allow) for y, x in zip(flat, src_rep)]).reshape(-1, k)
             best = best_candidates(
                 reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content
             )
