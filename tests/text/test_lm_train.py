@@ -186,6 +186,7 @@ def test_a_rewrite_that_only_pastes_words_around_its_source_can_be_refused():
         assert usable_rewrite(src, pasted) and not usable_rewrite(src, pasted, allow_appends=False)
     for edit in ("好啊 要崩盤了", "好啊 不要回升了 垃圾"):
         assert not appends_only(src, edit) and usable_rewrite(src, edit, allow_appends=False)
+    assert appends_only("3406ㄎㄚㄍㄚ", "3406 ㄎㄚㄍㄚ 純噓噓")  # spaces do not hide pasting
     assert not appends_only(src, src) and not appends_only("", "垃圾")
 
 

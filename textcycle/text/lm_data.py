@@ -114,8 +114,9 @@ def usable_rewrite(source: str, rewrite: str, allow_appends: bool = True) -> boo
 def appends_only(source: str, rewrite: str) -> bool:
     """Whether `rewrite` is the whole of `source` with words only added before or after it (`好啊`
     -> `好啊 垃圾你`): a frozen discriminator pays for a pasted style word, and self-training on
-    such candidates teaches pasting instead of rewriting (docs/ptt-and-chinese.md)."""
-    s, r = source.strip(), rewrite.strip()
+    such candidates teaches pasting instead of rewriting (docs/ptt-and-chinese.md). Spaces are
+    ignored: `3406ㄎㄚ` -> `3406 ㄎㄚ 純噓噓` is pasting too."""
+    s, r = "".join(source.split()), "".join(rewrite.split())
     return bool(s) and r != s and s in r
 
 
