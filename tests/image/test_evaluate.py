@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from textcycle.image.evaluate import frechet_distance, kernel_inception_distance, main, psnr
+from textcycle.image.evaluate import frechet_distance, kernel_inception_distance, main, markdown_table, psnr
 
 
 def test_metrics_on_known_inputs():
@@ -46,6 +46,8 @@ def test_evaluate_a_run(tmp_path, trained_run, capsys):
     assert set(res["directions"]) == {"A->B", "B->A"} and res["test_images"] == {"A": 4, "B": 4}
     assert (tmp_path / "metrics.md").read_text().strip() == out.strip()
     assert len(list((tmp_path / "clf").glob("*.safetensors"))) == 1  # the cached classifier
+    assert res["method"] == "cyclegan"
+    assert "| A -> B | CUT: G(testA) |" in markdown_table({**res, "method": "cut"})  # a CUT model says so
 
 
 def test_too_few_test_images_is_an_error(tmp_path, trained_run, capsys):

@@ -221,6 +221,7 @@ def evaluate_model(
     accuracy = {d: float((predict(clf, test[d])[0] == (1 if d == "B" else 0)).mean()) for d in "AB"}
     results = {
         "model": str(model_dir),
+        "method": cfg.train.method,
         "data": str(root),
         "size": size,
         "test_images": {d: len(test[d]) for d in "AB"},
@@ -278,7 +279,7 @@ def markdown_table(results: dict) -> str:
         names = {
             "real-vs-real": f"real train{tgt} (noise floor)",
             "identity": f"identity: real test{src}",
-            "CycleGAN": f"CycleGAN: G(test{src})",
+            "CycleGAN": f"{'CUT' if results.get('method') == 'cut' else 'CycleGAN'}: G(test{src})",
         }
         for key in ("real-vs-real", "identity", "CycleGAN"):
             r = rows[key]
