@@ -43,6 +43,8 @@ BUNDLED = {
     "zh": "zh",
     "ptt": "ptt",
 }
+# bundled image models (textcycle.image): name -> (folder under pretrained/, the domain it translates into)
+IMAGE_BUNDLED = {"horse2zebra": ("horse2zebra", "B"), "zebra2horse": ("horse2zebra", "A")}
 
 # a model folder's files
 CONFIG = "config.json"
@@ -84,6 +86,18 @@ def resolve(name_or_path: str | Path | None) -> Path:
             return p
         return run_model(p) or p  # else the loader names what is missing
     raise TextcycleError(f"model not found: {name} (a model folder, a run folder, or one of: {', '.join(BUNDLED)})")
+
+
+def resolve_image(name_or_path: str | Path) -> tuple[Path, str | None]:
+    """(folder, default target domain) for an image model: a bundled name ("horse2zebra") is the
+    bundled folder and its direction; anything else is a path, with no default direction."""
+    if isinstance(name_or_path, str) and name_or_path in IMAGE_BUNDLED:
+        folder, to = IMAGE_BUNDLED[name_or_path]
+        bundled = PACKAGE_MODELS / folder
+        if not bundled.is_dir():
+            raise TextcycleError(f"the bundled image model {name_or_path!r} is not installed (no {bundled})")
+        return bundled, to
+    return Path(name_or_path), None
 
 
 class ModelFolder:

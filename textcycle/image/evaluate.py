@@ -222,6 +222,7 @@ def evaluate_model(
     results = {
         "model": str(model_dir),
         "method": cfg.train.method,
+        "fingerprint": model.fingerprint(),
         "data": str(root),
         "size": size,
         "test_images": {d: len(test[d]) for d in "AB"},

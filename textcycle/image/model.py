@@ -6,13 +6,15 @@ A model folder (Hugging Face style) holds:
 - `G_AB.safetensors`   the generator A -> B
 - `G_BA.safetensors`   the generator B -> A
 
-`ImageCycleModel.from_pretrained(path)` takes a model folder or a run folder (its names, shared
-with the text runs, are `textcycle.model_folder`'s): a finished run's `final/`, or a run in
-progress (its newest checkpoint and `config.yaml`).
+`ImageCycleModel.from_pretrained(path)` takes a bundled name (`horse2zebra`, `zebra2horse`: the
+folder `pretrained/horse2zebra`, `textcycle.image.bundle`), a model folder or a run folder (its
+names, shared with the text runs, are `textcycle.model_folder`'s): a finished run's `final/`, or a
+run in progress (its newest checkpoint and `config.yaml`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from ..checkpoint import latest_checkpoint
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from ..files import atomic_dir
-from ..model_folder import CHECKPOINTS, FINAL, RUN_CONFIG, run_model
+from ..model_folder import CHECKPOINTS, FINAL, RUN_CONFIG, resolve_image, run_model
 from ..shapes import check_shapes
 from .config import ImageConfig, load_image_config, validate
 from .data import to_pil
@@ -44,6 +46,7 @@ class ImageCycleModel(nn.Module):
         self.cfg = cfg
         self.G_AB, self.G_BA = G_AB, G_BA
         self.path: Path | None = None  # the folder it was loaded from
+        self.default_to: str | None = None  # a bundled name's direction ("horse2zebra": B)
 
     def generator(self, to: str) -> nn.Module:
         """The generator that translates into domain `to` ("A" or "B")."""
@@ -57,21 +60,37 @@ class ImageCycleModel(nn.Module):
         g = self.generator(to)
         return torch.cat([g(x[i : i + batch_size]).clamp(-1, 1) for i in range(0, len(x), batch_size)])
 
+    def fingerprint(self) -> str:
+        """SHA-256 of both generators' weights: ties an evaluation's scores to the model a bundle
+        ships (`image.bundle` refuses scores of other weights)."""
+        h = hashlib.sha256()
+        for name in WEIGHTS:
+            for key, t in sorted(getattr(self, name).state_dict().items()):
+                h.update(key.encode())
+                h.update(t.detach().cpu().float().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
     def save_pretrained(self, folder: str | Path) -> Path:
         """Write the model folder atomically (a kill leaves the old folder or the new one)."""
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
-            for name in WEIGHTS:
-                net = getattr(self, name)
-                sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-                save_file(sd, str(tmp / WEIGHTS[name]), metadata={"format": "pt"})
-            (tmp / CONFIG).write_text(json.dumps(to_dict(self.cfg), indent=1), encoding="utf-8")
+            self.write_files(tmp)
         return folder
+
+    def write_files(self, folder: Path) -> None:
+        """The model folder's files (config.json, both generators) into an existing `folder`."""
+        for name in WEIGHTS:
+            net = getattr(self, name)
+            sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+            save_file(sd, str(folder / WEIGHTS[name]), metadata={"format": "pt"})
+        (folder / CONFIG).write_text(json.dumps(to_dict(self.cfg), indent=1), encoding="utf-8")
 
     @classmethod
     def from_pretrained(cls, folder_or_run: str | Path, device="cpu") -> "ImageCycleModel":
-        """Load a model folder, or the model of a run folder (see the module docstring)."""
-        cfg, weights = locate(folder_or_run)
+        """Load a bundled model ("horse2zebra", "zebra2horse"), a model folder, or the model of a
+        run folder (see the module docstring)."""
+        folder, default_to = resolve_image(folder_or_run)
+        cfg, weights = locate(folder)
         nets = {}
         for name in WEIGHTS:
             f = weights / WEIGHTS[name]
@@ -87,7 +106,7 @@ class ImageCycleModel(nn.Module):
                 raise TextcycleError(f"{f} does not match the model's config: {str(e).splitlines()[0]}") from None
             nets[name] = net
         model = cls(cfg, nets["G_AB"], nets["G_BA"]).to(device).eval()
-        model.path = Path(folder_or_run)
+        model.path, model.default_to = folder, default_to
         return model
 
 

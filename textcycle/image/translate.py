@@ -1,12 +1,14 @@
 """Translate images with a trained CycleGAN.
 
-    python -m textcycle.image.translate --model runs/horse2zebra-64 --to B horse1.jpg photos/ --out out/
+    python -m textcycle.image.translate --model horse2zebra horse1.jpg photos/      # into translated/
+    python -m textcycle.image.translate --model runs/horse2zebra-64 --to B horse1.jpg --out out/
     python -m textcycle.image.translate --model runs/horse2zebra-64 --html out/test.html
 
-The first form writes each input's translation to --out (same name, .png). It never writes over an
-input file, and refuses to replace files already in --out unless --overwrite is given; inputs that
+The first two forms write each input's translation to --out (default translated/; same name, .png),
+towards --to (a bundled name, horse2zebra or zebra2horse, brings its own). They never write over an
+input file, and refuse to replace files already in --out unless --overwrite is given; inputs that
 cannot be read (a truncated JPEG, an image too large to decode) are skipped with a warning. The
-second writes an HTML page of the model's test sets (testA -> B and testB -> A): input, translation
+third writes an HTML page of the model's test sets (testA -> B and testB -> A): input, translation
 and reconstruction side by side, with the images beside it (in PAGE_images/; an existing page or
 image there is replaced only with --overwrite). --model is a model folder or a run folder
 (its final/ model, or its newest checkpoint while it trains).
@@ -26,7 +28,7 @@ from ..cli import entry_point, thread_count_or_zero
 from ..errors import TextcycleError, warn
 from ..files import atomic_file, atomic_write_text, check_output_folder
 from .data import ImageFolder, fixed_samples, list_images, normalize, resized, to_pil
-from .model import ImageCycleModel, sample_grid
+from .model import ImageCycleModel, hstack, sample_grid, vstack
 
 
 def collect_inputs(items) -> list[Path]:
@@ -203,13 +205,34 @@ def grid_image(model, out_png, data_root=None, n: int = 8, overwrite: bool = Fal
     return out_png
 
 
+def strip_image(model, out_png, to: str, data_root=None, n: int = 8, overwrite: bool = False) -> Path:
+    """A PNG of two rows: the first `n` test images by name of the other domain, and below each its
+    translation into `to` (the README's and the model card's picture of a model)."""
+    out_png = Path(out_png)
+    if out_png.suffix.lower() != ".png":
+        raise TextcycleError(f"--strip {out_png}: the picture's name must end in .png")
+    if out_png.exists() and not overwrite:
+        raise TextcycleError(f"{out_png} exists: pass --overwrite to replace it")
+    if not isinstance(model, ImageCycleModel):
+        model = ImageCycleModel.from_pretrained(model)
+    real = fixed_samples(model.cfg, n, data_root)[0 if to == "B" else 1]
+    fake = model.translate(real, to)
+    rows = [hstack([to_pil(t) for t in row], gap=2) for row in (real, fake)]
+    save_png(vstack(rows, gap=2), out_png)
+    return out_png
+
+
 @entry_point
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m textcycle.image.translate", description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="a model folder, or a run folder (train.output_dir)")
-    p.add_argument("--to", choices=("A", "B"), help="target domain of the translation")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="a bundled model (horse2zebra, zebra2horse), a model folder, or a run folder (train.output_dir)",
+    )
+    p.add_argument("--to", choices=("A", "B"), help="target domain of the translation (a bundled name sets it)")
     p.add_argument("inputs", nargs="*", help="image files and/or folders")
-    p.add_argument("--out", help="output folder for the translations")
+    p.add_argument("--out", default="translated", help="output folder for the translations (default: translated)")
     p.add_argument(
         "--overwrite", action="store_true", help="replace files already in --out, or the --html page (never an input)"
     )
@@ -219,7 +242,11 @@ def main(argv=None) -> int:
         help="write a PNG of the first 8 test images of each domain by name (--max-images to change) with "
         "their translations and reconstructions",
     )
-    p.add_argument("--data", default=None, help="dataset root for --html and --grid (default: the model's)")
+    p.add_argument(
+        "--strip",
+        help="write a PNG of the first 8 test images of the source domain by name over their translations into --to",
+    )
+    p.add_argument("--data", default=None, help="dataset root for --html, --grid and --strip (default: the model's)")
     p.add_argument(
         "--max-images", type=int, default=None, help="test images per domain in --html (default 30) and --grid (8)"
     )
@@ -227,18 +254,21 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    if not args.inputs and not args.html and not args.grid:
-        p.error("give input images (with --to and --out), --html or --grid")
-    if args.inputs and not (args.to and args.out):
-        p.error("translating images needs --to A|B and --out DIR")
+    if not args.inputs and not args.html and not args.grid and not args.strip:
+        p.error("give input images, --html, --grid or --strip")
     model = ImageCycleModel.from_pretrained(args.model)
+    to = args.to or model.default_to
+    if (args.inputs or args.strip) and not to:
+        raise TextcycleError("translating images needs --to A|B (the target domain) with this model")
     if args.inputs:
-        written = translate_paths(model, collect_inputs(args.inputs), args.to, args.out, overwrite=args.overwrite)
+        written = translate_paths(model, collect_inputs(args.inputs), to, args.out, overwrite=args.overwrite)
         print(f"wrote {len(written)} image(s) to {args.out}")
     if args.html:
         print(f"wrote {html_report(model, args.html, args.data, args.max_images or 30, args.overwrite)}")
     if args.grid:
         print(f"wrote {grid_image(model, args.grid, args.data, args.max_images or 8, args.overwrite)}")
+    if args.strip:
+        print(f"wrote {strip_image(model, args.strip, to, args.data, args.max_images or 8, args.overwrite)}")
     return 0
 
 
