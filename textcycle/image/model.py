@@ -9,7 +9,7 @@ A model folder (Hugging Face style) holds:
 `ImageCycleModel.from_pretrained(path)` takes a bundled name (`horse2zebra`, `zebra2horse`: the
 folder `pretrained/horse2zebra`, `textcycle.image.bundle`), a model folder or a run folder (its
 names, shared with the text runs, are `textcycle.model_folder`'s): a finished run's `final/`, or a
-run in progress (its newest checkpoint and `config.yaml`).
+run in progress (its newest checkpoint and `config.yaml`; so is a run resumed past its final/).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..checkpoint import latest_checkpoint
+from ..checkpoint import STEP_DIR, latest_checkpoint
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from ..files import atomic_dir
@@ -47,6 +47,7 @@ class ImageCycleModel(nn.Module):
         self.G_AB, self.G_BA = G_AB, G_BA
         self.path: Path | None = None  # the folder it was loaded from
         self.default_to: str | None = None  # a bundled name's direction ("horse2zebra": B)
+        self.weights_dir: Path | None = None  # where the weights came from: a model folder or a checkpoint
 
     def generator(self, to: str) -> nn.Module:
         """The generator that translates into domain `to` ("A" or "B")."""
@@ -106,7 +107,7 @@ class ImageCycleModel(nn.Module):
                 raise TextcycleError(f"{f} does not match the model's config: {str(e).splitlines()[0]}") from None
             nets[name] = net
         model = cls(cfg, nets["G_AB"], nets["G_BA"]).to(device).eval()
-        model.path, model.default_to = folder, default_to
+        model.path, model.default_to, model.weights_dir = folder, default_to, weights
         return model
 
 
@@ -137,12 +138,27 @@ def read_model_config(file: Path) -> ImageConfig:
     return validate(from_dict(ImageConfig, data, where=str(file)))
 
 
+def resumed_past(run: Path) -> bool:
+    """Whether a resumed run has checkpoints beyond the step its final/ was written at (its
+    train_summary.json): its model is then the newest checkpoint, not the older final/."""
+    ckpt = latest_checkpoint(run / CHECKPOINTS)
+    if ckpt is None:
+        return False
+    try:
+        final_step = json.loads((run / "train_summary.json").read_text(encoding="utf-8"))["step"]
+        return int(STEP_DIR.match(ckpt.name).group(1)) > int(final_step)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # no readable summary: the final/ stands
+
+
 def locate(path: str | Path) -> tuple[ImageConfig, Path]:
     """(config, folder holding G_AB/G_BA.safetensors) for a model folder or a run folder."""
     path = Path(path)
     if not path.is_dir():
         raise TextcycleError(f"model folder not found: {path}")
-    path = run_model(path, (FINAL,)) or path  # a finished run: its final/
+    final = run_model(path, (FINAL,))
+    if final is not None and not resumed_past(path):
+        path = final  # a finished run: its final/
     if (path / CONFIG).is_file():  # a model folder
         if not (path / WEIGHTS["G_AB"]).is_file():
             raise TextcycleError(f"{path} holds {CONFIG} but no generator weights ({WEIGHTS['G_AB']})")
