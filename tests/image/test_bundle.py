@@ -97,3 +97,19 @@ def test_the_strip_of_fixed_test_images(tmp_path, trained_run, capsys):
     assert Image.open(strip).size == (3 * 16 + 2 * 2, 2 * 16 + 2)
     assert translate_main(["--model", str(trained_run), "--to", "A", "--strip", str(strip)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_the_shipped_horse2zebra_translates_offline(tmp_path, monkeypatch):
+    """The bundled model from the package folder, by name, without data or network: a 256 px photo
+    comes back as a 128 px translation; the folder holds its card and stays within 48 MiB."""
+    folder = model_folder.PACKAGE_MODELS / "horse2zebra"
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 48 * 2**20
+    card = (folder / "README.md").read_text()
+    assert "FID A -> B" in card and "Command:" in card and "samples.png" in card
+    Image.new("RGB", (256, 256), (120, 90, 60)).save(tmp_path / "horse.jpg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert translate_main(["--model", "horse2zebra", "horse.jpg"]) == 0
+    assert Image.open(tmp_path / "translated" / "horse.png").size == (128, 128)
+    model = ImageCycleModel.from_pretrained("zebra2horse")
+    assert model.default_to == "A" and model.cfg.train.method == "cut"
