@@ -190,16 +190,23 @@ def html_report(model, out_html, data_root=None, max_images: int = 30, overwrite
     return out_html
 
 
-def grid_image(model, out_png, data_root=None, n: int = 8, overwrite: bool = False) -> Path:
-    """A PNG of the first `n` test images by name of each domain (the same every run), each with
-    its translation and reconstruction: the sample grid of training, for a README or a model card."""
+def picture_and_model(out_png, flag: str, model, overwrite: bool):
+    """The checked PNG path of a picture (--grid, --strip) and the loaded model: a name that is not
+    .png, or an existing file without `overwrite`, is refused before the model loads."""
     out_png = Path(out_png)
     if out_png.suffix.lower() != ".png":
-        raise TextcycleError(f"--grid {out_png}: the grid's name must end in .png")
+        raise TextcycleError(f"{flag} {out_png}: the picture's name must end in .png")
     if out_png.exists() and not overwrite:
         raise TextcycleError(f"{out_png} exists: pass --overwrite to replace it")
     if not isinstance(model, ImageCycleModel):
         model = ImageCycleModel.from_pretrained(model)
+    return out_png, model
+
+
+def grid_image(model, out_png, data_root=None, n: int = 8, overwrite: bool = False) -> Path:
+    """A PNG of the first `n` test images by name of each domain (the same every run), each with
+    its translation and reconstruction: the sample grid of training, for a README or a model card."""
+    out_png, model = picture_and_model(out_png, "--grid", model, overwrite)
     real_A, real_B = fixed_samples(model.cfg, n, data_root)
     save_png(sample_grid(model, real_A, real_B), out_png)
     return out_png
@@ -208,13 +215,7 @@ def grid_image(model, out_png, data_root=None, n: int = 8, overwrite: bool = Fal
 def strip_image(model, out_png, to: str, data_root=None, n: int = 8, overwrite: bool = False) -> Path:
     """A PNG of two rows: the first `n` test images by name of the other domain, and below each its
     translation into `to` (the README's and the model card's picture of a model)."""
-    out_png = Path(out_png)
-    if out_png.suffix.lower() != ".png":
-        raise TextcycleError(f"--strip {out_png}: the picture's name must end in .png")
-    if out_png.exists() and not overwrite:
-        raise TextcycleError(f"{out_png} exists: pass --overwrite to replace it")
-    if not isinstance(model, ImageCycleModel):
-        model = ImageCycleModel.from_pretrained(model)
+    out_png, model = picture_and_model(out_png, "--strip", model, overwrite)
     real = fixed_samples(model.cfg, n, data_root)[0 if to == "B" else 1]
     fake = model.translate(real, to)
     rows = [hstack([to_pil(t) for t in row], gap=2) for row in (real, fake)]
