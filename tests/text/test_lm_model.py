@@ -87,6 +87,46 @@ def test_learns_a_pair_and_generates_it(gens):
     assert len(samples) == 1 and len(samples[0]) == 3
 
 
+def guided_by_hand(gens, source: str, to: int, away: int, g: float, steps: int) -> list[int]:
+    """Greedy with style guidance, one unbatched, unpadded forward per prompt and step."""
+    pos, neg, out = gens.prompt_ids(source, to), gens.prompt_ids(source, away), []
+    for _ in range(steps):
+        with torch.no_grad():
+            lp_t = torch.log_softmax(gens.lm(input_ids=torch.tensor([pos + out])).logits[0, -1], -1)
+            lp_a = torch.log_softmax(gens.lm(input_ids=torch.tensor([neg + out])).logits[0, -1], -1)
+        out.append(int((lp_t + (g - 1) * (lp_t - lp_a)).argmax()))
+        if out[-1] == gens.end_id:
+            break
+    return out
+
+
+def test_style_guidance_by_hand(gens, monkeypatch):
+    """Guided greedy rewrites match a by-hand loop over log p(. | to t) + (g - 1) (log p(. | to t)
+    - log p(. | to a)), for a batch of sources of different lengths (left padding) and for
+    g = 1 (plain greedy) and g = 2.5; a strong g changes the rewrite of this random adapter."""
+    torch.manual_seed(1)
+    with torch.no_grad():  # a random adapter, so that the two prompts' distributions differ
+        for name, w in gens.lm.named_parameters():
+            if "lora_B" in name:
+                w.normal_(0, 0.5)
+    gens.eval()
+    # compare token ids: the tiny test vocabulary decodes many ids to nothing
+    monkeypatch.setattr(gens, "decode", lambda ids: tuple(ids[: ids.index(gens.end_id)] if gens.end_id in ids else ids))
+    sources = ["the food was bad", "rude staff and a long wait for cold food"]
+    steps = 6
+    results = {}
+    for g in (1.0, 2.5):
+        got = gens.generate(sources, [1, 1], guidance=g, away_from=[0, 0], max_new_tokens=steps)
+        for src, [text] in zip(sources, got):
+            want = gens.decode(guided_by_hand(gens, src, 1, 0, g, steps))
+            assert text == want
+        results[g] = got
+    assert results[1.0] == gens.generate(sources, [1, 1], max_new_tokens=steps)
+    assert results[2.5] != results[1.0]
+    with pytest.raises(ValueError):
+        gens.generate(sources, [1, 1], guidance=2.0)
+
+
 def test_save_and_load_keep_the_adapter_only(gens, tiny_base, tmp_path):
     with torch.no_grad():
         for name, p in gens.lm.named_parameters():

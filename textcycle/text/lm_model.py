@@ -189,18 +189,31 @@ class LMGenerators(torch.nn.Module):
         num: int = 1,
         temperature: float = 1.0,
         max_new_tokens: Optional[int] = None,
+        guidance: float = 1.0,
+        away_from: Optional[list] = None,
     ) -> list[list[str]]:
-        """`num` rewrites per source (greedy: num 1), left-padded batch through `generate`."""
-        prompts = [self.prompt_ids(s, t) for s, t in zip(sources, styles)]
-        width = max(map(len, prompts))
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p) :] = torch.tensor(p)
-            mask[i, width - len(p) :] = 1
+        """`num` rewrites per source (greedy: num 1), left-padded batch through `generate`.
+
+        `guidance` g != 1 is style guidance (classifier-free guidance, Sanchez et al. 2023): each
+        step scores log p(. | prompt to t) + (g - 1) (log p(. | prompt to t) - log p(. | prompt to
+        a)), a = `away_from` (the source's style), so tokens that only the target style's prompt
+        wants are pushed up. The same network runs both prompts (transformers' own CFG processor)."""
+        ids, mask = self.left_padded([self.prompt_ids(s, t) for s, t in zip(sources, styles)])
+        width = ids.size(1)
+        extra = {}
+        if guidance != 1.0:
+            if away_from is None or len(away_from) != len(sources):
+                raise ValueError("style guidance needs the style to steer away from, one per source")
+            neg, neg_mask = self.left_padded([self.prompt_ids(s, a) for s, a in zip(sources, away_from)])
+            extra = {
+                "guidance_scale": guidance,
+                "negative_prompt_ids": neg.repeat_interleave(num, 0),
+                "negative_prompt_attention_mask": neg_mask.repeat_interleave(num, 0),
+            }
         out = self.lm.generate(
             input_ids=ids,
             attention_mask=mask,
+            **extra,
             do_sample=sample,
             temperature=temperature if sample else None,
             top_k=0 if sample else None,
@@ -211,7 +224,17 @@ class LMGenerators(torch.nn.Module):
             pad_token_id=self.pad_id,
         )
         texts = [self.decode(row[width:].tolist()) for row in out]
-        return [texts[i * num : (i + 1) * num] for i in range(len(prompts))]
+        return [texts[i * num : (i + 1) * num] for i in range(len(sources))]
+
+    def left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ids, attention mask) of token rows padded on the left, as generation wants them."""
+        width = max(map(len, rows))
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r) :] = torch.tensor(r)
+            mask[i, width - len(r) :] = 1
+        return ids, mask
 
     def decode(self, ids: list[int]) -> str:
         if self.end_id in ids:
