@@ -139,6 +139,55 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     assert main(lex_args + ["-o", "model.prompt_format=alpaca"]) == 2
     assert main(lex_args) == 0
     assert json.loads((lex / "train_summary.json").read_text())["steps"] == 2
+    # a self-training round with style-guidance rungs: greedy first, then each rung on what is left
+    gd = out.parent / "guided"
+    gd_args = rl_args + ["-o", f"train.output_dir={gd}", "-o", "train.selftrain_rounds=1", "-o", "train.rl_steps=0"]
+    gd_args += ["-o", "train.selftrain_min_style=0.5", "-o", "train.selftrain_guidance=[1.5, 4]"]
+    assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_guidance=[1.5, 1.2]"]) == 2
+    assert main(gd_args) == 0
+    stats = json.loads((gd / "selftrain" / "round-0.json").read_text())["stats"]
+    for t in (0, 1):
+        rungs = [stats[f"selftrain/to{t}_at_guidance_{g}"] for g in ("1", "1.5", "4")]
+        assert stats[f"selftrain/kept_to{t}"] == pytest.approx(sum(rungs))
+    # more rounds in the config extend a resumed run (only a time-limit cut stays)
+    assert json.loads((gd / "train_summary.json").read_text())["steps"] == 2
+    assert main(gd_args + ["--resume", "-o", "train.selftrain_rounds=2"]) == 0
+    assert json.loads((gd / "train_summary.json").read_text())["steps"] == 4
+    assert (gd / "selftrain" / "round-1.json").is_file()
+
+
+def test_guided_choice_takes_the_least_guidance_that_passes():
+    """Three sources: the greedy rewrite of the first passes (p(t) 0.9); the second passes at the
+    first rung (1.5); the third is in style at rung 3 but keeps too little content (0.1 < 0.2), so
+    it gives no pair. Each rung rewrites only the sources still open."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from textcycle.text.lm_train import LMTrainingRun
+
+    # (p(t | y), content) of each candidate, by its text
+    scores = {"g0": (0.9, 0.8), "g1": (0.3, 0.9), "g2": (0.2, 0.9), "1.5-b": (0.7, 0.5), "1.5-c": (0.4, 0.6)}
+    scores["3-c"] = (0.65, 0.1)
+    calls = []
+
+    def score_candidates(engine, ys, xs, s, t):
+        p, c = np.array([scores[y] for y in ys]).T
+        return p * c, p, c, np.zeros(len(ys), bool)
+
+    def guided(xs, s, t, g):
+        calls.append((g, xs))
+        return [f"{g:g}-{x}" for x in xs]
+
+    engine = SimpleNamespace(generate=lambda xs, to: [[f"g{i}"] for i in range(len(xs))])
+    cfg = SimpleNamespace(
+        train=SimpleNamespace(selftrain_guidance=[1.5, 3.0], selftrain_min_style=0.6, selftrain_min_content=0.2)
+    )
+    run = SimpleNamespace(cfg=cfg, score_candidates=score_candidates, guided=guided)
+    chosen, counts = LMTrainingRun.guided_choice(run, engine, ["a", "b", "c"], 0, 1)
+    assert chosen == ["g0", "1.5-b", None]
+    assert counts == [1, 1, 0]
+    assert calls == [(1.5, ["b", "c"]), (3.0, ["c"])]
 
 
 def test_broken_contractions_are_not_well_formed():

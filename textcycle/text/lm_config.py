@@ -58,6 +58,11 @@ class LMTrainConfig:
     selftrain_min_content: float = 0.2
     selftrain_reject_appends: bool = False  # drop candidates that only add words around the source
     selftrain_lr: float = 1e-4
+    # style-guidance rungs (increasing, each > 1; lm_model.generate): with rungs, a source's
+    # candidate is its greedy rewrite if that passes the thresholds, else the first rung's guided
+    # greedy rewrite that does: the least guidance that changes the style. No samples, no ranking.
+    selftrain_guidance: list = field(default_factory=list)
+    guidance_batch: int = 32  # sources per guided torch generation batch
     # phase 3: cycle-RL
     rl_steps: int = 0
     rl_lr: float = 5e-5
@@ -114,6 +119,7 @@ _RANGES = [
     ("train.selftrain_min_style", 0.0, 1.0),
     ("train.selftrain_min_content", 0.0, 1.0),
     ("train.selftrain_lr", 0.0, 1.0),
+    ("train.guidance_batch", 1, 100_000),
     ("train.rl_steps", 0, 10**9),
     ("train.rl_lr", 0.0, 1.0),
     ("train.rl_sources", 1, 100_000),
@@ -142,6 +148,14 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
     t = cfg.train
     if t.warm_steps + t.selftrain_rounds + t.rl_steps < 1:
         raise ConfigError("train.warm_steps + train.selftrain_rounds + train.rl_steps must be at least 1")
+    g = t.selftrain_guidance
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 1 < x <= 100 for x in g) or g != sorted(
+        set(g)
+    ):
+        raise ConfigError(
+            f"train.selftrain_guidance = {shown(g)}: give increasing numbers above 1 (at most 100), e.g. [1.15, 1.3]"
+        )
+    t.selftrain_guidance = [float(x) for x in g]
     if cfg.model.prompt_format and cfg.model.prompt_format not in PROMPT_FORMATS:
         raise ConfigError(
             f"model.prompt_format = {shown(cfg.model.prompt_format)}: use one of {', '.join(PROMPT_FORMATS)}"

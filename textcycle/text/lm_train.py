@@ -257,7 +257,9 @@ class LMTrainingRun:
 
     # ------------------------------------------------------------------ self-training
     def make_round_pairs(self, r: int) -> list[tuple[str, str, int]]:
-        """This round's pseudo-pairs (x, y, t) from the current generators' fast copy."""
+        """This round's pseudo-pairs (x, y, t) from the current generators: the best candidate by
+        the training reward among greedy and samples (fast copy), or with guidance rungs the
+        least guided candidate that passes (`guided_choice`)."""
         tc = self.cfg.train
         engine = self.fast_engine("fast-round", seed=tc.seed * 1_000_003 + r)
         rng = random.Random(f"{tc.seed}-round-{r}")
@@ -265,35 +267,35 @@ class LMTrainingRun:
         for s in (0, 1):
             t = 1 - s
             src = rng.sample(self.train_text[s], min(tc.selftrain_sources, len(self.train_text[s])))
-            greedy = engine.generate(src, to=t)
-            sampled = (
-                engine.generate(
-                    src, to=t, sample=True, temperature=tc.sample_temperature, num_hypotheses=tc.selftrain_samples
+            if tc.selftrain_guidance:
+                chosen, counts = self.guided_choice(engine, src, s, t)
+                pairs += [(x, y, t) for x, y in zip(src, chosen) if y is not None]
+                kept = sum(counts)
+                for g, n in zip([1.0] + tc.selftrain_guidance, counts):
+                    stats[f"selftrain/to{t}_at_guidance_{g:g}"] = n / max(1, len(src))
+            else:
+                greedy = engine.generate(src, to=t)
+                sampled = (
+                    engine.generate(
+                        src, to=t, sample=True, temperature=tc.sample_temperature, num_hypotheses=tc.selftrain_samples
+                    )
+                    if tc.selftrain_samples
+                    else [[] for _ in src]
                 )
-                if tc.selftrain_samples
-                else [[] for _ in src]
-            )
-            cands = [g + h for g, h in zip(greedy, sampled)]
-            k = 1 + tc.selftrain_samples
-            flat = [y for c in cands for y in c]
-            src_rep = [x for x in src for _ in range(k)]
-            with torch.no_grad():
-                self.disc.eval()
-                logits = self.method.disc_logits(flat).numpy()
-            recon = engine.logprobs(flat, src_rep, s)
-            content = np.asarray(content_reward(recon))
-            reward = np.asarray(
-                combine_rewards(style_reward(logits, t), content, tc.style_weight, tc.content_weight)
-            ).reshape(-1, k)
-            style_prob = detected_style_probs(logits)[:, t].reshape(-1, k)
-            allow = not tc.selftrain_reject_appends
-            bad = np.array([not usable_rewrite(x, str(y), allow) for y, x in zip(flat, src_rep)]).reshape(-1, k)
-            best = best_candidates(
-                reward, style_prob, content.reshape(-1, k), bad, tc.selftrain_min_style, tc.selftrain_min_content
-            )
-            kept = np.flatnonzero(best >= 0)
-            pairs += [(src[i], cands[i][best[i]], t) for i in kept]
-            stats[f"selftrain/kept_to{t}"] = len(kept) / max(1, len(src))
+                cands = [g + h for g, h in zip(greedy, sampled)]
+                k = 1 + tc.selftrain_samples
+                flat = [y for c in cands for y in c]
+                reward, style_prob, content, bad = self.score_candidates(
+                    engine, flat, [x for x in src for _ in range(k)], s, t
+                )
+                best = best_candidates(
+                    *(a.reshape(-1, k) for a in (reward, style_prob, content, bad)),
+                    tc.selftrain_min_style,
+                    tc.selftrain_min_content,
+                )
+                kept = int((best >= 0).sum())
+                pairs += [(src[i], cands[i][best[i]], t) for i in np.flatnonzero(best >= 0)]
+            stats[f"selftrain/kept_to{t}"] = kept / max(1, len(src))
         self.log(stats)
         tqdm.write(f"round {r}: " + ", ".join(f"{k.split('/')[-1]} {v:.2f}" for k, v in stats.items()))
         atomic_write_text(
@@ -301,6 +303,67 @@ class LMTrainingRun:
             json.dumps({"pairs": pairs, "stats": stats}, ensure_ascii=False) + "\n",
         )
         return pairs
+
+    def score_candidates(self, engine, ys: list[str], xs: list[str], s: int, t: int):
+        """(training reward, p(t | y), content reward, unusable) per candidate y of source x (style s)."""
+        with torch.no_grad():
+            self.disc.eval()
+            logits = self.method.disc_logits(ys).numpy()
+        content = np.asarray(content_reward(engine.logprobs(ys, xs, s)))
+        reward = np.asarray(
+            combine_rewards(
+                style_reward(logits, t), content, self.cfg.train.style_weight, self.cfg.train.content_weight
+            )
+        )
+        allow = not self.cfg.train.selftrain_reject_appends
+        bad = np.array([not usable_rewrite(x, str(y), allow) for y, x in zip(ys, xs)])
+        return reward, detected_style_probs(logits)[:, t], content, bad
+
+    def guided_choice(self, engine, src: list[str], s: int, t: int) -> tuple[list, list[int]]:
+        """Per source, its greedy rewrite if it passes the round's thresholds, else the guided
+        greedy rewrite of the first rung (`selftrain_guidance`) that passes, else None; and how
+        many sources each rung (greedy first) decided. Only the sources still open go up a rung."""
+        tc = self.cfg.train
+        chosen: list = [None] * len(src)
+        open_ = list(range(len(src)))
+        counts = []
+        for g in [1.0] + tc.selftrain_guidance:
+            xs = [src[i] for i in open_]
+            if not xs:
+                counts.append(0)
+                continue
+            ys = [h[0] for h in engine.generate(xs, to=t)] if g == 1.0 else self.guided(xs, s, t, g)
+            reward, style_prob, content, bad = self.score_candidates(engine, ys, xs, s, t)
+            one = lambda a: a.reshape(-1, 1)  # noqa: E731
+            ok = (
+                best_candidates(
+                    one(reward),
+                    one(style_prob),
+                    one(content),
+                    one(bad),
+                    tc.selftrain_min_style,
+                    tc.selftrain_min_content,
+                )
+                >= 0
+            )
+            for i, y, passed in zip(open_, ys, ok):
+                if passed:
+                    chosen[i] = y
+            counts.append(int(ok.sum()))
+            open_ = [i for i, passed in zip(open_, ok) if not passed]
+        return chosen, counts
+
+    def guided(self, xs: list[str], s: int, t: int, guidance: float) -> list[str]:
+        """Greedy rewrites into t with style guidance away from s, on the torch generators."""
+        n = self.cfg.train.guidance_batch
+        self.gens.eval()
+        out = []
+        for b in tqdm(range(0, len(xs), n), desc=f"guidance {guidance:g} -> {t}", file=sys.stderr, leave=False):
+            chunk = xs[b : b + n]
+            out += [
+                h[0] for h in self.gens.generate(chunk, [t] * len(chunk), guidance=guidance, away_from=[s] * len(chunk))
+            ]
+        return out
 
     def round_pairs_for(self, r: int) -> list[tuple[str, str, int]]:
         saved = self.out / "selftrain" / f"round-{r}.json"
@@ -316,7 +379,7 @@ class LMTrainingRun:
             "best_g": self.best_g,
             "history": self.history[-2000:],
             "seconds": self.seconds,
-            "rounds": self.schedule.rounds,
+            "selftrain_cut": self.schedule.cut_at,
             "data_rng": [st[0], list(st[1]), st[2]],
         }
         save_checkpoint(self.out / "checkpoints", self.step, models, states, info)
@@ -332,8 +395,8 @@ class LMTrainingRun:
         ckpt, info = found
         self.step, self.best_g, self.history = info["step"], info["best_g"], info["history"]
         self.seconds = info["seconds"]
-        if info["rounds"] < self.schedule.rounds:
-            self.schedule.cut(info["rounds"])
+        if info.get("selftrain_cut") is not None:  # a time-limit cut stays; more rounds in the config extend a run
+            self.schedule.cut(int(info["selftrain_cut"]))
         a, b, c = info["data_rng"]
         self.rng.setstate((a, tuple(b), c))
         tqdm.write(f"resumed from {ckpt.name} (step {self.step})")
