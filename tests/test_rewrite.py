@@ -72,6 +72,9 @@ class WarmingEngine(EchoEngine):
         super().__init__(sp)
         self.beam_keeps, self.beams = beam_keeps, []
 
+    def style_logits_ids(self, ids):  # "warm" reads positive
+        return np.array([[0.0, 2.0, 0.0] if "warm" in t else [2.0, 0.0, 0.0] for t in self.decode(ids)])
+
     def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
         self.beams.append(beam)
         out = []
@@ -97,8 +100,11 @@ def test_a_piece_no_candidate_keeps_the_numbers_of_stays_as_it_was(bundled_sp):
     assert out == "The soup was cold at 6:30. The tea was warm!"  # never a lost or invented number
 
 
-class LoopingEngine(EchoEngine):
+class LoopingEngine(WarmingEngine):
     """Greedy: "cold" -> "warm warm warm" (a loop); the beam's second hypothesis: "cold" -> "warm"."""
+
+    def __init__(self, sp):
+        super().__init__(sp, beam_keeps=True)
 
     def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
         self.calls.append(beam)
@@ -112,6 +118,32 @@ def test_a_rewrite_stuck_in_a_loop_gets_the_beam_s_candidate(bundled_sp):
     assert rw.rewrite("the soup was cold .") == "The soup was warm." and rw.engine.calls == [1, 4]
     # a repeat the source has is no invented loop
     assert rw.rewrite("the soup was so so so cold .") == "The soup was so so so warm."
+
+
+class HesitantEngine(WarmingEngine):
+    """Greedy copies; the beam's hypotheses: the copy, then "cold" -> "warm" with "Joe's" lost, then
+    "cold" -> "warm" (names kept). "warm" reads positive."""
+
+    def generate_ids(self, ids, to, beam=1, sample=False, temperature=1.0, num_hypotheses=1):
+        self.beams.append(beam)
+        out = []
+        for text in self.decode(ids):
+            warm = text.replace("cold", "warm")
+            hyps = [text, warm.replace("joe 's", "the"), warm][:num_hypotheses] if beam > 1 else [text]
+            out.append(self.encode(hyps))
+        return out
+
+
+def test_a_rewrite_not_in_the_target_style_gets_the_first_beam_candidate_that_is(bundled_sp):
+    """The style fallback: the greedy copy reads negative, so the beam's candidates come in and
+    the first in the target style that keeps the names is taken; without the fallback, the copy."""
+    rw = Rewriter(engine=HesitantEngine(bundled_sp, beam_keeps=True), info=INFO, warn=lambda m: None)
+    src = "the tea at Joe's was cold ."
+    assert rw.rewrite(src) == "The tea at Joe's was warm." and rw.engine.beams == [1, 4]
+    rw.engine.beams = []
+    assert rw.rewrite(src, style_fallback=False) == "The tea at Joe's was cold." and rw.engine.beams == [1]
+    rw.engine.beams = []
+    assert rw.rewrite(src, sample=True) == "The tea at Joe's was cold." and rw.engine.beams == [1]
 
 
 def test_names_come_back_in_their_case(echo):

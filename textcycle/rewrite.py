@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pick the best of greedy + N-1 samples by the training reward (default 1: off)",
     )
     p.add_argument(
+        "--no-style-fallback",
+        action="store_true",
+        help="take the greedy (or beam) rewrite even where the discriminator does not put it in the target "
+        "style (default: then the first of a 4-beam's candidates that it does)",
+    )
+    p.add_argument(
         "--json",
         action="store_true",
         help="one JSON object per line: source, detected style, rewrite, its style probability",
@@ -222,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=(args.seed + n) % (MAX_SEED + 1),
             batch_size=args.batch_size,
             number_from=n + 1,
+            style_fallback=not args.no_style_fallback,
         )
         write_stdout("".join((json_line(r) if args.json else r) + "\n" for r in results))
         n += len(chunk)

@@ -11,8 +11,9 @@ One call goes through five named stages; each input is normalised once:
 3. `candidates`: per piece, its rewrites into the target style: one (greedy, beam, a sample), or
    with rerank N the greedy rewrite and N - 1 samples scored with the training reward;
 4. `choose`: per piece, the best candidate that keeps its numbers and names and invents no loop
-   (`text.keep`; a greedy rewrite that failed gets a beam's candidates first, `repair`), else the
-   piece as it was;
+   (`text.keep`; a greedy rewrite that failed, or with the style fallback that its discriminator
+   does not put in the target style, gets a beam's candidates first, `repair`), then the first in
+   the target style, else the piece as it was;
 5. `assemble`: per input, pieces joined, symbols and numbers put back, corpus form undone, names
    recased, script converted back; with details, the style probability and (rerank) candidates.
 
@@ -54,8 +55,11 @@ UNREADABLE_SHARE = 0.5
 # SentencePiece's longest piece (its default max_sentencepiece_length): a part of an input longer
 # than this many characters per token of the model's max length cannot fit the model whole
 MAX_CHARS_PER_TOKEN = 16
-# the beam that gives a greedy rewrite which lost a number or a name its further candidates
+# the beam that gives a greedy rewrite which lost a number or a name, or (style fallback) did not
+# reach the target style, its further candidates
 REPAIR_BEAM = 4
+# the discriminator's p(target style) from which a rewrite counts as in the target style
+IN_STYLE = 0.5
 
 
 def _latin_share(text: str) -> float:
@@ -269,14 +273,18 @@ class Rewriter:
         same, n = kept(source, candidate, x.names, corpus_form=not self.natural)
         return same and bool(candidate.strip()) and not invented_loop(source, candidate), n
 
-    def repair(self, jobs: list, found: list, beam: int = 1) -> None:
-        """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name, or loops, gets the
-        best of a beam (`REPAIR_BEAM` wide, or the asked beam if wider) as further candidates."""
+    def repair(self, jobs: list, found: list, beam: int = 1, style: bool = False) -> None:
+        """A single rewrite per piece (greedy, beam, a sample) that lost a number or a name, or loops, or
+        (`style`) that the discriminator does not put in the target style, gets the best of a beam
+        (`REPAIR_BEAM` wide, or the asked beam if wider) as further candidates."""
         todo = {}  # batch -> the rows to repair
-        for k, ((job, _), (cands, scores)) in enumerate(zip(jobs, found)):
+        for k, ((job, t), (cands, scores)) in enumerate(zip(jobs, found)):
+            if scores is not None:
+                continue
+            off = self.style_probs([str(row[0]) for row in cands])[:, t] < IN_STYLE if style else [False] * len(cands)
             for b, ((x, j), row) in enumerate(zip(job, cands)):
                 same, n = self.keeps(x, j, row[0])
-                if scores is None and (not same or n < self.keeps(x, j, x.pieces[j])[1]):
+                if not same or n < self.keeps(x, j, x.pieces[j])[1] or off[b]:
                     todo.setdefault(k, []).append(b)
         requests = [([jobs[k][0][b][0].pieces[jobs[k][0][b][1]] for b in rows], jobs[k][1]) for k, rows in todo.items()]
         width = max(REPAIR_BEAM, beam)
@@ -285,18 +293,24 @@ class Rewriter:
             for b, h in zip(rows, hyps):
                 found[k][0][b] = found[k][0][b][:1] + list(h)
 
-    def choose(self, jobs: list, found: list) -> list[list[int | None]]:
+    def choose(self, jobs: list, found: list, style: bool = False) -> list[list[int | None]]:
         """Per batch, per piece: the index of the candidate to take. Of the candidates that keep
-        every number of the piece, the one with the most of its names, then the highest score
-        (ties, or no scores: the first); None, the piece as it was, when none keeps its numbers
-        (a rewrite never loses or invents a number)."""
+        every number of the piece, the one with the most of its names, then the highest score,
+        or without scores (with `style`, the first in the target style by the discriminator, then)
+        the first;
+        None, the piece as it was, when none keeps its numbers (a rewrite never loses or invents
+        a number)."""
         out = []
-        for (job, _), (cands, scores) in zip(jobs, found):
+        for (job, t), (cands, scores) in zip(jobs, found):
+            judged = style and scores is None
+            several = [c for row in cands if len(row) > 1 for c in row] if judged else []
+            in_style = iter(self.style_probs([str(c) for c in several])[:, t] >= IN_STYLE)
             picked = []
             for b, ((x, j), row) in enumerate(zip(job, cands)):
                 flags = [self.keeps(x, j, c) for c in row]
+                styled = [bool(next(in_style)) for _ in row] if judged and len(row) > 1 else [False] * len(row)
                 ok = [i for i, (same, _) in enumerate(flags) if same]
-                keys = [(flags[i][1], -i if scores is None else scores[b][i]) for i in ok]
+                keys = [(flags[i][1], styled[i], -i) if scores is None else (flags[i][1], scores[b][i]) for i in ok]
                 picked.append(ok[keys.index(max(keys))] if ok else None)
             out.append(picked)
         return out
@@ -375,13 +389,16 @@ class Rewriter:
         seed: int | None = None,
         number_from: int = 1,
         candidates: bool = False,
+        style_fallback: bool = True,
     ):
         """Rewrite each text into style `to` (a name or 0/1); without `to`, into the style opposite
         to the discriminator's. Returns strings, or with `details` the `--json` rows (source,
         detected and target style, rewrite, the discriminator's p(target style); with `candidates`
         and `rerank` > 1 the scored candidates). `corpus_form`: the rewrite in the corpus's form
         (Yelp: lowercased, tokenised), for scoring. `rerank` N > 1: the best of the greedy rewrite
-        and N - 1 samples by the training reward. An input the model cannot read comes back
+        and N - 1 samples by the training reward. `style_fallback` (greedy or beam): a rewrite the
+        discriminator does not put in the target style gets a beam's best as alternatives, and
+        the first of them in the target style is taken. An input the model cannot read comes back
         unchanged with a warning counting inputs from `number_from` (`unchanged` in the details)."""
         single = isinstance(texts, str)
         texts = [texts] if single else list(texts)
@@ -404,9 +421,10 @@ class Rewriter:
         found = self.candidates(
             [([x.pieces[j] for x, j in job], t) for job, t in jobs], rerank, beam, sample, temperature
         )
+        style = style_fallback and not sample
         if rerank == 1:
-            self.repair(jobs, found, beam)
-        picked = self.choose(jobs, found)
+            self.repair(jobs, found, beam, style=style)
+        picked = self.choose(jobs, found, style)
         chosen = [
             [x.pieces[j] if i is None else cands[b][i] for b, ((x, j), i) in enumerate(zip(job, ids))]
             for (job, _), ids, (cands, _) in zip(jobs, picked, found)

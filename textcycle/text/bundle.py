@@ -34,11 +34,23 @@ from ..rewriter import Rewriter
 from .model import TextCycleModel
 from .model_card import FIELDS, corpus_model_card, model_card, run_summary
 
+STYLE_FALLBACK = (
+    "Greedy decoding with the Rewriter's style fallback (a greedy rewrite that the model's discriminator "
+    "does not put in the target style takes the first of a 4-beam's candidates that it does; "
+    "`rewrite --no-style-fallback` turns it off)."
+)
 
-def write_test_outputs(rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1) -> list[list[str]]:
-    """Rewrites of each style's test sentences into the other style (greedy, or reward-reranked),
-    in corpus form, as `neg2pos.txt` / `pos2neg.txt` (the published systems' layout)."""
-    outputs = [rw.rewrite(sources[s], to=1 - s, corpus_form=True, rerank=rerank, seed=0) for s in (0, 1)]
+
+def write_test_outputs(
+    rw: Rewriter, sources: list[list[str]], out: Path, rerank: int = 1, style_fallback: bool = True
+) -> list[list[str]]:
+    """Rewrites of each style's test sentences into the other style (greedy with the Rewriter's
+    style fallback, or reward-reranked), in corpus form, as `neg2pos.txt` / `pos2neg.txt` (the
+    published systems' layout)."""
+    outputs = [
+        rw.rewrite(sources[s], to=1 - s, corpus_form=True, rerank=rerank, seed=0, style_fallback=style_fallback)
+        for s in (0, 1)
+    ]
     for s, d in enumerate(DIRECTIONS):
         atomic_write_text(out / f"{d}.txt", "\n".join(outputs[s]) + "\n")
     return outputs
@@ -136,6 +148,11 @@ def main(argv=None) -> int:
         metavar="N",
         help="decode as `rewrite --rerank N` (default 1: greedy); the card describes greedy",
     )
+    p.add_argument(
+        "--no-style-fallback",
+        action="store_true",
+        help="plain greedy outputs, as `rewrite --no-style-fallback` (default: the style fallback, as `rewrite`)",
+    )
     p.add_argument("--engine", default="auto", choices=("auto", "ct2", "torch"), help="rewriting engine")
     p.add_argument(
         "--probe",
@@ -155,7 +172,7 @@ def main(argv=None) -> int:
     folder = ModelFolder.open(run / args.checkpoint)
     rw = Rewriter.from_pretrained(folder, engine=args.engine)
     ts = load_testset(args.data)
-    n2p, p2n = write_test_outputs(rw, ts.sources, Path(args.outputs), args.rerank)
+    n2p, p2n = write_test_outputs(rw, ts.sources, Path(args.outputs), args.rerank, not args.no_style_fallback)
     scores = evaluate_system(n2p, p2n, data_dir=args.data, name="textcycle")
     atomic_write_text(Path(args.outputs) / "scores.json", json.dumps(scores, indent=1) + "\n")
     print(scores_table([scores], FIELDS))
@@ -170,7 +187,10 @@ def main(argv=None) -> int:
         if Path(args.probe).is_file():
             rows = read_probe(args.probe)
             probe = probe_markdown(rows, rw.rewrite([s for s, _ in rows]))
-        card = model_card(run, scores, samples, summary, args.command, lm=folder.kind == "lm", probe=probe)
+        decoding = "Greedy decoding." if args.no_style_fallback or args.rerank > 1 else STYLE_FALLBACK
+        card = model_card(
+            run, scores, samples, summary, args.command, lm=folder.kind == "lm", probe=probe, decoding=decoding
+        )
         if folder.kind == "lm":
             save_lm_bundle(folder.path, Path(args.into), card)
         else:

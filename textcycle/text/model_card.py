@@ -95,7 +95,14 @@ def shipped_at(summary: dict) -> str:
 
 
 def model_card(
-    run: Path, scores: dict, samples: str, summary: dict, command: str, lm: bool = False, probe: str = ""
+    run: Path,
+    scores: dict,
+    samples: str,
+    summary: dict,
+    command: str,
+    lm: bool = False,
+    probe: str = "",
+    decoding: str = "Greedy decoding.",
 ) -> str:
     cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
     minutes = summary.get("train_seconds", 0) / 60
@@ -125,7 +132,7 @@ python -m textcycle.rewrite "the food was cold and the waiter was rude"
   dev G {summary.get("best_dev_G", float("nan")):.1f}{shipped_at(summary)}.
 
 ## Scores on the Li et al. test set (1000 sentences), textcycle's evaluation
-Greedy decoding. ACC from the project's evaluation classifier (never the training discriminator);
+{decoding} ACC from the project's evaluation classifier (never the training discriminator);
 BLEU with sacrebleu on lowercased, Yelp-tokenised text; PPL under the project's small LM. Command:
 `python -m textcycle.evaluate --leaderboard --data ../shared/data/yelp --ours {summary.get("outputs", "DIR")}`
 
