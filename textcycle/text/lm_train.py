@@ -11,7 +11,10 @@ round, learning rate, the time-limit cut), the method only updates:
    the training reward picks the best per source, kept when it is in the target style, keeps the
    content and is usable (`lm_data.usable_rewrite`: not a copy, the source's numbers exactly, no
    invented loop; with `selftrain_reject_appends`, not the source with words pasted around it);
-   `selftrain_steps` pair steps train on them;
+   `selftrain_steps` pair steps train on them. With `selftrain_guidance` rungs the candidate is
+   instead the greedy rewrite, else the first rung's style-guided greedy rewrite (torch,
+   `LMGenerators.generate(guidance=...)`) that passes: the generators learn what guidance made
+   them write, so plain greedy decoding gets some of its style;
 3. cycle-RL: `rl_steps` REINFORCE steps with the discriminator learning alongside.
 
 The run writes what the small method's run writes: config.yaml, checkpoints/ (the adapter, the
