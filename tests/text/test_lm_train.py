@@ -449,3 +449,25 @@ def test_refilter_by_the_teacher_s_style_and_the_share_of_the_source_kept(tmp_pa
     for bad in (["--min-similarity", "5"], ["--min-style", "-1"], ["--min-similarity", "nan"]):
         assert main(args + bad + ["--out", str(tmp_path / "c.tsv")]) == 2  # one line, nothing written
     assert not (tmp_path / "c.tsv").exists()
+
+
+def test_a_card_counts_the_training_of_the_model_a_run_started_from(tmp_path):
+    """A run with train.init_from: its card's time and schedule include the start model's (its
+    dev_eval.json: step 750, 57 min) before the run's own 300 steps (10 min)."""
+    from textcycle.text.model_card import run_summary, schedule, train_minutes
+
+    start, run = tmp_path / "warm" / "best", tmp_path / "run"
+    start.mkdir(parents=True)
+    run.mkdir()
+    (start / "dev_eval.json").write_text(json.dumps({"step": 750, "minutes": 57.0}))
+    (run / "config.yaml").write_text(f"train:\n  init_from: {start}\n")
+    summary = {"steps": 300, "train_seconds": 600.0, "warm_steps": 0, "selftrain_rounds": 3, "selftrain_steps": 100}
+    (run / "train_summary.json").write_text(json.dumps(summary))
+    got = run_summary(run)
+    assert got["init_from"] == {"path": str(start), "step": 750, "minutes": 57.0}
+    assert train_minutes(got) == pytest.approx(67.0)
+    assert schedule(got) == (
+        f"from {start} (its step 750, 57 min), then 300 steps (0 warm start + 300 self-training in 3 rounds + 0 cycle-RL)"
+    )
+    (run / "config.yaml").write_text("train:\n  init_from: null\n")
+    assert "init_from" not in run_summary(run) and train_minutes(run_summary(run)) == pytest.approx(10.0)

