@@ -1,0 +1,121 @@
+"""Decoding choices of an LM model on the Li et al. dev set (never test): style guidance at
+several strengths, the "least guidance" ladder, and the Rewriter's greedy with and without its
+style fallback. Dev ACC from the evaluation classifier, self-BLEU against the source, G.
+
+    python bench/bench_lm_decoding.py --model yelp --guidance 1.15 1.3 1.5 --sentences 200
+
+Rows:
+- `guidance g` (torch, `LMGenerators.generate(guidance=g)`): greedy on log p(. | to t) +
+  (g - 1) (log p(. | to t) - log p(. | to s)); g = 1 is plain greedy;
+- `ladder`: per sentence the least guidance (of 1 and the given strengths, in order) whose
+  rewrite the small Yelp model's discriminator puts in the target style (p >= 0.5), else the
+  strongest; what the guided self-training rounds (`train.selftrain_guidance`) select;
+- `Rewriter` (CTranslate2, the shipped path): greedy, and greedy with the style fallback, for the
+  model and `--also` models.
+The sources are the dev sentences in natural form, as `lm_train` evaluates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from textcycle.evaluate.bleu import self_bleu  # noqa: E402
+from textcycle.evaluate.classifier import StyleClassifier  # noqa: E402
+from textcycle.evaluate.paths import DEFAULT_CLASSIFIER  # noqa: E402
+from textcycle.model_folder import resolve  # noqa: E402
+from textcycle.rewriter import Rewriter  # noqa: E402
+from textcycle.text.data import load_corpus  # noqa: E402
+from textcycle.text.lm_config import load_text_config  # noqa: E402
+from textcycle.text.lm_data import natural  # noqa: E402
+from textcycle.text.lm_model import LMGenerators  # noqa: E402
+from textcycle.text.textnorm import normalize  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="yelp", help="an LM model folder or bundled name")
+    p.add_argument("--config", default="configs/yelp-lm.yaml", help="the config whose data section gives dev")
+    p.add_argument("--guidance", type=float, nargs="*", default=[1.15, 1.3, 1.5])
+    p.add_argument("--sentences", type=int, default=200, help="dev sentences per style (the first ones)")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--also", nargs="*", default=["yelp-small"], help="further models for the Rewriter rows (default yelp-small)"
+    )
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    n = args.sentences
+    corpus = load_corpus(load_text_config(args.config).data)
+    dev = [list(corpus.dev[k][:n]) for k in (0, 1)]
+    sources = [[natural(x, random.Random(f"dev-{i}"), "en") for i, x in enumerate(d)] for d in dev]
+    classifier = StyleClassifier.load(DEFAULT_CLASSIFIER)
+    judge = Rewriter.from_pretrained("yelp-small")
+
+    def score(outs: list[list[str]]) -> tuple[float, float, float]:
+        accs, bleus = [], []
+        for s in (0, 1):
+            hyp = [normalize(o, "en") for o in outs[s]]
+            pred = classifier.predict(hyp, normalized=True)
+            accs.append(100.0 * sum(int(q) == 1 - s for q in pred) / len(pred))
+            bleus.append(self_bleu(hyp, dev[s], "en"))
+        acc, bleu = sum(accs) / 2, sum(bleus) / 2
+        return acc, bleu, math.sqrt(acc * bleu)
+
+    rows = []
+    gens = LMGenerators.from_pretrained(resolve(args.model))
+    gens.lm = gens.merged_lm().eval()
+    strengths = [1.0] + [g for g in args.guidance if g != 1.0]
+    outs = {}
+    for g in strengths:
+        t0 = time.time()
+        outs[g] = [
+            [
+                h[0]
+                for b in range(0, n, args.batch)
+                for h in gens.generate(
+                    sources[s][b : b + args.batch],
+                    [1 - s] * len(sources[s][b : b + args.batch]),
+                    guidance=g,
+                    away_from=[s] * len(sources[s][b : b + args.batch]),
+                )
+            ]
+            for s in (0, 1)
+        ]
+        rows.append((f"guidance {g:g} (torch)", *score(outs[g]), time.time() - t0))
+    probs = {
+        g: [judge.style_probs([normalize(o, "en") for o in outs[g][s]])[:, 1 - s] for s in (0, 1)] for g in strengths
+    }
+    for k in range(2, len(strengths) + 1):
+        ladder = strengths[:k]
+        picked = [
+            [outs[next((g for g in ladder if probs[g][s][i] >= 0.5), ladder[-1])][s][i] for i in range(n)]
+            for s in (0, 1)
+        ]
+        rows.append((f"ladder {', '.join(f'{g:g}' for g in ladder)}", *score(picked), float("nan")))
+    del gens
+    for model in [args.model, *args.also]:
+        rw = Rewriter.from_pretrained(model, threads=args.threads)
+        for fallback in (False, True):
+            t0 = time.time()
+            got = [rw.rewrite(sources[s], to=1 - s, corpus_form=True, style_fallback=fallback) for s in (0, 1)]
+            name = f"Rewriter {model}: greedy" + (" + style fallback" if fallback else "")
+            rows.append((name, *score(got), time.time() - t0))
+    print(f"dev: first {n} Li et al. dev sentences per style, natural form; model {args.model}\n")
+    print("| decoding | ACC | self-BLEU | G | seconds |")
+    print("|---|---:|---:|---:|---:|")
+    for name, acc, bleu, g, sec in rows:
+        print(f"| {name} | {acc:.1f} | {bleu:.1f} | {g:.2f} | {'' if math.isnan(sec) else f'{sec:.0f}'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
