@@ -32,7 +32,9 @@ def test_a_run_becomes_a_model_folder_with_card_and_samples(tmp_path, trained_ru
         "README.md",
         "config.json",
         "samples.png",
+        "training.json",
     ]
+    assert json.loads((into / "training.json").read_text())["step"] == 1
     shipped, trained = ImageCycleModel.from_pretrained(into), ImageCycleModel.from_pretrained(trained_run)
     assert shipped.fingerprint() == trained.fingerprint() == json.loads(scores.read_text())["fingerprint"]
     card = (into / "README.md").read_text()
@@ -113,3 +115,41 @@ def test_the_shipped_horse2zebra_translates_offline(tmp_path, monkeypatch):
     assert Image.open(tmp_path / "translated" / "horse.png").size == (128, 128)
     model = ImageCycleModel.from_pretrained("zebra2horse")
     assert model.default_to == "A" and model.cfg.train.method == "cut"
+
+
+def test_a_run_started_from_a_bundle_counts_its_training(tmp_path, tiny, trained_run, scores):
+    """A run started from a bundled folder (train.init_from) counts the bundle's training.json:
+    its card says where it started and the steps and hours in all, and so does its own bundle."""
+    from textcycle.image.config import load_image_config
+    from textcycle.image.train import train
+
+    from .helpers import tiny_config
+
+    first = tmp_path / "first"
+    assert bundle_main([str(trained_run), "--scores", str(scores), "--into", str(first)]) == 0
+    record = json.loads((first / "training.json").read_text())
+    record.update(step=1000, wall_s=7200.0)  # as if the bundle had trained 1000 steps, 2 hours
+    (first / "training.json").write_text(json.dumps(record))
+    cfg = load_image_config(tiny_config(tmp_path, tiny), [f"train.init_from={first}"])
+    train(cfg)
+    run = tmp_path / "run"
+    assert (
+        evaluate_main(
+            [
+                "--model",
+                str(run),
+                "--cache",
+                str(tmp_path / "clf"),
+                "--classifier-epochs",
+                "1",
+                "--out",
+                str(tmp_path / "metrics"),
+            ]
+        )
+        == 0
+    )
+    second = tmp_path / "second"
+    assert bundle_main([str(run), "--scores", str(tmp_path / "metrics.json"), "--into", str(second)]) == 0
+    card = (second / "README.md").read_text()
+    assert f"which started from `{first}` (1000 steps, 2.00 h); in all, 1004 steps, 2.00 h of training" in card
+    assert json.loads((second / "training.json").read_text())["step"] == 1004

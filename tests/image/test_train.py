@@ -146,3 +146,41 @@ def test_accelerate_two_processes(tmp_path, tiny):
     assert "2 process(es)" in r.stdout + r.stderr
     assert (tmp_path / "run" / "final" / "G_AB.safetensors").is_file()
     assert json.loads((tmp_path / "run" / "train_summary.json").read_text())["processes"] == 2
+
+
+def test_init_from_starts_both_generators_from_a_saved_model_and_counts_its_training(tmp_path, tiny, trained_run):
+    """train.init_from: the generators start as the saved model's (the 1-step trained_run), the
+    rest afresh; the checkpoints and the summary carry its steps, which run_record adds up; a
+    resumed run keeps them; a model of other sizes is a one-line error before anything is written."""
+    from accelerate import Accelerator
+
+    from textcycle.image.method import CycleGAN
+    from textcycle.image.model import ImageCycleModel, run_record
+
+    saved = ImageCycleModel.from_pretrained(trained_run)
+    cfg = load_image_config(tiny_config(tmp_path, tiny), [f"train.init_from={trained_run}"])
+    model = CycleGAN(cfg, Accelerator(cpu=True))
+    start = train_module.init_generators(model, str(trained_run))
+    wall = json.loads((trained_run / "train_summary.json").read_text())["wall_s"]
+    assert start == {"path": str(trained_run), "step": 1, "wall_s": wall}
+    for name in ("G_AB", "G_BA"):
+        mine, theirs = getattr(model, name).state_dict(), getattr(saved, name).state_dict()
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+    train(cfg, max_steps=2)
+    run = tmp_path / "run"
+    ckpt = run / "checkpoints" / "step-000002"
+    record = run_record(ckpt)
+    assert record["run_step"] == 2 and record["step"] == 3 and record["init_from"] == start
+    assert record["wall_s"] == pytest.approx(json.loads((ckpt / "state.json").read_text())["elapsed_s"] + wall, abs=0.1)
+    train(cfg, resume=True)  # --resume: from the checkpoint, not init_from; the record goes on
+    final = run_record(run / "final")
+    assert final["final"] and final["run_step"] == 4 and final["step"] == 5 and final["init_from"] == start
+
+    other = load_image_config(
+        tiny_config(tmp_path, tiny, name="other.yaml", output_dir=str(tmp_path / "other")),
+        [f"train.init_from={trained_run}", "model.ngf=8"],
+    )
+    with pytest.raises(TextcycleError, match="train.init_from .*G_AB does not fit"):
+        train(other)
+    assert not (tmp_path / "other").exists()

@@ -5,7 +5,8 @@
         --into textcycle/pretrained/horse2zebra
 
 The folder holds what `ImageCycleModel.from_pretrained` reads (config.json, G_AB/G_BA.safetensors,
-fp32), `samples.png` (the first 8 test images of A by name over their translations, as the
+fp32), `training.json` (steps and training time, which a run started from this folder adds to
+its own), `samples.png` (the first 8 test images of A by name over their translations, as the
 README's grid) and a README.md card: method, data, the training command, steps, wall time,
 machine, and the evaluation table of `--scores`. The scores must be of these very weights (the
 evaluation records their fingerprint), so a card never shows another checkpoint's FID.
@@ -20,32 +21,18 @@ import platform
 import sys
 from pathlib import Path
 
-from ..checkpoint import DONE_MARK
 from ..cli import entry_point
 from ..errors import TextcycleError
 from ..files import atomic_dir
-from ..model_folder import CARD, FINAL
+from ..model_folder import CARD
 from .evaluate import markdown_table
-from .model import CONFIG, WEIGHTS, ImageCycleModel
+from .model import CONFIG, TRAINING, WEIGHTS, ImageCycleModel, run_record
 from .translate import strip_image
 
 SAMPLES = "samples.png"
-BUNDLE_FILES = {*WEIGHTS.values(), CONFIG, SAMPLES, CARD}
+BUNDLE_FILES = {*WEIGHTS.values(), CONFIG, TRAINING, SAMPLES, CARD}
 # published test FIDs on horse2zebra at 256 px (Park et al. 2020, CUT, table 1), for the card
 ANCHORS = {"CycleGAN": 77.2, "CUT": 45.5, "FastCUT": 73.4}
-
-
-def run_record(weights_dir: Path) -> dict:
-    """Steps and train time behind the weights a model was loaded from (`weights_dir`): a
-    checkpoint's record, or a finished run's train_summary.json beside its final/; {} for a bare folder."""
-    if (weights_dir / DONE_MARK).is_file():  # checkpoints/step-N of a run in progress
-        info = json.loads((weights_dir / DONE_MARK).read_text(encoding="utf-8"))
-        return {"step": info["step"], "wall_s": round(info.get("elapsed_s", 0.0), 1), "final": False}
-    summary = weights_dir.parent / "train_summary.json"
-    if weights_dir.name == FINAL and summary.is_file():
-        s = json.loads(summary.read_text(encoding="utf-8"))
-        return {"step": s.get("step"), "wall_s": s.get("wall_s"), "final": True}
-    return {}
 
 
 def method_line(cfg) -> str:
@@ -76,7 +63,13 @@ def model_card(name: str, cfg, scores: dict, record: dict, command: str, machine
     anchors = ", ".join(f"{k} {v}" for k, v in ANCHORS.items())
     steps = record.get("step")
     hours = (record.get("wall_s") or 0) / 3600
-    state = "the end of the run" if record.get("final") else f"its checkpoint at step {steps} (the run goes on)"
+    run_step = record.get("run_step", steps)
+    state = "the end of the run" if record.get("final") else f"its checkpoint at step {run_step} (the run goes on)"
+    start = record.get("init_from")
+    if start:  # a run started from a saved model (train.init_from): the card counts that model's training too
+        state += (
+            f", which started from `{start['path']}` ({start['step']} steps, {start['wall_s'] / 3600:.2f} h); in all"
+        )
     return f"""---
 license: apache-2.0
 library_name: textcycle
@@ -151,6 +144,8 @@ def bundle(
         except (KeyError, TypeError, ValueError) as e:
             raise TextcycleError(f"{scores_file}: incomplete scores ({type(e).__name__}: {e})") from None
         (tmp / CARD).write_text(card, encoding="utf-8")
+        if record:  # so that a run started from this folder (train.init_from) counts its training
+            (tmp / TRAINING).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return into
 
 

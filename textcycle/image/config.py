@@ -47,6 +47,9 @@ class ImageModelConfig:
 @dataclass
 class ImageTrainConfig:
     output_dir: str = "runs/image"
+    # start both generators from a saved model (a model folder, a run, or a bundled name such as
+    # horse2zebra); the discriminators, samplers and optimizers start afresh. --resume ignores it.
+    init_from: Optional[str] = None
     seed: int = 0
     batch_size: int = 1  # per process
     lr: float = 2e-4

@@ -5,6 +5,7 @@ A model folder (Hugging Face style) holds:
 - `config.json`        the whole `ImageConfig` (data sizes and channels, model sizes, training options)
 - `G_AB.safetensors`   the generator A -> B
 - `G_BA.safetensors`   the generator B -> A
+- `training.json`      (a bundled model) the steps and training time behind the weights (`run_record`)
 
 `ImageCycleModel.from_pretrained(path)` takes a bundled name (`horse2zebra`, `zebra2horse`: the
 folder `pretrained/horse2zebra`, `textcycle.image.bundle`), a model folder or a run folder (its
@@ -24,7 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..checkpoint import STEP_DIR, latest_checkpoint
+from ..checkpoint import DONE_MARK, STEP_DIR, latest_checkpoint
 from ..config import from_dict, to_dict
 from ..errors import TextcycleError
 from ..files import atomic_dir
@@ -36,6 +37,7 @@ from .networks import build_generator
 
 CONFIG = "config.json"
 WEIGHTS = {"G_AB": "G_AB.safetensors", "G_BA": "G_BA.safetensors"}
+TRAINING = "training.json"
 
 
 class ImageCycleModel(nn.Module):
@@ -125,6 +127,32 @@ def _check_sizes(cfg: ImageConfig, sd: dict, f: Path) -> None:
             f"n_downsampling {m.n_downsampling} make a larger generator than the file holds"
         )
     check_shapes(lambda: build_generator(cfg), sd, f"{f}: its weights")
+
+
+def run_record(weights_dir: Path) -> dict:
+    """Steps and training time behind the weights in `weights_dir`, counting those of the saved
+    model a run started from (`train.init_from`, kept as "init_from"): a checkpoint's record, a
+    finished run's train_summary.json beside its final/, a bundled folder's training.json; {} if none."""
+    summary = weights_dir.parent / "train_summary.json"
+    if (weights_dir / DONE_MARK).is_file():  # checkpoints/step-N of a run in progress
+        info = json.loads((weights_dir / DONE_MARK).read_text(encoding="utf-8"))
+        own = {"run_step": info["step"], "wall_s": info.get("elapsed_s", 0.0), "final": False}
+        start = info.get("init_from")
+    elif weights_dir.name == FINAL and summary.is_file():
+        s = json.loads(summary.read_text(encoding="utf-8"))
+        own = {"run_step": s.get("step") or 0, "wall_s": s.get("wall_s") or 0.0, "final": True}
+        start = s.get("init_from")
+    elif (weights_dir / TRAINING).is_file():  # a bundled model: the record it was bundled with
+        return json.loads((weights_dir / TRAINING).read_text(encoding="utf-8"))
+    else:
+        return {}
+    start = start or {}
+    record = {
+        **own,
+        "step": own["run_step"] + start.get("step", 0),
+        "wall_s": round(own["wall_s"] + start.get("wall_s", 0.0), 1),
+    }
+    return {**record, "init_from": start} if start else record
 
 
 def read_model_config(file: Path) -> ImageConfig:

@@ -19,7 +19,9 @@ optimizers, pools, one update) is `textcycle.image.method.CycleGAN`. The run fol
     train_summary.json
 `--resume` continues from the newest intact checkpoint (step, RNG and data order included: a
 resumed run computes the same weights as an uninterrupted one). The run folder's names are
-`textcycle.model_folder`'s, as for the text runs.
+`textcycle.model_folder`'s, as for the text runs. `train.init_from` starts both generators from a
+saved model (`-o train.init_from=horse2zebra` goes on from the bundled one) with fresh
+discriminators and optimizers; its steps and hours count in the run's record and card.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from .config import ImageConfig, load_image_config, validate_for_training
 from .cut import CUT
 from .data import UnalignedDataset, fixed_samples
 from .method import CycleGAN
-from .model import WEIGHTS, sample_grid
+from .model import WEIGHTS, ImageCycleModel, run_record, sample_grid
 
 HISTORY = "history.jsonl"
 
@@ -142,7 +144,9 @@ def _train(
 
     # the method, and where it starts
     method = CUT if t.method == "cut" else CycleGAN
-    model = method(cfg, acc, seed=t.seed + acc.process_index).prepare()
+    model = method(cfg, acc, seed=t.seed + acc.process_index)
+    start = init_generators(model, t.init_from) if t.init_from and not resume else None
+    model.prepare()
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader)
     total = t.constant_steps + t.decay_steps
@@ -150,7 +154,7 @@ def _train(
     step, elapsed_before = 0, 0.0
     if resume:
         ckpt, info = resume_latest(resume_from, *model.checkpoint_parts(), log=acc.print)
-        step, elapsed_before = info["step"], info.get("elapsed_s", 0.0)
+        step, elapsed_before, start = info["step"], info.get("elapsed_s", 0.0), info.get("init_from")
         acc.print(f"resumed from {ckpt} at step {step}")
 
     # the run folder: written only now that every check has passed
@@ -170,6 +174,8 @@ def _train(
     def save(step_now: int) -> None:
         if acc.is_main_process:
             info = {"elapsed_s": elapsed_before + time.time() - t0, "epoch": step_now / steps_per_epoch}
+            if start:
+                info["init_from"] = start
             save_checkpoint(out / CHECKPOINTS, step_now, *model.checkpoint_parts(), info)
             prune_checkpoints(out / CHECKPOINTS, t.keep_checkpoints)
             plot_curves(history, out / "curves.png", IMAGE_PANELS)
@@ -248,6 +254,8 @@ def _train(
             "threads": torch.get_num_threads(),
             "last_losses": history[-1] if history else {},
         }
+        if start:
+            summary["init_from"] = start
         atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=1) + "\n")
         writer.close()
         plot_curves(history, out / "curves.png", IMAGE_PANELS)
@@ -255,6 +263,21 @@ def _train(
     acc.wait_for_everyone()
     acc.end_training()
     return out
+
+
+def init_generators(model, source: str) -> dict:
+    """Load both generators of the saved model `source` (train.init_from) into `model`; returns
+    its steps and training time, which the run's checkpoints and card add to their own."""
+    saved = ImageCycleModel.from_pretrained(source)
+    for name in WEIGHTS:
+        try:
+            getattr(model, name).load_state_dict(getattr(saved, name).state_dict())
+        except RuntimeError as e:
+            raise TextcycleError(
+                f"train.init_from {source}: its {name} does not fit this config's model.* ({str(e).splitlines()[0]})"
+            ) from None
+    record = run_record(saved.weights_dir)
+    return {"path": str(source), "step": record.get("step") or 0, "wall_s": record.get("wall_s") or 0.0}
 
 
 def out_of_time(acc, mine: bool) -> bool:
