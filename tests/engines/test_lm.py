@@ -94,7 +94,7 @@ def test_a_gemma_format_model_prompts_and_stops_as_in_torch(tiny_gemma_base, tmp
     spec = LMSpec(base=str(tiny_gemma_base), lora_rank=8, prompt_format="gemma", max_new_tokens=8)
     gens = LMGenerators.build(spec)
     opt = torch.optim.AdamW([p for p in gens.parameters() if p.requires_grad], lr=5e-3)
-    for _ in range(100):
+    for _ in range(300):  # at 100 "great" and "friendly" were near tied, and another CPU's kernels flipped them
         loss = gens.token_loss(SOURCES, [1, 1], TARGETS)
         opt.zero_grad()
         loss.backward()
