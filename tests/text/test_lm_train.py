@@ -144,6 +144,9 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     gd_args = rl_args + ["-o", f"train.output_dir={gd}", "-o", "train.selftrain_rounds=1", "-o", "train.rl_steps=0"]
     gd_args += ["-o", "train.selftrain_min_style=0.5", "-o", "train.selftrain_guidance=[1.5, 4]"]
     assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_guidance=[1.5, 1.2]"]) == 2
+    assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_max_fluency_loss=-1"]) == 2
+    # a fluency floor no rewrite misses (100 nats): the base scores every candidate, all pass as before
+    gd_args += ["-o", "train.selftrain_max_fluency_loss=100"]
     assert main(gd_args) == 0
     stats = json.loads((gd / "selftrain" / "round-0.json").read_text())["stats"]
     for t in (0, 1):
@@ -181,13 +184,30 @@ def test_guided_choice_takes_the_least_guidance_that_passes():
 
     engine = SimpleNamespace(generate=lambda xs, to: [[f"g{i}"] for i in range(len(xs))])
     cfg = SimpleNamespace(
-        train=SimpleNamespace(selftrain_guidance=[1.5, 3.0], selftrain_min_style=0.6, selftrain_min_content=0.2)
+        train=SimpleNamespace(
+            selftrain_guidance=[1.5, 3.0],
+            selftrain_min_style=0.6,
+            selftrain_min_content=0.2,
+            selftrain_max_fluency_loss=None,
+        )
     )
     run = SimpleNamespace(cfg=cfg, score_candidates=score_candidates, guided=guided)
     chosen, counts = LMTrainingRun.guided_choice(run, engine, ["a", "b", "c"], 0, 1)
     assert chosen == ["g0", "1.5-b", None]
     assert counts == [1, 1, 0]
     assert calls == [(1.5, ["b", "c"]), (3.0, ["c"])]
+
+    # with a fluency floor of 1 nat: the greedy "g0" reads 2 nats worse than "a", so "a" goes up a
+    # rung, where "1.5-a" (0.5) passes; "1.5-b" reads 1.2 worse, and "3-b" passes style but not content
+    scores.update({"1.5-a": (0.8, 0.7), "3-b": (0.9, 0.1)})
+    losses = {"g0": 2.0, "1.5-a": 0.5, "1.5-b": 1.2, "1.5-c": 0.0}
+    cfg.train.selftrain_max_fluency_loss = 1.0
+    calls.clear()
+    run.fluency_losses = lambda xs, ys: [losses.get(y, 0.0) for y in ys]
+    chosen, counts = LMTrainingRun.guided_choice(run, engine, ["a", "b", "c"], 0, 1)
+    assert chosen == ["1.5-a", None, None]
+    assert counts == [0, 1, 0]
+    assert calls == [(1.5, ["a", "b", "c"]), (3.0, ["b", "c"])]
 
 
 def test_broken_contractions_are_not_well_formed():

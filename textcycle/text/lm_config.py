@@ -63,6 +63,9 @@ class LMTrainConfig:
     # greedy rewrite that does: the least guidance that changes the style. No samples, no ranking.
     selftrain_guidance: list = field(default_factory=list)
     guidance_batch: int = 32  # sources per guided torch generation batch
+    # guided rounds: a candidate whose mean NLL per token under the pretrained base exceeds its
+    # source's by more than this (nats; lm_pairs.fluency_loss) does not pass (None: no floor)
+    selftrain_max_fluency_loss: float | None = None
     # phase 3: cycle-RL
     rl_steps: int = 0
     rl_lr: float = 5e-5
@@ -156,6 +159,9 @@ def validate_lm_config(cfg: LMRecipe) -> LMRecipe:
             f"train.selftrain_guidance = {shown(g)}: give increasing numbers above 1 (at most 100), e.g. [1.15, 1.3]"
         )
     t.selftrain_guidance = [float(x) for x in g]
+    f = t.selftrain_max_fluency_loss
+    if f is not None and (isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 <= f <= 100):
+        raise ConfigError(f"train.selftrain_max_fluency_loss = {shown(f)}: give nats from 0 to 100, or null")
     if cfg.model.prompt_format and cfg.model.prompt_format not in PROMPT_FORMATS:
         raise ConfigError(
             f"model.prompt_format = {shown(cfg.model.prompt_format)}: use one of {', '.join(PROMPT_FORMATS)}"

@@ -55,7 +55,7 @@ from .lm_config import LMRecipe, validate_lm_config
 from .lm_data import lexicon_pair, natural, usable_rewrite
 from .lm_method import LMCycleGAN
 from .lm_model import LMGenerators, LMSpec
-from .lm_pairs import read_pairs
+from .lm_pairs import fluency_loss, read_pairs
 from .noise import style_lexicon
 from .reward import combine_rewards, content_reward, detected_style_probs, style_reward
 from .schedule import Schedule
@@ -110,6 +110,7 @@ class LMTrainingRun:
             prompt_format=m.resolved_prompt_format(),
         )
         self.gens = LMGenerators.build(self.spec)
+        self.fluency_lm = None  # the pretrained base on CTranslate2, loaded by the first fluency floor
         small_folder = resolve(cfg.discriminator_from)
         small = TextCycleModel.from_pretrained(small_folder)
         self.disc, self.sp, self.max_length = small.discriminator, small.tokenizer.sp_model, small.max_length
@@ -323,7 +324,8 @@ class LMTrainingRun:
         return reward, detected_style_probs(logits)[:, t], content, bad
 
     def guided_choice(self, engine, src: list[str], s: int, t: int) -> tuple[list, list[int]]:
-        """Per source, its greedy rewrite if it passes the round's thresholds, else the guided
+        """Per source, its greedy rewrite if it passes the round's thresholds (style, content, and
+        fluency with `selftrain_max_fluency_loss`), else the guided
         greedy rewrite of the first rung (`selftrain_guidance`) that passes, else None; and how
         many sources each rung (greedy first) decided. Only the sources still open go up a rung."""
         tc = self.cfg.train
@@ -349,12 +351,24 @@ class LMTrainingRun:
                 )
                 >= 0
             )
+            if tc.selftrain_max_fluency_loss is not None:
+                ok &= np.asarray(self.fluency_losses(xs, ys)) <= tc.selftrain_max_fluency_loss
             for i, y, passed in zip(open_, ys, ok):
                 if passed:
                     chosen[i] = y
             counts.append(int(ok.sum()))
             open_ = [i for i, passed in zip(open_, ok) if not passed]
         return chosen, counts
+
+    def fluency_losses(self, xs: list[str], ys: list[str]) -> list[float]:
+        """Per source x and rewrite y: how much worse y reads than x under the pretrained base
+        (`lm_pairs.fluency_loss`, nats per token): a content word swapped for a sentiment word
+        ("we waited 45 great") reads worse; "terrible" -> "great" does not."""
+        if self.fluency_lm is None:
+            from ..evaluate.pretrained_lm import PretrainedLM
+
+            self.fluency_lm = PretrainedLM.load(self.spec.base, threads=self.cfg.train.threads or 2)
+        return fluency_loss(self.fluency_lm, list(zip(xs, ys)))
 
     def guided(self, xs: list[str], s: int, t: int, guidance: float) -> list[str]:
         """Greedy rewrites into t with style guidance away from s, on the torch generators."""
