@@ -11,7 +11,8 @@ Rows:
   rewrite the small Yelp model's discriminator puts in the target style (p >= 0.5), else the
   strongest; what the guided self-training rounds (`train.selftrain_guidance`) select;
 - `Rewriter` (CTranslate2, the shipped path): greedy, and greedy with the style fallback, for the
-  model and `--also` models.
+  model and `--also` models; for the model also the fallback at each `--in-style` threshold and
+  `--repair-beam` width (the Rewriter's IN_STYLE and REPAIR_BEAM, set here for the sweep).
 The sources are the dev sentences in natural form, as `lm_train` evaluates them.
 """
 
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+import textcycle.rewriter as rewriter_module  # noqa: E402
 from textcycle.evaluate.bleu import self_bleu  # noqa: E402
 from textcycle.evaluate.classifier import StyleClassifier  # noqa: E402
 from textcycle.evaluate.paths import DEFAULT_CLASSIFIER  # noqa: E402
@@ -48,6 +50,9 @@ def main() -> int:
     p.add_argument("--sentences", type=int, default=200, help="dev sentences per style (the first ones)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--in-style", type=float, nargs="*", default=[], help="further fallback thresholds (p target)")
+    p.add_argument("--repair-beam", type=int, nargs="*", default=[], help="further fallback beam widths")
+    p.add_argument("--no-torch", action="store_true", help="only the Rewriter rows (no guidance, no ladder)")
     p.add_argument(
         "--also", nargs="*", default=["yelp-small"], help="further models for the Rewriter rows (default yelp-small)"
     )
@@ -58,7 +63,6 @@ def main() -> int:
     dev = [list(corpus.dev[k][:n]) for k in (0, 1)]
     sources = [[natural(x, random.Random(f"dev-{i}"), "en") for i, x in enumerate(d)] for d in dev]
     classifier = StyleClassifier.load(DEFAULT_CLASSIFIER)
-    judge = Rewriter.from_pretrained("yelp-small")
 
     def score(outs: list[list[str]]) -> tuple[float, float, float]:
         accs, bleus = [], []
@@ -71,6 +75,37 @@ def main() -> int:
         return acc, bleu, math.sqrt(acc * bleu)
 
     rows = []
+    if not args.no_torch:
+        rows += torch_rows(args, sources, score)
+    for model in [args.model, *args.also]:
+        rw = Rewriter.from_pretrained(model, threads=args.threads)
+        variants = [(False, None, None), (True, None, None)]
+        if model == args.model:
+            variants += [(True, v, None) for v in args.in_style] + [(True, None, w) for w in args.repair_beam]
+        for fallback, in_style, width in variants:
+            rewriter_module.IN_STYLE = DEFAULTS[0] if in_style is None else in_style
+            rewriter_module.REPAIR_BEAM = DEFAULTS[1] if width is None else width
+            t0 = time.time()
+            got = [rw.rewrite(sources[s], to=1 - s, corpus_form=True, style_fallback=fallback) for s in (0, 1)]
+            name = f"Rewriter {model}: greedy" + (" + style fallback" if fallback else "")
+            name += "" if in_style is None else f" (in style from p {in_style:g})"
+            name += "" if width is None else f" (beam {width})"
+            rows.append((name, *score(got), time.time() - t0))
+    print(f"dev: first {n} Li et al. dev sentences per style, natural form; model {args.model}\n")
+    print("| decoding | ACC | self-BLEU | G | seconds |")
+    print("|---|---:|---:|---:|---:|")
+    for name, acc, bleu, g, sec in rows:
+        print(f"| {name} | {acc:.1f} | {bleu:.1f} | {g:.2f} | {'' if math.isnan(sec) else f'{sec:.0f}'} |")
+    return 0
+
+
+DEFAULTS = (rewriter_module.IN_STYLE, rewriter_module.REPAIR_BEAM)
+
+
+def torch_rows(args, sources, score) -> list[tuple]:
+    """The guidance rows (torch) and the ladders over them."""
+    n, rows = args.sentences, []
+    judge = Rewriter.from_pretrained("yelp-small")
     gens = LMGenerators.from_pretrained(resolve(args.model))
     gens.lm = gens.merged_lm().eval()
     strengths = [1.0] + [g for g in args.guidance if g != 1.0]
@@ -101,20 +136,7 @@ def main() -> int:
             for s in (0, 1)
         ]
         rows.append((f"ladder {', '.join(f'{g:g}' for g in ladder)}", *score(picked), float("nan")))
-    del gens
-    for model in [args.model, *args.also]:
-        rw = Rewriter.from_pretrained(model, threads=args.threads)
-        for fallback in (False, True):
-            t0 = time.time()
-            got = [rw.rewrite(sources[s], to=1 - s, corpus_form=True, style_fallback=fallback) for s in (0, 1)]
-            name = f"Rewriter {model}: greedy" + (" + style fallback" if fallback else "")
-            rows.append((name, *score(got), time.time() - t0))
-    print(f"dev: first {n} Li et al. dev sentences per style, natural form; model {args.model}\n")
-    print("| decoding | ACC | self-BLEU | G | seconds |")
-    print("|---|---:|---:|---:|---:|")
-    for name, acc, bleu, g, sec in rows:
-        print(f"| {name} | {acc:.1f} | {bleu:.1f} | {g:.2f} | {'' if math.isnan(sec) else f'{sec:.0f}'} |")
-    return 0
+    return rows
 
 
 if __name__ == "__main__":
