@@ -33,12 +33,14 @@ import textcycle.rewriter as rewriter_module  # noqa: E402
 from textcycle.evaluate.bleu import self_bleu  # noqa: E402
 from textcycle.evaluate.classifier import StyleClassifier  # noqa: E402
 from textcycle.evaluate.paths import DEFAULT_CLASSIFIER  # noqa: E402
+from textcycle.evaluate.pretrained_lm import PretrainedLM  # noqa: E402
 from textcycle.model_folder import resolve  # noqa: E402
 from textcycle.rewriter import Rewriter  # noqa: E402
 from textcycle.text.data import load_corpus  # noqa: E402
 from textcycle.text.lm_config import load_text_config  # noqa: E402
 from textcycle.text.lm_data import natural  # noqa: E402
 from textcycle.text.lm_model import LMGenerators  # noqa: E402
+from textcycle.text.lm_pairs import fluency_loss  # noqa: E402
 from textcycle.text.textnorm import normalize  # noqa: E402
 
 
@@ -53,6 +55,14 @@ def main() -> int:
     p.add_argument("--in-style", type=float, nargs="*", default=[], help="further fallback thresholds (p target)")
     p.add_argument("--repair-beam", type=int, nargs="*", default=[], help="further fallback beam widths")
     p.add_argument("--no-torch", action="store_true", help="only the Rewriter rows (no guidance, no ladder)")
+    p.add_argument(
+        "--fluency",
+        type=float,
+        default=None,
+        metavar="NATS",
+        help="also the share of Rewriter rewrites that read more than NATS per token worse than their source "
+        "under the pretrained base (what train.selftrain_max_fluency_loss NATS would drop), and the worst ones",
+    )
     p.add_argument(
         "--also", nargs="*", default=["yelp-small"], help="further models for the Rewriter rows (default yelp-small)"
     )
@@ -74,6 +84,8 @@ def main() -> int:
         acc, bleu = sum(accs) / 2, sum(bleus) / 2
         return acc, bleu, math.sqrt(acc * bleu)
 
+    worse: dict[str, list] = {}  # Rewriter row -> (fluency loss, source, rewrite), worst first
+    base_lm = PretrainedLM.load(threads=args.threads) if args.fluency is not None else None
     rows = []
     if not args.no_torch:
         rows += torch_rows(args, sources, score)
@@ -91,11 +103,20 @@ def main() -> int:
             name += "" if in_style is None else f" (in style from p {in_style:g})"
             name += "" if width is None else f" (beam {width})"
             rows.append((name, *score(got), time.time() - t0))
+            if args.fluency is not None:
+                pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], got[s])]
+                losses = fluency_loss(base_lm, pairs)
+                worse[name] = sorted(((d, x, y) for d, (x, y) in zip(losses, pairs)), reverse=True)
     print(f"dev: first {n} Li et al. dev sentences per style, natural form; model {args.model}\n")
     print("| decoding | ACC | self-BLEU | G | seconds |")
     print("|---|---:|---:|---:|---:|")
     for name, acc, bleu, g, sec in rows:
         print(f"| {name} | {acc:.1f} | {bleu:.1f} | {g:.2f} | {'' if math.isnan(sec) else f'{sec:.0f}'} |")
+    for name, rows_worse in worse.items():
+        share = 100.0 * sum(d > args.fluency for d, _, _ in rows_worse) / len(rows_worse)
+        print(f"\n{name}: {share:.1f}% read more than {args.fluency:g} nats/token worse than the source; the worst:")
+        for d, x, y in rows_worse[:5]:
+            print(f"- {d:+.2f}: {x} -> {y}")
     return 0
 
 
