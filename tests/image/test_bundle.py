@@ -13,13 +13,17 @@ from textcycle.image.model import ImageCycleModel
 from textcycle.image.translate import main as translate_main
 
 
-@pytest.fixture(scope="module")
-def scores(trained_run, tmp_path_factory):
-    """The evaluation JSON of the tiny trained run (no Inception: the card then has no FID line)."""
-    base = tmp_path_factory.mktemp("scores")
-    args = ["--model", str(trained_run), "--cache", str(base / "clf"), "--classifier-epochs", "1"]
+def evaluated(model, base):
+    """The evaluation JSON of `model` (no Inception: the card then has no FID line), in `base`."""
+    args = ["--model", str(model), "--cache", str(base / "clf"), "--classifier-epochs", "1"]
     assert evaluate_main(args + ["--out", str(base / "metrics")]) == 0
     return base / "metrics.json"
+
+
+@pytest.fixture(scope="module")
+def scores(trained_run, tmp_path_factory):
+    """The evaluation JSON of the tiny trained run."""
+    return evaluated(trained_run, tmp_path_factory.mktemp("scores"))
 
 
 def test_a_run_becomes_a_model_folder_with_card_and_samples(tmp_path, trained_run, scores, capsys):
@@ -117,7 +121,7 @@ def test_the_shipped_horse2zebra_translates_offline(tmp_path, monkeypatch):
     assert model.default_to == "A" and model.cfg.train.method == "cut"
 
 
-def test_a_run_started_from_a_bundle_counts_its_training(tmp_path, tiny, trained_run, scores):
+def test_a_run_started_from_a_bundle_counts_its_training(tmp_path, tiny, trained_run, scores, capsys):
     """A run started from a bundled folder (train.init_from) counts the bundle's training.json:
     its card says where it started and the steps and hours in all, and so does its own bundle."""
     from textcycle.image.config import load_image_config
@@ -133,23 +137,13 @@ def test_a_run_started_from_a_bundle_counts_its_training(tmp_path, tiny, trained
     cfg = load_image_config(tiny_config(tmp_path, tiny), [f"train.init_from={first}"])
     train(cfg)
     run = tmp_path / "run"
-    assert (
-        evaluate_main(
-            [
-                "--model",
-                str(run),
-                "--cache",
-                str(tmp_path / "clf"),
-                "--classifier-epochs",
-                "1",
-                "--out",
-                str(tmp_path / "metrics"),
-            ]
-        )
-        == 0
-    )
+    metrics = evaluated(run, tmp_path)
     second = tmp_path / "second"
-    assert bundle_main([str(run), "--scores", str(tmp_path / "metrics.json"), "--into", str(second)]) == 0
+    assert bundle_main([str(run), "--scores", str(metrics), "--into", str(second)]) == 0
     card = (second / "README.md").read_text()
     assert f"which started from `{first}` (1000 steps, 2.00 h); in all, 1004 steps, 2.00 h of training" in card
     assert json.loads((second / "training.json").read_text())["step"] == 1004
+    # a broken training.json is one line, not a traceback
+    (first / "training.json").write_text("[1, 2")
+    assert bundle_main([str(first), "--scores", str(scores), "--into", str(tmp_path / "third")]) == 2
+    assert "cannot read" in capsys.readouterr().err

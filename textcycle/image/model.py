@@ -143,7 +143,15 @@ def run_record(weights_dir: Path) -> dict:
         own = {"run_step": s.get("step") or 0, "wall_s": s.get("wall_s") or 0.0, "final": True}
         start = s.get("init_from")
     elif (weights_dir / TRAINING).is_file():  # a bundled model: the record it was bundled with
-        return json.loads((weights_dir / TRAINING).read_text(encoding="utf-8"))
+        try:
+            record = json.loads((weights_dir / TRAINING).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise TextcycleError(f"cannot read {weights_dir / TRAINING}: {e}") from None
+        if not (
+            isinstance(record, dict) and all(isinstance(record.get(k, 0), (int, float)) for k in ("step", "wall_s"))
+        ):
+            raise TextcycleError(f"{weights_dir / TRAINING} is not a training record (step, wall_s)")
+        return record
     else:
         return {}
     start = start or {}
