@@ -12,7 +12,11 @@ Rows:
   strongest; what the guided self-training rounds (`train.selftrain_guidance`) select;
 - `Rewriter` (CTranslate2, the shipped path): greedy, and greedy with the style fallback, for the
   model and `--also` models; for the model also the fallback at each `--in-style` threshold and
-  `--repair-beam` width (the Rewriter's IN_STYLE and REPAIR_BEAM, set here for the sweep).
+  `--repair-beam` width (the Rewriter's IN_STYLE and REPAIR_BEAM, set here for the sweep);
+- `fluency repair N` (a pilot, not in the Rewriter): the default rewrite, except where it reads
+  more than N nats per token worse than its source under the pretrained base; there the most
+  fluent of a 4-beam's rewrites of the natural source that the model's discriminator reads in
+  the target style and that is within N, if any (the beam row skips the keep rules).
 The sources are the dev sentences in natural form, as `lm_train` evaluates them.
 """
 
@@ -64,6 +68,13 @@ def main() -> int:
         "under the pretrained base (what train.selftrain_max_fluency_loss NATS would drop), and the worst ones",
     )
     p.add_argument(
+        "--fluency-repair",
+        type=float,
+        default=None,
+        metavar="NATS",
+        help="also the default rewrite with its rewrites above NATS replaced by a fluent in-style beam candidate",
+    )
+    p.add_argument(
         "--also", nargs="*", default=["yelp-small"], help="further models for the Rewriter rows (default yelp-small)"
     )
     args = p.parse_args()
@@ -85,7 +96,7 @@ def main() -> int:
         return acc, bleu, math.sqrt(acc * bleu)
 
     worse: dict[str, list] = {}  # Rewriter row -> (fluency loss, source, rewrite), worst first
-    base_lm = PretrainedLM.load(threads=args.threads) if args.fluency is not None else None
+    base_lm = PretrainedLM.load(threads=args.threads) if args.fluency or args.fluency_repair else None
     rows = []
     if not args.no_torch:
         rows += torch_rows(args, sources, score)
@@ -103,6 +114,21 @@ def main() -> int:
             name += "" if in_style is None else f" (in style from p {in_style:g})"
             name += "" if width is None else f" (beam {width})"
             rows.append((name, *score(got), time.time() - t0))
+            if (
+                args.fluency_repair is not None
+                and model == args.model
+                and fallback
+                and (in_style, width) == (None, None)
+            ):
+                t0 = time.time()
+                fixed = [
+                    fluency_repair(rw, base_lm, sources[s], dev[s], got[s], 1 - s, args.fluency_repair) for s in (0, 1)
+                ]
+                name_fixed = f"Rewriter {model}: fluency repair {args.fluency_repair:g}"
+                rows.append((name_fixed, *score(fixed), time.time() - t0 + rows[-1][-1]))
+                if args.fluency is not None:
+                    pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], fixed[s])]
+                    worse[name_fixed] = sorted(zip(fluency_loss(base_lm, pairs), *zip(*pairs)), reverse=True)
             if args.fluency is not None:
                 pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], got[s])]
                 losses = fluency_loss(base_lm, pairs)
@@ -121,6 +147,25 @@ def main() -> int:
 
 
 DEFAULTS = (rewriter_module.IN_STYLE, rewriter_module.REPAIR_BEAM)
+
+
+def fluency_repair(rw, base_lm, natural_sources, corpus_sources, outs, to, nats) -> list[str]:
+    """`outs` (corpus form) with each rewrite that reads more than `nats` worse than its source
+    replaced by the most fluent in-style rewrite of a 4-beam that is within `nats`, if any."""
+    losses = fluency_loss(base_lm, list(zip(corpus_sources, outs)))
+    bad = [i for i, d in enumerate(losses) if d > nats]
+    if not bad:
+        return outs
+    beams = rw.engine.generate([natural_sources[i] for i in bad], to=to, beam=4, num_hypotheses=4)
+    fixed = list(outs)
+    for i, hyps in zip(bad, beams):
+        cands = [normalize(str(h), "en") for h in hyps]
+        styled = rw.style_probs(cands)[:, to] >= rewriter_module.IN_STYLE
+        d = fluency_loss(base_lm, [(corpus_sources[i], c) for c in cands])
+        ok = [(dj, c) for dj, c, st in zip(d, cands, styled) if st and dj <= nats]
+        if ok:
+            fixed[i] = min(ok)[1]
+    return fixed
 
 
 def torch_rows(args, sources, score) -> list[tuple]:
