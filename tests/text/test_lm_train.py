@@ -145,12 +145,15 @@ def test_a_tiny_lm_run_and_its_resume(tmp_path, tiny_base, trained, monkeypatch)
     gd_args += ["-o", "train.selftrain_min_style=0.5", "-o", "train.selftrain_guidance=[1.5, 4]"]
     assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_guidance=[1.5, 1.2]"]) == 2
     assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_max_fluency_loss=-1"]) == 2
-    # a fluency floor no rewrite misses (100 nats): the base scores every candidate, all pass as before
-    gd_args += ["-o", "train.selftrain_max_fluency_loss=100"]
+    assert main(gd_args + ["-o", f"train.output_dir={gd}-bad", "-o", "train.selftrain_fluent_beam=17"]) == 2
+    # a fluency floor no rewrite misses (100 nats): the base scores every candidate, all pass as
+    # before; a 2-beam rung decides what the guidance rungs left open
+    gd_args += ["-o", "train.selftrain_max_fluency_loss=100", "-o", "train.selftrain_fluent_beam=2"]
     assert main(gd_args) == 0
     stats = json.loads((gd / "selftrain" / "round-0.json").read_text())["stats"]
     for t in (0, 1):
         rungs = [stats[f"selftrain/to{t}_at_guidance_{g}"] for g in ("1", "1.5", "4")]
+        rungs.append(stats[f"selftrain/to{t}_at_fluent_beam"])
         assert stats[f"selftrain/kept_to{t}"] == pytest.approx(sum(rungs))
     # more rounds in the config extend a resumed run (only a time-limit cut stays)
     assert json.loads((gd / "train_summary.json").read_text())["steps"] == 2
@@ -182,13 +185,20 @@ def test_guided_choice_takes_the_least_guidance_that_passes():
         calls.append((g, xs))
         return [f"{g:g}-{x}" for x in xs]
 
-    engine = SimpleNamespace(generate=lambda xs, to: [[f"g{i}"] for i in range(len(xs))])
+    def generate(xs, to, beam=1, num_hypotheses=1):
+        if beam == 1:
+            return [[f"g{i}"] for i in range(len(xs))]
+        assert num_hypotheses == beam == 3
+        return [[f"b{j}-{x}" for j in range(3)] for x in xs]
+
+    engine = SimpleNamespace(generate=generate)
     cfg = SimpleNamespace(
         train=SimpleNamespace(
             selftrain_guidance=[1.5, 3.0],
             selftrain_min_style=0.6,
             selftrain_min_content=0.2,
             selftrain_max_fluency_loss=None,
+            selftrain_fluent_beam=0,
         )
     )
     run = SimpleNamespace(cfg=cfg, score_candidates=score_candidates, guided=guided)
@@ -208,6 +218,18 @@ def test_guided_choice_takes_the_least_guidance_that_passes():
     assert chosen == ["1.5-a", None, None]
     assert counts == [0, 1, 0]
     assert calls == [(1.5, ["a", "b", "c"]), (3.0, ["b", "c"])]
+
+    # with a 3-beam rung after the guidance: "b" and "c" are still open. Of b's beam, b0 reads 1.5
+    # worse (over the floor), b1 (0.8) and b2 (0.3) pass: the most fluent, b2, is taken. Of c's,
+    # b0 is out of style, b1 keeps too little content, b2 is over the floor: no pair.
+    scores.update({"b0-b": (0.9, 0.9), "b1-b": (0.9, 0.5), "b2-b": (0.7, 0.6)})
+    scores.update({"b0-c": (0.4, 0.9), "b1-c": (0.9, 0.1), "b2-c": (0.9, 0.9)})
+    losses.update({"b0-b": 1.5, "b1-b": 0.8, "b2-b": 0.3, "b2-c": 1.2})
+    cfg.train.selftrain_fluent_beam = 3
+    run.fluent_beam_choice = lambda *a: LMTrainingRun.fluent_beam_choice(run, *a)
+    chosen, counts = LMTrainingRun.guided_choice(run, engine, ["a", "b", "c"], 0, 1)
+    assert chosen == ["1.5-a", "b2-b", None]
+    assert counts == [0, 1, 0, 1]
 
 
 def test_broken_contractions_are_not_well_formed():

@@ -66,6 +66,10 @@ class LMTrainConfig:
     # guided rounds: a candidate whose mean NLL per token under the pretrained base exceeds its
     # source's by more than this (nats; lm_pairs.fluency_loss) does not pass (None: no floor)
     selftrain_max_fluency_loss: float | None = None
+    # guided rounds: a source that no rung decided takes the most fluent (lowest fluency loss) of
+    # a beam's rewrites that passes every threshold, so that the model is shown a fluent fix
+    # rather than no pair (0: no beam rung)
+    selftrain_fluent_beam: int = 0
     # phase 3: cycle-RL
     rl_steps: int = 0
     rl_lr: float = 5e-5
@@ -127,6 +131,7 @@ _RANGES = [
     ("train.rl_lr", 0.0, 1.0),
     ("train.rl_sources", 1, 100_000),
     ("train.num_samples", 2, 64),
+    ("train.selftrain_fluent_beam", 0, 16),
     ("train.sample_temperature", 1e-3, 100.0),
     ("train.style_weight", 1e-6, 1e6),
     ("train.content_weight", 1e-6, 1e6),

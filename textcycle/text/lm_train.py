@@ -277,6 +277,8 @@ class LMTrainingRun:
                 kept = sum(counts)
                 for g, n in zip([1.0] + tc.selftrain_guidance, counts):
                     stats[f"selftrain/to{t}_at_guidance_{g:g}"] = n / max(1, len(src))
+                if tc.selftrain_fluent_beam:
+                    stats[f"selftrain/to{t}_at_fluent_beam"] = counts[-1] / max(1, len(src))
             else:
                 greedy = engine.generate(src, to=t)
                 sampled = (
@@ -326,8 +328,10 @@ class LMTrainingRun:
     def guided_choice(self, engine, src: list[str], s: int, t: int) -> tuple[list, list[int]]:
         """Per source, its greedy rewrite if it passes the round's thresholds (style, content, and
         fluency with `selftrain_max_fluency_loss`), else the guided
-        greedy rewrite of the first rung (`selftrain_guidance`) that passes, else None; and how
-        many sources each rung (greedy first) decided. Only the sources still open go up a rung."""
+        greedy rewrite of the first rung (`selftrain_guidance`) that passes, else (with
+        `selftrain_fluent_beam` K) the most fluent of a K-beam's rewrites that passes, else None;
+        and how many sources each rung (greedy first, the beam last) decided. Only the sources
+        still open go up a rung."""
         tc = self.cfg.train
         chosen: list = [None] * len(src)
         open_ = list(range(len(src)))
@@ -358,7 +362,31 @@ class LMTrainingRun:
                     chosen[i] = y
             counts.append(int(ok.sum()))
             open_ = [i for i, passed in zip(open_, ok) if not passed]
+        if tc.selftrain_fluent_beam:
+            counts.append(self.fluent_beam_choice(engine, src, open_, chosen, s, t))
         return chosen, counts
+
+    def fluent_beam_choice(self, engine, src: list[str], open_: list[int], chosen: list, s: int, t: int) -> int:
+        """The beam rung of `guided_choice`: for each source i in `open_`, chosen[i] becomes the
+        passing beam rewrite with the lowest fluency loss, if any; returns how many it decided."""
+        tc, k = self.cfg.train, self.cfg.train.selftrain_fluent_beam
+        if not open_:
+            return 0
+        xs = [src[i] for i in open_ for _ in range(k)]
+        beams = engine.generate([src[i] for i in open_], to=t, beam=k, num_hypotheses=k)
+        ys = [str(h) for hyps in beams for h in (list(hyps) + [""] * k)[:k]]
+        _, style_prob, content, bad = self.score_candidates(engine, ys, xs, s, t)
+        loss = np.asarray(self.fluency_losses(xs, ys), dtype=float)
+        if tc.selftrain_max_fluency_loss is not None:
+            bad = bad | (loss > tc.selftrain_max_fluency_loss)
+        rows = lambda a: a.reshape(len(open_), k)  # noqa: E731
+        best = best_candidates(
+            rows(-loss), rows(style_prob), rows(content), rows(bad), tc.selftrain_min_style, tc.selftrain_min_content
+        )
+        for row, (i, b) in enumerate(zip(open_, best)):
+            if b >= 0:
+                chosen[i] = ys[row * k + b]
+        return int((best >= 0).sum())
 
     def fluency_losses(self, xs: list[str], ys: list[str]) -> list[float]:
         """Per source x and rewrite y: how much worse y reads than x under the pretrained base
