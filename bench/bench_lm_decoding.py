@@ -96,7 +96,15 @@ def main() -> int:
         return acc, bleu, math.sqrt(acc * bleu)
 
     worse: dict[str, list] = {}  # Rewriter row -> (fluency loss, source, rewrite), worst first
-    base_lm = PretrainedLM.load(threads=args.threads) if args.fluency or args.fluency_repair else None
+    use_base = args.fluency is not None or args.fluency_repair is not None
+    base_lm = PretrainedLM.load(threads=args.threads) if use_base else None
+
+    def report(name: str, outs: list[list[str]]) -> None:
+        """With --fluency: the row's rewrites by how much worse they read than their sources."""
+        if args.fluency is not None:
+            pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], outs[s])]
+            worse[name] = sorted(((d, x, y) for d, (x, y) in zip(fluency_loss(base_lm, pairs), pairs)), reverse=True)
+
     rows = []
     if not args.no_torch:
         rows += torch_rows(args, sources, score)
@@ -126,13 +134,8 @@ def main() -> int:
                 ]
                 name_fixed = f"Rewriter {model}: fluency repair {args.fluency_repair:g}"
                 rows.append((name_fixed, *score(fixed), time.time() - t0 + rows[-1][-1]))
-                if args.fluency is not None:
-                    pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], fixed[s])]
-                    worse[name_fixed] = sorted(zip(fluency_loss(base_lm, pairs), *zip(*pairs)), reverse=True)
-            if args.fluency is not None:
-                pairs = [(x, y) for s in (0, 1) for x, y in zip(dev[s], got[s])]
-                losses = fluency_loss(base_lm, pairs)
-                worse[name] = sorted(((d, x, y) for d, (x, y) in zip(losses, pairs)), reverse=True)
+                report(name_fixed, fixed)
+            report(name, got)
     print(f"dev: first {n} Li et al. dev sentences per style, natural form; model {args.model}\n")
     print("| decoding | ACC | self-BLEU | G | seconds |")
     print("|---|---:|---:|---:|---:|")
@@ -157,15 +160,14 @@ def fluency_repair(rw, base_lm, natural_sources, corpus_sources, outs, to, nats)
     if not bad:
         return outs
     beams = rw.engine.generate([natural_sources[i] for i in bad], to=to, beam=4, num_hypotheses=4)
-    fixed = list(outs)
-    for i, hyps in zip(bad, beams):
-        cands = [normalize(str(h), "en") for h in hyps]
-        styled = rw.style_probs(cands)[:, to] >= rewriter_module.IN_STYLE
-        d = fluency_loss(base_lm, [(corpus_sources[i], c) for c in cands])
-        ok = [(dj, c) for dj, c, st in zip(d, cands, styled) if st and dj <= nats]
-        if ok:
-            fixed[i] = min(ok)[1]
-    return fixed
+    cands = [(i, normalize(str(h), "en")) for i, hyps in zip(bad, beams) for h in hyps]
+    styled = rw.style_probs([c for _, c in cands])[:, to] >= rewriter_module.IN_STYLE
+    losses = fluency_loss(base_lm, [(corpus_sources[i], c) for i, c in cands])
+    best: dict[int, tuple[float, str]] = {}  # source -> (loss, candidate), the most fluent that passes
+    for (i, c), st, d in zip(cands, styled, losses):
+        if st and d <= nats and (i not in best or (d, c) < best[i]):
+            best[i] = (d, c)
+    return [best[i][1] if i in best else y for i, y in enumerate(outs)]
 
 
 def torch_rows(args, sources, score) -> list[tuple]:
