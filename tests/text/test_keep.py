@@ -3,7 +3,7 @@ compared as strings, names recased; on hand-checked sentences."""
 
 from collections import Counter
 
-from textcycle.text.keep import invented_loop, kept, loops, mask_numbers, names, numbers, recase
+from textcycle.text.keep import invented_loop, kept, loops, mask_numbers, names, numbers, quantities, recase
 
 
 def test_names_are_capitalised_words_not_starting_a_sentence():
@@ -38,6 +38,22 @@ def test_kept_counts_numbers_and_names():
     assert kept("We paid $20", "We paid $20 for 2", []) == (False, 0)
     # a name of the whole input that is not in this piece is not asked of it
     assert kept("the food was cold", "the food was warm", ["Joe's"], corpus_form=True) == (True, 0)
+
+
+def test_a_number_is_kept_with_its_unit():
+    assert quantities("We waited 45 minutes, paid $20 at 6:30 pm and left at 6am with 2 friends.") == Counter(
+        {("45", "minutes"): 1, ("6:30", "pm"): 1, ("6", "am"): 1, ("2", "friends"): 1}
+    )  # "at" after $20 is no unit
+    assert quantities("waited _num_ Minutes .") == Counter({("_num_", "minutes"): 1})
+    assert quantities("等了45分鐘, room 12.") == Counter()  # only an English word after a number counts
+    src = "We waited 45 minutes at Joe's"
+    assert kept(src, "We only waited 45 minutes at Joe's", ["Joe's"]) == (True, 1)
+    assert kept(src, "We waited 45 great at Joe's", ["Joe's"]) == (False, 1)  # the quantity lost its unit
+    assert kept(src, "We waited 45 amazing minutes at Joe's", ["Joe's"]) == (False, 1)
+    assert kept("it was 20 chairs", "it was 20 great chairs", [])[0] is False
+    # a word after a number that is no unit may change
+    assert kept("Route 9 overcharged me", "Route 9 helped me", [])[0] is True
+    assert kept("waited _num_ minutes", "waited _num_ great", [], corpus_form=True)[0] is False
 
 
 def test_recase_gives_names_their_source_case():

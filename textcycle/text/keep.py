@@ -6,12 +6,17 @@ content a reader checks. The Rewriter uses this module three ways:
   corpus writes plain numbers so; "6:30", "800-555-0199" and "25th" it left whole, and a model
   with a small vocabulary garbles them), and the strings go back in order after;
 - `kept`: whether a candidate rewrite keeps a source piece's numbers (the same strings, as often,
-  none invented) and how many of its names; the Rewriter takes the best candidate that keeps
-  every number, and leaves a piece unchanged when none does;
+  none invented, each with the word that follows it) and how many of its names; the Rewriter
+  takes the best candidate that keeps every number, and leaves a piece unchanged when none does;
 - `recase`: a small model writes lowercase; the words of its output that are names in the source
   get the source's case back;
 - `invented_loop`: a candidate stuck in a loop ("噓 噓 噓 噓", "媽的媽的媽的") that its source does
   not have is not a rewrite; the Rewriter treats it as one that lost a number.
+
+A number is kept with its unit, the English word right after it where that reads as one: a plural
+("45 minutes", "20 chairs") or a unit word ("6:30 pm", "1 star") (`quantities`). A rewrite that
+keeps the digits but not the unit ("We waited 45 great", "45 amazing minutes") has lost what the
+number counts. Other words after a number may change ("Route 9 overcharged me" -> "... helped me").
 
 A name is a word with a capital letter that does not start a sentence ("Costco", "JFK", "Joe's"),
 or a whole-capitals word of two letters or more anywhere. A sentence's first word is not taken
@@ -26,6 +31,13 @@ from collections import Counter
 from .textnorm import NUMBER_PLACEHOLDER, ends_in_abbreviation
 
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
+# a number (or the corpus's placeholder) and the ASCII word right after it: "45 minutes", "6am"
+_QUANTITY = re.compile(rf"({NUMBER.pattern}|{NUMBER_PLACEHOLDER}) ?([A-Za-z]+)\b")
+# singular units; a plural ("minutes", "chairs") is a unit by its -s
+UNITS = frozenset(
+    "am pm min hour minute second day week month year night star dollar buck cent mile person people time "
+    "oz lb inch foot feet".split()
+)
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*\w)?")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _RUN = re.compile(r"(.+?)\1+", re.S)  # a unit and its repeats, the shortest unit first
@@ -35,6 +47,14 @@ _SPACE = re.compile(r"\s+")
 def numbers(text: str) -> Counter:
     """The number strings of a text ("$15.49" -> "15.49", "6:30", "800-555-0199"), counted."""
     return Counter(NUMBER.findall(text))
+
+
+def quantities(text: str) -> Counter:
+    """The (number, unit in lowercase) pairs of a text, counted, where the word after a number is
+    a unit (see the module docstring): "waited 45 minutes" -> ("45", "minutes"); corpus form's
+    "_num_ minutes" -> ("_num_", "minutes"); "Route 9 overcharged" has none."""
+    pairs = ((n, w.lower()) for n, w in _QUANTITY.findall(text))
+    return Counter((n, w) for n, w in pairs if w in UNITS or (len(w) > 2 and w.endswith("s")))
 
 
 def names(text: str) -> list[str]:
@@ -64,10 +84,14 @@ def mask_numbers(corpus_form: str) -> tuple[str, list[str]]:
 
 
 def kept(source: str, candidate: str, source_names: list[str], corpus_form: bool = False) -> tuple[bool, int]:
-    """(every number of `source` kept and none invented, how many of `source_names` that occur
-    in `source` are in `candidate`). Placeholders count as numbers. `corpus_form`: the texts are
+    """(every number of `source` kept with its unit and none invented, how many of
+    `source_names` that occur in `source` are in `candidate`). Placeholders count as numbers. `corpus_form`: the texts are
     lowercase and tokenised ("joe 's"), so names are compared by their lowercase letter runs."""
-    same = numbers(source) == numbers(candidate) and _placeholders(source) == _placeholders(candidate)
+    same = (
+        numbers(source) == numbers(candidate)
+        and _placeholders(source) == _placeholders(candidate)
+        and quantities(source) == quantities(candidate)
+    )
     parts = (lambda t: _LETTERS.findall(t.lower())) if corpus_form else WORD.findall
     have, present = Counter(parts(candidate)), Counter(parts(source))
     score = 0
