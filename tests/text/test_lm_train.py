@@ -261,6 +261,7 @@ def test_a_usable_rewrite_keeps_numbers_and_neither_copies_nor_loops():
     assert usable_rewrite(src, "We paid $20 and the soup was hot.")
     assert not usable_rewrite(src, src) and not usable_rewrite(src, "  ")
     assert not usable_rewrite(src, "We paid $25 and the soup was hot.")  # a number changed
+    assert not usable_rewrite("We waited 45 minutes.", "We waited 45 great.")  # a number lost its unit
     assert not usable_rewrite(src, "We paid $20 and the soup was hot hot hot hot.")  # an invented loop
     assert not usable_rewrite(src, "We paid $20 and the soup wasveryn't cold.")  # a broken contraction
 

@@ -16,7 +16,7 @@ import random
 import re
 from typing import Optional
 
-from .keep import invented_loop, numbers
+from .keep import invented_loop, numbers, quantities
 from .noise import noise_words, swap_markers
 from .textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
 
@@ -98,14 +98,15 @@ def well_formed(text: str) -> bool:
 
 def usable_rewrite(source: str, rewrite: str, allow_appends: bool = True) -> bool:
     """Whether a natural-form `rewrite` of `source` may teach the generators: not empty, not a
-    copy, the source's number strings exactly, no loop the source has not (`keep`), no broken
-    contraction (`well_formed`) and, unless `allow_appends`, not `appends_only`. Style and content
-    are the reward's to judge."""
+    copy, the source's number strings exactly and each with its unit, no loop the source has not
+    (`keep`), no broken contraction (`well_formed`) and, unless `allow_appends`, not
+    `appends_only`. Style and content are the reward's to judge."""
     return (
         bool(rewrite.strip())
         and (allow_appends or not appends_only(source, rewrite))
         and rewrite != source
         and numbers(rewrite) == numbers(source)
+        and quantities(rewrite) == quantities(source)
         and not invented_loop(source, rewrite)
         and well_formed(rewrite)
     )
