@@ -6,7 +6,7 @@ content a reader checks. The Rewriter uses this module three ways:
   corpus writes plain numbers so; "6:30", "800-555-0199" and "25th" it left whole, and a model
   with a small vocabulary garbles them), and the strings go back in order after;
 - `kept`: whether a candidate rewrite keeps a source piece's numbers (the same strings, as often,
-  none invented, each with the word that follows it) and how many of its names; the Rewriter
+  none invented, each with its unit) and how many of its names; the Rewriter
   takes the best candidate that keeps every number, and leaves a piece unchanged when none does;
 - `recase`: a small model writes lowercase; the words of its output that are names in the source
   get the source's case back;
@@ -31,8 +31,9 @@ from collections import Counter
 from .textnorm import NUMBER_PLACEHOLDER, ends_in_abbreviation
 
 NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
-# a number (or the corpus's placeholder) and the ASCII word right after it: "45 minutes", "6am"
-_QUANTITY = re.compile(rf"({NUMBER.pattern}|{NUMBER_PLACEHOLDER}) ?([A-Za-z]+)\b")
+# a number (or the corpus's placeholder) and the ASCII word right after it: "45 minutes", "6am";
+# matched only where a number starts, so a long run of digits costs linear time, not quadratic
+_QUANTITY = re.compile(rf"(?<!\d)(?<!\d[.,:/-])({NUMBER.pattern}|{NUMBER_PLACEHOLDER}) ?([A-Za-z]+)\b")
 # singular units; a plural ("minutes", "chairs") is a unit by its -s
 UNITS = frozenset(
     "am pm min hour minute second day week month year night star dollar buck cent mile person people time "
@@ -55,6 +56,11 @@ def quantities(text: str) -> Counter:
     "_num_ minutes" -> ("_num_", "minutes"); "Route 9 overcharged" has none."""
     pairs = ((n, w.lower()) for n, w in _QUANTITY.findall(text))
     return Counter((n, w) for n, w in pairs if w in UNITS or (len(w) > 2 and w.endswith("s")))
+
+
+def same_numbers(source: str, candidate: str) -> bool:
+    """Whether `candidate` has the number strings of `source`, as often, each with its unit."""
+    return numbers(source) == numbers(candidate) and quantities(source) == quantities(candidate)
 
 
 def names(text: str) -> list[str]:
@@ -85,13 +91,10 @@ def mask_numbers(corpus_form: str) -> tuple[str, list[str]]:
 
 def kept(source: str, candidate: str, source_names: list[str], corpus_form: bool = False) -> tuple[bool, int]:
     """(every number of `source` kept with its unit and none invented, how many of
-    `source_names` that occur in `source` are in `candidate`). Placeholders count as numbers. `corpus_form`: the texts are
-    lowercase and tokenised ("joe 's"), so names are compared by their lowercase letter runs."""
-    same = (
-        numbers(source) == numbers(candidate)
-        and _placeholders(source) == _placeholders(candidate)
-        and quantities(source) == quantities(candidate)
-    )
+    `source_names` that occur in `source` are in `candidate`). Placeholders count as numbers.
+    `corpus_form`: the texts are lowercase and tokenised ("joe 's"), so names are compared by
+    their lowercase letter runs."""
+    same = same_numbers(source, candidate) and _placeholders(source) == _placeholders(candidate)
     parts = (lambda t: _LETTERS.findall(t.lower())) if corpus_form else WORD.findall
     have, present = Counter(parts(candidate)), Counter(parts(source))
     score = 0

@@ -16,7 +16,7 @@ import random
 import re
 from typing import Optional
 
-from .keep import invented_loop, numbers, quantities
+from .keep import invented_loop, same_numbers
 from .noise import noise_words, swap_markers
 from .textnorm import NUMBER_PLACEHOLDER, yelp_detokenize
 
@@ -105,8 +105,7 @@ def usable_rewrite(source: str, rewrite: str, allow_appends: bool = True) -> boo
         bool(rewrite.strip())
         and (allow_appends or not appends_only(source, rewrite))
         and rewrite != source
-        and numbers(rewrite) == numbers(source)
-        and quantities(rewrite) == quantities(source)
+        and same_numbers(source, rewrite)
         and not invented_loop(source, rewrite)
         and well_formed(rewrite)
     )
